@@ -47,9 +47,7 @@ def load_price_sheet(name_or_path: str | Path = DEFAULT_PRICE_SHEET) -> PriceShe
         text = path.read_text(encoding="utf-8")
     elif str(name_or_path) in price_sheet_names():
         text = (
-            resources.files("fusionbench")
-            .joinpath("price_sheets", f"{name_or_path}.json")
-            .read_text(encoding="utf-8")
+            resources.files("fusionbench").joinpath("price_sheets", f"{name_or_path}.json").read_text(encoding="utf-8")
         )
     else:
         raise FileNotFoundError(

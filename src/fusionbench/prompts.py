@@ -23,8 +23,7 @@ _MC_OPEN = (
     "You Must put your final answer letter in a parenthesis."
 )
 _HELLASWAG = (
-    "Which of the following is the most likely continuation? "
-    "You Must put your final answer letter in a parenthesis."
+    "Which of the following is the most likely continuation? You Must put your final answer letter in a parenthesis."
 )
 _MATH = "Answer the following question. Make sure to put the answer ( and only answer ) inside \\boxed{}."
 _MBPP_TAIL = " Implement the function (no irrelevant words or comments) in this format: [BEGIN] <Your Code> [Done]\n"
@@ -56,7 +55,7 @@ class QueryFields:
 
 
 def _options_parenthesised(fields: QueryFields) -> str:
-    return "".join(f"\n({label}) {text}" for label, text in zip(fields.choice_labels, fields.choices))
+    return "".join(f"\n({label}) {text}" for label, text in zip(fields.choice_labels, fields.choices, strict=True))
 
 
 def _check(task: str, fields: QueryFields) -> None:
@@ -89,7 +88,7 @@ def render(task: str, fields: QueryFields, mode: str) -> str:
         body = f"{intro}\n{ind}## Context:\n{ind}{fields.context}\n\n{ind}## Question:\n{ind}{q}\n{ind}"
         return body + (f"\nLet's think step by step.\n{ind}" if cot else "")
     if task in ("mmlu", "gpqa"):
-        options = "".join(f"{lab}. {text}\n" for lab, text in zip(fields.choice_labels, fields.choices))
+        options = "".join(f"{lab}. {text}\n" for lab, text in zip(fields.choice_labels, fields.choices, strict=True))
         text = f"{_MC4}\n\n## Question:\n{q}\n\n## Options:\n{options}\n"
         return text + ("\nLet's think step by step." if cot else "")
     if task in ("gsm8k", "math"):
@@ -133,8 +132,7 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
     "squad": re.compile(_READING, re.S),
     "boolq": re.compile(_READING, re.S),
     "mmlu": re.compile(
-        r"\A\s*" + _ws(_MC4) + r"\s*## Question:\s*(?P<question>.*?)\s*## Options:\s*?\n(?P<options>.*?)"
-        + _COT_TAIL,
+        r"\A\s*" + _ws(_MC4) + r"\s*## Question:\s*(?P<question>.*?)\s*## Options:\s*?\n(?P<options>.*?)" + _COT_TAIL,
         re.S,
     ),
     "gsm8k": re.compile(
@@ -155,8 +153,13 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
         re.S,
     ),
     "human_eval": re.compile(
-        r"\A\s*" + _ws("You are an expert Python programmer. Complete the following function:")
-        + r"[ \t]*\n(?:[ \t]*\n)*[ \t]*(?P<stub>.*?)\s*" + _ws(_HE_BODY) + r"\s*" + _ws(_HE_FORMAT) + _COT_TAIL,
+        r"\A\s*"
+        + _ws("You are an expert Python programmer. Complete the following function:")
+        + r"[ \t]*\n(?:[ \t]*\n)*[ \t]*(?P<stub>.*?)\s*"
+        + _ws(_HE_BODY)
+        + r"\s*"
+        + _ws(_HE_FORMAT)
+        + _COT_TAIL,
         re.S,
     ),
 }
@@ -173,7 +176,7 @@ def _split_options(text: str, marker: re.Pattern[str]) -> tuple[list[str], list[
     hits = list(marker.finditer(text))
     labels = [m.group(1) for m in hits]
     ends = [m.start() for m in hits[1:]] + [len(text)]
-    choices = [text[m.end() : end].strip() for m, end in zip(hits, ends)]
+    choices = [text[m.end() : end].strip() for m, end in zip(hits, ends, strict=True)]
     return labels, choices
 
 
