@@ -1,3 +1,15 @@
 """fusionbench: the LLMFusionBench multi-LLM response logs as a first-class Hugging Face dataset."""
 
+from __future__ import annotations
+
 __version__ = "0.1.0"
+
+
+def load(*args, **kwargs):
+    """Load a FusionBench config from release files; see :func:`fusionbench.fusionbench_dataset.load`."""
+    from fusionbench.fusionbench_dataset import load as _load
+
+    return _load(*args, **kwargs)
+
+
+__all__ = ["__version__", "load"]

@@ -1,0 +1,164 @@
+"""The ``fusionbench`` command line: build, info, push."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from fusionbench import __version__
+from fusionbench.card import SYNTHETIC_NOTICE
+from fusionbench.errors import BadInputError, ExportExistsError
+from fusionbench.schema import MODES, TASKS
+
+console = Console(stderr=True)
+out = Console()
+
+
+def _csv_list(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from fusionbench.export import build_export
+
+    if args.modes and set(args.modes) - set(MODES):
+        console.print(f"[red]unknown mode(s) {sorted(set(args.modes) - set(MODES))}; expected {MODES}")
+        return 2
+    if args.source is None:
+        console.print(SYNTHETIC_NOTICE.replace("> ", "").replace("**", ""), style="yellow")
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=args.quiet,
+    ) as progress:
+        bars: dict[str, int] = {}
+
+        def on_progress(stage: str, done: int, total: int) -> None:
+            label = {"read": "reading release files", "write": "writing shards"}[stage]
+            if stage not in bars:
+                bars[stage] = progress.add_task(label, total=total)
+            progress.update(bars[stage], completed=done, total=total)
+
+        result = build_export(
+            args.source,
+            Path(args.out),
+            overwrite=args.overwrite,
+            lenient=args.lenient,
+            models=args.models,
+            modes=args.modes,
+            on_progress=on_progress,
+        )
+    table = Table(title="ingestion report", show_header=True)
+    table.add_column("check")
+    table.add_column("count", justify="right")
+    for what, count in result.report.lines():
+        table.add_row(what, count)
+    console.print(table)
+    console.print(
+        f"[green]wrote {result.out}[/green]: {len(result.shards)} shards, {result.report.rows_written:,} rows. "
+        f"Load it with: load_dataset({str(result.out)!r}, 'gsm8k')"
+    )
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from fusionbench.stats import by, export_summary, fmt
+
+    rows = export_summary(Path(args.export))
+    keys = ["model"] if args.by == "model" else ["task", "model"]
+    groups = by(rows, [*keys, "mode"])
+    merged: dict[tuple, dict] = {}
+    for group in groups:
+        entry = merged.setdefault(tuple(group[k] for k in keys), {"rows": 0})
+        entry["rows"] += group["rows"]
+        entry[group["mode"]] = group
+    table = Table(title=f"{args.export}: per {' and '.join(keys)}")
+    for name in [*keys, "rows", "acc direct", "acc cot", "mean cost $", "mean judge"]:
+        table.add_column(name, justify="left" if name in keys else "right", no_wrap=name in keys)
+    order = {t: i for i, t in enumerate(TASKS)}
+    for key in sorted(merged, key=lambda k: (order.get(k[0], -1), *k) if len(k) > 1 else k):
+        entry = merged[key]
+        both = [entry[m] for m in MODES if m in entry]
+        cost = _mean_over(both, "cost_usd")
+        judge = _mean_over(both, "judge_score")
+        table.add_row(
+            *key,
+            f"{entry['rows']:,}",
+            fmt(entry.get("direct", {}).get("performance_mean")),
+            fmt(entry.get("cot", {}).get("performance_mean")),
+            fmt(cost, 6),
+            fmt(judge),
+        )
+    out.print(table)
+    return 0
+
+
+def _mean_over(groups: list[dict], column: str) -> float | None:
+    total = sum(g[f"{column}_total"] or 0 for g in groups)
+    count = sum(g[f"{column}_count"] or 0 for g in groups)
+    return total / count if count else None
+
+
+def cmd_push(args: argparse.Namespace) -> int:
+    from fusionbench.push import push_export
+
+    info = push_export(
+        Path(args.export), args.repo_id, private=args.private, revision=args.revision, create_pr=args.create_pr
+    )
+    console.print(f"[green]pushed[/green] {args.export} to {args.repo_id}: {getattr(info, 'commit_url', info)}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    main = argparse.ArgumentParser(prog="fusionbench", description=__doc__)
+    main.add_argument("--version", action="version", version=f"fusionbench {__version__}")
+    commands = main.add_subparsers(dest="command", required=True)
+
+    build = commands.add_parser("build", help="ingest release files into a Hub-ready export folder")
+    build.add_argument(
+        "--source",
+        nargs="+",
+        help="release files, globs, folders, split=path pairs, or a Hub id (default: the embedded synthetic sample)",
+    )
+    build.add_argument("--out", default="fusionbench", help="export folder (default: ./fusionbench)")
+    build.add_argument("--overwrite", action="store_true", help="replace an existing export folder")
+    build.add_argument("--lenient", action="store_true", help="unparseable values become null and are counted")
+    build.add_argument("--models", type=_csv_list, help="keep only these models (comma-separated)")
+    build.add_argument("--modes", type=_csv_list, help="keep only these modes: direct, cot")
+    build.add_argument("--quiet", action="store_true", help="no progress bars")
+    build.set_defaults(func=cmd_build)
+
+    info = commands.add_parser("info", help="per-task, per-model table of an export")
+    info.add_argument("export", help="export folder")
+    info.add_argument("--by", choices=["task", "model"], default="task", help="rows per task and model, or per model")
+    info.set_defaults(func=cmd_info)
+
+    push = commands.add_parser("push", help="upload an export to the Hugging Face Hub")
+    push.add_argument("export", help="export folder")
+    push.add_argument("--repo-id", required=True, help="ORG/NAME of the dataset repository")
+    push.add_argument("--private", action="store_true", help="create the repository as private")
+    push.add_argument("--revision", help="branch to push to")
+    push.add_argument("--create-pr", action="store_true", help="open a pull request instead of pushing to the branch")
+    push.set_defaults(func=cmd_push)
+    return main
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (BadInputError, ExportExistsError, FileNotFoundError, ValueError) as err:
+        console.print(f"[red]error:[/red] {err}")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,452 @@
+"""Convert release batches into the canonical tables, detecting and flagging the release's defects.
+
+Two passes keep memory bounded by the largest (task, split) slice rather than by the whole release:
+
+1. :meth:`Ingestor.add` converts each string batch with Arrow compute kernels and appends it to a
+   temporary Arrow IPC file per (task, split); query and model records are collected on the side.
+2. :meth:`Ingestor.responses` reads one slice back, drops duplicate (query, model, mode, sample)
+   rows, counts rows per query, applies the model/mode filters, sorts and returns the final table.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from fusionbench import catalog, prompts
+from fusionbench.errors import BadInputError
+from fusionbench.release import SourceFile, read_batches
+from fusionbench.report import IngestReport
+from fusionbench.schema import (
+    FLAGS,
+    MODEL_SCHEMA,
+    QUERY_SCHEMA,
+    RELEASE_ROWS_PER_QUERY,
+    RELEASE_TOKEN_COUNTER,
+    RESPONSE_SCHEMA,
+    SPLITS,
+    TASK_DOMAINS,
+    TASKS,
+    THINK_SUFFIX,
+    query_id,
+)
+
+_BIT = {flag: 1 << i for i, flag in enumerate(FLAGS)}
+_NUMBER = r"^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$"
+_MISSING = ["", "nan", "NaN", "None", "none", "null"]
+_PASS_AT_1 = r"^\{\s*['\"]pass@1['\"]\s*:\s*(?P<v>[^\s}]+)\s*\}$"
+_EMBEDDING_BODY = re.compile(r"^\s*(?:tensor\()?\s*(\[.*\])\s*(?:,\s*[a-z_]+=[^)]*)?\)?\s*$", re.S)
+
+
+def parse_embedding(text: str) -> np.ndarray | None:
+    """``tensor([[0.1, -0.2, ...]])`` (or a bare list) -> float32 vector; None if malformed."""
+    match = _EMBEDDING_BODY.match(text)
+    if not match:
+        return None
+    body = match.group(1).replace("[", " ").replace("]", " ").replace(",", " ")
+    try:
+        values = np.array(body.split(), dtype=np.float32)
+    except ValueError:
+        return None
+    return values if values.size and np.isfinite(values).all() else None
+
+
+class Ingestor:
+    """Collects release files into canonical tables; see the module docstring for the two passes."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        report: IngestReport,
+        *,
+        lenient: bool = False,
+        models: Iterable[str] | None = None,
+        modes: Iterable[str] | None = None,
+    ) -> None:
+        self.workdir = workdir
+        self.report = report
+        self.lenient = lenient
+        self.model_filter = sorted(models) if models else None
+        self.mode_filter = sorted(modes) if modes else None
+        self._writers: dict[tuple[str, str], pa.ipc.RecordBatchFileWriter] = {}
+        self._prompts: dict[tuple[str, str], tuple[str, str, int]] = {}  # (split, task\x1fprompt) -> id, query, mask
+        self.queries: dict[tuple[str, str], dict] = {}  # (split, query_id) -> queries-table record
+        self.model_descriptions: dict[str, str | None] = {}
+        self.model_prices: dict[str, tuple[float | None, float | None]] = {}
+        self._seq = 0
+        self._sheet = catalog.load_price_sheet()
+        self._swapped = [m.name for m in catalog.models().values() if m.id_swapped]
+
+    # ---- pass 1 -------------------------------------------------------------------------------
+
+    def add(self, source: SourceFile) -> None:
+        """Read one release file into the per-(task, split) temporary files."""
+        rows = 0
+        for batch, offset in read_batches(source):
+            table = self._convert(batch, source, offset)
+            rows += table.num_rows
+            for task in pc.unique(table["task"]).to_pylist():
+                part = table.filter(pc.equal(table["task"], task))
+                self._writer(task, source.split, part.schema).write_table(part)
+        self.report.files[str(source.path)] = rows
+        self.report.rows_read += rows
+
+    def _writer(self, task: str, split: str, schema: pa.Schema) -> pa.ipc.RecordBatchFileWriter:
+        key = (task, split)
+        if key not in self._writers:
+            self._writers[key] = pa.ipc.new_file(self.workdir / f"{task}.{split}.arrow", schema)
+        return self._writers[key]
+
+    def _fail(self, file: str, offset: int, bad: pa.Array, column: str, message: str, values: pa.Array) -> None:
+        index = int(np.flatnonzero(bad.to_numpy(zero_copy_only=False))[0])
+        raise BadInputError(file, f"{message}: {values[index].as_py()!r}", row=offset + index + 1, column=column)
+
+    def _number(self, batch: pa.RecordBatch, column: str, file: str, offset: int, mask: np.ndarray) -> pa.Array:
+        """A text column -> float64; '' / nan -> null; junk -> error, or null + flag when lenient."""
+        if column not in batch.schema.names:
+            return pa.nulls(batch.num_rows, pa.float64())
+        text = pc.utf8_trim_whitespace(batch.column(column))
+        if column == "performance":  # code tasks store "{'pass@1': 1.0}"
+            pass_at_1 = pc.struct_field(pc.extract_regex(text, _PASS_AT_1), "v")
+            text = pc.coalesce(pass_at_1, text)
+        missing = pc.fill_null(pc.is_in(text, value_set=pa.array(_MISSING)), True)
+        bad = pc.and_(pc.invert(missing), pc.invert(pc.fill_null(pc.match_substring_regex(text, _NUMBER), False)))
+        if pc.any(bad).as_py():
+            if not self.lenient:
+                self._fail(file, offset, bad, column, "not a number", batch.column(column))
+            self.report.unparsed_values[column] += pc.sum(bad).as_py()
+            mask |= np.where(bad.to_numpy(zero_copy_only=False), _BIT["unparsed_value"], 0).astype(np.int32)
+        clean = pc.if_else(pc.or_(missing, bad), pa.scalar(None, pa.string()), text)
+        return pc.cast(clean, pa.float64())
+
+    def _count(self, batch: pa.RecordBatch, column: str, file: str, offset: int, mask: np.ndarray) -> pa.Array:
+        values = self._number(batch, column, file, offset, mask)
+        fractional = pc.fill_null(pc.not_equal(pc.floor(values), values), False)
+        if pc.any(fractional).as_py():
+            if not self.lenient:
+                self._fail(file, offset, fractional, column, "token count is not a whole number", values)
+            self.report.unparsed_values[column] += pc.sum(fractional).as_py()
+            values = pc.if_else(fractional, pa.scalar(None, pa.float64()), values)
+        return pc.cast(values, pa.int64())
+
+    def _text(self, batch: pa.RecordBatch, column: str) -> pa.Array:
+        """An optional text column; '' -> null."""
+        if column not in batch.schema.names:
+            return pa.nulls(batch.num_rows, pa.string())
+        values = batch.column(column)
+        return pc.if_else(pc.equal(values, ""), pa.scalar(None, pa.string()), values)
+
+    def _convert(self, batch: pa.RecordBatch, source: SourceFile, offset: int) -> pa.Table:
+        file, n = str(source.path), batch.num_rows
+        task = batch.column("task_name")
+        unknown = pc.fill_null(pc.invert(pc.is_in(task, value_set=pa.array(TASKS))), True)
+        if pc.any(unknown).as_py():
+            self._fail(file, offset, unknown, "task_name", "unknown task name", task)
+        llm = batch.column("llm")
+        no_model = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(llm), ""), True)
+        if pc.any(no_model).as_py():
+            self._fail(file, offset, no_model, "llm", "empty model name", llm)
+        prompt = batch.column("query")
+        no_prompt = pc.fill_null(pc.equal(prompt, ""), True)
+        if pc.any(no_prompt).as_py():
+            self._fail(file, offset, no_prompt, "query", "empty query", prompt)
+        is_cot = pc.ends_with(llm, THINK_SUFFIX)
+        mode = pc.if_else(is_cot, "cot", "direct")
+        model = pc.replace_substring_regex(llm, THINK_SUFFIX + "$", "")
+        mask = np.zeros(n, dtype=np.int32)
+
+        ids, queries = self._query_columns(batch, source, mask, is_cot)
+        in_tok = self._count(batch, "input_tokens_num", file, offset, mask)
+        out_tok = self._count(batch, "output_tokens_num", file, offset, mask)
+        in_price = self._number(batch, "input_price", file, offset, mask)
+        out_price = self._number(batch, "output_price", file, offset, mask)
+        cost = self._number(batch, "cost", file, offset, mask)
+        performance = self._number(batch, "performance", file, offset, mask)
+        judge = self._number(batch, "llm_judge", file, offset, mask)
+        self._embeddings(batch, source, offset, ids)
+
+        response = self._text(batch, "response")
+        missing = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(response), ""), True).to_numpy(zero_copy_only=False)
+        mask |= np.where(missing, _BIT["missing_response"], 0).astype(np.int32)
+        self.report.missing_responses += int(missing.sum())
+        swapped = pc.is_in(model, value_set=pa.array(self._swapped, pa.string())).to_numpy(zero_copy_only=False)
+        mask |= np.where(swapped, _BIT["model_id_swapped"], 0).astype(np.int32)
+        self.report.swapped_model_rows += int(swapped.sum())
+        self._check_costs(model, in_tok, out_tok, in_price, out_price, cost)
+        self._collect_models(batch, model, in_price, out_price)
+
+        seq = pa.array(np.arange(self._seq, self._seq + n, dtype=np.int64))
+        self._seq += n
+        columns = {
+            "query_id": ids,
+            "task": task,
+            "domain": pc.take(pa.array([TASK_DOMAINS[t] for t in TASKS]), pc.index_in(task, value_set=pa.array(TASKS))),
+            "split": pa.array([source.split] * n, pa.string()),
+            "model": model,
+            "mode": mode,
+            "sample": pa.array(np.zeros(n, dtype=np.int32)),
+            "query": queries,
+            "prompt": prompt,
+            "ground_truth": self._text(batch, "ground_truth"),
+            "metric": self._text(batch, "metric"),
+            "response": pc.if_else(pa.array(missing), pa.scalar(None, pa.string()), response),
+            "input_tokens": in_tok,
+            "output_tokens": out_tok,
+            "token_counter": pa.array([RELEASE_TOKEN_COUNTER] * n, pa.string()),
+            "input_price": in_price,
+            "output_price": out_price,
+            "cost_usd": pc.divide(cost, 1e6),
+            "performance": performance,
+            "judge_score": judge,
+            "judge_model": pa.nulls(n, pa.string()),
+            "source": pa.array([source.path.name] * n, pa.string()),
+            "_mask": pa.array(mask),
+            "_seq": seq,
+        }
+        return pa.table(columns)
+
+    def _query_columns(
+        self, batch: pa.RecordBatch, source: SourceFile, mask: np.ndarray, is_cot: pa.Array
+    ) -> tuple[pa.Array, pa.Array]:
+        """query_id and bare query per row, parsing each distinct prompt once."""
+        key = pc.binary_join_element_wise(batch.column("task_name"), batch.column("query"), "\x1f")
+        encoded = key.dictionary_encode()
+        indices = encoded.indices.to_numpy()
+        _, first_rows = np.unique(indices, return_index=True)
+        ids, texts, masks = [], [], []
+        for position, value in enumerate(encoded.dictionary.to_pylist()):
+            cache_key = (source.split, value)
+            if cache_key not in self._prompts:
+                row = int(first_rows[position])
+                self._prompts[cache_key] = self._register(batch, row, source, bool(is_cot[row].as_py()))
+            qid, text, query_mask = self._prompts[cache_key]
+            ids.append(qid)
+            texts.append(text)
+            masks.append(query_mask)
+        mask |= np.asarray(masks, dtype=np.int32)[indices]
+        return pa.array(ids, pa.string()).take(encoded.indices), pa.array(texts, pa.string()).take(encoded.indices)
+
+    def _register(self, batch: pa.RecordBatch, row: int, source: SourceFile, cot: bool) -> tuple[str, str, int]:
+        """Parse a new prompt and start or complete its query's record."""
+
+        def cell(column: str) -> str | None:
+            if column not in batch.schema.names:
+                return None
+            value = batch.column(column)[row].as_py()
+            return value if value != "" else None
+
+        task, prompt = cell("task_name"), cell("query")
+        fields = prompts.parse(task, prompt)
+        mask = 0
+        if fields is None:
+            self.report.unparsed_prompts += 1
+            fields = prompts.QueryFields(question=prompt.strip())
+            mask |= _BIT["unparsed_prompt"]
+        qid = query_id(task, fields.question, fields.context, fields.choices or ())
+        if task == "arc_challenge" and any(label.isdigit() for label in fields.choice_labels or ()):
+            mask |= _BIT["arc_digit_labels"]
+        if task == "mmlu" and source.split == "train":
+            mask |= _BIT["mmlu_auxiliary_train"]
+        if task == "gpqa":
+            mask |= _BIT["gpqa_label_unverified"]
+        record = self.queries.get((source.split, qid))
+        if record is None:
+            record = self.queries[(source.split, qid)] = self._new_query(task, qid, source.split, fields, cell)
+            self.report.arc_digit_label_queries += bool(mask & _BIT["arc_digit_labels"])
+            self.report.mmlu_auxiliary_train_queries += bool(mask & _BIT["mmlu_auxiliary_train"])
+            self.report.gpqa_queries += bool(mask & _BIT["gpqa_label_unverified"])
+        record["prompt_cot" if cot else "prompt_direct"] = record["prompt_cot" if cot else "prompt_direct"] or prompt
+        record["_mask"] |= mask
+        return qid, fields.question, mask
+
+    @staticmethod
+    def _new_query(task: str, qid: str, split: str, fields: prompts.QueryFields, cell) -> dict:
+        ground_truth = cell("ground_truth")
+        test_list = fields.test_list
+        if task == "mbpp" and ground_truth:
+            test_list = _literal_list(ground_truth) or test_list
+        return {
+            "query_id": qid,
+            "task": task,
+            "domain": TASK_DOMAINS[task],
+            "split": split,
+            "query": fields.question,
+            "context": fields.context,
+            "choices": fields.choices,
+            "choice_labels": fields.choice_labels,
+            "prompt_direct": None,
+            "prompt_cot": None,
+            "ground_truth": ground_truth,
+            "metric": cell("metric"),
+            "source_task_id": cell("task_id"),
+            "entry_point": fields.entry_point,
+            "function_stub": fields.function_stub,
+            "test_list": test_list,
+            "test_setup_code": None,
+            "embedding": None,
+            "task_description": cell("task_description"),
+            "task_description_embedding": None,
+            "n_rows": 0,
+            "_mask": 0,
+        }
+
+    def _embeddings(self, batch: pa.RecordBatch, source: SourceFile, offset: int, ids: pa.Array) -> None:
+        """Parse the few non-empty embedding cells and attach them to their query."""
+        for column, target in (("query_embedding", "embedding"), ("task_description_embedding",) * 2):
+            if column not in batch.schema.names:
+                continue
+            values = batch.column(column)
+            present = np.flatnonzero(pc.fill_null(pc.not_equal(values, ""), False).to_numpy(zero_copy_only=False))
+            for row in present:
+                record = self.queries[(source.split, ids[int(row)].as_py())]
+                if record[target] is not None:
+                    continue
+                vector = parse_embedding(values[int(row)].as_py())
+                if vector is None:
+                    if not self.lenient:
+                        raise BadInputError(
+                            str(source.path), "malformed embedding text", row=offset + int(row) + 1, column=column
+                        )
+                    self.report.unparsed_values[column] += 1
+                    continue
+                record[target] = vector.tolist()
+
+    def _check_costs(self, model, in_tok, out_tok, in_price, out_price, cost) -> None:
+        expected = pc.add(pc.multiply(in_tok, in_price), pc.multiply(out_tok, out_price))
+        off = pc.greater(pc.abs(pc.subtract(expected, cost)), pc.add(pc.multiply(pc.abs(cost), 1e-6), 1e-6))
+        self.report.cost_mismatch_rows += pc.sum(pc.fill_null(off, False)).as_py() or 0
+        names = list(self._sheet.prices)
+        position = pc.index_in(model, value_set=pa.array(names, pa.string()))
+        sheet_in = pc.take(pa.array([self._sheet.prices[m][0] for m in names]), position)
+        sheet_out = pc.take(pa.array([self._sheet.prices[m][1] for m in names]), position)
+        differs = pc.or_(pc.not_equal(sheet_in, in_price), pc.not_equal(sheet_out, out_price))
+        self.report.price_mismatch_rows += pc.sum(pc.fill_null(differs, False)).as_py() or 0
+
+    def _collect_models(self, batch: pa.RecordBatch, model: pa.Array, in_price, out_price) -> None:
+        encoded = model.dictionary_encode()
+        _, first_rows = np.unique(encoded.indices.to_numpy(), return_index=True)
+        description = self._text(batch, "llm_description")
+        for position, name in enumerate(encoded.dictionary.to_pylist()):
+            if name not in self.model_descriptions:
+                row = int(first_rows[position])
+                self.model_descriptions[name] = description[row].as_py()
+                self.model_prices[name] = (in_price[row].as_py(), out_price[row].as_py())
+
+    # ---- pass 2 -------------------------------------------------------------------------------
+
+    def slices(self) -> list[tuple[str, str]]:
+        """The (task, split) slices read, in task order."""
+        for writer in self._writers.values():
+            writer.close()
+        return sorted(self._writers, key=lambda key: (TASKS.index(key[0]), SPLITS.index(key[1])))
+
+    def responses(self, task: str, split: str) -> pa.Table:
+        """The final, sorted responses table of one slice (call after all files were added)."""
+        with pa.memory_map(str(self.workdir / f"{task}.{split}.arrow")) as source:
+            table = pa.ipc.open_file(source).read_all()
+        keys = ["query_id", "model", "mode", "sample"]
+        first = table.group_by(keys, use_threads=False).aggregate([("_seq", "min"), ("_seq", "count")])
+        keep = pc.is_in(table["_seq"], value_set=first["_seq_min"])
+        self.report.duplicates_dropped += table.num_rows - pc.sum(keep).as_py()
+        dup_seqs = pc.filter(first["_seq_min"], pc.greater(first["_seq_count"], 1))
+        table = table.filter(keep)
+        mask = table["_mask"].to_numpy().copy()
+        mask |= np.where(pc.is_in(table["_seq"], value_set=dup_seqs).to_numpy(), _BIT["duplicate"], 0).astype(np.int32)
+
+        per_query = table.group_by("query_id", use_threads=False).aggregate([("query_id", "count")])
+        for qid, count in zip(per_query["query_id"].to_pylist(), per_query["query_id_count"].to_pylist(), strict=True):
+            record = self.queries[(split, qid)]
+            record["n_rows"] = count
+            if count != RELEASE_ROWS_PER_QUERY and record["_mask"] & _BIT["rows_not_40"] == 0:
+                record["_mask"] |= _BIT["rows_not_40"]
+                self.report.queries_not_40_rows[count] += 1
+        odd = pc.filter(per_query["query_id"], pc.not_equal(per_query["query_id_count"], RELEASE_ROWS_PER_QUERY))
+        mask |= np.where(pc.is_in(table["query_id"], value_set=odd).to_numpy(False), _BIT["rows_not_40"], 0).astype(
+            np.int32
+        )
+
+        table = table.drop_columns(["_mask", "_seq"]).append_column("flags", _flags_column(mask))
+        if self.model_filter:
+            table = table.filter(pc.is_in(table["model"], value_set=pa.array(self.model_filter)))
+        if self.mode_filter:
+            table = table.filter(pc.is_in(table["mode"], value_set=pa.array(self.mode_filter)))
+        table = table.sort_by(
+            [("model", "ascending"), ("mode", "ascending"), ("query_id", "ascending"), ("sample", "ascending")]
+        )
+        self.report.rows_written += table.num_rows
+        return table.select(RESPONSE_SCHEMA.names).cast(RESPONSE_SCHEMA)
+
+    def query_table(self, split: str) -> pa.Table:
+        """The queries table of one split, sorted by task then query_id (call after :meth:`responses`)."""
+        records = [r for (s, _), r in self.queries.items() if s == split]
+        records.sort(key=lambda r: (TASKS.index(r["task"]), r["query_id"]))
+        rows = [{**r, "flags": _flag_names(r["_mask"])} for r in records]
+        return pa.Table.from_pylist(rows, schema=QUERY_SCHEMA)
+
+    def finish_report(self) -> None:
+        """Counts that need every slice: queries, and queries present in both splits."""
+        self.report.queries = len(self.queries)
+        by_split: dict[str, set[str]] = {}
+        for split, qid in self.queries:
+            by_split.setdefault(split, set()).add(qid)
+        self.report.queries_in_both_splits = len(by_split.get("train", set()) & by_split.get("test", set()))
+        self.report.unknown_models = set(self.model_descriptions) - set(catalog.models())
+
+    def model_table(self, rows_per_model: dict[str, int]) -> pa.Table:
+        """The models table: catalogue facts, the release's descriptions, the price sheet."""
+        known = catalog.models()
+        names = [m for m in known if m in rows_per_model] + sorted(set(rows_per_model) - set(known))
+        rows = []
+        for name in names:
+            info = known.get(name)
+            sheet = self._sheet.price(name)
+            prices = sheet or self.model_prices.get(name, (None, None))
+            rows.append(
+                {
+                    "model": name,
+                    "generated_by": info.generated_by if info else None,
+                    "id_swapped": bool(info and info.id_swapped),
+                    "size_b": info.size_b if info else None,
+                    "input_price": prices[0],
+                    "output_price": prices[1],
+                    "price_date": self._sheet.date if sheet else None,
+                    "price_source": self._sheet.source if sheet else "prices stored in the rows",
+                    "description": self.model_descriptions.get(name) or (info.description if info else None),
+                    "n_rows": rows_per_model[name],
+                }
+            )
+        return pa.Table.from_pylist(rows, schema=MODEL_SCHEMA)
+
+
+def _flag_names(mask: int) -> list[str]:
+    return [flag for flag, bit in _BIT.items() if mask & bit]
+
+
+def _flags_column(mask: np.ndarray) -> pa.Array:
+    """Bit masks -> list<string> flags, building each distinct combination once."""
+    uniques, inverse = np.unique(mask, return_inverse=True)
+    combos = pa.array([_flag_names(int(m)) for m in uniques], pa.list_(pa.string()))
+    return combos.take(pa.array(inverse.astype(np.int64)))
+
+
+def _literal_list(text: str) -> list[str] | None:
+    """The release stores MBPP tests as a Python list repr."""
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return None
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return value
+    return None
+
+
+def iter_tables(ingestor: Ingestor) -> Iterator[tuple[str, str, pa.Table]]:
+    """(task, split, responses table) for every slice, in task order."""
+    for task, split in ingestor.slices():
+        yield task, split, ingestor.responses(task, split)
