@@ -19,6 +19,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import datasets
 import pyarrow as pa
@@ -49,7 +50,7 @@ class FusionBench(datasets.ArrowBasedBuilder):
     """LLMFusionBench responses of 20 LLMs on 14 tasks, direct and chain-of-thought."""
 
     BUILDER_CONFIG_CLASS = FusionBenchConfig
-    BUILDER_CONFIGS = [FusionBenchConfig(name=name) for name in CONFIG_NAMES]
+    BUILDER_CONFIGS: ClassVar[list[FusionBenchConfig]] = [FusionBenchConfig(name=name) for name in CONFIG_NAMES]
     DEFAULT_CONFIG_NAME = "all"
 
     def _info(self) -> datasets.DatasetInfo:

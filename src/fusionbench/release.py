@@ -84,10 +84,7 @@ def resolve_sources(sources: list[str]) -> list[SourceFile]:
             if split_name not in SPLIT_ALIASES:
                 raise ValueError(f"unknown split {split_name!r} in {split_name}={source}")
             split = SPLIT_ALIASES[split_name]
-        if looks_like_hub_id(source):
-            paths = _expand(str(download_hub_release(source)))
-        else:
-            paths = _expand(source)
+        paths = _expand(str(download_hub_release(source)) if looks_like_hub_id(source) else source)
         if not paths:
             raise FileNotFoundError(f"no release files match {source!r}")
         for path in paths:
