@@ -58,9 +58,10 @@ def test_lenient_mode_nulls_and_counts_bad_values(tmp_path: Path) -> None:
     rows = pq.read_table(next((tmp_path / "out" / "data" / "gsm8k").glob("*.parquet"))).to_pylist()
     bad = [r for r in rows if "unparsed_value" in r["flags"]]
     assert len(bad) == 1 and bad[0]["input_tokens"] is None and bad[0]["performance"] is None
-    assert "unparseable values set to null | 2 (input_tokens_num: 1, performance: 1)" in (
-        tmp_path / "out" / "README.md"
-    ).read_text()
+    assert (
+        "unparseable values set to null | 2 (input_tokens_num: 1, performance: 1)"
+        in (tmp_path / "out" / "README.md").read_text()
+    )
 
 
 def test_missing_values_become_null_never_zero(tmp_path: Path) -> None:

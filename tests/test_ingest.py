@@ -16,7 +16,9 @@ from fusionbench.release import resolve_sources
 
 
 def _rows(folder: Path, config: str) -> list[dict]:
-    return [row for path in sorted((folder / "data" / config).glob("*.parquet")) for row in pq.read_table(path).to_pylist()]
+    return [
+        row for path in sorted((folder / "data" / config).glob("*.parquet")) for row in pq.read_table(path).to_pylist()
+    ]
 
 
 @pytest.fixture
@@ -127,7 +129,9 @@ def test_split_is_inferred_from_file_names_or_given(tmp_path: Path) -> None:
 def test_embedding_text_forms() -> None:
     assert parse_embedding(EMBEDDING).shape == (768,)
     assert parse_embedding("tensor([0.5, -1.25])").tolist() == [0.5, -1.25]
-    assert parse_embedding("tensor([[ 1.0000e-01,\n         2.0000e+00]], device='cuda:0')").tolist() == pytest.approx([0.1, 2.0])
+    assert parse_embedding("tensor([[ 1.0000e-01,\n         2.0000e+00]], device='cuda:0')").tolist() == pytest.approx(
+        [0.1, 2.0]
+    )
     assert parse_embedding("[1, 2, 3]").tolist() == [1, 2, 3]
     for bad in ("tensor([0.5, abc])", "tensor(", "hello", "tensor([])", "tensor([nan, 1.0])"):
         assert parse_embedding(bad) is None, bad

@@ -35,7 +35,11 @@ def test_render_parse_round_trip(task: str, mode: str) -> None:
     parsed = parse(task, prompt)
     assert parsed is not None
     assert parsed.question == (fields.function_stub if task == "human_eval" else fields.question)
-    assert (parsed.context, parsed.choices, parsed.choice_labels) == (fields.context, fields.choices, fields.choice_labels)
+    assert (parsed.context, parsed.choices, parsed.choice_labels) == (
+        fields.context,
+        fields.choices,
+        fields.choice_labels,
+    )
     assert parsed.test_list == fields.test_list
     parsed.question = fields.question
     assert render(task, parsed, mode) == prompt

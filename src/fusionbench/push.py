@@ -7,8 +7,6 @@ from pathlib import Path
 from fusionbench.card import read_checksums
 from fusionbench.export import sha256_file
 
-UPLOAD_PATTERNS = ["README.md", "data/**/*.parquet"]
-
 
 class ExportIntegrityError(ValueError):
     """The export's shards do not match the checksums in its card."""
@@ -45,22 +43,30 @@ def push_export(
     token: str | None = None,
     commit_message: str | None = None,
 ):
-    """Verify, then upload README.md and the shards as one commit. The token comes from ``token``,
-    ``HF_TOKEN`` or ``huggingface-cli login``; it is never printed. Returns the Hub's CommitInfo."""
-    from huggingface_hub import HfApi
+    """Verify, then upload README.md and exactly the card's shards as one atomic commit.
+
+    The token comes from ``token``, ``HF_TOKEN`` or ``huggingface-cli login``; it is never printed.
+    Returns the Hub's CommitInfo.
+    """
+    from huggingface_hub import CommitOperationAdd, DatasetCard, HfApi
 
     folder = Path(folder)
     shards = verify_export(folder)
+    if not DatasetCard.load(folder / "README.md").data.get("configs"):
+        raise ExportIntegrityError(f"{folder / 'README.md'}: the card's YAML front matter lists no configs")
+    operations = [
+        CommitOperationAdd(path_in_repo=path, path_or_fileobj=str(folder / path))
+        for path in ["README.md", *sorted(shards)]
+    ]
     api = HfApi(token=token)
     api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
     if revision and not create_pr:
         api.create_branch(repo_id, repo_type="dataset", branch=revision, exist_ok=True)
-    return api.upload_folder(
-        folder_path=str(folder),
-        repo_id=repo_id,
+    return api.create_commit(
+        repo_id,
+        operations,
         repo_type="dataset",
         revision=revision,
         create_pr=create_pr,
-        allow_patterns=UPLOAD_PATTERNS,
         commit_message=commit_message or f"fusionbench export: {len(shards)} shards",
     )
