@@ -1,0 +1,124 @@
+"""Benchmark ``fusionbench build`` on a full-size synthetic release against a floor and a pandas reference.
+
+In one run, each in a fresh subprocess (so peak RSS is its own):
+
+* floor   — pyarrow reads the same CSV files (same parse options) and writes the same rows as Parquet;
+* ours    — :func:`fusionbench.export.build_export`, the code behind ``fusionbench build``;
+* pandas  — a reference in the style of the original code: ``read_csv``, then a per-task groupby
+            that splits the model suffix, parses the performance strings and writes Parquet.
+
+Usage: ``python benchmarks/bench_build.py [--data DIR] [--train-queries 500] [--test-queries 50]``.
+The synthetic release is written to ``--data`` (default ``bench_data/release``) unless it exists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+FLOOR = """
+import glob, sys, pyarrow.csv as pacsv, pyarrow.parquet as pq
+src, out = sys.argv[1], sys.argv[2]
+parse = pacsv.ParseOptions(escape_char="\\\\", newlines_in_values=True)
+for i, path in enumerate(sorted(glob.glob(src + "/*.csv"))):
+    reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=16 << 20), parse_options=parse)
+    with pq.ParquetWriter(f"{out}/part-{i}.parquet", reader.schema, compression="zstd") as writer:
+        for batch in reader:
+            writer.write_batch(batch)
+"""
+
+OURS = """
+import sys
+from pathlib import Path
+from fusionbench.export import build_export
+result = build_export([sys.argv[1]], Path(sys.argv[2]) / "export", overwrite=True)
+print(result.report.rows_written, file=sys.stderr)
+"""
+
+PANDAS = """
+import ast, glob, sys, pandas as pd
+src, out = sys.argv[1], sys.argv[2]
+frames = []
+for path in sorted(glob.glob(src + "/*.csv")):
+    frame = pd.read_csv(path, escapechar="\\\\", keep_default_na=False, dtype=str)
+    frame["split"] = "test" if "test" in path else "train"
+    frames.append(frame)
+data = pd.concat(frames, ignore_index=True)
+def perf(value):
+    if value.startswith("{"):
+        return float(ast.literal_eval(value)["pass@1"])
+    return float(value) if value else None
+for task, group in data.groupby("task_name"):
+    group = group.copy()
+    group["mode"] = group["llm"].str.endswith("_think").map({True: "cot", False: "direct"})
+    group["model"] = group["llm"].str.replace("_think$", "", regex=True)
+    group["performance"] = group["performance"].map(perf)
+    group["cost_usd"] = pd.to_numeric(group["cost"], errors="coerce") / 1e6
+    group.to_parquet(f"{out}/{task}.parquet", compression="zstd", index=False)
+"""
+
+MEASURE = """
+import resource, sys, time
+code = sys.argv[1]
+sys.argv = ["bench"] + sys.argv[2:]
+start = time.perf_counter()
+exec(compile(code, "bench", "exec"), {"__name__": "__main__"})
+seconds = time.perf_counter() - start
+print(f"RESULT {seconds} {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}")
+"""
+
+
+def measure(name: str, code: str, data: Path, work: Path) -> tuple[float, int]:
+    out = work / name
+    out.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        [sys.executable, "-c", MEASURE, code, str(data), str(out)], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"{name} failed:\n{done.stderr[-3000:]}")
+    line = next(line for line in done.stdout.splitlines() if line.startswith("RESULT"))
+    _, seconds, rss = line.split()
+    return float(seconds), int(rss)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=Path("bench_data/release"))
+    parser.add_argument("--work", type=Path, default=Path("bench_data/work"))
+    parser.add_argument("--train-queries", type=int, default=500)
+    parser.add_argument("--test-queries", type=int, default=50)
+    parser.add_argument("--skip-pandas", action="store_true")
+    args = parser.parse_args()
+
+    if not any(args.data.glob("*.csv")):
+        from fusionbench.synthetic import generate_release
+
+        start = time.perf_counter()
+        rows = generate_release(args.data, args.train_queries, args.test_queries)
+        print(f"wrote synthetic release {args.data}: {rows} in {time.perf_counter() - start:.1f} s")
+    size = sum(p.stat().st_size for p in args.data.glob("*.csv"))
+    print(f"input: {size / 2**20:.0f} MiB of CSV")
+
+    results = {"floor": measure("floor", FLOOR, args.data, args.work)}
+    results["ours"] = measure("ours", OURS, args.data, args.work)
+    if not args.skip_pandas:
+        results["pandas"] = measure("pandas", PANDAS, args.data, args.work)
+    floor_seconds = results["floor"][0]
+    print(f"{'run':8} {'seconds':>8} {'x floor':>8} {'peak RSS MiB':>13}")
+    for name, (seconds, rss) in results.items():
+        print(f"{name:8} {seconds:8.2f} {seconds / floor_seconds:8.2f} {rss / 2**20:13.0f}")
+    ours_seconds, ours_rss = results["ours"]
+    verdict = {
+        "build_vs_floor": round(ours_seconds / floor_seconds, 2),
+        "build_peak_rss_mib": round(ours_rss / 2**20),
+        "meets_targets": ours_seconds <= 2 * floor_seconds and ours_rss <= 2 * 2**30,
+    }
+    print(json.dumps(verdict))
+
+
+if __name__ == "__main__":
+    main()
