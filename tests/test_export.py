@@ -1,0 +1,182 @@
+"""The export folder: real ``load_dataset`` on every config, full round trip, determinism, card, filters."""
+
+from __future__ import annotations
+
+import ast
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from datasets import get_dataset_config_names, load_dataset
+from release_factory import release_rows, write_release
+
+import fusionbench
+from fusionbench import export as export_module
+from fusionbench.card import read_checksums
+from fusionbench.export import build_export, sha256_file
+from fusionbench.fusionbench_dataset import CONFIG_NAMES, FusionBench
+from fusionbench.schema import RELEASE_COLUMNS, TASKS
+from fusionbench.synthetic import SAMPLE_DIR
+
+csv.field_size_limit(1 << 30)
+
+
+def _source_rows() -> list[dict]:
+    rows = []
+    for path in sorted(Path(SAMPLE_DIR).glob("*.csv")):
+        with path.open(newline="", encoding="utf-8") as handle:
+            for row in csv.DictReader(handle, escapechar="\\"):
+                rows.append({**row, "_split": "test" if "test" in path.name else "train", "_file": path.name})
+    return rows
+
+
+def _number(text: str) -> float | None:
+    if text.startswith("{"):
+        return float(ast.literal_eval(text)["pass@1"])
+    return float(text) if text not in ("", "nan") else None
+
+
+def test_every_config_loads_with_load_dataset(sample_export: Path) -> None:
+    assert set(get_dataset_config_names(str(sample_export))) == set(CONFIG_NAMES)
+    total = 0
+    for task in TASKS:
+        dataset = load_dataset(str(sample_export), task)
+        assert set(dataset) <= {"train", "test"} and "train" in dataset
+        assert set(dataset["train"]["task"]) == {task}
+        total += sum(split.num_rows for split in dataset.values())
+        features = dataset["train"].features
+        assert features["performance"].dtype == "float64" and features["input_tokens"].dtype == "int64"
+        assert features["flags"].feature.dtype == "string"
+    everything = load_dataset(str(sample_export), "all")
+    assert sum(split.num_rows for split in everything.values()) == total
+    assert "gpqa" not in set(everything["test"]["task"])  # the release has no GPQA test items
+    queries = load_dataset(str(sample_export), "queries")
+    assert queries["train"].features["embedding"].feature.dtype == "float32"
+    assert sum(queries["train"]["n_rows"]) + sum(queries["test"]["n_rows"]) == total
+    models = load_dataset(str(sample_export), "models", split="train")
+    assert models.num_rows == 20 and sum(models["n_rows"]) == total
+    with pytest.raises(ValueError):
+        load_dataset(str(sample_export), "quac")
+
+
+def test_round_trip_every_source_value_is_in_the_export_typed(sample_export: Path) -> None:
+    source = _source_rows()
+    assert {tuple(row) for row in source[:1]} and list(source[0])[:18] == list(RELEASE_COLUMNS)
+    responses = {}
+    for path in sorted((sample_export / "data").glob("*/*.parquet")):
+        if path.parent.name not in ("queries", "models"):
+            for row in pq.read_table(path).to_pylist():
+                key = (row["split"], row["prompt"], row["model"] + ("_think" if row["mode"] == "cot" else ""))
+                responses[key] = row
+    queries = {
+        (row["split"], row["query_id"]): row
+        for path in (sample_export / "data" / "queries").glob("*.parquet")
+        for row in pq.read_table(path).to_pylist()
+    }
+    models = {row["model"]: row for row in pq.read_table(next((sample_export / "data/models").glob("*"))).to_pylist()}
+    seen = set()
+    for row in source:
+        key = (row["_split"], row["query"], row["llm"])
+        out = responses[key]  # every source row is in the export (exact duplicates collapse to one)
+        seen.add(key)
+        assert out["task"] == row["task_name"] and out["ground_truth"] == (row["ground_truth"] or None)
+        assert out["metric"] == row["metric"] and out["source"] == row["_file"]
+        assert out["response"] == (row["response"] or None)
+        for ours, theirs in (("input_tokens", "input_tokens_num"), ("output_tokens", "output_tokens_num")):
+            assert out[ours] == (int(float(row[theirs])) if row[theirs] else None)
+            assert out[ours] is None or isinstance(out[ours], int)
+        assert out["input_price"] == _number(row["input_price"]) and out["output_price"] == _number(row["output_price"])
+        assert out["performance"] == _number(row["performance"]) and out["judge_score"] == _number(row["llm_judge"])
+        cost = _number(row["cost"])
+        assert out["cost_usd"] == (None if cost is None else pytest.approx(cost / 1e6))
+        query = queries[(row["_split"], out["query_id"])]
+        assert row["query"] in (query["prompt_direct"], query["prompt_cot"])
+        assert query["task_description"] == row["task_description"] and query["source_task_id"] == (row["task_id"] or None)
+        if row["query_embedding"]:
+            values = [float(v) for v in row["query_embedding"].strip("tensor()[] ").replace("]", "").split(",")]
+            assert query["embedding"] == pytest.approx(values, abs=1e-6)
+        model = models[out["model"]]
+        assert model["description"] == row["llm_description"]
+    assert len(seen) == len(responses)  # and nothing in the export that was not in the source
+
+
+def test_two_builds_are_byte_identical(sample_export: Path, tmp_path: Path) -> None:
+    again = build_export(None, tmp_path / "again").out
+    first = {p.relative_to(sample_export): p.read_bytes() for p in sample_export.rglob("*") if p.is_file()}
+    second = {p.relative_to(again): p.read_bytes() for p in again.rglob("*") if p.is_file()}
+    assert first.keys() == second.keys()
+    assert {k for k in first if first[k] != second[k]} == {Path("README.md")}  # the card names its own folder
+    assert (sample_export / "README.md").read_text().replace(sample_export.name, "X") == (
+        again / "README.md"
+    ).read_text().replace(again.name, "X")
+
+
+def test_card_states_synthetic_origin_report_defects_and_checksums(sample_export: Path) -> None:
+    text = (sample_export / "README.md").read_text()
+    assert "This is a synthetic sample" in text and "fusionbench build --source ulab-ai/FusionBench" in text
+    for phrase in ("queries with other than 40 rows | 1", "Known defects", "GPQA labels", "gpqa_label_unverified"):
+        assert phrase in text
+    assert "duplicate (query, model, mode) rows dropped, first kept | 1" in text
+    checksums = read_checksums(text)
+    shards = {p.relative_to(sample_export).as_posix() for p in sample_export.glob("data/**/*.parquet")}
+    assert set(checksums) == shards
+    assert all(sha256_file(sample_export / path) == digest for path, digest in checksums.items())
+    for column in ("query_id", "cost_usd", "judge_score", "flags", "embedding", "generated_by"):
+        assert f"`{column}`" in text
+
+
+def test_filters_by_model_and_mode_skip_row_groups(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(export_module, "ROW_GROUP_ROWS", 8)
+    source = write_release(tmp_path / "release" / "train.csv", release_rows("gsm8k") + release_rows("math"))
+    out = build_export([str(source)], tmp_path / "out").out
+    filtered = load_dataset(str(out), "gsm8k", split="train", filters=[("model", "==", "deepseek-r1"), ("mode", "==", "cot")])
+    assert filtered.num_rows == 1 and filtered[0]["model"] == "deepseek-r1" and filtered[0]["mode"] == "cot"
+    metadata = pq.ParquetFile(out / "data/gsm8k/train-00000-of-00001.parquet").metadata
+    column = metadata.schema.names.index("model")
+    stats = [metadata.row_group(i).column(column).statistics for i in range(metadata.num_row_groups)]
+    candidates = [s for s in stats if s.min <= "deepseek-r1" <= s.max]
+    assert metadata.num_row_groups == 5 and len(candidates) == 1  # the other row groups are never read
+
+
+def test_builder_and_load_helper(tmp_path: Path, sample_export: Path) -> None:
+    builder = FusionBench(config_name="gsm8k", cache_dir=str(tmp_path / "cache"))
+    builder.download_and_prepare()
+    dataset = builder.as_dataset()
+    exported = load_dataset(str(sample_export), "gsm8k")
+    assert {s: d.num_rows for s, d in dataset.items()} == {s: d.num_rows for s, d in exported.items()}
+    cot = fusionbench.load("gsm8k", modes=["cot"], models=["deepseek-r1"], split="train", cache_dir=str(tmp_path / "c2"))
+    assert set(cot["mode"]) == {"cot"} and set(cot["model"]) == {"deepseek-r1"}
+    streamed = fusionbench.load("models", split="train", streaming=True, cache_dir=str(tmp_path / "c3"))
+    assert len(list(streamed)) == 20
+    with pytest.raises(ValueError, match="unknown config"):
+        fusionbench.load("quac")
+
+
+def test_cli_build_then_load_dataset_by_name_and_info(tmp_path: Path) -> None:
+    env = {**os.environ, "HF_DATASETS_CACHE": str(tmp_path / "cache"), "HF_HUB_OFFLINE": "1"}
+    build = subprocess.run(
+        [sys.executable, "-m", "fusionbench", "build", "--quiet"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert build.returncode == 0, build.stderr
+    assert "synthetic sample" in build.stderr and "rows written" in build.stderr
+    script = "from datasets import load_dataset; d = load_dataset('fusionbench', 'gsm8k'); print(json.dumps(d.num_rows))"
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import json; " + script], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert loaded.returncode == 0, loaded.stderr
+    assert json.loads(loaded.stdout.strip().splitlines()[-1])["train"] > 0
+    info = subprocess.run(
+        [sys.executable, "-m", "fusionbench", "info", "fusionbench"], cwd=tmp_path, env={**env, "COLUMNS": "200"},
+        capture_output=True, text=True,
+    )
+    assert info.returncode == 0, info.stderr
+    assert "gsm8k" in info.stdout and "deepseek-r1" in info.stdout and "acc cot" in info.stdout
+    again = subprocess.run(
+        [sys.executable, "-m", "fusionbench", "build", "--quiet"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert again.returncode == 1 and "--overwrite" in again.stderr
