@@ -137,8 +137,7 @@ def _csv_batches(path: Path) -> Iterator[pa.RecordBatch]:
 
 
 def _json_batches(path: Path) -> Iterator[pa.RecordBatch]:
-    table = pajson.read_json(path, read_options=pajson.ReadOptions(block_size=_BATCH_BYTES))
-    yield from table.to_batches(max_chunksize=_BATCH_ROWS)
+    yield from pajson.open_json(path, read_options=pajson.ReadOptions(block_size=_BATCH_BYTES))
 
 
 def _parquet_batches(path: Path) -> Iterator[pa.RecordBatch]:
