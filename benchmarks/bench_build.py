@@ -21,11 +21,15 @@ import time
 from pathlib import Path
 
 FLOOR = """
-import glob, sys, pyarrow.csv as pacsv, pyarrow.parquet as pq
+import glob, sys, pyarrow as pa, pyarrow.csv as pacsv, pyarrow.parquet as pq
+from fusionbench.schema import RELEASE_COLUMNS
 src, out = sys.argv[1], sys.argv[2]
 parse = pacsv.ParseOptions(escape_char="\\\\", newlines_in_values=True)
+convert = pacsv.ConvertOptions(column_types=dict.fromkeys(RELEASE_COLUMNS, pa.string()), strings_can_be_null=False)
 for i, path in enumerate(sorted(glob.glob(src + "/*.csv"))):
-    reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=16 << 20), parse_options=parse)
+    reader = pacsv.open_csv(
+        path, read_options=pacsv.ReadOptions(block_size=16 << 20), parse_options=parse, convert_options=convert
+    )
     with pq.ParquetWriter(f"{out}/part-{i}.parquet", reader.schema, compression="zstd") as writer:
         for batch in reader:
             writer.write_batch(batch)

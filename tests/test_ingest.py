@@ -135,3 +135,38 @@ def test_embedding_text_forms() -> None:
     assert parse_embedding("[1, 2, 3]").tolist() == [1, 2, 3]
     for bad in ("tensor([0.5, abc])", "tensor(", "hello", "tensor([])", "tensor([nan, 1.0])"):
         assert parse_embedding(bad) is None, bad
+
+
+def test_hub_dataset_id_source_downloads_then_ingests(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Hub cannot be reached here: only snapshot_download (its HTTP client) is replaced."""
+    import huggingface_hub
+
+    calls = []
+
+    def snapshot_download(repo_id, **kwargs):
+        calls.append((repo_id, kwargs["repo_type"]))
+        folder = tmp_path / "hub-cache"
+        write_release(folder / "data" / "train.csv", release_rows("gsm8k"))
+        write_release(folder / "data" / "partial_test.csv", release_rows("boolq"))
+        return str(folder)
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
+    result = build_export(["ulab-ai/FusionBench"], tmp_path / "out")
+    assert calls == [("ulab-ai/FusionBench", "dataset")]
+    assert load_dataset(str(result.out), "boolq", split="test").num_rows == 40
+
+
+def test_unreachable_hub_gives_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import huggingface_hub
+
+    from fusionbench.release import SourceUnavailableError
+
+    def offline(repo_id, **kwargs):
+        raise ConnectionError("Name or service not known")
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", offline)
+    with pytest.raises(SourceUnavailableError, match="could not download the dataset 'ulab-ai/FusionBench'"):
+        build_export(["ulab-ai/FusionBench"], tmp_path / "out")
+    assert not (tmp_path / "out").exists()

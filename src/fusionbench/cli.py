@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return args.func(args)
-    except (BadInputError, ExportExistsError, FileNotFoundError, ValueError) as err:
+    except (BadInputError, ExportExistsError, OSError, ValueError) as err:
         console.print(f"[red]error:[/red] {err}")
         return 1
 

@@ -26,6 +26,10 @@ _BATCH_BYTES = 16 << 20
 _BATCH_ROWS = 32_768
 
 
+class SourceUnavailableError(OSError):
+    """A Hub source could not be fetched."""
+
+
 @dataclass(frozen=True)
 class SourceFile:
     """One release file and the split its rows belong to."""
@@ -65,12 +69,18 @@ def download_hub_release(repo_id: str, revision: str | None = None) -> Path:
     """Download a release's data files from the Hub (needs network) and return the local folder."""
     from huggingface_hub import snapshot_download
 
-    folder = snapshot_download(
-        repo_id,
-        repo_type="dataset",
-        revision=revision,
-        allow_patterns=["*.csv", "*.csv.gz", "*.jsonl", "*.json", "*.parquet"],
-    )
+    try:
+        folder = snapshot_download(
+            repo_id,
+            repo_type="dataset",
+            revision=revision,
+            allow_patterns=["*.csv", "*.csv.gz", "*.jsonl", "*.json", "*.parquet"],
+        )
+    except Exception as err:  # the Hub client raises many kinds of network and auth errors
+        raise SourceUnavailableError(
+            f"could not download the dataset {repo_id!r} from the Hugging Face Hub ({type(err).__name__}: {err}). "
+            "Without network access, download the release files elsewhere and pass their paths to --source."
+        ) from err
     return Path(folder)
 
 
