@@ -1,0 +1,159 @@
+"""Benchmark the scoring layer: ``score_batch`` on synthetic non-code rows, and the code sandbox.
+
+Run: ``python benchmarks/bench_scoring.py [--rows 300000] [--programs 200] [--workers N]``.
+
+The non-code rows cover the 12 non-code tasks in equal shares, with responses of a few hundred
+characters in the formats models produce (parenthesised letters, "#### n", ``\\boxed{}``, free text),
+about half of them correct, and 40 responses per query as in the release. The floor is a bare loop
+that applies one precompiled regex per row: the least any extraction can cost. Programs are MBPP-style
+functions with three asserts, a quarter of them wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import re
+import time
+
+from fusionbench.metrics import Program, run_programs, score_batch
+from fusionbench.schema import CODE_TASKS, TASKS
+
+_FILLER = (
+    "Let's work through this carefully. First we identify the relevant quantities, then we combine them "
+    "step by step, checking each intermediate result against the constraints given in the question. "
+)
+_WORDS = [
+    "river",
+    "mountain",
+    "Paris",
+    "Einstein",
+    "photosynthesis",
+    "1969",
+    "Jupiter",
+    "Shakespeare",
+    "oxygen",
+    "Nile",
+    "piano",
+]
+_MATH_GOLDS = [
+    ("\\frac{1}{2}", ["\\dfrac{1}{2}", "0.5", "\\frac12", "\\frac{1}{3}"]),
+    ("\\frac{\\sqrt{3}}{2}", ["\\frac{\\sqrt3}{2}", "\\sqrt{3}/2", "\\frac{\\sqrt{2}}{2}"]),
+    ("(1,2]", ["(1, 2]", "[1,2]"]),
+    ("12", ["12", "12.0", "13"]),
+    ("x^2+1", ["x^2 + 1", "1+x^2", "x^2-1"]),
+    ("5\\text{ cm}", ["5", "5 \\text{cm}", "6"]),
+]
+
+
+def _row(task: str, rng: random.Random, q: int) -> tuple[str, str, str, dict]:
+    """(task, response, gold, fields) for one synthetic row of query ``q``."""
+    qrng = random.Random(f"{task}:{q}")  # the query's gold is fixed across its 40 responses
+    right = rng.random() < 0.5
+    pad = _FILLER * rng.randint(1, 3)
+    if task in ("commonsense_qa", "openbook_qa", "arc_challenge", "hellaswag", "mmlu", "gpqa"):
+        labels = "ABCDE" if task == "commonsense_qa" else "ABCD"
+        gold = qrng.choice(labels)
+        pred = gold if right else rng.choice(labels)
+        form = rng.choice(["So the answer is ({}).", "Answer: {}", "({}) is correct.", "The correct option is {}."])
+        return task, pad + form.format(pred), gold, {"choice_labels": list(labels)}
+    if task == "gsm8k":
+        gold_n = qrng.randint(1, 5000)
+        pred = gold_n if right else gold_n + rng.randint(1, 9)
+        form = rng.choice(["The answer is {:,}.", "#### {}", "So she earns ${} in total.", "\\boxed{{{}}}"])
+        return (
+            task,
+            pad + f"{rng.randint(2, 99)} + {rng.randint(2, 99)} = 7. " + form.format(pred),
+            f"... #### {gold_n}",
+            {},
+        )
+    if task == "math":
+        gold, alts = qrng.choice(_MATH_GOLDS)
+        pred = rng.choice(alts)
+        return task, pad + f"Therefore the answer is $\\boxed{{{pred}}}$.", f"We get $\\boxed{{{gold}}}$.", {}
+    if task == "boolq":
+        gold = qrng.choice(["True", "False"])
+        pred = gold if right else rng.choice(["True", "False", "untrue"])
+        return task, pad + f"Based on the passage, the statement is {pred}.", gold, {}
+    gold = " ".join(qrng.sample(_WORDS, 2))
+    pred = gold if right else " ".join(rng.sample(_WORDS, 2))
+    return task, pad + f"The answer is {pred}.", gold, {"aliases": [gold.upper()]}
+
+
+def make_rows(n: int, seed: int = 0) -> tuple[list[str], list[str], list[str], list[dict]]:
+    """``n`` synthetic non-code rows as (tasks, responses, golds, fields)."""
+    rng = random.Random(seed)
+    tasks_cycle = [t for t in TASKS if t not in CODE_TASKS]
+    tasks, responses, golds, fields = [], [], [], []
+    for i in range(n):
+        task = tasks_cycle[(i // 40) % len(tasks_cycle)]
+        t, r, g, f = _row(task, rng, i // (40 * len(tasks_cycle)))
+        tasks.append(t)
+        responses.append(r)
+        golds.append(g)
+        fields.append(f)
+    return tasks, responses, golds, fields
+
+
+def make_programs(n: int) -> list[Program]:
+    """``n`` MBPP-style programs with their asserts; every fourth one is wrong."""
+    programs = []
+    for i in range(n):
+        op = "-" if i % 4 == 3 else "+"
+        code = f"def add_{i}(a, b):\n    return a {op} b\n"
+        tests = "\n".join(f"assert add_{i}({a}, {b}) == {a + b}" for a, b in ((1, 2), (3, 4), (10, -2)))
+        programs.append(Program(code, tests))
+    return programs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=300_000)
+    parser.add_argument("--programs", type=int, default=200)
+    parser.add_argument("--workers", type=int, default=None)
+    args = parser.parse_args()
+
+    t0 = time.perf_counter()
+    tasks, responses, golds, fields = make_rows(args.rows)
+    print(f"built {args.rows:,} synthetic rows in {time.perf_counter() - t0:.1f} s")
+
+    floor_re = re.compile(r"\(([A-Z])\)")
+    t0 = time.perf_counter()
+    hits = 0
+    for response, gold in zip(responses, golds, strict=True):
+        match = floor_re.search(response)
+        hits += match is not None and match.group(1) == gold
+    floor = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    scores = score_batch(tasks, responses, golds, fields, workers=args.workers)
+    elapsed = time.perf_counter() - t0
+    mean = sum(s for s in scores if s is not None) / len(scores)
+    print(
+        f"score_batch: {args.rows:,} non-code rows in {elapsed:.2f} s = {args.rows / elapsed:,.0f} rows/s "
+        f"(mean score {mean:.3f})"
+    )
+    print(
+        f"floor (one precompiled regex per row): {floor:.2f} s = {args.rows / floor:,.0f} rows/s; "
+        f"score_batch / floor = {elapsed / floor:.1f}x"
+    )
+
+    programs = make_programs(args.programs)
+    workers = args.workers or os.cpu_count() or 1
+    t0 = time.perf_counter()
+    results = run_programs(programs, workers=workers)
+    elapsed = time.perf_counter() - t0
+    passed = sum(r.passed for r in results)
+    print(
+        f"sandbox: {len(programs)} programs in {elapsed:.2f} s = {len(programs) / elapsed:.1f} programs/s "
+        f"with {workers} workers ({passed} passed, expected {len(programs) - len(programs) // 4})"
+    )
+    t0 = time.perf_counter()
+    run_programs([Program("pass")] * min(50, args.programs), workers=1)
+    serial = (time.perf_counter() - t0) / min(50, args.programs)
+    print(f"sandbox floor: one empty program, serially, takes {serial * 1000:.0f} ms (process start-up + guard)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""GSM8K: the final number of a response, compared numerically with the gold's.
+
+The final answer is the first number after the last ``####``, then after the last line-initial
+``A:``, then after the last "the answer is", then inside the last ``\\boxed{}``; else the last number
+of the text. Thousands commas, ``$``, ``%``, units and sentence-final periods are dropped, but a
+decimal point is kept: "18.5" is 18.5, not 185 (the release's defect 5).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from functools import lru_cache
+
+from fusionbench.metrics.boxed import last_boxed
+from fusionbench.metrics.textscan import last_digit, last_match_after
+
+#: A number: optional sign and ``$``, thousands groups or plain digits, optional decimals; or ``.5``.
+_NUMBER = re.compile(r"(?<![\w.])(?P<sign>[-+]?)\s?\$?\s?(?P<num>(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|\.\d+)(?![\d])")
+_A_LINE = re.compile(r"(?m)^[ \t*#]*A\s*:")
+_ANSWER_IS = re.compile(r"(?i:answer)\s*(?:is\b|:)\s*:?")
+_WINDOW = 100  # no number is longer than this
+
+
+def _to_float(match: re.Match[str]) -> float:
+    value = float(match.group("num").replace(",", ""))
+    return -value if match.group("sign") == "-" else value
+
+
+def _number_in_line(text: str, start: int) -> float | None:
+    end = text.find("\n", start)
+    match = _NUMBER.search(text, start, len(text) if end == -1 else end)
+    return _to_float(match) if match else None
+
+
+def _last_number(text: str) -> float | None:
+    end = last_digit(text)
+    if end == -1:
+        return None
+    value = None
+    for match in _NUMBER.finditer(text, max(0, end - _WINDOW), end + 1):
+        value = _to_float(match)
+    return value
+
+
+def extract_number(response: str) -> float | None:
+    """The response's final numeric answer, or None when it has no number."""
+    text = response.replace("−", "-") if "−" in response else response
+    i = text.rfind("####")
+    if i != -1 and (value := _number_in_line(text, i + 4)) is not None:
+        return value
+    if "A" in text and ":" in text:
+        last = None
+        for last in _A_LINE.finditer(text):  # noqa: B007 - the last one counts
+            pass
+        if last is not None and (value := _number_in_line(text, last.end())) is not None:
+            return value
+    match = last_match_after(text, ("answer",), _ANSWER_IS)
+    if match is not None and (value := _number_in_line(text, match.end())) is not None:
+        return value
+    if "\\boxed" in text or "\\fbox" in text:
+        boxed = last_boxed(text)
+        if boxed is not None:
+            match = _NUMBER.search(boxed.replace("{,}", ",").replace("\\$", "$").replace("\\!", ""))
+            if match:
+                return _to_float(match)
+    return _last_number(text)
+
+
+@lru_cache(maxsize=65536)
+def gold_number(ground_truth: str) -> float | None:
+    """The gold number: after ``####`` (or ``A:``) in a GSM8K solution, or a bare number."""
+    return extract_number(ground_truth)
+
+
+def numbers_equal(a: float, b: float) -> bool:
+    """Equal up to a relative (and absolute) tolerance of 1e-6."""
+    return math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-6)
+
+
+def gsm8k_score(response: str, ground_truth: object) -> float:
+    """1.0 when the response's final number equals the gold number."""
+    gold = gold_number(str(ground_truth)) if not isinstance(ground_truth, (int, float)) else float(ground_truth)
+    if gold is None:
+        return 0.0
+    pred = extract_number(response)
+    return 1.0 if pred is not None and numbers_equal(pred, gold) else 0.0

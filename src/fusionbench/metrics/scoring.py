@@ -1,0 +1,132 @@
+"""One entry point for every task's scoring rule: :func:`score`, :func:`score_details`, :func:`score_batch`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fusionbench.metrics.code import build_job
+from fusionbench.metrics.math_answers import extract_math_answer, math_score
+from fusionbench.metrics.mc import mc_score
+from fusionbench.metrics.numeric import extract_number, gsm8k_score
+from fusionbench.metrics.qa import boolq_score, contains_match, extract_bool, gold_aliases, qa_details
+from fusionbench.metrics.sandbox import DEFAULT_TIMEOUT, ExecResult, Program, run_programs
+from fusionbench.schema import CODE_TASKS, MULTIPLE_CHOICE_TASKS, TASKS
+
+QA_TASKS: frozenset[str] = frozenset({"natural_qa", "trivia_qa", "squad"})
+
+
+def _check_task(task: str) -> None:
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
+
+
+def _score_text(task: str, response: str, ground_truth: Any, fields: Mapping[str, Any]) -> float:
+    """Score a non-code row (``response`` is a string)."""
+    if task in MULTIPLE_CHOICE_TASKS:
+        return mc_score(task, response, ground_truth, fields.get("choices"), fields.get("choice_labels"))
+    if task == "gsm8k":
+        return gsm8k_score(response, ground_truth)
+    if task == "math":
+        return math_score(response, ground_truth)
+    if task == "boolq":
+        return boolq_score(response, ground_truth)
+    return contains_match(response, gold_aliases(ground_truth, fields.get("aliases")))
+
+
+def _code_result(task: str, response: str, ground_truth: Any, fields: Mapping[str, Any]) -> ExecResult | None:
+    job = build_job(task, response, ground_truth, dict(fields))
+    if job is None:
+        return None
+    timeout = float(fields.get("timeout", DEFAULT_TIMEOUT))
+    return run_programs([Program(job.program, job.tests, job.setup)], timeout=timeout, workers=1)[0]
+
+
+def score(task: str, response: str | None, ground_truth: Any, **fields: Any) -> float | None:
+    """The score in [0, 1] of one response, or None when there is no response to score.
+
+    ``fields`` are the query's task-specific fields; unknown ones are ignored:
+    ``choices``/``choice_labels`` (multiple choice), ``aliases`` (QA), ``function_stub``/``entry_point``
+    (human_eval), ``test_setup_code``/``test_list`` (mbpp), ``timeout`` (code, seconds).
+    For code tasks ``ground_truth`` is the tests: HumanEval's ``check`` code, MBPP's assert list (or
+    its Python repr). An empty or unparseable answer scores 0.0.
+    """
+    _check_task(task)
+    if response is None:
+        return None
+    if task in CODE_TASKS:
+        result = _code_result(task, response, ground_truth, fields)
+        return 1.0 if result is not None and result.passed else 0.0
+    return _score_text(task, response, ground_truth, fields)
+
+
+def score_details(task: str, response: str | None, ground_truth: Any, **fields: Any) -> dict[str, Any] | None:
+    """:func:`score` with its parts: always ``acc``; ``em`` and ``f1`` for natural_qa/trivia_qa/squad;
+    ``pred`` (the extracted answer) for the other non-code tasks; ``status``, ``stderr`` and ``duration``
+    for code tasks. None when ``response`` is None."""
+    _check_task(task)
+    if response is None:
+        return None
+    if task in QA_TASKS:
+        return qa_details(response, ground_truth, fields.get("aliases"))
+    if task in CODE_TASKS:
+        result = _code_result(task, response, ground_truth, fields)
+        if result is None:
+            return {"acc": 0.0, "status": "failed", "stderr": "no code or no tests", "duration": 0.0}
+        return {
+            "acc": 1.0 if result.passed else 0.0,
+            "status": result.status,
+            "stderr": result.stderr,
+            "duration": result.duration,
+        }
+    details: dict[str, Any] = {"acc": _score_text(task, response, ground_truth, fields)}
+    if task == "gsm8k":
+        details["pred"] = extract_number(response)
+    elif task == "math":
+        details["pred"] = extract_math_answer(response)
+    elif task == "boolq":
+        details["pred"] = extract_bool(response)
+    return details
+
+
+def score_batch(
+    tasks: str | Sequence[str],
+    responses: Sequence[str | None],
+    ground_truths: Sequence[Any],
+    fields_list: Sequence[Mapping[str, Any] | None] | None = None,
+    workers: int | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> list[float | None]:
+    """Scores of many rows at once, in order; the same rules as :func:`score`.
+
+    ``tasks`` is one task name per row or a single name for all rows. Non-code rows are scored in
+    this process (gold parsing is cached); code rows all go through the sandbox together, ``workers``
+    programs at a time (default: the number of CPUs).
+    """
+    n = len(responses)
+    task_list = [tasks] * n if isinstance(tasks, str) else list(tasks)
+    if len(task_list) != n or len(ground_truths) != n or (fields_list is not None and len(fields_list) != n):
+        raise ValueError("tasks, responses, ground_truths and fields_list must have the same length")
+    for task in set(task_list):
+        _check_task(task)
+    empty: Mapping[str, Any] = {}
+    out: list[float | None] = [None] * n
+    code_rows: list[int] = []
+    jobs: list[Program] = []
+    for i, (task, response, gold) in enumerate(zip(task_list, responses, ground_truths, strict=True)):
+        if response is None:
+            continue
+        fields = (fields_list[i] if fields_list is not None else None) or empty
+        if task in CODE_TASKS:
+            job = build_job(task, response, gold, dict(fields))
+            if job is None:
+                out[i] = 0.0
+            else:
+                code_rows.append(i)
+                jobs.append(Program(job.program, job.tests, job.setup))
+        else:
+            out[i] = _score_text(task, response, gold, fields)
+    if jobs:
+        for i, result in zip(code_rows, run_programs(jobs, timeout=timeout, workers=workers), strict=True):
+            out[i] = 1.0 if result.passed else 0.0
+    return out

@@ -1,0 +1,360 @@
+"""Scoring rules of every task, on hand-made cases and on the real GSM8K / HumanEval / MBPP data."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from fusionbench.metrics import (
+    extract_code,
+    extract_number,
+    f1_score,
+    gold_label,
+    last_boxed,
+    math_equivalent,
+    normalize_answer,
+    parse_test_list,
+    score,
+    score_batch,
+    score_details,
+)
+from fusionbench.schema import CODE_TASKS, TASKS
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def _jsonl(relative: str) -> list[dict]:
+    path = DATA / relative
+    if not path.exists():
+        pytest.skip(f"{path} is absent")
+    with path.open(encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+# ---------------------------------------------------------------- API
+def test_none_response_is_none_and_empty_is_zero() -> None:
+    for task in TASKS:
+        assert score(task, None, "x") is None
+        assert score_details(task, None, "x") is None
+    for task in set(TASKS) - CODE_TASKS:
+        assert score(task, "", "A" if task != "gsm8k" else "#### 3") == 0.0
+    assert score("mbpp", "", ["assert True"]) == 0.0
+    assert score("human_eval", "   ", "def check(c): pass", entry_point="f") == 0.0
+
+
+def test_unknown_task_raises() -> None:
+    with pytest.raises(ValueError, match="unknown task"):
+        score("nope", "x", "y")
+    with pytest.raises(ValueError, match="same length"):
+        score_batch(["gsm8k"], ["1", "2"], ["1", "2"])
+
+
+def test_unknown_fields_are_ignored() -> None:
+    assert score("gsm8k", "#### 4", "#### 4", context="unused", choices=None) == 1.0
+
+
+# ---------------------------------------------------------------- gsm8k
+@pytest.mark.parametrize(
+    ("response", "gold", "expected"),
+    [
+        ("She pays $18.5 in total.", "#### 18.5", 1.0),
+        ("She pays $18.5 in total.", "#### 185", 0.0),  # the release compared "185"
+        ("The temperature drops to -3 degrees.", "#### -3", 1.0),
+        ("The temperature drops to −3 degrees.", "#### -3", 1.0),
+        ("It costs $1,234.", "#### 1234", 1.0),
+        ("It costs 1,234,567 dollars.", "#### 1234567", 1.0),
+        ("So the answer is $18.50.", "18.5", 1.0),
+        ("3 + 4 = 7 apples, so 7.", "7", 1.0),
+        ("#### 42\nThe 7 dwarves agree.", "42", 1.0),  # #### wins over the last number
+        ("First 3 then 5.\nA: 12\nCheck: 2 + 10", "12", 1.0),  # A: wins
+        ("So the answer is 12 cookies. Note 5 were eaten.", "12", 1.0),
+        ("We get $\\boxed{1{,}000}$ and 3 later", "1000", 1.0),
+        ("He has 50% of 8 = 4 left", "4", 1.0),
+        ("no numbers at all", "4", 0.0),
+        ("0.5 of them", "#### .5", 1.0),
+    ],
+)
+def test_gsm8k_rules(response: str, gold: str, expected: float) -> None:
+    assert score("gsm8k", response, gold) == expected
+
+
+def test_gsm8k_extract_number() -> None:
+    assert extract_number("a $1,000.25 fee") == 1000.25
+    assert extract_number("x = -0.75.") == -0.75
+    assert extract_number("nothing") is None
+    assert score_details("gsm8k", "the answer is 18.5", "#### 18.5") == {"acc": 1.0, "pred": 18.5}
+
+
+def test_gsm8k_gold_answers_score_one_against_themselves() -> None:
+    rows = _jsonl("gsm8k/test.jsonl")
+    answers = [r["answer"] for r in rows]
+    assert score_batch("gsm8k", answers, answers) == [1.0] * len(answers)
+    golds = [extract_number(a) for a in answers]
+    shifted = answers[1:] + answers[:1]
+    different = [i for i in range(len(answers)) if golds[i] != golds[(i + 1) % len(answers)]]
+    scores = score_batch("gsm8k", [shifted[i] for i in different], [answers[i] for i in different])
+    assert len(different) > 1000 and not any(scores)
+
+
+def test_gsm8k_agreement_with_model_solution_labels() -> None:
+    rows = _jsonl("gsm8k/example_model_solutions.jsonl")
+    responses, golds, labels = [], [], []
+    for row in rows:
+        for value in row.values():
+            if isinstance(value, dict) and "solution" in value:
+                responses.append(value["solution"])
+                golds.append(row["ground_truth"])
+                labels.append(bool(value["is_correct"]))
+    scores = score_batch("gsm8k", responses, golds)
+    agreement = sum((s == 1.0) == label for s, label in zip(scores, labels, strict=True)) / len(labels)
+    print(f"GSM8K agreement with is_correct labels: {agreement:.4f} over {len(labels)} solutions")
+    assert agreement >= 0.95
+
+
+# ---------------------------------------------------------------- math
+def test_last_boxed_nested_and_fbox() -> None:
+    assert last_boxed("\\boxed{1} then \\boxed{\\frac{1}{\\sqrt{2}}}") == "\\frac{1}{\\sqrt{2}}"
+    assert last_boxed("\\fbox{x^{2}}") == "x^{2}"
+    assert last_boxed("\\boxed 5 and more") == "5"
+    assert last_boxed("\\boxed{unclosed") is None
+    assert last_boxed("no box") is None
+
+
+@pytest.mark.parametrize(
+    ("response", "gold", "expected"),
+    [
+        ("$\\boxed{\\dfrac{1}{2}}$", "\\frac{1}{2}", 1.0),
+        ("$\\boxed{0.5}$", "The answer is $\\boxed{\\frac12}$.", 1.0),
+        ("\\boxed{\\frac{\\sqrt{3}}{2}}", "\\sqrt{3}/2", 1.0),
+        ("\\boxed{\\frac{\\sqrt{2}}{2}}", "\\frac{\\sqrt{3}}{2}", 0.0),
+        ("\\boxed{(1,2]}", "(1, 2]", 1.0),
+        ("\\boxed{[1,2]}", "(1,2]", 0.0),
+        ("\\boxed{5}", "5\\text{ cm}", 1.0),
+        ("\\boxed{x = 3}", "3", 1.0),
+        ("\\boxed{\\{1,2\\}}", "\\{2,1\\}", 1.0),
+        ("\\boxed{10^\\circ}", "10", 1.0),
+        ("\\boxed{1,000}", "1000", 1.0),
+        ("\\boxed{\\left( 3, \\frac{\\pi}{2} \\right)}", "\\left( 3, \\frac{\\pi}{2} \\right)", 1.0),
+        ("The answer is 1/2.", "\\frac{1}{2}", 0.0),  # no \boxed: nothing to compare
+        ("\\boxed{}", "1", 0.0),
+        ("\\boxed{3}", "4", 0.0),
+    ],
+)
+def test_math_rules(response: str, gold: str, expected: float) -> None:
+    assert score("math", response, gold) == expected
+
+
+def test_math_verify_works_in_worker_threads() -> None:
+    pairs = [("\\frac{\\sqrt{3}}{2}", "\\sqrt{3}/2"), ("x^2+1", "1+x^2"), ("(1,2]", "[1,2]")]
+    expected = [True, True, False]
+    with ThreadPoolExecutor(2) as pool:
+        assert list(pool.map(lambda p: math_equivalent(*p), pairs)) == expected
+        # a huge power is not handed to sympy without a timeout; the string comparison decides
+        assert pool.submit(math_equivalent, "9^{9^{9^{9}}}", "9^{9^{9^{9}}}+0").result() is False
+
+
+# ---------------------------------------------------------------- multiple choice
+@pytest.mark.parametrize(
+    ("response", "gold", "expected"),
+    [
+        ("(A) is tempting, but (C) is right.", "C", 1.0),
+        ("(A) is tempting, but (C) is right.", "A", 0.0),
+        ("The answer is B.", "B", 1.0),
+        ("Answer: B", "B", 1.0),
+        ("**Answer:** **D**", "D", 1.0),
+        ("The correct option is D because ...", "D", 1.0),
+        ("B", "B", 1.0),
+        ("B. The mitochondria", "B", 1.0),
+        ("the answer is a dog", "A", 0.0),  # an article, not a label
+        ("The answer is A dog.", "A", 0.0),
+        ("The answer is A because it is.", "A", 1.0),
+        ("I cannot decide.", "A", 0.0),
+        ("(B)", "(B)", 1.0),
+        ("(b)", "B", 0.0),  # lower-case enumerations are not labels
+    ],
+)
+def test_mc_rules(response: str, gold: str, expected: float) -> None:
+    assert score("mmlu", response, gold, choices=["w", "x", "y", "z"], choice_labels=list("ABCD")) == expected
+
+
+def test_mc_digit_labels_and_outside_labels() -> None:
+    labels = ["1", "2", "3", "4"]
+    choices = ["dog", "cat", "cow", "hen"]
+    assert score("arc_challenge", "So the answer is (2).", "2", choices=choices, choice_labels=labels) == 1.0
+    assert score("arc_challenge", "Answer: 3", "3", choices=choices, choice_labels=labels) == 1.0
+    assert score("arc_challenge", "(2)", "3", choices=choices, choice_labels=labels) == 0.0
+    assert score("arc_challenge", "(2)", "2") == 1.0  # ARC defaults admit digit labels
+    # a label outside the item's labels never scores, even when the gold says so
+    assert score("openbook_qa", "(E)", "E", choices=choices) == 0.0
+    assert score("mmlu", "(E)", "E", choice_labels=list("ABCD")) == 0.0
+    assert score("commonsense_qa", "(E)", "E") == 1.0  # five options by default
+    assert score("hellaswag", "(E)", "A") == 0.0
+
+
+def test_mc_gold_forms_and_option_text() -> None:
+    assert gold_label("(C)") == "C"
+    assert gold_label("answer: d") == "D"
+    assert gold_label("cat", ("dog", "cat"), ("A", "B")) == "B"
+    assert score("commonsense_qa", "cat", "B", choices=["dog", "cat", "cow"], choice_labels=list("ABC")) == 1.0
+
+
+# ---------------------------------------------------------------- QA
+def test_normalize_answer() -> None:
+    assert normalize_answer("  The  Eiffel-Tower!  ") == "eiffeltower"
+    assert normalize_answer("An apple, a pear") == "apple pear"
+
+
+@pytest.mark.parametrize("task", ["natural_qa", "trivia_qa", "squad"])
+def test_qa_contains_match_whole_words(task: str) -> None:
+    assert score(task, "It was built in Paris, France.", "paris") == 1.0
+    assert score(task, "It opened in 1990.", "1") == 0.0  # substring of a token does not count
+    assert score(task, "The category is wrong", "cat") == 0.0
+    assert score(task, "Barack Obama", "Obama") == 1.0
+    assert score(task, "Obama", "Barack Obama") == 0.0
+
+
+def test_qa_aliases_and_list_golds() -> None:
+    assert score("trivia_qa", "It is the Big Apple.", "New York City", aliases=["NYC", "Big Apple"]) == 1.0
+    assert score("trivia_qa", "It is the Big Apple.", "New York City") == 0.0
+    assert score("natural_qa", "the big apple", "['New York City', 'the Big Apple']") == 1.0
+    assert score("natural_qa", "big apple", ["New York City", "the Big Apple"]) == 1.0
+
+
+def test_qa_f1_and_details() -> None:
+    assert f1_score("the cat sat", "cat") == pytest.approx(2 / 3)
+    assert f1_score("cat", ["dog", "the cat"]) == 1.0
+    assert f1_score("dog", "cat") == 0.0
+    details = score_details("squad", "He was born in Hawaii in 1961", "Hawaii", aliases=["Honolulu, Hawaii"])
+    assert details is not None
+    assert details["acc"] == 1.0 and details["em"] == 0.0
+    # 7 prediction tokens; best alias "hawaii": precision 1/7, recall 1 -> F1 0.25 (the other alias gives 2/9)
+    assert details["f1"] == pytest.approx(0.25)
+
+
+def test_boolq_rules() -> None:
+    assert score("boolq", "True.", "True") == 1.0
+    assert score("boolq", "Yes, it is.", "true") == 1.0
+    assert score("boolq", "False", "True") == 0.0
+    assert score("boolq", "That claim is untrue.", "True") == 0.0  # the release counted "untrue"
+    assert score("boolq", "That claim is untrue.", "False") == 0.0
+    assert score("boolq", "It could be true or false.", "True") == 0.0  # both polarities
+    assert score("boolq", "No; so true is wrong and it is false.", "False") == 0.0
+    assert score("boolq", "There is no such rule, so the answer is True.", "True") == 1.0  # explicit answer
+    assert score("boolq", "Answer: **False**", "False") == 1.0
+    assert score_details("boolq", "yes", "True") == {"acc": 1.0, "pred": True}
+
+
+# ---------------------------------------------------------------- code extraction
+def test_extract_code_formats() -> None:
+    code = "def f(x):\n    return x + 1"
+    assert extract_code(f"[BEGIN]\n{code}\n[DONE]") == code
+    assert extract_code(f"Sure! [begin]\n{code}\n[Done] Hope it helps") == code
+    assert extract_code(f"[BEGIN]\n{code}\n") == code  # missing end tag
+    assert extract_code(f"Here it is:\n```python\n{code}\n```\nUsage: f(1)") == code
+    assert extract_code(f"```\n{code}") == code  # missing closing fence
+    assert extract_code(f"[BEGIN]\n```python\n{code}\n```\n[DONE]") == code
+    assert extract_code(f"Here is my solution:\n{code}") == code
+    assert extract_code(code) == code
+    assert extract_code("Format: [BEGIN] <Your Code> [Done]") == "Format:"  # only the placeholder
+    example = "```python\nprint(f(1))\n```"
+    assert extract_code(f"{example}\n```python\n{code}\n```") == code  # the block that defines a function
+
+
+def test_parse_test_list_forms() -> None:
+    tests = ["assert f(1) == 2", "assert f(2) == 3"]
+    assert parse_test_list(tests) == tests
+    assert parse_test_list(repr(tests)) == tests
+    assert parse_test_list("\n".join(tests)) == tests
+    assert parse_test_list(None) == []
+
+
+# ---------------------------------------------------------------- code tasks on real data
+def _humaneval_variants(row: dict) -> dict[str, str]:
+    body, stub = row["canonical_solution"], row["prompt"]
+    return {
+        "begin_done": f"[BEGIN]\n{body}\n[DONE]",
+        "fence_full": f"Here is the function:\n```python\n{stub}{body}```\nIt works.",
+        "plain_body": body,
+        "unindented_body": textwrap.dedent(body),
+        "stripped_body": body.strip(),
+    }
+
+
+def test_humaneval_canonical_solutions_pass_in_every_format() -> None:
+    rows = _jsonl("code/HumanEval.jsonl")[::5][:30]
+    tasks, responses, golds, fields, names = [], [], [], [], []
+    for row in rows:
+        f = {"function_stub": row["prompt"], "entry_point": row["entry_point"]}
+        for name, response in [*_humaneval_variants(row).items(), ("wrong", "    return None\n")]:
+            tasks.append("human_eval")
+            responses.append(response)
+            golds.append(row["test"])
+            fields.append(f)
+            names.append((row["task_id"], name))
+    scores = score_batch(tasks, responses, golds, fields, timeout=10.0)
+    failed = [n for n, s in zip(names, scores, strict=True) if (s == 1.0) != (n[1] != "wrong")]
+    assert not failed
+
+
+def test_humaneval_single_row_details() -> None:
+    row = _jsonl("code/HumanEval.jsonl")[0]
+    details = score_details(
+        "human_eval", row["canonical_solution"], row["test"], function_stub=row["prompt"], timeout=10.0
+    )
+    assert details is not None and details["acc"] == 1.0 and details["status"] == "passed"
+    wrong = score_details("human_eval", "    return True", row["test"], function_stub=row["prompt"])
+    assert wrong is not None and wrong["status"] == "failed" and "AssertionError" in wrong["stderr"]
+
+
+def test_mbpp_reference_code_passes_its_tests() -> None:
+    rows = [r for r in _jsonl("code/mbpp.jsonl") if r["task_id"] not in (123, 940)][:40]  # 123 is slow, 940 broken
+    tasks, responses, golds, fields = [], [], [], []
+    for row in rows:
+        f = {"test_setup_code": row["test_setup_code"]}
+        for response, gold in (
+            (f"[BEGIN]\n{row['code']}\n[DONE]", row["test_list"]),
+            (row["code"], repr(row["test_list"])),
+        ):
+            tasks.append("mbpp")
+            responses.append(response)
+            golds.append(gold)
+            fields.append(f)
+    assert score_batch(tasks, responses, golds, fields, timeout=10.0) == [1.0] * len(tasks)
+    wrong = rows[0]["code"].replace("return", "return None and", 1)
+    assert score("mbpp", wrong, rows[0]["test_list"]) == 0.0
+    # the tests may come as a field instead of the ground truth
+    assert score("mbpp", rows[0]["code"], None, test_list=rows[0]["test_list"], timeout=10.0) == 1.0
+
+
+def test_mbpp_setup_code_runs_after_the_program() -> None:
+    code = "class Node:\n    def __init__(self, v):\n        self.v = v\n\ndef val(n):\n    return n.v\n"
+    assert score("mbpp", code, ["assert val(root) == 3"], test_setup_code="root = Node(3)") == 1.0
+
+
+# ---------------------------------------------------------------- batch == single
+def test_score_batch_matches_score() -> None:
+    rows = [
+        ("gsm8k", "so 12", "#### 12", {}),
+        ("math", "\\boxed{\\dfrac{2}{4}}", "\\frac12", {}),
+        ("mmlu", "(B)", "B", {"choice_labels": list("ABCD")}),
+        ("boolq", "untrue", "True", {}),
+        ("squad", "in Paris", "Paris", {}),
+        ("trivia_qa", None, "x", {}),
+        ("mbpp", "def f():\n    return 1", ["assert f() == 1"], {}),
+        ("mbpp", "def f():\n    return 2", "['assert f() == 1']", {}),
+    ]
+    tasks, responses, golds, fields = (list(x) for x in zip(*rows, strict=True))
+    expected = [score(t, r, g, **f) for t, r, g, f in rows]
+    assert score_batch(tasks, responses, golds, fields) == expected == [1.0, 1.0, 1.0, 0.0, 1.0, None, 1.0, 0.0]
+
+
+def test_array_fields_from_dataframes() -> None:
+    np = pytest.importorskip("numpy")
+    labels, choices = np.array(list("ABCD")), np.array(["w", "x", "y", "z"])
+    assert score("mmlu", "(C)", "C", choices=choices, choice_labels=labels) == 1.0
+    assert score("trivia_qa", "the big apple", np.array(["NYC", "Big Apple"]), aliases=np.array([])) == 1.0
+    assert score("mbpp", "def f():\n    return 1", None, test_list=np.array(["assert f() == 1"])) == 1.0
