@@ -41,20 +41,46 @@ _BIT = {flag: 1 << i for i, flag in enumerate(FLAGS)}
 _NUMBER = r"^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$"
 _MISSING = ["", "nan", "NaN", "None", "none", "null"]
 _PASS_AT_1 = r"^\{\s*['\"]pass@1['\"]\s*:\s*(?P<v>[^\s}]+)\s*\}$"
-_EMBEDDING_BODY = re.compile(r"^\s*(?:tensor\()?\s*(\[.*\])\s*(?:,\s*[a-z_]+=[^)]*)?\)?\s*$", re.S)
+_EMBEDDING_STRICT = re.compile(r"^\s*(?:tensor\()?\s*(?P<body>\[.*\])\s*(?:,\s*[a-z_]+=[^)]*)?\)?\s*$", re.S)
+_QUERY_CELLS = ["task_name", "query", "ground_truth", "metric", "task_id", "task_description"]
+
+
+def parse_embeddings(texts: pa.Array) -> list[np.ndarray | None]:
+    """``tensor([[0.1, -0.2, ...]])`` (or bare list) texts -> float32 vectors; None where malformed.
+
+    Fast path: split on commas, trim brackets and white space, cast in one kernel. Any cell that
+    does not survive it (a ``device=...`` suffix, junk) is retried alone with a strict regex.
+    """
+    parts = pc.split_pattern(texts, ",")
+    try:
+        flat = pc.cast(pc.utf8_trim(pc.list_flatten(parts), "tensor([ ])\n\t\r"), pa.float32()).to_numpy()
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return [_parse_embedding_strict(text) for text in texts.to_pylist()]
+    lengths = pc.fill_null(pc.list_value_length(parts), 0).to_numpy()
+    vectors: list[np.ndarray | None] = []
+    start = 0
+    for valid, length in zip(parts.is_valid().to_numpy(zero_copy_only=False), lengths, strict=True):
+        vector = flat[start : start + length]
+        start += length
+        vectors.append(vector if valid and length and np.isfinite(vector).all() else None)
+    return vectors
+
+
+def _parse_embedding_strict(text: str | None) -> np.ndarray | None:
+    match = _EMBEDDING_STRICT.match(text or "")
+    if not match:
+        return None
+    numbers = match.group("body").replace("[", " ").replace("]", " ").replace(",", " ").split()
+    try:
+        vector = np.array(numbers, dtype=np.float32)
+    except ValueError:
+        return None
+    return vector if vector.size and np.isfinite(vector).all() else None
 
 
 def parse_embedding(text: str) -> np.ndarray | None:
-    """``tensor([[0.1, -0.2, ...]])`` (or a bare list) -> float32 vector; None if malformed."""
-    match = _EMBEDDING_BODY.match(text)
-    if not match:
-        return None
-    body = match.group(1).replace("[", " ").replace("]", " ").replace(",", " ")
-    try:
-        values = np.array(body.split(), dtype=np.float32)
-    except ValueError:
-        return None
-    return values if values.size and np.isfinite(values).all() else None
+    """One embedding text -> float32 vector, or None if malformed."""
+    return parse_embeddings(pa.array([text], pa.string()))[0]
 
 
 class Ingestor:
@@ -219,12 +245,15 @@ class Ingestor:
         encoded = key.dictionary_encode()
         indices = encoded.indices.to_numpy()
         _, first_rows = np.unique(indices, return_index=True)
+        keys = [(source.split, value) for value in encoded.dictionary.to_pylist()]
+        new = [position for position, cache_key in enumerate(keys) if cache_key not in self._prompts]
+        if new:
+            rows = pa.array(first_rows[new])
+            cells = batch.select([c for c in _QUERY_CELLS if c in batch.schema.names]).take(rows).to_pylist()
+            for position, row_cells, cot in zip(new, cells, is_cot.take(rows).to_pylist(), strict=True):
+                self._prompts[keys[position]] = self._register(row_cells, source, cot)
         ids, texts, masks = [], [], []
-        for position, value in enumerate(encoded.dictionary.to_pylist()):
-            cache_key = (source.split, value)
-            if cache_key not in self._prompts:
-                row = int(first_rows[position])
-                self._prompts[cache_key] = self._register(batch, row, source, bool(is_cot[row].as_py()))
+        for cache_key in keys:
             qid, text, query_mask = self._prompts[cache_key]
             ids.append(qid)
             texts.append(text)
@@ -232,14 +261,11 @@ class Ingestor:
         mask |= np.asarray(masks, dtype=np.int32)[indices]
         return pa.array(ids, pa.string()).take(encoded.indices), pa.array(texts, pa.string()).take(encoded.indices)
 
-    def _register(self, batch: pa.RecordBatch, row: int, source: SourceFile, cot: bool) -> tuple[str, str, int]:
-        """Parse a new prompt and start or complete its query's record."""
+    def _register(self, cells: dict[str, str], source: SourceFile, cot: bool) -> tuple[str, str, int]:
+        """Parse a new prompt (``cells``: its first row) and start or complete its query's record."""
 
         def cell(column: str) -> str | None:
-            if column not in batch.schema.names:
-                return None
-            value = batch.column(column)[row].as_py()
-            return value if value != "" else None
+            return cells.get(column) or None
 
         task, prompt = cell("task_name"), cell("query")
         fields = prompts.parse(task, prompt)
@@ -297,25 +323,27 @@ class Ingestor:
         }
 
     def _embeddings(self, batch: pa.RecordBatch, source: SourceFile, offset: int, ids: pa.Array) -> None:
-        """Parse the few non-empty embedding cells and attach them to their query."""
+        """Parse the few non-empty embedding cells (one per release block) and attach them to their query."""
         for column, target in (("query_embedding", "embedding"), ("task_description_embedding",) * 2):
             if column not in batch.schema.names:
                 continue
             values = batch.column(column)
             present = np.flatnonzero(pc.fill_null(pc.not_equal(values, ""), False).to_numpy(zero_copy_only=False))
-            for row in present:
-                record = self.queries[(source.split, ids[int(row)].as_py())]
-                if record[target] is not None:
-                    continue
-                vector = parse_embedding(values[int(row)].as_py())
+            records = [self.queries[(source.split, qid)] for qid in ids.take(pa.array(present)).to_pylist()]
+            wanted = [i for i, record in enumerate(records) if record[target] is None]
+            rows = present[wanted]
+            encoded = values.take(pa.array(rows, pa.int64())).dictionary_encode()  # repeated texts parse once
+            parsed = parse_embeddings(encoded.dictionary)
+            vectors = [parsed[i] for i in encoded.indices.to_pylist()]
+            for index, row, vector in zip(wanted, rows, vectors, strict=True):
                 if vector is None:
                     if not self.lenient:
                         raise BadInputError(
                             str(source.path), "malformed embedding text", row=offset + int(row) + 1, column=column
                         )
                     self.report.unparsed_values[column] += 1
-                    continue
-                record[target] = vector.tolist()
+                elif records[index][target] is None:
+                    records[index][target] = vector
 
     def _check_costs(self, model, in_tok, out_tok, in_price, out_price, cost) -> None:
         expected = pc.add(pc.multiply(in_tok, in_price), pc.multiply(out_tok, out_price))
@@ -386,8 +414,15 @@ class Ingestor:
         """The queries table of one split, sorted by task then query_id (call after :meth:`responses`)."""
         records = [r for (s, _), r in self.queries.items() if s == split]
         records.sort(key=lambda r: (TASKS.index(r["task"]), r["query_id"]))
-        rows = [{**r, "flags": _flag_names(r["_mask"])} for r in records]
-        return pa.Table.from_pylist(rows, schema=QUERY_SCHEMA)
+        columns = {}
+        for field in QUERY_SCHEMA:
+            if field.name in ("embedding", "task_description_embedding"):
+                columns[field.name] = _vectors_column([r[field.name] for r in records])
+            elif field.name == "flags":
+                columns[field.name] = pa.array([_flag_names(r["_mask"]) for r in records], field.type)
+            else:
+                columns[field.name] = pa.array([r[field.name] for r in records], field.type)
+        return pa.table(columns, schema=QUERY_SCHEMA)
 
     def finish_report(self) -> None:
         """Counts that need every slice: queries, and queries present in both splits."""
@@ -426,6 +461,16 @@ class Ingestor:
 
 def _flag_names(mask: int) -> list[str]:
     return [flag for flag, bit in _BIT.items() if mask & bit]
+
+
+def _vectors_column(vectors: list[np.ndarray | None]) -> pa.Array:
+    """float32 vectors (None: null) -> list<float32> array, without going through Python floats."""
+    lengths = np.array([0 if v is None else len(v) for v in vectors], dtype=np.int32)
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
+    present = [v for v in vectors if v is not None]
+    values = np.concatenate(present).astype(np.float32) if present else np.empty(0, np.float32)
+    nulls = pa.array([v is None for v in vectors], pa.bool_())
+    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values), mask=nulls)
 
 
 def _flags_column(mask: np.ndarray) -> pa.Array:
