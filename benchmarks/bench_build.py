@@ -4,6 +4,7 @@ In one run, each in a fresh subprocess (so peak RSS is its own):
 
 * floor   — pyarrow reads the same CSV files (same parse options) and writes the same rows as Parquet;
 * ours    — :func:`fusionbench.export.build_export`, the code behind ``fusionbench build``;
+  (imports are not timed; peak RSS is the whole process's)
 * pandas  — a reference in the style of the original code: ``read_csv``, then a per-task groupby
             that splits the model suffix, parses the performance strings and writes Parquet.
 
@@ -21,56 +22,55 @@ import time
 from pathlib import Path
 
 FLOOR = """
-import glob, sys, pyarrow as pa, pyarrow.csv as pacsv, pyarrow.parquet as pq
+import glob, pyarrow as pa, pyarrow.csv as pacsv, pyarrow.parquet as pq
 from fusionbench.schema import RELEASE_COLUMNS
-src, out = sys.argv[1], sys.argv[2]
-parse = pacsv.ParseOptions(escape_char="\\\\", newlines_in_values=True)
-convert = pacsv.ConvertOptions(column_types=dict.fromkeys(RELEASE_COLUMNS, pa.string()), strings_can_be_null=False)
-for i, path in enumerate(sorted(glob.glob(src + "/*.csv"))):
-    reader = pacsv.open_csv(
-        path, read_options=pacsv.ReadOptions(block_size=16 << 20), parse_options=parse, convert_options=convert
-    )
-    with pq.ParquetWriter(f"{out}/part-{i}.parquet", reader.schema, compression="zstd") as writer:
-        for batch in reader:
-            writer.write_batch(batch)
+def run(src, out):
+    parse = pacsv.ParseOptions(escape_char="\\\\", newlines_in_values=True)
+    types = dict.fromkeys(RELEASE_COLUMNS, pa.string())
+    convert = pacsv.ConvertOptions(column_types=types, strings_can_be_null=False)
+    for i, path in enumerate(sorted(glob.glob(src + "/*.csv"))):
+        options = pacsv.ReadOptions(block_size=16 << 20)
+        reader = pacsv.open_csv(path, read_options=options, parse_options=parse, convert_options=convert)
+        with pq.ParquetWriter(f"{out}/part-{i}.parquet", reader.schema, compression="zstd") as writer:
+            for batch in reader:
+                writer.write_batch(batch)
 """
 
 OURS = """
-import sys
 from pathlib import Path
 from fusionbench.export import build_export
-result = build_export([sys.argv[1]], Path(sys.argv[2]) / "export", overwrite=True)
-print(result.report.rows_written, file=sys.stderr)
+def run(src, out):
+    build_export([src], Path(out) / "export", overwrite=True)
 """
 
 PANDAS = """
-import ast, glob, sys, pandas as pd
-src, out = sys.argv[1], sys.argv[2]
-frames = []
-for path in sorted(glob.glob(src + "/*.csv")):
-    frame = pd.read_csv(path, escapechar="\\\\", keep_default_na=False, dtype=str)
-    frame["split"] = "test" if "test" in path else "train"
-    frames.append(frame)
-data = pd.concat(frames, ignore_index=True)
+import ast, glob, pandas as pd
 def perf(value):
     if value.startswith("{"):
         return float(ast.literal_eval(value)["pass@1"])
     return float(value) if value else None
-for task, group in data.groupby("task_name"):
-    group = group.copy()
-    group["mode"] = group["llm"].str.endswith("_think").map({True: "cot", False: "direct"})
-    group["model"] = group["llm"].str.replace("_think$", "", regex=True)
-    group["performance"] = group["performance"].map(perf)
-    group["cost_usd"] = pd.to_numeric(group["cost"], errors="coerce") / 1e6
-    group.to_parquet(f"{out}/{task}.parquet", compression="zstd", index=False)
+def run(src, out):
+    frames = []
+    for path in sorted(glob.glob(src + "/*.csv")):
+        frame = pd.read_csv(path, escapechar="\\\\", keep_default_na=False, dtype=str)
+        frame["split"] = "test" if "test" in path else "train"
+        frames.append(frame)
+    data = pd.concat(frames, ignore_index=True)
+    for task, group in data.groupby("task_name"):
+        group = group.copy()
+        group["mode"] = group["llm"].str.endswith("_think").map({True: "cot", False: "direct"})
+        group["model"] = group["llm"].str.replace("_think$", "", regex=True)
+        group["performance"] = group["performance"].map(perf)
+        group["cost_usd"] = pd.to_numeric(group["cost"], errors="coerce") / 1e6
+        group.to_parquet(f"{out}/{task}.parquet", compression="zstd", index=False)
 """
 
 MEASURE = """
 import resource, sys, time
-code = sys.argv[1]
-sys.argv = ["bench"] + sys.argv[2:]
+namespace = {"__name__": "bench"}
+exec(compile(sys.argv[1], "bench", "exec"), namespace)  # imports are not timed
 start = time.perf_counter()
-exec(compile(code, "bench", "exec"), {"__name__": "__main__"})
+namespace["run"](sys.argv[2], sys.argv[3])
 seconds = time.perf_counter() - start
 print(f"RESULT {seconds} {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}")
 """

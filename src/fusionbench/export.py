@@ -12,6 +12,7 @@ import math
 import os
 import shutil
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,22 +126,26 @@ def build_export(
     scratch = staging / ".scratch"
     scratch.mkdir(parents=True)
     progress = on_progress or (lambda stage, done, total: None)
+    ingestor = Ingestor(scratch, report, lenient=lenient, models=models, modes=modes)
     try:
-        ingestor = Ingestor(scratch, report, lenient=lenient, models=models, modes=modes)
         for done, source in enumerate(files):
             progress("read", done, len(files))
             ingestor.add(source)
         progress("read", len(files), len(files))
         shards, partials, splits_by_task = [], [], {}
         slices = ingestor.slices()
-        for done, (task, split) in enumerate(slices):
-            progress("write", done, len(slices))
-            table = ingestor.responses(task, split)
-            if table.num_rows == 0:
-                continue
-            splits_by_task.setdefault(task, []).append(split)
-            shards += write_shards(table, staging / "data" / task, staging, split)
-            partials.append(partial_summary(table))
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fusionbench-writer") as writer:
+            written = []  # shard i is written while slice i + 1 is prepared
+            for done, (task, split) in enumerate(slices):
+                progress("write", done, len(slices))
+                table = ingestor.responses(task, split)
+                if table.num_rows == 0:
+                    continue
+                splits_by_task.setdefault(task, []).append(split)
+                written.append(writer.submit(write_shards, table, staging / "data" / task, staging, split))
+                partials.append(partial_summary(table))
+            for future in written:
+                shards += future.result()
         progress("write", len(slices), len(slices))
         ingestor.finish_report()
         for split in sorted({s for ss in splits_by_task.values() for s in ss}):
@@ -164,4 +169,6 @@ def build_export(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    finally:
+        ingestor.close()
     return BuildResult(out=out, report=report, shards=shards)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,7 @@ import pyarrow.compute as pc
 
 from fusionbench import catalog, prompts
 from fusionbench.errors import BadInputError
-from fusionbench.release import SourceFile, read_batches
+from fusionbench.release import SourceFile, prefetched, read_batches
 from fusionbench.report import IngestReport
 from fusionbench.schema import (
     FLAGS,
@@ -106,6 +107,8 @@ class Ingestor:
         self.model_descriptions: dict[str, str | None] = {}
         self.model_prices: dict[str, tuple[float | None, float | None]] = {}
         self._seq = 0
+        self._parser = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fusionbench-embeddings")
+        self._pending: list[tuple] = []
         self._sheet = catalog.load_price_sheet()
         self._swapped = [m.name for m in catalog.models().values() if m.id_swapped]
 
@@ -114,7 +117,7 @@ class Ingestor:
     def add(self, source: SourceFile) -> None:
         """Read one release file into the per-(task, split) temporary files."""
         rows = 0
-        for batch, offset in read_batches(source):
+        for batch, offset in prefetched(read_batches(source)):
             table = self._convert(batch, source, offset)
             rows += table.num_rows
             for task in pc.unique(table["task"]).to_pylist():
@@ -323,7 +326,7 @@ class Ingestor:
         }
 
     def _embeddings(self, batch: pa.RecordBatch, source: SourceFile, offset: int, ids: pa.Array) -> None:
-        """Parse the few non-empty embedding cells (one per release block) and attach them to their query."""
+        """Queue the few non-empty embedding cells (one per release block) for parsing in the background."""
         for column, target in (("query_embedding", "embedding"), ("task_description_embedding",) * 2):
             if column not in batch.schema.names:
                 continue
@@ -331,19 +334,33 @@ class Ingestor:
             present = np.flatnonzero(pc.fill_null(pc.not_equal(values, ""), False).to_numpy(zero_copy_only=False))
             records = [self.queries[(source.split, qid)] for qid in ids.take(pa.array(present)).to_pylist()]
             wanted = [i for i, record in enumerate(records) if record[target] is None]
-            rows = present[wanted]
-            encoded = values.take(pa.array(rows, pa.int64())).dictionary_encode()  # repeated texts parse once
-            parsed = parse_embeddings(encoded.dictionary)
-            vectors = [parsed[i] for i in encoded.indices.to_pylist()]
-            for index, row, vector in zip(wanted, rows, vectors, strict=True):
+            if not wanted:
+                continue
+            encoded = values.take(pa.array(present[wanted], pa.int64())).dictionary_encode()  # repeats parse once
+            parsed = self._parser.submit(parse_embeddings, encoded.dictionary)
+            where = [(records[i], offset + int(present[i]) + 1) for i in wanted]
+            self._pending.append((parsed, encoded.indices.to_pylist(), where, str(source.path), column, target))
+
+    def close(self) -> None:
+        """Release the background parser and the temporary files' handles (safe to call twice)."""
+        self._parser.shutdown(cancel_futures=True)
+        for writer in self._writers.values():
+            writer.close()  # closing twice is harmless
+
+    def _attach_embeddings(self) -> None:
+        """Wait for the queued embeddings and attach them, first one per query wins; errors name the row."""
+        for parsed, indices, where, file, column, target in self._pending:
+            vectors = parsed.result()
+            for index, (record, row) in zip(indices, where, strict=True):
+                vector = vectors[index]
                 if vector is None:
                     if not self.lenient:
-                        raise BadInputError(
-                            str(source.path), "malformed embedding text", row=offset + int(row) + 1, column=column
-                        )
+                        raise BadInputError(file, "malformed embedding text", row=row, column=column)
                     self.report.unparsed_values[column] += 1
-                elif records[index][target] is None:
-                    records[index][target] = vector
+                elif record[target] is None:
+                    record[target] = vector
+        self._pending.clear()
+        self._parser.shutdown()
 
     def _check_costs(self, model, in_tok, out_tok, in_price, out_price, cost) -> None:
         expected = pc.add(pc.multiply(in_tok, in_price), pc.multiply(out_tok, out_price))
@@ -369,7 +386,8 @@ class Ingestor:
     # ---- pass 2 -------------------------------------------------------------------------------
 
     def slices(self) -> list[tuple[str, str]]:
-        """The (task, split) slices read, in task order."""
+        """The (task, split) slices read, in task order (ends the first pass)."""
+        self._attach_embeddings()
         for writer in self._writers.values():
             writer.close()
         return sorted(self._writers, key=lambda key: (TASKS.index(key[0]), SPLITS.index(key[1])))

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import glob
 import os
+import queue
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -152,6 +154,41 @@ def _json_batches(path: Path) -> Iterator[pa.RecordBatch]:
 
 def _parquet_batches(path: Path) -> Iterator[pa.RecordBatch]:
     yield from pq.ParquetFile(path).iter_batches(batch_size=_BATCH_ROWS)
+
+
+def prefetched(items: Iterator, depth: int = 2) -> Iterator:
+    """Run ``items`` in a background thread, ``depth`` items ahead (Arrow's parsers release the GIL)."""
+    buffer: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if stop.is_set():
+                    return
+                buffer.put((item, None))
+        except BaseException as err:  # handed to the consumer, raised there
+            buffer.put((None, err))
+        buffer.put((done, None))
+
+    thread = threading.Thread(target=produce, name="fusionbench-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, error = buffer.get()
+            if error is not None:
+                raise error
+            if item is done:
+                return
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a producer waiting on a full buffer
+            try:
+                buffer.get_nowait()
+            except queue.Empty:
+                thread.join(0.01)
 
 
 def read_batches(source: SourceFile) -> Iterator[tuple[pa.RecordBatch, int]]:
