@@ -41,9 +41,10 @@ from importlib import resources
 from pathlib import Path
 
 from fusionbench import catalog
+from fusionbench.metrics.qa import normalize_answer
 from fusionbench.prompts import render
 from fusionbench.schema import MULTIPLE_CHOICE_TASKS, RELEASE_COLUMNS, RELEASE_METRICS, TASKS, THINK_SUFFIX, query_id
-from fusionbench.synthetic_items import Item, make_item, normalize_text, run_code
+from fusionbench.synthetic_items import Item, make_item, run_code
 
 #: The shipped sample (train_queries=2, test_queries=1, seed=0); rebuild it with :func:`regenerate_sample`.
 SAMPLE_DIR = Path(str(resources.files("fusionbench").joinpath("sample")))
@@ -217,7 +218,7 @@ def release_performance(item: Item, response: str) -> str:
         stub = item.fields.function_stub or ""
         program = f"{stub}{code}\n{gold}\ncheck({item.fields.entry_point})"
         return f"{{'pass@1': {1.0 if run_code(program) else 0.0}}}"
-    pred, ref = normalize_text(response), normalize_text(gold)  # cem: the gold is a substring of the response
+    pred, ref = normalize_answer(response), normalize_answer(gold)  # cem: the gold is a substring of the response
     return "1.0" if ref in pred else "0.0"
 
 
