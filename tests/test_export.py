@@ -17,8 +17,8 @@ from release_factory import release_rows, write_release
 
 import fusionbench
 from fusionbench import export as export_module
-from fusionbench.card import read_checksums
-from fusionbench.export import build_export, sha256_file
+from fusionbench.card import read_checksums, sha256_file
+from fusionbench.export import build_export
 from fusionbench.fusionbench_dataset import CONFIG_NAMES, FusionBench
 from fusionbench.schema import RELEASE_COLUMNS, TASKS
 from fusionbench.synthetic import SAMPLE_DIR
@@ -188,3 +188,15 @@ def test_cli_build_then_load_dataset_by_name_and_info(tmp_path: Path) -> None:
         [sys.executable, "-m", "fusionbench", "build", "--quiet"], cwd=tmp_path, env=env, capture_output=True, text=True
     )
     assert again.returncode == 1 and "--overwrite" in again.stderr
+
+
+def test_a_rebuilt_export_is_not_served_from_a_stale_datasets_cache(tmp_path: Path) -> None:
+    """datasets keys its cache on the card's YAML; the card carries each config's size, so new data is seen."""
+    out = tmp_path / "fusionbench"
+    write_release(tmp_path / "a" / "train.csv", release_rows("gsm8k", performance="1.0"))
+    build_export([str(tmp_path / "a")], out)
+    assert set(load_dataset(str(out), "gsm8k", split="train")["performance"]) == {1.0}
+    write_release(tmp_path / "b" / "train.csv", release_rows("gsm8k", performance="0.0")[:-1])
+    build_export([str(tmp_path / "b")], out, overwrite=True)
+    reloaded = load_dataset(str(out), "gsm8k", split="train")
+    assert reloaded.num_rows == 39 and set(reloaded["performance"]) == {0.0}

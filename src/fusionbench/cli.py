@@ -14,6 +14,7 @@ from fusionbench import __version__
 from fusionbench.card import SYNTHETIC_NOTICE
 from fusionbench.errors import BadInputError, ExportExistsError
 from fusionbench.schema import MODES, TASKS
+from fusionbench.stats import fmt
 
 console = Console(stderr=True)
 out = Console()
@@ -70,7 +71,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from fusionbench.stats import by, export_summary, fmt
+    from fusionbench.stats import by, export_summary
 
     rows = export_summary(Path(args.export))
     keys = ["model"] if args.by == "model" else ["task", "model"]
@@ -117,6 +118,40 @@ def cmd_push(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rescore(args: argparse.Namespace) -> int:
+    from fusionbench.rescore import CAUSES, rescore_export
+
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console,
+        disable=args.quiet,
+    ) as progress:  # fmt: skip
+        bar = progress.add_task("rescoring", total=None)
+
+        def on_progress(shard: str, done: int, total: int) -> None:
+            progress.update(bar, description=f"rescoring {shard}", completed=done, total=total)
+
+        results = rescore_export(
+            Path(args.export), tasks=args.tasks, write=args.write, workers=args.workers, timeout=args.timeout,
+            on_progress=on_progress,
+        )  # fmt: skip
+    table = Table(title=f"{args.export}: our scores vs the released performance")
+    for name in ["task", "rows", "both scored", "agreement", "released", "rescored", "disagreements by cause"]:
+        table.add_column(name, justify="left" if name in ("task", "disagreements by cause") else "right")
+    for task, r in results.items():
+        causes = "\n".join(f"{n} {reason}" for reason, n in r.reasons.most_common()) or "—"
+        table.add_row(
+            task, f"{r.rows:,}", f"{r.scored_both:,}", "—" if r.agreement is None else f"{r.agreement:.1%}",
+            fmt(r.released_mean), fmt(r.rescored_mean), causes,
+        )  # fmt: skip
+    out.print(table)
+    seen = {reason for r in results.values() for reason in r.reasons}
+    for code in (c for c in CAUSES if c in seen):
+        out.print(f"  {code}: {CAUSES[code]}")
+    if args.write:
+        console.print(f"[green]wrote[/green] rescored_performance into {args.export} and updated its card")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(prog="fusionbench", description=__doc__)
     main.add_argument("--version", action="version", version=f"fusionbench {__version__}")
@@ -140,6 +175,15 @@ def parser() -> argparse.ArgumentParser:
     info.add_argument("export", help="export folder")
     info.add_argument("--by", choices=["task", "model"], default="task", help="rows per task and model, or per model")
     info.set_defaults(func=cmd_info)
+
+    rescore = commands.add_parser("rescore", help="rescore every response and compare with the release")
+    rescore.add_argument("export", help="export folder")
+    rescore.add_argument("--tasks", type=_csv_list, help="only these tasks (comma-separated)")
+    rescore.add_argument("--write", action="store_true", help="add rescored_performance to the export and its card")
+    rescore.add_argument("--workers", type=int, help="parallel code sandboxes (default: CPU count)")
+    rescore.add_argument("--timeout", type=float, default=3.0, help="seconds per code program (default 3)")
+    rescore.add_argument("--quiet", action="store_true", help="no progress bar")
+    rescore.set_defaults(func=cmd_rescore)
 
     push = commands.add_parser("push", help="upload an export to the Hugging Face Hub")
     push.add_argument("export", help="export folder")

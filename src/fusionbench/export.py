@@ -7,7 +7,6 @@ build never leaves a half-written export.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import shutil
@@ -20,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from fusionbench import card, catalog
+from fusionbench.card import sha256_file
 from fusionbench.errors import ExportExistsError
 from fusionbench.ingest import Ingestor
 from fusionbench.release import resolve_sources
@@ -38,15 +38,6 @@ class BuildResult:
     out: Path
     report: IngestReport
     shards: list[tuple[str, int, str]]
-
-
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def write_shards(table: pa.Table, folder: Path, root: Path, split: str) -> list[tuple[str, int, str]]:
@@ -86,7 +77,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _move_into_place(staging: Path, out: Path) -> None:
+def move_into_place(staging: Path, out: Path) -> None:
     if out.exists():
         trash = out.parent / f".{out.name}.old-{os.getpid()}"
         out.rename(trash)
@@ -159,13 +150,12 @@ def build_export(
         text = card.render(
             summary=summary,
             report=report,
-            checksums=shards,
             splits_by_task=splits_by_task,
             sheet=catalog.load_price_sheet(),
             load_path=out.name,
         )
-        (staging / "README.md").write_text(text, encoding="utf-8")
-        _move_into_place(staging, out)
+        (staging / "README.md").write_text(card.refresh(text, staging), encoding="utf-8")
+        move_into_place(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fusionbench.card import read_checksums
-from fusionbench.export import sha256_file
+from fusionbench.card import read_checksums, sha256_file
 
 
 class ExportIntegrityError(ValueError):
