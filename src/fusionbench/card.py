@@ -88,7 +88,6 @@ def render(
     *,
     summary: list[dict],
     report: IngestReport,
-    splits_by_task: dict[str, list[str]],
     sheet: PriceSheet,
     load_path: str = "fusionbench",
 ) -> str:
@@ -101,44 +100,15 @@ def render(
         task_categories=["text-generation", "question-answering"],
         tags=["llm-routing", "llm-fusion", "model-selection", "fusionbench"] + (["synthetic"] * report.synthetic),
         size_categories=[_size_category(sum(r["rows"] for r in summary))],
-        configs=configs_yaml(splits_by_task),
     )
-    rows_by_task: dict[str, dict[str, int]] = {}
-    for row in by(summary, ["task", "split"]):
-        rows_by_task.setdefault(row["task"], {})[row["split"]] = row["rows"]
-    per_model = sorted(by(summary, ["model", "mode"]), key=lambda r: (r["model"], r["mode"]))
-    totals = by(summary, [])[0] if summary else {"input_tokens_total": 0, "output_tokens_total": 0}
+    sections = summary_sections(summary)
     values = {
         "title": "FusionBench — synthetic sample" if report.synthetic else "LLMFusionBench",
         "notice": SYNTHETIC_NOTICE if report.synthetic else RELEASE_NOTICE,
         "version": __version__,
         "load_path": load_path,
-        "rows_per_task": _table(
-            ["task", "domain", *SPLITS],
-            [
-                [task, TASK_DOMAINS[task], *(f"{rows_by_task[task].get(s, 0):,}" for s in SPLITS)]
-                for task in TASKS
-                if task in rows_by_task
-            ],
-        ),
-        "per_model": _table(
-            ["model", "mode", "rows", "accuracy", "mean cost $", "mean judge", "input tokens", "output tokens"],
-            [
-                [
-                    r["model"],
-                    r["mode"],
-                    f"{r['rows']:,}",
-                    fmt(r["performance_mean"]),
-                    fmt(r["cost_usd_mean"], 6),
-                    fmt(r["judge_score_mean"]),
-                    f"{r['input_tokens_total']:,}",
-                    f"{r['output_tokens_total']:,}",
-                ]
-                for r in per_model
-            ],
-        ),
-        "total_input_tokens": f"{totals['input_tokens_total'] or 0:,}",
-        "total_output_tokens": f"{totals['output_tokens_total'] or 0:,}",
+        "rows_per_task": sections["Rows per task and split"],
+        "per_model": sections["Per model and mode"],
         "report": report.markdown(),
         "flags": _table(["flag", "meaning"], [[f"`{k}`", v] for k, v in FLAGS.items()]),
         "columns_responses": _columns(RESPONSE_SCHEMA),
@@ -152,6 +122,46 @@ def render(
     }
     body = re.sub(r"\{\{(\w+)\}\}", lambda m: values[m.group(1)], template_text())
     return f"---\n{data.to_yaml()}\n---\n\n{body}"
+
+
+def summary_sections(summary: list[dict]) -> dict[str, str]:
+    """The bodies of the card's sections computed from the responses: {heading: Markdown}."""
+    rows_by_task: dict[str, dict[str, int]] = {}
+    for row in by(summary, ["task", "split"]):
+        rows_by_task.setdefault(row["task"], {})[row["split"]] = row["rows"]
+    per_task = _table(
+        ["task", "domain", *SPLITS],
+        [
+            [task, TASK_DOMAINS[task], *(f"{rows_by_task[task].get(s, 0):,}" for s in SPLITS)]
+            for task in TASKS
+            if task in rows_by_task
+        ],
+    )
+    per_model = sorted(by(summary, ["model", "mode"]), key=lambda r: (r["model"], r["mode"]))
+    totals = by(summary, [])[0] if summary else {"input_tokens_total": 0, "output_tokens_total": 0}
+    model_table = _table(
+        ["model", "mode", "rows", "accuracy", "mean cost $", "mean judge", "input tokens", "output tokens"],
+        [
+            [
+                r["model"],
+                r["mode"],
+                f"{r['rows']:,}",
+                fmt(r["performance_mean"]),
+                fmt(r["cost_usd_mean"], 6),
+                fmt(r["judge_score_mean"]),
+                f"{r['input_tokens_total']:,}",
+                f"{r['output_tokens_total']:,}",
+            ]
+            for r in per_model
+        ],
+    )
+    per_model_body = (
+        "Accuracy is the mean `performance` (as released, for the release's rows); cost is the mean `cost_usd` "
+        "per call in USD; judge is the mean `judge_score` (see the defects below before trusting it).\n\n"
+        f"{model_table}\n\nTotal tokens: {totals['input_tokens_total'] or 0:,} input, "
+        f"{totals['output_tokens_total'] or 0:,} output."
+    )
+    return {"Rows per task and split": per_task, "Per model and mode": per_model_body}
 
 
 def _size_category(rows: int) -> str:
@@ -189,16 +199,20 @@ def with_checksums(card_text: str, folder: Path) -> str:
 
 
 def refresh(card_text: str, folder: Path) -> str:
-    """The card with the facts read from ``folder``'s shards: each config's features and download size in
-    the YAML ``dataset_info`` (so that a changed export never hits a stale ``datasets`` cache, and the Hub
-    shows typed columns), and the checksum table."""
+    """The card with the facts read from ``folder``'s shards: the YAML ``configs`` (one per shard folder and
+    split), each config's features and download size in ``dataset_info`` (so that a changed export never
+    hits a stale ``datasets`` cache, and the Hub shows typed columns), and the checksum table."""
     from datasets import DatasetInfo, Features
     from datasets.info import DatasetInfosDict
     from huggingface_hub import DatasetCard
 
     card = DatasetCard(card_text)
+    splits_by_task = {
+        task: [s for s in SPLITS if any((folder / "data" / task).glob(f"{s}-*.parquet"))] for task in TASKS
+    }
+    card.data.configs = configs_yaml({task: splits for task, splits in splits_by_task.items() if splits})
     infos = {}
-    for config in card.data.configs or []:
+    for config in card.data.configs:
         paths = [entry["path"] for entry in config["data_files"]]
         patterns = [p for entry in paths for p in (entry if isinstance(entry, list) else [entry])]
         files = sorted({f for pattern in patterns for f in folder.glob(pattern)})

@@ -150,7 +150,6 @@ def build_export(
         text = card.render(
             summary=summary,
             report=report,
-            splits_by_task=splits_by_task,
             sheet=catalog.load_price_sheet(),
             load_path=out.name,
         )
