@@ -152,6 +152,28 @@ def cmd_rescore(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from fusionbench.lm_eval_logs import ingest_lm_eval_run
+
+    report = ingest_lm_eval_run(
+        Path(args.run_dir), Path(args.into), args.model, tokenizer=args.tokenizer, prices=args.prices,
+        workers=args.workers,
+    )  # fmt: skip
+    _print_merge(report, args.into)
+    return 0
+
+
+def _print_merge(report, export: str) -> None:
+    console.print(
+        f"[green]{export}[/green]: {report.rows_added:,} rows added, {report.rows_replaced:,} replaced "
+        f"({', '.join(report.models)}; tasks: {', '.join(f'{t} {n}' for t, n in report.tasks.items())})"
+    )
+    if report.unknown_queries:
+        console.print(f"[yellow]skipped {report.unknown_queries:,} rows whose query is not in {export}")
+    if report.dropped_columns:
+        console.print(f"[yellow]dropped now-stale column(s) {', '.join(sorted(report.dropped_columns))}; rerun rescore")
+
+
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(prog="fusionbench", description=__doc__)
     main.add_argument("--version", action="version", version=f"fusionbench {__version__}")
@@ -184,6 +206,15 @@ def parser() -> argparse.ArgumentParser:
     rescore.add_argument("--timeout", type=float, default=3.0, help="seconds per code program (default 3)")
     rescore.add_argument("--quiet", action="store_true", help="no progress bar")
     rescore.set_defaults(func=cmd_rescore)
+
+    ingest = commands.add_parser("ingest", help="add an lm-eval run of fusionbench_* tasks to an export")
+    ingest.add_argument("run_dir", help="lm-eval --output_path of a run made with --log_samples")
+    ingest.add_argument("--model", required=True, help="name of the model in the export")
+    ingest.add_argument("--tokenizer", help="tokenizer path or id for token counts (default: the run's pretrained=)")
+    ingest.add_argument("--prices", help="price sheet name or JSON path (default: none, cost stays null)")
+    ingest.add_argument("--into", required=True, help="export folder to add the rows to")
+    ingest.add_argument("--workers", type=int, help="parallel code sandboxes for scoring")
+    ingest.set_defaults(func=cmd_ingest)
 
     push = commands.add_parser("push", help="upload an export to the Hugging Face Hub")
     push.add_argument("export", help="export folder")

@@ -1,0 +1,129 @@
+"""Turn lm-eval ``--log_samples`` output of the ``fusionbench_*`` tasks into export rows (the add-a-model loop).
+
+``fusionbench ingest OUTPUT_DIR --model NAME [--tokenizer PATH_OR_ID] [--prices SHEET] --into EXPORT``:
+mode from the task name, prompt and response from the log, token counts from the model's own
+tokenizer, cost from the price sheet, performance from :mod:`fusionbench.metrics`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from fusionbench.catalog import load_price_sheet
+from fusionbench.errors import BadInputError
+from fusionbench.merge import MergeReport, merge_rows
+from fusionbench.records import NewResponse, build_rows
+
+SAMPLES_FILE = re.compile(r"^samples_(?P<task>fusionbench_\w+?)_(?P<date>\d{4}-\d{2}-\d{2}T[\d\-.]+)\.jsonl$")
+_REQUIRED_DOC = ("query_id", "task", "split", "query", "ground_truth", "metric", "domain")
+
+
+def sample_files(run_dir: Path) -> list[Path]:
+    """The ``samples_fusionbench_*`` files under an lm-eval ``--output_path``."""
+    files = sorted(p for p in Path(run_dir).rglob("samples_*.jsonl") if SAMPLES_FILE.match(p.name))
+    if not files:
+        raise FileNotFoundError(f"{run_dir}: no samples_fusionbench_*.jsonl files (run lm-eval with --log_samples)")
+    return files
+
+
+def run_model_path(run_dir: Path) -> str | None:
+    """The ``pretrained=`` model of the run, read from lm-eval's results_*.json (None if absent)."""
+    for results in sorted(Path(run_dir).rglob("results_*.json")):
+        model_args = json.loads(results.read_text()).get("config", {}).get("model_args") or ""
+        if isinstance(model_args, dict):
+            return model_args.get("pretrained")
+        match = re.search(r"(?:^|,)pretrained=([^,]+)", model_args)
+        if match:
+            return match.group(1)
+    return None
+
+
+def _context(sample: dict) -> str:
+    """The exact text lm-eval sent (chat template applied if it was asked for)."""
+    arguments = sample["arguments"]
+    first = arguments["gen_args_0"]["arg_0"] if isinstance(arguments, dict) else arguments[0][0]
+    return first if isinstance(first, str) else json.dumps(first)
+
+
+def read_samples(run_dir: Path) -> Iterator[tuple[Path, int, str, dict]]:
+    """(file, line number, lm-eval task name, sample) for every logged sample."""
+    for path in sample_files(run_dir):
+        task_name = SAMPLES_FILE.match(path.name).group("task")
+        with path.open(encoding="utf-8") as handle:
+            for line_number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    sample = json.loads(line)
+                except json.JSONDecodeError as err:
+                    raise BadInputError(str(path), f"not a JSON line ({err.msg})", row=line_number) from err
+                yield path, line_number, task_name, sample
+
+
+def responses_from_run(run_dir: Path, model: str, tokenizer) -> list[NewResponse]:
+    """One :class:`NewResponse` per logged generation (several per doc with ``repeats``)."""
+    counter = getattr(tokenizer, "name_or_path", None) or type(tokenizer).__name__
+    responses = []
+    for path, line_number, task_name, sample in read_samples(run_dir):
+        doc = sample.get("doc") or {}
+        missing = [k for k in _REQUIRED_DOC if k not in doc]
+        if missing:
+            raise BadInputError(
+                str(path), f"the doc has no {', '.join(missing)}: not a fusionbench task", row=line_number
+            )
+        prompt = _context(sample)
+        outputs = sample.get("resps") or [[None]]
+        generations = outputs[0] if isinstance(outputs[0], list) else outputs
+        input_tokens = len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
+        for index, text in enumerate(generations):
+            responses.append(
+                NewResponse(
+                    query=doc,
+                    model=model,
+                    mode="cot" if task_name.endswith("_cot") else "direct",
+                    sample=index,
+                    prompt=prompt,
+                    response=text if text else None,
+                    input_tokens=input_tokens,
+                    output_tokens=len(tokenizer(text, add_special_tokens=False)["input_ids"]) if text else None,
+                    token_counter=counter,
+                    source=f"lm-eval:{Path(run_dir).name}/{path.name}",
+                )
+            )
+    return responses
+
+
+def ingest_lm_eval_run(
+    run_dir: Path,
+    export_dir: Path,
+    model: str,
+    *,
+    tokenizer: str | None = None,
+    prices: str | None = None,
+    workers: int | None = None,
+) -> MergeReport:
+    """Score, price and merge an lm-eval run of ``fusionbench_*`` tasks into an export."""
+    from transformers import AutoTokenizer
+
+    sample_files(run_dir)  # fail early, before loading a tokenizer, when there is nothing to ingest
+    generated_by = run_model_path(run_dir)
+    tokenizer_path = tokenizer or generated_by
+    if tokenizer_path is None:
+        raise ValueError(f"{run_dir}: cannot tell which tokenizer the model uses; pass --tokenizer PATH_OR_ID")
+    loaded = AutoTokenizer.from_pretrained(tokenizer_path)
+    sheet = load_price_sheet(prices) if prices else None
+    rows = build_rows(responses_from_run(run_dir, model, loaded), sheet, workers=workers)
+    price = sheet.price(model) if sheet else None
+    model_row = {
+        "model": model,
+        "generated_by": generated_by or model,
+        "input_price": price[0] if price else None,
+        "output_price": price[1] if price else None,
+        "price_date": sheet.date if price else None,
+        "price_source": sheet.source if price else None,
+        "description": f"Added from the lm-eval run {Path(run_dir).name}",
+    }
+    return merge_rows(export_dir, rows, [model_row], source=str(run_dir), label=f"lm-eval run `{Path(run_dir).name}`")
