@@ -3,8 +3,15 @@
 ``score(task, response, ground_truth, **fields)`` scores one row; ``score_details`` adds the parts
 (token F1 for QA, the extracted answer, the sandbox status for code); ``score_batch`` scores many rows
 with the code rows run in parallel. The extraction helpers and the sandbox are exported for reuse.
+
+Aggregate metrics: ``accuracy_summary``, ``cost_summary``/``reprice``, ``judge_prompt``/``judge_summary`` and
+``evaluate_routing`` (pure numpy), and the ``evaluate`` modules ``Accuracy``, ``Cost``, ``Judge`` and ``Routing``
+(imported lazily, they need ``evaluate``); ``path(name)`` gives a module's folder for ``evaluate.load``.
 """
 
+from typing import Any
+
+from fusionbench.metrics.accuracy import accuracy_summary
 from fusionbench.metrics.boxed import last_boxed
 from fusionbench.metrics.code import (
     build_job,
@@ -13,9 +20,12 @@ from fusionbench.metrics.code import (
     humaneval_tests,
     parse_test_list,
 )
+from fusionbench.metrics.cost import MissingPriceError, cost_summary, reprice, row_costs
+from fusionbench.metrics.judge import JUDGE_ANCHORS, auroc, judge_prompt, judge_summary, parse_judge_output, spearman
 from fusionbench.metrics.math_answers import extract_math_answer, gold_answer, math_equivalent, normalize_math
 from fusionbench.metrics.mc import extract_choice, gold_label, item_labels
 from fusionbench.metrics.numeric import extract_number, gold_number
+from fusionbench.metrics.paths import MODULE_NAMES, path
 from fusionbench.metrics.qa import (
     contains_match,
     exact_match,
@@ -24,16 +34,58 @@ from fusionbench.metrics.qa import (
     gold_aliases,
     normalize_answer,
 )
+from fusionbench.metrics.routing import (
+    TRADEOFFS,
+    RoutingMatrices,
+    aiq,
+    evaluate_router,
+    evaluate_routing,
+    matrices_from_rows,
+    oracle_choices,
+    pareto_frontier,
+    per_task_oracle_choices,
+    tradeoff_choices,
+)
 from fusionbench.metrics.sandbox import DEFAULT_TIMEOUT, ExecResult, Program, run_program, run_programs
 from fusionbench.metrics.scoring import QA_TASKS, score, score_batch, score_details
 
+#: Lazily imported evaluate.Metric classes: attribute name -> module script.
+_MODULE_CLASSES = {
+    "Accuracy": "fusionbench_accuracy",
+    "Cost": "fusionbench_cost",
+    "Judge": "fusionbench_judge",
+    "Routing": "fusionbench_routing",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """``Accuracy``, ``Cost``, ``Judge``, ``Routing``: the evaluate modules' classes, imported on first use."""
+    if name in _MODULE_CLASSES:
+        from importlib import import_module
+
+        module = _MODULE_CLASSES[name]
+        return getattr(import_module(f"fusionbench.metrics.modules.{module}.{module}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "DEFAULT_TIMEOUT",
+    "JUDGE_ANCHORS",
+    "MODULE_NAMES",
     "QA_TASKS",
+    "TRADEOFFS",
     "ExecResult",
+    "MissingPriceError",
     "Program",
+    "RoutingMatrices",
+    "accuracy_summary",
+    "aiq",
+    "auroc",
     "build_job",
     "contains_match",
+    "cost_summary",
+    "evaluate_router",
+    "evaluate_routing",
     "exact_match",
     "extract_bool",
     "extract_choice",
@@ -48,14 +100,26 @@ __all__ = [
     "humaneval_program",
     "humaneval_tests",
     "item_labels",
+    "judge_prompt",
+    "judge_summary",
     "last_boxed",
     "math_equivalent",
+    "matrices_from_rows",
     "normalize_answer",
     "normalize_math",
+    "oracle_choices",
+    "pareto_frontier",
+    "parse_judge_output",
     "parse_test_list",
+    "path",
+    "per_task_oracle_choices",
+    "reprice",
+    "row_costs",
     "run_program",
     "run_programs",
     "score",
     "score_batch",
     "score_details",
+    "spearman",
+    "tradeoff_choices",
 ]

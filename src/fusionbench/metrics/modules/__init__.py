@@ -1,0 +1,1 @@
+"""The evaluate modules shipped with fusionbench (see ``fusionbench.metrics.path``)."""

@@ -1,0 +1,1 @@
+"""The ``fusionbench_accuracy`` evaluate module (``evaluate.load(fusionbench.metrics.path("accuracy"))``)."""

@@ -1,0 +1,1 @@
+"""The ``fusionbench_cost`` evaluate module (``evaluate.load(fusionbench.metrics.path("cost"))``)."""

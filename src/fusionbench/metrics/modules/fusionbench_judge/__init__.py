@@ -1,0 +1,1 @@
+"""The ``fusionbench_judge`` evaluate module (``evaluate.load(fusionbench.metrics.path("judge"))``)."""

@@ -1,0 +1,1 @@
+"""The ``fusionbench_routing`` evaluate module (``evaluate.load(fusionbench.metrics.path("routing"))``)."""

@@ -1,0 +1,110 @@
+"""FusionBench routing: a router's choices against oracle and baselines, frontier, AIQ, APGR, CostSave."""
+
+import datasets
+import evaluate
+import numpy as np
+
+from fusionbench.metrics.routing import RoutingMatrices, evaluate_router, matrices_from_rows
+
+_CITATION = """\
+@article{FusionBench,
+  title={Fusing LLM Capabilities with Routing Data},
+  author={Tao Feng and Haozhen Zhang and Zijie Lei and Pengrui Han and Mostofa Patwary and Mohammad Shoeybi
+          and Bryan Catanzaro and Jiaxuan You},
+  year={2025}
+}
+@article{RouterBench,
+  title={RouterBench: A Benchmark for Multi-LLM Routing System},
+  author={Qitian Jason Hu and Jacob Bieker and Xiuyu Li and Nan Jiang and Benjamin Keigwin and Gaurav Ranganath
+          and Kurt Keutzer and Shriyash Kaustubh Upadhyay},
+  journal={arXiv preprint arXiv:2403.12031},
+  year={2024}
+}
+@article{RouteLLM,
+  title={RouteLLM: Learning to Route LLMs with Preference Data},
+  author={Isaac Ong and Amjad Almahairi and Vincent Wu and Wei-Lin Chiang and Tianhao Wu and Joseph E. Gonzalez
+          and M Waleed Kadous and Ion Stoica},
+  journal={arXiv preprint arXiv:2406.18665},
+  year={2024}
+}
+"""
+
+_DESCRIPTION = """\
+Evaluates a router over FusionBench candidates (one candidate = one model in one mode, named "<model>/<mode>")
+from every candidate's per-query performance and cost: routed accuracy and cost; the oracle (best per query,
+cheapest among ties), per-task oracle, best single candidate and random baselines; the cost-quality Pareto
+frontier; AIQ (RouterBench), APGR (RouteLLM's performance gap recovered), Gap@Oracle and CostSave at matched
+accuracy, each with a seeded bootstrap confidence interval over queries; and the release's three reward settings
+(performance first, balance, cost first) with their labelled best candidates.
+"""
+
+_KWARGS_DESCRIPTION = """
+Args:
+    predictions (list of str): the router's chosen candidate per query, "<model>/<mode>".
+    references (list of str): the query id of each choice.
+    rows (table, optional): long rows with query_id, task, model, mode, performance, cost_usd (a pyarrow Table,
+        datasets.Dataset, pandas DataFrame, dict of columns or list of dicts), pivoted to matrices.
+    incomplete ("drop" or "keep", optional): with rows, drop queries missing a candidate (default, counted).
+    price_sheet (optional): with rows, recompute cost from input_tokens/output_tokens under this sheet.
+    performance, cost (array [n_queries, n_candidates], optional): instead of rows.
+    candidates (list of str): with the arrays, the column names.
+    query_ids (list of str, optional): with the arrays, the row ids (default: references, in order).
+    tasks (list of str, optional): with the arrays, each row's task (default: one task).
+    strong, weak (str, optional): the APGR pair (default: best and worst single candidate).
+    n_boot (int, default 1000), seed (int, default 0), confidence (float, default 0.95): the bootstrap.
+Returns:
+    router_accuracy, router_cost, oracle_*, per_task_oracle_*, best_single_*, random_* (float);
+    gap_at_oracle, apgr, cost_save, aiq, aiq_candidates (float or None); ci (metric -> [low, high]);
+    candidates, best_single, strong, weak, frontier, tradeoffs, by_task, router_choice_counts;
+    n_queries, n_unmatched_choices, n_queries_without_choice, n_missing_cells, n_dropped_queries (int).
+Examples:
+    >>> import evaluate
+    >>> from fusionbench.metrics import path
+    >>> routing = evaluate.load(path("fusionbench_routing"))
+    >>> r = routing.compute(predictions=["a/direct", "b/direct"], references=["q1", "q2"],
+    ...     performance=[[1, 0], [0, 1]], cost=[[1, 2], [1, 2]], candidates=["a/direct", "b/direct"])
+    >>> r["router_accuracy"], r["oracle_accuracy"], r["gap_at_oracle"]
+    (1.0, 1.0, 0.0)
+"""
+
+
+@evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
+class Routing(evaluate.Metric):
+    """A router's choices over FusionBench candidates against baselines; see the module card."""
+
+    def _info(self) -> evaluate.MetricInfo:
+        return evaluate.MetricInfo(
+            description=_DESCRIPTION,
+            citation=_CITATION,
+            inputs_description=_KWARGS_DESCRIPTION,
+            features=datasets.Features(
+                {"predictions": datasets.Value("string"), "references": datasets.Value("string")}
+            ),
+            reference_urls=["https://arxiv.org/abs/2403.12031", "https://arxiv.org/abs/2406.18665"],
+        )
+
+    def _compute(
+        self,
+        predictions: list,
+        references: list,
+        rows=None,
+        incomplete: str = "drop",
+        price_sheet=None,
+        performance=None,
+        cost=None,
+        candidates=None,
+        query_ids=None,
+        tasks=None,
+        **options,
+    ) -> dict:
+        if rows is not None:
+            matrices = matrices_from_rows(rows, incomplete=incomplete, price_sheet=price_sheet)
+        elif performance is None or cost is None or candidates is None:
+            raise ValueError("give rows=..., or performance=, cost= and candidates=")
+        else:
+            ids = list(references if query_ids is None else query_ids)
+            task_list = ["all"] * len(ids) if tasks is None else list(tasks)
+            matrices = RoutingMatrices(
+                ids, task_list, list(candidates), np.asarray(performance, float), np.asarray(cost, float)
+            )
+        return evaluate_router(predictions, references, matrices, **options)

@@ -1,0 +1,450 @@
+"""Routing metrics on a query x candidate matrix: baselines, cost-quality frontier, AIQ, APGR, CIs.
+
+A candidate is one (model, mode) pair, named ``"<model>/<mode>"``. The inputs are ``performance`` and
+``cost`` (USD) matrices of shape ``[n_queries, n_candidates]`` and a router's choice per query (candidate
+index or name). :func:`matrices_from_rows` pivots long response rows into these matrices.
+
+Definitions (means are over queries):
+
+* oracle: per query the best candidate, the cheapest among ties; per-task oracle: per task the single
+  candidate with the best mean on that task (subject-level routing, as in Bench-CoE); best single: the
+  candidate with the best mean (cheapest among ties); random: the expectation of a uniform choice.
+* Pareto frontier: candidates (and the router) not dominated in (higher accuracy, lower cost).
+* AIQ (RouterBench): area under the non-decreasing upper convex hull of the frontier's accuracy-vs-cost
+  curve, cost min-max normalised over the single candidates' mean costs, flat after the best point.
+  ``aiq`` includes the router's point; ``aiq_candidates`` is the candidates alone (no router).
+* APGR (RouteLLM's performance gap recovered at the router's operating point):
+  (router - weak) / (strong - weak); strong/weak default to the best/worst single candidate.
+* Gap@Oracle: oracle accuracy - router accuracy.
+* CostSave: 1 - router cost / cost of the cheapest single candidate with accuracy >= the router's.
+
+Each headline metric gets a percentile bootstrap CI over queries (seeded). Baselines are recomputed on
+each resample; the strong/weak pair of APGR stays fixed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+#: The release's three reward settings: reward = a * perf_norm - b * cost_norm.
+TRADEOFFS: dict[str, tuple[float, float]] = {
+    "performance_first": (1.0, 0.0),
+    "balance": (0.5, 0.5),
+    "cost_first": (0.2, 0.8),
+}
+ROUTER = "router"
+_TOL = 1e-9
+_ROW_COLUMNS = ("query_id", "task", "model", "mode", "performance", "cost_usd")
+
+
+def candidate_name(model: str, mode: str) -> str:
+    """``"<model>/<mode>"``."""
+    return f"{model}/{mode}"
+
+
+@dataclass(frozen=True)
+class RoutingMatrices:
+    """Pivoted rows. Unpacks as ``query_ids, tasks, candidates, performance, cost``.
+
+    ``n_missing_cells`` counts (query, candidate) cells with no row or a null/NaN performance or cost;
+    ``dropped_query_ids`` lists the queries left out for having such a cell (with ``incomplete="drop"``).
+    """
+
+    query_ids: list[str]
+    tasks: list[str]
+    candidates: list[str]
+    performance: np.ndarray
+    cost: np.ndarray
+    n_missing_cells: int = 0
+    dropped_query_ids: list[str] = field(default_factory=list)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self.query_ids, self.tasks, self.candidates, self.performance, self.cost))
+
+
+def _columns(rows: Any, names: Sequence[str]) -> dict[str, list]:
+    """Columns of a pyarrow Table, datasets.Dataset, pandas DataFrame, dict of lists or list of dicts."""
+    if hasattr(rows, "select_columns") and hasattr(rows, "with_format"):  # datasets.Dataset
+        rows = rows.select_columns(list(names)).with_format("arrow")[:]
+    if hasattr(rows, "column") and hasattr(rows, "schema"):  # pyarrow.Table
+        return {n: rows.column(n).to_pylist() for n in names}
+    if hasattr(rows, "to_dict") and hasattr(rows, "columns"):  # pandas.DataFrame
+        rows = rows.to_dict("list")
+    if isinstance(rows, Mapping):
+        return {n: list(rows[n]) for n in names}
+    rows = list(rows)
+    return {n: [row[n] for row in rows] for n in names}
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def matrices_from_rows(
+    rows: Any,
+    *,
+    incomplete: Literal["drop", "keep"] = "drop",
+    price_sheet: Any = None,
+) -> RoutingMatrices:
+    """Pivot long rows (query_id, task, model, mode, performance, cost_usd) to query x candidate matrices.
+
+    Queries and candidates keep their order of first appearance. A missing cell (no row, or a null/NaN
+    performance or cost) is NaN and counted. ``incomplete="drop"`` (default) leaves out every query with
+    a missing cell (listed in ``dropped_query_ids``), so the matrices are complete; ``"keep"`` keeps the
+    NaNs (the routing metrics reject them; use it to inspect). With ``price_sheet`` (a PriceSheet, or a
+    shipped sheet name or JSON path), cost is recomputed from ``input_tokens``/``output_tokens`` under
+    that sheet instead of read from ``cost_usd``. Two rows for the same (query, candidate) are an error
+    (filter to one ``sample`` first).
+    """
+    names = list(_ROW_COLUMNS)
+    if price_sheet is not None:
+        names = [n for n in names if n != "cost_usd"] + ["input_tokens", "output_tokens"]
+    cols = _columns(rows, names)
+    if price_sheet is not None:
+        from fusionbench.metrics.cost import row_costs
+
+        costs = row_costs(cols["model"], cols["input_tokens"], cols["output_tokens"], price_sheet, "exclude")
+        cols["cost_usd"] = [float(c) for c in costs]
+    query_index: dict[str, int] = {}
+    cand_index: dict[str, int] = {}
+    tasks: list[str] = []
+    cells: dict[tuple[int, int], tuple[Any, Any]] = {}
+    for qid, task, model, mode, perf, cost in zip(*(cols[n] for n in _ROW_COLUMNS), strict=True):
+        q = query_index.setdefault(qid, len(query_index))
+        if q == len(tasks):
+            tasks.append(task)
+        elif tasks[q] != task:
+            raise ValueError(f"query {qid!r} has two tasks: {tasks[q]!r} and {task!r}")
+        c = cand_index.setdefault(candidate_name(model, mode), len(cand_index))
+        if (q, c) in cells:
+            raise ValueError(f"two rows for query {qid!r} and candidate {candidate_name(model, mode)!r}")
+        cells[(q, c)] = (perf, cost)
+    shape = (len(query_index), len(cand_index))
+    performance, cost = np.full(shape, np.nan), np.full(shape, np.nan)
+    for (q, c), (perf, price) in cells.items():
+        performance[q, c] = np.nan if _missing(perf) else float(perf)
+        cost[q, c] = np.nan if _missing(price) else float(price)
+    missing = np.isnan(performance) | np.isnan(cost)
+    query_ids = list(query_index)
+    dropped: list[str] = []
+    if incomplete == "drop":
+        keep = ~missing.any(axis=1)
+        dropped = [qid for qid, k in zip(query_ids, keep, strict=True) if not k]
+        query_ids = [qid for qid, k in zip(query_ids, keep, strict=True) if k]
+        tasks = [t for t, k in zip(tasks, keep, strict=True) if k]
+        performance, cost = performance[keep], cost[keep]
+    elif incomplete != "keep":
+        raise ValueError(f"incomplete must be 'drop' or 'keep', not {incomplete!r}")
+    return RoutingMatrices(query_ids, tasks, list(cand_index), performance, cost, int(missing.sum()), dropped)
+
+
+# ---------------------------------------------------------------- choices
+def _best(values: np.ndarray, costs: np.ndarray) -> np.ndarray:
+    """Index of the best value along the last axis, the cheapest among ties (then the first)."""
+    top = values.max(axis=-1, keepdims=True)
+    return np.where(values >= top - _TOL, costs, np.inf).argmin(axis=-1)
+
+
+def oracle_choices(performance: np.ndarray, cost: np.ndarray) -> np.ndarray:
+    """Per query, the best candidate; ties go to the cheapest."""
+    return _best(np.asarray(performance, float), np.asarray(cost, float))
+
+
+def per_task_oracle_choices(performance: np.ndarray, cost: np.ndarray, tasks: Sequence[str]) -> np.ndarray:
+    """Per query, the candidate with the best mean on the query's task (cheapest mean among ties)."""
+    tasks_arr = np.asarray(tasks)
+    choices = np.empty(len(tasks_arr), dtype=np.int64)
+    for task in dict.fromkeys(tasks_arr.tolist()):
+        mask = tasks_arr == task
+        choices[mask] = _best(performance[mask].mean(axis=0), cost[mask].mean(axis=0))
+    return choices
+
+
+def tradeoff_choices(
+    performance: np.ndarray,
+    cost: np.ndarray,
+    tasks: Sequence[str],
+    a: float,
+    b: float,
+    tie_break: Literal["first", "cheapest"] = "first",
+) -> np.ndarray:
+    """The release's label: per query, argmax of a * perf_norm - b * cost_norm.
+
+    Performance and cost are min-max normalised over all cells of the query's task (a constant gives
+    0). ``tie_break="first"`` takes the first maximum in candidate order, as the release did.
+    """
+    tasks_arr = np.asarray(tasks)
+    reward = np.empty_like(performance, dtype=np.float64)
+    for task in dict.fromkeys(tasks_arr.tolist()):
+        mask = tasks_arr == task
+        p, c = performance[mask], cost[mask]
+        p_span, c_span = p.max() - p.min(), c.max() - c.min()
+        p_norm = (p - p.min()) / p_span if p_span > 0 else np.zeros_like(p)
+        c_norm = (c - c.min()) / c_span if c_span > 0 else np.zeros_like(c)
+        reward[mask] = a * p_norm - b * c_norm
+    if tie_break == "cheapest":
+        return _best(reward, cost)
+    return reward.argmax(axis=1)
+
+
+# ---------------------------------------------------------------- frontier and AIQ
+def pareto_frontier(accuracy: Sequence[float], cost: Sequence[float]) -> list[int]:
+    """Indices of the non-dominated points (higher accuracy, lower cost), by increasing cost.
+
+    Of identical points only the first is kept.
+    """
+    acc, cst = np.asarray(accuracy, float), np.asarray(cost, float)
+    order = sorted(range(len(acc)), key=lambda i: (cst[i], -acc[i], i))
+    frontier: list[int] = []
+    for i in order:
+        if not frontier or acc[i] > acc[frontier[-1]] + _TOL:
+            frontier.append(i)
+    return frontier
+
+
+def aiq(accuracy: Sequence[float], cost: Sequence[float], cost_range: tuple[float, float] | None = None) -> float:
+    """Area under the non-decreasing upper convex hull of accuracy vs normalised cost (RouterBench).
+
+    Costs are min-max normalised over ``cost_range`` (default: the points' own range) and clipped to
+    [0, 1]; the curve is flat after its most accurate point. With a zero-width range every point at or
+    below it sits at 0 and the others at 1.
+    """
+    acc, cst = np.asarray(accuracy, float), np.asarray(cost, float)
+    low, high = cost_range if cost_range is not None else (cst.min(), cst.max())
+    x = np.clip((cst - low) / (high - low), 0.0, 1.0) if high > low else np.where(cst <= low + _TOL, 0.0, 1.0)
+    hull: list[int] = []
+    for i in pareto_frontier(acc, x):
+        while len(hull) >= 2:
+            o, m = hull[-2], hull[-1]
+            cross = (x[m] - x[o]) * (acc[i] - acc[o]) - (acc[m] - acc[o]) * (x[i] - x[o])
+            if cross < 0:  # a right turn: m lies above the chord, keep it
+                break
+            hull.pop()
+        hull.append(i)
+    hx, hy = x[hull], acc[hull]
+    return float(np.sum(np.diff(hx) * (hy[1:] + hy[:-1]) / 2) + (1.0 - hx[-1]) * hy[-1])
+
+
+# ---------------------------------------------------------------- evaluation
+def _as_indices(choices: Sequence[int] | Sequence[str] | np.ndarray, candidates: Sequence[str]) -> np.ndarray:
+    values = list(choices)
+    if values and isinstance(values[0], str):
+        index = {name: i for i, name in enumerate(candidates)}
+        unknown = sorted({v for v in values if v not in index})
+        if unknown:
+            raise ValueError(f"choices name unknown candidates {unknown}; candidates are {list(candidates)}")
+        return np.array([index[v] for v in values], dtype=np.int64)
+    out = np.asarray(values, dtype=np.int64).reshape(len(values))
+    if len(out) and (out.min() < 0 or out.max() >= len(candidates)):
+        raise ValueError(f"choice indices must lie in [0, {len(candidates)})")
+    return out
+
+
+def _stats(
+    weights: np.ndarray,
+    perf: np.ndarray,
+    cost: np.ndarray,
+    chosen: np.ndarray,
+    oracle: np.ndarray,
+    task_masks: list[np.ndarray],
+    strong: int,
+    weak: int,
+) -> dict[str, np.ndarray]:
+    """Every metric for each row of ``weights`` ([B, n] query multiplicities); each value is a [B] array."""
+    rows = np.arange(perf.shape[0])
+    total = weights.sum(axis=1)
+    cand_acc, cand_cost = (weights @ perf) / total[:, None], (weights @ cost) / total[:, None]
+    router_acc = weights @ perf[rows, chosen] / total
+    router_cost = weights @ cost[rows, chosen] / total
+    oracle_acc, oracle_cost = weights @ perf[rows, oracle] / total, weights @ cost[rows, oracle] / total
+    best = _best(cand_acc, cand_cost)[:, None]
+    task_acc, task_cost = np.zeros(len(total)), np.zeros(len(total))
+    for mask in task_masks:
+        acc_sum, cost_sum = weights[:, mask] @ perf[mask], weights[:, mask] @ cost[mask]
+        pick = _best(acc_sum, cost_sum)[:, None]
+        task_acc += np.take_along_axis(acc_sum, pick, 1)[:, 0]
+        task_cost += np.take_along_axis(cost_sum, pick, 1)[:, 0]
+    span = cand_acc[:, strong] - cand_acc[:, weak]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        apgr = np.where(np.abs(span) > _TOL, (router_acc - cand_acc[:, weak]) / span, np.nan)
+        cheapest = np.where(cand_acc >= router_acc[:, None] - _TOL, cand_cost, np.inf).min(axis=1)
+        cost_save = np.where(np.isfinite(cheapest) & (cheapest > 0), 1.0 - router_cost / cheapest, np.nan)
+    aiq_router, aiq_cands = np.empty(len(total)), np.empty(len(total))
+    for b in range(len(total)):
+        cost_range = (cand_cost[b].min(), cand_cost[b].max())
+        aiq_cands[b] = aiq(cand_acc[b], cand_cost[b], cost_range)
+        aiq_router[b] = aiq(np.append(cand_acc[b], router_acc[b]), np.append(cand_cost[b], router_cost[b]), cost_range)
+    return {
+        "router_accuracy": router_acc,
+        "router_cost": router_cost,
+        "oracle_accuracy": oracle_acc,
+        "oracle_cost": oracle_cost,
+        "best_single_accuracy": np.take_along_axis(cand_acc, best, 1)[:, 0],
+        "best_single_cost": np.take_along_axis(cand_cost, best, 1)[:, 0],
+        "per_task_oracle_accuracy": task_acc / total,
+        "per_task_oracle_cost": task_cost / total,
+        "random_accuracy": cand_acc.mean(axis=1),
+        "random_cost": cand_cost.mean(axis=1),
+        "gap_at_oracle": oracle_acc - router_acc,
+        "apgr": apgr,
+        "cost_save": cost_save,
+        "aiq": aiq_router,
+        "aiq_candidates": aiq_cands,
+    }
+
+
+def _scalar(value: float) -> float | None:
+    return None if math.isnan(value) else float(value)
+
+
+def _counts(names: Sequence[str], picks: np.ndarray) -> dict[str, int]:
+    values, counts = np.unique(picks, return_counts=True)
+    return {names[int(i)]: int(n) for i, n in zip(values, counts, strict=True)}
+
+
+def bootstrap_weights(n: int, n_boot: int, seed: int | None, chunk: int = 100) -> Iterator[np.ndarray]:
+    """Chunks of [<= chunk, n] multiplicities of n queries resampled with replacement (seeded Generator)."""
+    rng = np.random.default_rng(seed)
+    for start in range(0, n_boot, chunk):
+        size = min(chunk, n_boot - start)
+        draws = rng.integers(0, n, size=(size, n)) + (np.arange(size) * n)[:, None]
+        yield np.bincount(draws.ravel(), minlength=size * n).reshape(size, n).astype(np.float64)
+
+
+def evaluate_routing(
+    performance: np.ndarray,
+    cost: np.ndarray,
+    candidates: Sequence[str],
+    choices: Sequence[int] | Sequence[str] | np.ndarray,
+    tasks: Sequence[str] | None = None,
+    *,
+    strong: str | int | None = None,
+    weak: str | int | None = None,
+    n_boot: int = 1000,
+    seed: int | None = 0,
+    confidence: float = 0.95,
+    tradeoffs: Mapping[str, tuple[float, float]] = TRADEOFFS,
+) -> dict[str, Any]:
+    """Routed accuracy and cost, baselines, frontier, AIQ, APGR, Gap@Oracle, CostSave, with bootstrap CIs.
+
+    Returns floats (None where undefined): ``router_accuracy``/``_cost``, ``oracle_*``, ``best_single_*``,
+    ``per_task_oracle_*``, ``random_*``, ``gap_at_oracle``, ``apgr``, ``cost_save``, ``aiq``,
+    ``aiq_candidates``; ``ci`` ({metric: [low, high]} for each of them, percentile bootstrap over
+    queries at ``confidence``; empty with ``n_boot=0``); ``candidates`` ({name: accuracy, cost}),
+    ``best_single``, ``strong``, ``weak``, ``frontier`` (names by increasing cost, ``"router"`` for the
+    router), ``tradeoffs`` (per setting: a, b, accuracy, cost, router_agreement, choice_counts),
+    ``by_task`` (router, oracle and per-task-oracle accuracy per task) and ``n_queries``.
+    """
+    perf, cst = np.asarray(performance, dtype=np.float64), np.asarray(cost, dtype=np.float64)
+    names = list(candidates)
+    if perf.ndim != 2 or perf.shape != cst.shape or perf.shape[1] != len(names):
+        raise ValueError(f"performance {perf.shape} and cost {cst.shape} must both be [n_queries, {len(names)}]")
+    if perf.shape[0] == 0:
+        raise ValueError("no queries to evaluate")
+    if not (np.isfinite(perf).all() and np.isfinite(cst).all()):
+        raise ValueError("performance and cost must be finite; drop incomplete queries (matrices_from_rows drops)")
+    chosen = _as_indices(choices, names)
+    if len(chosen) != perf.shape[0]:
+        raise ValueError(f"{len(chosen)} choices for {perf.shape[0]} queries")
+    task_list = ["all"] * perf.shape[0] if tasks is None else list(tasks)
+    if len(task_list) != perf.shape[0]:
+        raise ValueError(f"{len(task_list)} tasks for {perf.shape[0]} queries")
+    tasks_arr = np.asarray(task_list)
+    task_masks = [tasks_arr == t for t in dict.fromkeys(task_list)]
+    oracle = oracle_choices(perf, cst)
+    cand_acc, cand_cost = perf.mean(axis=0), cst.mean(axis=0)
+    best = int(_best(cand_acc, cand_cost))
+    worst = int(_best(-cand_acc, cand_cost))
+    strong_i = best if strong is None else int(_as_indices([strong], names)[0])
+    weak_i = worst if weak is None else int(_as_indices([weak], names)[0])
+    ones = np.ones((1, perf.shape[0]))
+    point = {k: _scalar(v[0]) for k, v in _stats(ones, perf, cst, chosen, oracle, task_masks, strong_i, weak_i).items()}
+    ci: dict[str, list[float] | None] = {}
+    if n_boot > 0:
+        parts = [
+            _stats(w, perf, cst, chosen, oracle, task_masks, strong_i, weak_i)
+            for w in bootstrap_weights(perf.shape[0], n_boot, seed)
+        ]
+        tail = (1.0 - confidence) / 2 * 100
+        for key in point:
+            values = np.concatenate([part[key] for part in parts])
+            finite = values[~np.isnan(values)]
+            ci[key] = [float(v) for v in np.percentile(finite, [tail, 100 - tail])] if len(finite) else None
+    points_acc, points_cost = np.append(cand_acc, point["router_accuracy"]), np.append(cand_cost, point["router_cost"])
+    rows = np.arange(perf.shape[0])
+    settings = {}
+    for label, (a, b) in tradeoffs.items():
+        picks = tradeoff_choices(perf, cst, task_list, a, b)
+        settings[label] = {
+            "a": a,
+            "b": b,
+            "accuracy": float(perf[rows, picks].mean()),
+            "cost": float(cst[rows, picks].mean()),
+            "router_agreement": float((picks == chosen).mean()),
+            "choice_counts": _counts(names, picks),
+        }
+    per_task_choice = per_task_oracle_choices(perf, cst, task_list)
+    by_task = {}
+    for task, mask in zip(dict.fromkeys(task_list), task_masks, strict=True):
+        idx = np.flatnonzero(mask)
+        by_task[task] = {
+            "n_queries": len(idx),
+            "router_accuracy": float(perf[idx, chosen[idx]].mean()),
+            "oracle_accuracy": float(perf[idx, oracle[idx]].mean()),
+            "per_task_oracle": names[int(per_task_choice[idx[0]])],
+            "per_task_oracle_accuracy": float(perf[idx, per_task_choice[idx[0]]].mean()),
+        }
+    return {
+        **point,
+        "ci": ci,
+        "n_queries": int(perf.shape[0]),
+        "candidates": {
+            n: {"accuracy": float(a), "cost": float(c)} for n, a, c in zip(names, cand_acc, cand_cost, strict=True)
+        },
+        "best_single": names[best],
+        "strong": names[strong_i],
+        "weak": names[weak_i],
+        "frontier": [([*names, ROUTER])[i] for i in pareto_frontier(points_acc, points_cost)],
+        "tradeoffs": settings,
+        "by_task": by_task,
+        "router_choice_counts": _counts(names, chosen),
+    }
+
+
+def evaluate_router(
+    chosen: Sequence[str], query_ids: Sequence[str], matrices: RoutingMatrices, **options: Any
+) -> dict[str, Any]:
+    """Evaluate a router given as (query id, chosen candidate) pairs against pivoted matrices.
+
+    Only queries present in both are evaluated (baselines included, so the comparison is like for like);
+    the rest are counted: ``n_unmatched_choices`` (choices for queries not in the matrices, e.g. dropped
+    as incomplete) and ``n_queries_without_choice``. ``options`` go to :func:`evaluate_routing`.
+    """
+    ids, picks = list(query_ids), list(chosen)
+    if len(ids) != len(picks):
+        raise ValueError(f"{len(picks)} choices for {len(ids)} query ids")
+    if len(set(ids)) != len(ids):
+        raise ValueError("a query id appears twice among the router's choices")
+    position = {qid: i for i, qid in enumerate(matrices.query_ids)}
+    pairs = [(position[qid], pick) for qid, pick in zip(ids, picks, strict=True) if qid in position]
+    rows = np.array([p for p, _ in pairs], dtype=np.int64)
+    result = evaluate_routing(
+        matrices.performance[rows],
+        matrices.cost[rows],
+        matrices.candidates,
+        [pick for _, pick in pairs],
+        [matrices.tasks[i] for i in rows],
+        **options,
+    )
+    result.update(
+        n_unmatched_choices=len(ids) - len(pairs),
+        n_queries_without_choice=len(position) - len(pairs),
+        n_missing_cells=matrices.n_missing_cells,
+        n_dropped_queries=len(matrices.dropped_query_ids),
+    )
+    return result
