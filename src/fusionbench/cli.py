@@ -163,6 +163,43 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_judge(args: argparse.Namespace) -> int:
+    import os
+
+    from fusionbench.judge_runner import OpenAIJudge, judge_target
+
+    if args.engine != "openai":
+        from fusionbench.generation.judge_engines import local_judge  # hf / vllm: a local model as the judge
+
+        judge = local_judge(args.engine, args.judge_model, max_new_tokens=args.max_tokens)
+    else:
+        base_url = args.base_url or os.environ.get("OPENAI_BASE_URL")
+        if not base_url:
+            console.print("[red]error:[/red] --engine openai needs --base-url or OPENAI_BASE_URL")
+            return 2
+        api_key = os.environ.get(args.api_key_env)  # read from the environment only: never a flag, never printed
+        judge = OpenAIJudge(
+            args.judge_model, base_url, api_key, concurrency=args.concurrency, max_retries=args.max_retries,
+            max_tokens=args.max_tokens,
+        )  # fmt: skip
+    with Progress(
+        TextColumn("judging"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console,
+        disable=args.quiet,
+    ) as progress:  # fmt: skip
+        bar = progress.add_task("judging", total=None)
+        report = judge_target(
+            Path(args.target), judge, work=Path(args.work) if args.work else None, limit=args.limit,
+            on_progress=lambda done, total: progress.update(bar, completed=done, total=total),
+        )  # fmt: skip
+    console.print(
+        f"{report.rows:,} rows: {report.judged:,} judged, {report.unparseable:,} unparseable and {report.failed:,} "
+        f"failed (stored as null), {report.already_judged:,} already judged, {report.no_response:,} without response"
+    )
+    for error in report.errors:
+        console.print(f"[yellow]judge call failed: {error}")
+    return 0
+
+
 def _print_merge(report, export: str) -> None:
     console.print(
         f"[green]{export}[/green]: {report.rows_added:,} rows added, {report.rows_replaced:,} replaced "
@@ -215,6 +252,22 @@ def parser() -> argparse.ArgumentParser:
     ingest.add_argument("--into", required=True, help="export folder to add the rows to")
     ingest.add_argument("--workers", type=int, help="parallel code sandboxes for scoring")
     ingest.set_defaults(func=cmd_ingest)
+
+    judge = commands.add_parser("judge", help="score responses of an export or run with an LLM judge")
+    judge.add_argument("target", help="export folder or generation run folder")
+    judge.add_argument("--engine", choices=["openai", "hf", "vllm"], default="openai")
+    judge.add_argument("--judge-model", required=True, help="judge model name (openai) or path/id (hf, vllm)")
+    judge.add_argument(
+        "--base-url", help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1 (or OPENAI_BASE_URL)"
+    )
+    judge.add_argument("--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the API key")
+    judge.add_argument("--concurrency", type=int, default=8, help="requests in flight (openai)")
+    judge.add_argument("--max-retries", type=int, default=4, help="retries with exponential backoff (openai)")
+    judge.add_argument("--max-tokens", type=int, default=512, help="judge reply length")
+    judge.add_argument("--work", help="folder for resumable partial results (default: beside the target)")
+    judge.add_argument("--limit", type=int, help="judge at most N more rows now (resume later)")
+    judge.add_argument("--quiet", action="store_true", help="no progress bar")
+    judge.set_defaults(func=cmd_judge)
 
     push = commands.add_parser("push", help="upload an export to the Hugging Face Hub")
     push.add_argument("export", help="export folder")

@@ -40,6 +40,21 @@ class BuildResult:
     shards: list[tuple[str, int, str]]
 
 
+def write_parquet(table: pa.Table, path: Path) -> None:
+    """Write one shard the way every fusionbench shard is written: zstd, 2,048-row groups with statistics
+    and a page index (so ``filters`` skip row groups), deterministic bytes; atomically (temp file, rename)."""
+    temporary = path.with_name(f".tmp-{path.name}")
+    pq.write_table(
+        table,
+        temporary,
+        compression="zstd",
+        row_group_size=ROW_GROUP_ROWS,
+        write_statistics=True,
+        write_page_index=True,
+    )
+    os.replace(temporary, path)
+
+
 def write_shards(table: pa.Table, folder: Path, root: Path, split: str) -> list[tuple[str, int, str]]:
     """Write ``table`` as ``<split>-NNNNN-of-NNNNN.parquet`` shards; same input, same bytes."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -48,14 +63,7 @@ def write_shards(table: pa.Table, folder: Path, root: Path, split: str) -> list[
     for index in range(count):
         part = table.slice(index * MAX_ROWS_PER_SHARD, MAX_ROWS_PER_SHARD)
         path = folder / f"{split}-{index:05d}-of-{count:05d}.parquet"
-        pq.write_table(
-            part,
-            path,
-            compression="zstd",
-            row_group_size=ROW_GROUP_ROWS,
-            write_statistics=True,
-            write_page_index=True,
-        )
+        write_parquet(part, path)
         written.append((path.relative_to(root).as_posix(), part.num_rows, sha256_file(path)))
     return written
 
