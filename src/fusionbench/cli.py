@@ -1,4 +1,4 @@
-"""The ``fusionbench`` command line: build, info, push."""
+"""The ``fusionbench`` command line: build and inspect exports, rescore, evaluate, add models, judge, publish."""
 
 from __future__ import annotations
 
@@ -163,6 +163,13 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tasks_path(args: argparse.Namespace) -> int:
+    from fusionbench.harness import tasks_path
+
+    out.print(str(tasks_path()), soft_wrap=True)
+    return 0
+
+
 def cmd_judge(args: argparse.Namespace) -> int:
     import os
 
@@ -269,6 +276,11 @@ def parser() -> argparse.ArgumentParser:
     judge.add_argument("--quiet", action="store_true", help="no progress bar")
     judge.set_defaults(func=cmd_judge)
 
+    evaluate = commands.add_parser("eval", help="run lm-eval with the fusionbench_* tasks (any lm_eval arguments)")
+    evaluate.add_argument("lm_eval_args", nargs=argparse.REMAINDER, help="passed to lm_eval unchanged")
+    tasks = commands.add_parser("tasks-path", help="print the folder of the fusionbench_* lm-eval tasks")
+    tasks.set_defaults(func=cmd_tasks_path)
+
     push = commands.add_parser("push", help="upload an export to the Hugging Face Hub")
     push.add_argument("export", help="export folder")
     push.add_argument("--repo-id", required=True, help="ORG/NAME of the dataset repository")
@@ -280,6 +292,11 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["eval"]:  # everything after `eval` belongs to lm-eval, unparsed
+        from fusionbench.harness import run_lm_eval
+
+        return run_lm_eval(argv[1:])
     args = parser().parse_args(argv)
     try:
         return args.func(args)

@@ -1,0 +1,1 @@
+"""lm-eval task configs for FusionBench; pass this folder to ``lm_eval --include_path`` (see README.md)."""
