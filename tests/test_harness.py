@@ -314,6 +314,30 @@ def test_lm_eval_cli_end_to_end(tiny_model: Path, tmp_path: Path) -> None:
     assert "acc,none" in results["groups"]["fusionbench_domain_math"]
     assert "f1,none" in results["results"]["fusionbench_squad"]
 
+    # The add-a-model loop on this real run: ingest into an export, then read it back with load_dataset.
+    from datasets import load_dataset
+
+    from fusionbench.cli import main
+    from fusionbench.export import build_export
+
+    export = build_export(None, tmp_path / "fusionbench").out
+    sheet = tmp_path / "prices.json"
+    prices = {"tiny-llama": {"input": 0.1, "output": 0.2}}
+    sheet.write_text(json.dumps({"name": "t", "date": "2026-11", "source": "test", "prices": prices}))
+    ingest = ["ingest", str(out), "--model", "tiny-llama", "--prices", str(sheet), "--into", str(export)]
+    assert main(ingest) == 0
+    logged = sum(len(lines) for task, lines in samples.items() if not task.startswith("fusionbench_domain"))
+    rows = [r for r in load_dataset(str(export), "all", split="test") if r["model"] == "tiny-llama"]
+    rows += [r for r in load_dataset(str(export), "gpqa", split="train") if r["model"] == "tiny-llama"]
+    assert len(rows) == logged and {r["mode"] for r in rows} == {"direct", "cot"}
+    for row in rows:
+        assert row["input_tokens"] > 0 and row["output_tokens"] is not None and row["cost_usd"] > 0
+        assert row["performance"] in (0.0, 1.0) and row["token_counter"] == str(tiny_model)
+    assert main(ingest) == 0  # the same run again replaces its rows, never duplicates them
+    assert len([r for r in load_dataset(str(export), "all", split="test") if r["model"] == "tiny-llama"]) == len(
+        [r for r in rows if r["split"] == "test"]
+    )
+
 
 def test_fusionbench_wrapper_with_export_metadata_and_chat_template(
     tiny_model: Path, marked_export: Path, tmp_path: Path
