@@ -1,18 +1,9 @@
 """FusionBench accuracy: per task and overall, direct vs cot, with unscorable rows counted."""
 
-import datasets
 import evaluate
 
 from fusionbench.metrics.accuracy import accuracy_summary
-
-_CITATION = """\
-@article{FusionBench,
-  title={Fusing LLM Capabilities with Routing Data},
-  author={Tao Feng and Haozhen Zhang and Zijie Lei and Pengrui Han and Mostofa Patwary and Mohammad Shoeybi
-          and Bryan Catanzaro and Jiaxuan You},
-  year={2025}
-}
-"""
+from fusionbench.metrics.module_info import metric_info
 
 _DESCRIPTION = """\
 Mean performance of FusionBench response rows overall, per task, per mode (direct vs chain-of-thought) and per
@@ -47,18 +38,8 @@ class Accuracy(evaluate.Metric):
     """Accuracy of FusionBench rows per task and mode; see the module card."""
 
     def _info(self) -> evaluate.MetricInfo:
-        return evaluate.MetricInfo(
-            description=_DESCRIPTION,
-            citation=_CITATION,
-            inputs_description=_KWARGS_DESCRIPTION,
-            features=datasets.Features(
-                {
-                    "predictions": datasets.Value("float64"),
-                    "references": datasets.Value("string"),
-                    "modes": datasets.Value("string"),
-                }
-            ),
-            reference_urls=["https://huggingface.co/datasets/ulab-ai/FusionBench"],
+        return metric_info(
+            _DESCRIPTION, _KWARGS_DESCRIPTION, {"predictions": "float64", "references": "string", "modes": "string"}
         )
 
     def _compute(self, predictions: list, references: list, modes: list) -> dict:

@@ -1,19 +1,10 @@
 """FusionBench cost: USD from token counts and a versioned price sheet; re-pricing under other sheets."""
 
-import datasets
 import evaluate
 
 from fusionbench.catalog import DEFAULT_PRICE_SHEET
 from fusionbench.metrics.cost import cost_summary, reprice
-
-_CITATION = """\
-@article{FusionBench,
-  title={Fusing LLM Capabilities with Routing Data},
-  author={Tao Feng and Haozhen Zhang and Zijie Lei and Pengrui Han and Mostofa Patwary and Mohammad Shoeybi
-          and Bryan Catanzaro and Jiaxuan You},
-  year={2025}
-}
-"""
+from fusionbench.metrics.module_info import metric_info
 
 _DESCRIPTION = """\
 Cost in USD of FusionBench response rows: input_tokens * input_price / 1e6 + output_tokens * output_price / 1e6,
@@ -52,19 +43,10 @@ class Cost(evaluate.Metric):
     """Cost of FusionBench rows under a price sheet; see the module card."""
 
     def _info(self) -> evaluate.MetricInfo:
-        return evaluate.MetricInfo(
-            description=_DESCRIPTION,
-            citation=_CITATION,
-            inputs_description=_KWARGS_DESCRIPTION,
-            features=datasets.Features(
-                {
-                    "predictions": datasets.Value("string"),
-                    "references": datasets.Value("float64"),
-                    "input_tokens": datasets.Value("int64"),
-                    "output_tokens": datasets.Value("int64"),
-                }
-            ),
-            reference_urls=["https://huggingface.co/datasets/ulab-ai/FusionBench"],
+        return metric_info(
+            _DESCRIPTION,
+            _KWARGS_DESCRIPTION,
+            {"predictions": "string", "references": "float64", "input_tokens": "int64", "output_tokens": "int64"},
         )
 
     def _compute(

@@ -1,18 +1,9 @@
 """FusionBench LLM judge: parse judge outputs; mean, coverage, and calibration against correctness."""
 
-import datasets
 import evaluate
 
 from fusionbench.metrics.judge import judge_summary
-
-_CITATION = """\
-@article{FusionBench,
-  title={Fusing LLM Capabilities with Routing Data},
-  author={Tao Feng and Haozhen Zhang and Zijie Lei and Pengrui Han and Mostofa Patwary and Mohammad Shoeybi
-          and Bryan Catanzaro and Jiaxuan You},
-  year={2025}
-}
-"""
+from fusionbench.metrics.module_info import metric_info
 
 _DESCRIPTION = """\
 Reads LLM-judge outputs written for the FusionBench rubric (correctness, thought process, training-data quality;
@@ -54,14 +45,11 @@ class Judge(evaluate.Metric):
     """LLM-judge scores of FusionBench rows: parsing, coverage, calibration; see the module card."""
 
     def _info(self) -> evaluate.MetricInfo:
-        return evaluate.MetricInfo(
-            description=_DESCRIPTION,
-            citation=_CITATION,
-            inputs_description=_KWARGS_DESCRIPTION,
-            features=datasets.Features(
-                {"predictions": datasets.Value("string"), "references": datasets.Value("float64")}
-            ),
-            reference_urls=["https://github.com/ulab-uiuc/FusionFactory"],
+        return metric_info(
+            _DESCRIPTION,
+            _KWARGS_DESCRIPTION,
+            {"predictions": "string", "references": "float64"},
+            ["https://github.com/ulab-uiuc/FusionFactory"],
         )
 
     def add_batch(self, *, predictions=None, references=None, **kwargs) -> None:

@@ -1,33 +1,10 @@
 """FusionBench routing: a router's choices against oracle and baselines, frontier, AIQ, APGR, CostSave."""
 
-import datasets
 import evaluate
 import numpy as np
 
+from fusionbench.metrics.module_info import metric_info
 from fusionbench.metrics.routing import RoutingMatrices, evaluate_router, matrices_from_rows
-
-_CITATION = """\
-@article{FusionBench,
-  title={Fusing LLM Capabilities with Routing Data},
-  author={Tao Feng and Haozhen Zhang and Zijie Lei and Pengrui Han and Mostofa Patwary and Mohammad Shoeybi
-          and Bryan Catanzaro and Jiaxuan You},
-  year={2025}
-}
-@article{RouterBench,
-  title={RouterBench: A Benchmark for Multi-LLM Routing System},
-  author={Qitian Jason Hu and Jacob Bieker and Xiuyu Li and Nan Jiang and Benjamin Keigwin and Gaurav Ranganath
-          and Kurt Keutzer and Shriyash Kaustubh Upadhyay},
-  journal={arXiv preprint arXiv:2403.12031},
-  year={2024}
-}
-@article{RouteLLM,
-  title={RouteLLM: Learning to Route LLMs with Preference Data},
-  author={Isaac Ong and Amjad Almahairi and Vincent Wu and Wei-Lin Chiang and Tianhao Wu and Joseph E. Gonzalez
-          and M Waleed Kadous and Ion Stoica},
-  journal={arXiv preprint arXiv:2406.18665},
-  year={2024}
-}
-"""
 
 _DESCRIPTION = """\
 Evaluates a router over FusionBench candidates (one candidate = one model in one mode, named "<model>/<mode>")
@@ -73,14 +50,11 @@ class Routing(evaluate.Metric):
     """A router's choices over FusionBench candidates against baselines; see the module card."""
 
     def _info(self) -> evaluate.MetricInfo:
-        return evaluate.MetricInfo(
-            description=_DESCRIPTION,
-            citation=_CITATION,
-            inputs_description=_KWARGS_DESCRIPTION,
-            features=datasets.Features(
-                {"predictions": datasets.Value("string"), "references": datasets.Value("string")}
-            ),
-            reference_urls=["https://arxiv.org/abs/2403.12031", "https://arxiv.org/abs/2406.18665"],
+        return metric_info(
+            _DESCRIPTION,
+            _KWARGS_DESCRIPTION,
+            {"predictions": "string", "references": "string"},
+            ["https://arxiv.org/abs/2403.12031", "https://arxiv.org/abs/2406.18665"],
         )
 
     def _compute(
