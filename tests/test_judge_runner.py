@@ -111,3 +111,23 @@ def test_cli_judge_reads_the_key_from_the_environment_and_never_prints_it(
     assert "very-secret" not in printed.out + printed.err and "judged" in printed.err
     assert set(server.headers_seen) == {"Bearer sk-" + "very-secret" * 3}
     assert main(["judge", str(export), "--judge-model", "judge-x", "--quiet"]) == 2  # no URL given
+
+
+def test_local_hf_judge_on_the_tiny_model(sample_export: Path, tmp_path: Path) -> None:
+    """--engine hf: a local model judges through the generation engine; its gibberish is unparseable -> null."""
+    pytest.importorskip("transformers")
+    from tiny_model import build_tiny_llama
+
+    from fusionbench.cli import main
+
+    export = Path(shutil.copytree(sample_export, tmp_path / "fusionbench"))
+    model = build_tiny_llama(tmp_path / "tiny")
+    argv = ["judge", str(export), "--engine", "hf", "--judge-model", str(model), "--max-tokens", "4"]
+    assert main([*argv, "--limit", "6", "--quiet"]) == 0
+    (part,) = tmp_path.glob(".fusionbench.judge-*/part-*.parquet")  # the work folder beside the export
+    import pyarrow.parquet as pq
+
+    results = pq.read_table(part).to_pylist()
+    assert len(results) == 6 and all(r["judge_model"] == str(model) for r in results)
+    assert all(r["judge_output"] is not None for r in results)
+    assert all((r["judge_score"] is None) == (r["status"] == "unparseable") for r in results)

@@ -27,6 +27,13 @@ def _csv_list(text: str) -> list[str]:
 def cmd_build(args: argparse.Namespace) -> int:
     from fusionbench.export import build_export
 
+    if args.add_run:
+        from fusionbench.generation import add_run
+
+        for run_dir in args.add_run:
+            _print_merge(add_run(Path(run_dir), Path(args.out)), args.out)
+        return 0
+
     if args.modes and set(args.modes) - set(MODES):
         console.print(f"[red]unknown mode(s) {sorted(set(args.modes) - set(MODES))}; expected {MODES}")
         return 2
@@ -163,6 +170,12 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_generate(args: argparse.Namespace) -> int:
+    from fusionbench.generation import run_from_args
+
+    return run_from_args(args)
+
+
 def cmd_tasks_path(args: argparse.Namespace) -> int:
     from fusionbench.harness import tasks_path
 
@@ -173,12 +186,10 @@ def cmd_tasks_path(args: argparse.Namespace) -> int:
 def cmd_judge(args: argparse.Namespace) -> int:
     import os
 
-    from fusionbench.judge_runner import OpenAIJudge, judge_target
+    from fusionbench.judge_runner import LocalJudge, OpenAIJudge, judge_target
 
-    if args.engine != "openai":
-        from fusionbench.generation.judge_engines import local_judge  # hf / vllm: a local model as the judge
-
-        judge = local_judge(args.engine, args.judge_model, max_new_tokens=args.max_tokens)
+    if args.engine != "openai":  # hf / vllm: a local model as the judge
+        judge = LocalJudge(args.engine, args.judge_model, max_new_tokens=args.max_tokens)
     else:
         base_url = args.base_url or os.environ.get("OPENAI_BASE_URL")
         if not base_url:
@@ -235,6 +246,12 @@ def parser() -> argparse.ArgumentParser:
     build.add_argument("--models", type=_csv_list, help="keep only these models (comma-separated)")
     build.add_argument("--modes", type=_csv_list, help="keep only these modes: direct, cot")
     build.add_argument("--quiet", action="store_true", help="no progress bars")
+    build.add_argument(
+        "--add-run",
+        nargs="+",
+        metavar="RUN_DIR",
+        help="merge fusionbench generate run folder(s) into the export at --out",
+    )
     build.set_defaults(func=cmd_build)
 
     info = commands.add_parser("info", help="per-task, per-model table of an export")
@@ -259,6 +276,15 @@ def parser() -> argparse.ArgumentParser:
     ingest.add_argument("--into", required=True, help="export folder to add the rows to")
     ingest.add_argument("--workers", type=int, help="parallel code sandboxes for scoring")
     ingest.set_defaults(func=cmd_ingest)
+
+    from fusionbench.generation.command import DESCRIPTION, add_generate_arguments
+
+    generate = commands.add_parser(
+        "generate", help="generate a model's responses to the queries into a resumable run folder",
+        description=DESCRIPTION,
+    )  # fmt: skip
+    add_generate_arguments(generate)
+    generate.set_defaults(func=cmd_generate)
 
     judge = commands.add_parser("judge", help="score responses of an export or run with an LLM judge")
     judge.add_argument("target", help="export folder or generation run folder")

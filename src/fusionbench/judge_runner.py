@@ -127,6 +127,33 @@ class OpenAIJudge:
             return list(pool.map(self._call, prompts))
 
 
+class LocalJudge:
+    """A local model as the judge, through the generation engines (``hf`` or ``vllm``): greedy, one sample."""
+
+    def __init__(self, engine: str, model: str, *, max_new_tokens: int = 512, work: Path | None = None) -> None:
+        import tempfile
+
+        from fusionbench.generation import GenerationSettings, SamplingSettings
+        from fusionbench.generation.engines import make_engine
+
+        sampling = SamplingSettings(temperature=0.0, top_p=1.0, max_new_tokens=max_new_tokens)
+        out = Path(work or tempfile.mkdtemp(prefix="fusionbench-judge-"))
+        settings = GenerationSettings(
+            model=model, name=model, out=out, engine=engine, sampling=sampling, progress=False
+        )
+        self.model, self.last_errors = model, []
+        self.engine = make_engine(settings)
+
+    def complete(self, prompts: Sequence[str]) -> list[str | None]:
+        from fusionbench.generation.engines import Request
+
+        requests = [Request(id=i, prompt_ids=self.engine.encode(p), n=1, seed=0) for i, p in enumerate(prompts)]
+        replies: dict[int, str | None] = {}
+        for result in self.engine.generate(requests):
+            replies[result.id] = result.completions[0].text if result.completions else None
+        return [replies.get(i) for i in range(len(prompts))]
+
+
 def prompt_hash(prompt: str) -> str:
     """SHA-256 of the exact judge prompt, so that a judgement can be traced to its rubric and inputs."""
     return hashlib.sha256(prompt.encode("utf-8")).hexdigest()[:16]

@@ -1,0 +1,174 @@
+"""Settings of a generation run: sampling (the release's defaults), the query shard, and the run's identity."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fusionbench.schema import MODES, SPLIT_ALIASES, TASKS
+
+ENGINES: tuple[str, ...] = ("vllm", "hf")
+#: Where the queries come from when no ``--export`` is given.
+EMBEDDED_SAMPLE = "embedded-sample"
+#: Requests per shard (and, for hf, per ``generate`` call) when ``batch_size`` is not given.
+DEFAULT_BATCH_SIZE: dict[str, int] = {"vllm": 512, "hf": 8}
+
+
+@dataclass(frozen=True)
+class SamplingSettings:
+    """How each (query, mode) is sampled: the release used temperature 0.2, top_p 0.7, 1024 new tokens, 1 sample."""
+
+    temperature: float = 0.2
+    top_p: float = 0.7
+    max_new_tokens: int = 1024
+    samples: int = 1  # K completions per (query, mode), requested together (vLLM n=K, HF num_return_sequences=K)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.samples < 1 or self.max_new_tokens < 1:
+            raise ValueError("samples and max_new_tokens must be >= 1")
+        if self.temperature < 0 or not 0 < self.top_p <= 1:
+            raise ValueError("temperature must be >= 0 and top_p in (0, 1]")
+
+
+@dataclass(frozen=True)
+class ShardSpec:
+    """Shard ``index`` of ``count``: the queries whose stable hash of query_id is ``index`` modulo ``count``."""
+
+    index: int = 0
+    count: int = 1
+
+    def __post_init__(self) -> None:
+        if self.count < 1 or not 0 <= self.index < self.count:
+            raise ValueError(f"bad shard {self.index}/{self.count}: need 0 <= i < n")
+
+    @classmethod
+    def parse(cls, text: str) -> ShardSpec:
+        """``'i/n'`` -> ShardSpec(i, n)."""
+        try:
+            index, count = (int(part) for part in text.split("/"))
+        except ValueError:
+            raise ValueError(f"bad shard {text!r}: expected i/n, e.g. 0/4") from None
+        return cls(index, count)
+
+    def contains(self, query_id: str) -> bool:
+        """True when ``query_id`` belongs to this shard (the same answer on every machine and run)."""
+        return stable_hash(query_id) % self.count == self.index
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+
+def stable_hash(*parts: object) -> int:
+    """A 64-bit hash of ``parts`` that does not change between processes (unlike ``hash``)."""
+    text = "\x1f".join(str(p) for p in parts)
+    return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "big")
+
+
+def request_seed(seed: int, query_id: str, mode: str, first_sample: int) -> int:
+    """The seed of one request, from the run seed and the request (the hf engine seeds each batch with its
+    first request's seed; vLLM seeds its engine with the run seed)."""
+    return stable_hash(seed, query_id, mode, first_sample) % (2**31 - 1)
+
+
+@dataclass
+class GenerationSettings:
+    """Everything ``fusionbench generate`` needs; :meth:`identity` is what a rerun into the same folder must match."""
+
+    model: str  # Hub id or local path of the model (and of its tokenizer unless ``tokenizer`` is given)
+    name: str  # the model's name in the responses' ``model`` column
+    out: Path  # the run folder
+    engine: str = "vllm"
+    tasks: tuple[str, ...] | None = None  # None: every task
+    modes: tuple[str, ...] = MODES
+    split: str = "test"
+    sampling: SamplingSettings = field(default_factory=SamplingSettings)
+    limit: int | None = None  # at most this many queries per task (before sharding)
+    prices: str | None = None  # price sheet name or JSON path
+    export: str | None = None  # export folder or Hub id holding the queries table (None: the embedded sample)
+    shard: ShardSpec = field(default_factory=ShardSpec)
+    tokenizer: str | None = None
+    batch_size: int | None = None  # requests per shard (None: DEFAULT_BATCH_SIZE of the engine)
+    tensor_parallel_size: int = 1
+    pipeline_parallel_size: int = 1
+    data_parallel_size: int = 1  # independent engine replicas, one process each
+    distributed_executor_backend: str | None = None  # "ray" for multi-node serving (see README.md)
+    dtype: str = "auto"
+    max_model_len: int | None = None
+    enforce_eager: bool = False
+    engine_kwargs: dict[str, Any] = field(default_factory=dict)  # more ``vllm.LLM`` keyword arguments
+    workers: int | None = None  # parallel code sandboxes for scoring
+    flush_interval_s: float = 120.0  # also write a shard when this long has passed since the last one
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        self.out = Path(self.out)
+        if self.engine not in ENGINES:
+            raise ValueError(f"unknown engine {self.engine!r}; expected one of {', '.join(ENGINES)}")
+        unknown = set(self.tasks or ()) - set(TASKS)
+        if unknown:
+            raise ValueError(f"unknown task(s) {', '.join(sorted(unknown))}; expected some of {', '.join(TASKS)}")
+        self.tasks = tuple(t for t in TASKS if t in self.tasks) if self.tasks else None
+        modes = set(self.modes)
+        if not modes or modes - set(MODES):
+            raise ValueError(f"bad mode(s) {sorted(modes)}; expected some of {', '.join(MODES)}")
+        self.modes = tuple(m for m in MODES if m in modes)
+        if self.split not in SPLIT_ALIASES:
+            raise ValueError(f"unknown split {self.split!r}; expected one of {', '.join(SPLIT_ALIASES)}")
+        self.split = SPLIT_ALIASES[self.split]
+        if self.limit is not None and self.limit < 1:
+            raise ValueError("limit must be >= 1")
+        sizes = (self.tensor_parallel_size, self.pipeline_parallel_size, self.data_parallel_size)
+        if min(sizes) < 1 or (self.batch_size is not None and self.batch_size < 1):
+            raise ValueError("batch and parallel sizes must be >= 1")
+        if self.engine == "hf" and self.tensor_parallel_size * self.pipeline_parallel_size > 1:
+            raise ValueError(
+                "the hf engine runs one device per replica; use --engine vllm for tensor/pipeline parallel"
+            )
+
+    @property
+    def effective_batch_size(self) -> int:
+        return self.batch_size or DEFAULT_BATCH_SIZE[self.engine]
+
+    def identity(self) -> dict[str, Any]:
+        """The settings that decide what the rows are; a run folder holds rows of one identity only."""
+        return {
+            "model": self.model,
+            "name": self.name,
+            "engine": self.engine,
+            "tokenizer": self.tokenizer or self.model,
+            **asdict(self.sampling),
+            "tasks": list(self.tasks or TASKS),
+            "modes": list(self.modes),
+            "split": self.split,
+            "shard": str(self.shard),
+            "queries": self.export or EMBEDDED_SAMPLE,
+            "prices": self.prices,
+        }
+
+    def runtime(self) -> dict[str, Any]:
+        """Settings that change how fast, not what: recorded in run.json, free to differ on a rerun."""
+        return {
+            "limit": self.limit,
+            "batch_size": self.effective_batch_size,
+            "tensor_parallel_size": self.tensor_parallel_size,
+            "pipeline_parallel_size": self.pipeline_parallel_size,
+            "data_parallel_size": self.data_parallel_size,
+            "distributed_executor_backend": self.distributed_executor_backend,
+            "dtype": self.dtype,
+            "max_model_len": self.max_model_len,
+            "enforce_eager": self.enforce_eager,
+            "engine_kwargs": self.engine_kwargs,
+        }
+
+
+def identity_differences(recorded: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """``'key: recorded != current'`` for every identity setting that differs."""
+    keys = sorted(set(recorded) | set(current))
+    return [
+        f"{k}: {recorded.get(k)!r} (run.json) != {current.get(k)!r} (now)"
+        for k in keys
+        if recorded.get(k) != current.get(k)
+    ]

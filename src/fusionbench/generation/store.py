@@ -1,0 +1,181 @@
+"""The run folder: ``run.json`` (the run's settings) and Parquet shards, each written atomically.
+
+A shard is written to a temporary name in the folder, fsynced and renamed into place (``os.replace``),
+so a run killed at any point leaves whole shards only; leftover temporary files are removed when the
+next run starts. An exclusive lock on ``.lock`` (released by the kernel, even on SIGKILL) keeps two runs
+from writing the same folder at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from fusionbench import __version__
+from fusionbench.generation.settings import identity_differences
+from fusionbench.merge import KEY
+from fusionbench.schema import RESPONSE_SCHEMA
+
+MANIFEST = "run.json"
+SHARD_GLOB = "shard-*.parquet"
+TEMP_PREFIX = ".tmp-"
+#: Run shards: the canonical responses plus two run-only columns (``merge_rows`` drops them).
+RUN_SCHEMA = RESPONSE_SCHEMA.append(
+    pa.field("finish_reason", pa.string(), metadata={"doc": "why generation stopped: stop, length, prompt_too_long"})
+).append(pa.field("latency_s", pa.float64(), metadata={"doc": "seconds from submission to completion"}))
+
+
+class RunSettingsError(ValueError):
+    """The run folder holds rows generated with other settings."""
+
+
+class RunLockedError(RuntimeError):
+    """Another process is writing the run folder."""
+
+
+def _fsync_dir(folder: Path) -> None:
+    with contextlib.suppress(OSError):  # not every platform can open a directory
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a fsynced temporary file and ``os.replace``."""
+    temp = path.parent / f"{TEMP_PREFIX}{uuid.uuid4().hex}{path.suffix}"
+    with open(temp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temp, path)
+    _fsync_dir(path.parent)
+
+
+def read_manifest(run_dir: Path) -> dict[str, Any]:
+    """The run's ``run.json``; FileNotFoundError when the folder is not a generation run."""
+    path = Path(run_dir) / MANIFEST
+    if not path.is_file():
+        raise FileNotFoundError(f"{run_dir}: no {MANIFEST}; is this a folder written by fusionbench generate?")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def shard_paths(run_dir: Path) -> list[Path]:
+    """The run's shards, oldest first (names start with the writing session's UTC start time)."""
+    return sorted(Path(run_dir).glob(SHARD_GLOB))
+
+
+def _key_strings(table: pa.Table) -> pa.Array:
+    return pc.binary_join_element_wise(*(pc.cast(table[c], pa.string()) for c in KEY), "\x1f")
+
+
+def read_run(run_dir: Path) -> pa.Table:
+    """All rows of a run (canonical columns + finish_reason, latency_s), deduplicated by key, first kept."""
+    read_manifest(run_dir)
+    paths = shard_paths(run_dir)
+    if not paths:
+        return RUN_SCHEMA.empty_table()
+    table = pa.concat_tables([pq.read_table(p, schema=RUN_SCHEMA) for p in paths])
+    indexed = table.append_column("__row", pa.array(range(table.num_rows), pa.int64()))
+    indexed = indexed.append_column("__key", _key_strings(table))
+    first = indexed.group_by("__key", use_threads=False).aggregate([("__row", "min")])["__row_min"]
+    if len(first) == table.num_rows:
+        return table
+    return table.take(pc.take(first, pc.sort_indices(first)))
+
+
+def run_keys(run_dir: Path) -> set[tuple[str, str, str, str, int]]:
+    """(query_id, split, model, mode, sample) of every row already written."""
+    keys: set[tuple[str, str, str, str, int]] = set()
+    for path in shard_paths(run_dir):
+        table = pq.read_table(path, columns=KEY)
+        keys.update(zip(*(table[c].to_pylist() for c in KEY), strict=True))
+    return keys
+
+
+class RunStore:
+    """The open run folder of one process: lock, manifest, cleanup and atomic shard writes."""
+
+    def __init__(self, run_dir: Path, *, lock: bool = True, rank: int = 0) -> None:
+        self.run_dir = Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._lock_handle = self._lock() if lock else None
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+        self.session = f"{stamp}-{uuid.uuid4().hex[:6]}-r{rank}"
+        self.sequence = 0
+
+    def _lock(self) -> Any:
+        handle = open(self.run_dir / ".lock", "a+")  # noqa: SIM115 - held open for the run's lifetime
+        try:
+            import fcntl
+        except ImportError:  # no flock on this platform: no protection against concurrent runs
+            return handle
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            raise RunLockedError(f"{self.run_dir}: another fusionbench generate is writing this folder") from None
+        return handle
+
+    def close(self) -> None:
+        if self._lock_handle is not None:
+            self._lock_handle.close()
+            self._lock_handle = None
+
+    def remove_temp_files(self) -> int:
+        """Delete temporary files a killed run left behind (safe: this process holds the lock)."""
+        leftovers = list(self.run_dir.glob(f"{TEMP_PREFIX}*"))
+        for path in leftovers:
+            path.unlink(missing_ok=True)
+        return len(leftovers)
+
+    def open_manifest(self, identity: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+        """Check the recorded identity against ``identity`` (RunSettingsError naming the differences), or
+        write a new ``run.json`` when the folder has none."""
+        path = self.run_dir / MANIFEST
+        if path.is_file():
+            manifest = json.loads(path.read_text(encoding="utf-8"))
+            differences = identity_differences(manifest.get("settings", {}), identity)
+            if differences:
+                raise RunSettingsError(
+                    f"{self.run_dir} holds a run with other settings; use another --out or the same settings. "
+                    f"Differences: {'; '.join(differences)}"
+                )
+            return manifest
+        if shard_paths(self.run_dir):
+            raise RunSettingsError(f"{self.run_dir} has shards but no {MANIFEST}: not a run this version can resume")
+        manifest = {
+            "format": "fusionbench-generation-run/1",
+            "fusionbench_version": __version__,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "settings": identity,
+            **extra,
+        }
+        atomic_write_bytes(path, (json.dumps(manifest, indent=1, sort_keys=False) + "\n").encode("utf-8"))
+        return manifest
+
+    def next_shard_name(self) -> str:
+        self.sequence += 1
+        return f"shard-{self.session}-{self.sequence:05d}.parquet"
+
+    def write_shard(self, table: pa.Table, name: str) -> Path:
+        """Write ``table`` (RUN_SCHEMA) as shard ``name``: temporary file, fsync, rename."""
+        final = self.run_dir / name
+        temp = self.run_dir / f"{TEMP_PREFIX}{name}"
+        with open(temp, "wb") as handle:
+            pq.write_table(table.cast(RUN_SCHEMA), handle, compression="zstd")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, final)
+        _fsync_dir(self.run_dir)
+        return final
