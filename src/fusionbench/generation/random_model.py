@@ -20,7 +20,7 @@ CHAT_TEMPLATE = (
 )
 SHAPES: dict[str, dict[str, int]] = {
     "tiny": {"hidden_size": 128, "intermediate_size": 256, "num_hidden_layers": 2, "num_attention_heads": 2,
-             "num_key_value_heads": 2, "max_position_embeddings": 2048},
+             "num_key_value_heads": 2, "max_position_embeddings": 512},
     "1b": {"hidden_size": 2048, "intermediate_size": 8192, "num_hidden_layers": 16, "num_attention_heads": 32,
            "num_key_value_heads": 8, "max_position_embeddings": 4096},
 }  # fmt: skip
@@ -44,7 +44,7 @@ def _corpus() -> list[str]:
     return lines
 
 
-def build_tokenizer(folder: Path, vocab_size: int = 1024):
+def build_tokenizer(folder: Path, vocab_size: int = 1024, model_max_length: int = 4096):
     """A byte-level BPE tokenizer (``<|endoftext|>`` as bos/eos/pad/unk) with a one-turn chat template."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
@@ -65,21 +65,23 @@ def build_tokenizer(folder: Path, vocab_size: int = 1024):
         eos_token=SPECIAL_TOKEN,
         pad_token=SPECIAL_TOKEN,
         unk_token=SPECIAL_TOKEN,
-        model_max_length=4096,
+        model_max_length=model_max_length,
     )
     tokenizer.chat_template = CHAT_TEMPLATE
     tokenizer.save_pretrained(folder)
     return tokenizer
 
 
-def build_random_llama(folder: str | Path, *, size: str = "1b", seed: int = 0, dtype: str = "bfloat16") -> Path:
+def build_random_llama(
+    folder: str | Path, *, size: str = "1b", seed: int = 0, dtype: str = "bfloat16", vocab_size: int = 1024
+) -> Path:
     """Write a random-weight ``LlamaForCausalLM`` of shape ``size`` (tiny or 1b) and its tokenizer to ``folder``."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    tokenizer = build_tokenizer(folder)
+    tokenizer = build_tokenizer(folder, vocab_size, SHAPES[size]["max_position_embeddings"])
     special = tokenizer.convert_tokens_to_ids(SPECIAL_TOKEN)
     config = LlamaConfig(
         vocab_size=len(tokenizer),
