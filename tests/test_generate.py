@@ -333,3 +333,17 @@ def test_reaper_kills_engine_processes_of_a_killed_runner() -> None:
         assert not _running(engine) and _running(spared)
     finally:
         os.kill(spared, signal.SIGKILL)
+
+
+def test_cli_generate_resumes_and_build_add_run_merges(run: Path, tiny: Path, tmp_path: Path, capsys) -> None:
+    from fusionbench.cli import main
+
+    argv = ["generate", "--model", str(tiny), "--name", NAME, "--engine", "hf", "--out", str(run),
+            "--tasks", ",".join(TASKS), "--limit", "1", "--samples", "2", "--max-new-tokens", "8",
+            "--batch-size", "2", "--quiet"]  # fmt: skip
+    assert main(argv) == 0  # the same settings: everything is already there
+    export = build_export(None, tmp_path / "fusionbench").out
+    assert main(["build", "--add-run", str(run), "--out", str(export)]) == 0
+    assert "12 rows added" in " ".join(capsys.readouterr().err.split())  # rich may wrap the line
+    rows = [r for r in load_dataset(str(export), "all", split="test") if r["model"] == NAME]
+    assert len(rows) == 12
