@@ -3,7 +3,7 @@
 Its output is gibberish; it exists to run real inference code paths (lm-eval's ``hf`` model, vLLM)
 without downloading weights. The builder is the package's own (:mod:`fusionbench.generation.random_model`,
 also used by the generation benchmark); this module fixes the test shape: 2 layers, hidden size 128,
-2 heads (head_dim 64: vLLM's CPU backend needs >= 32), 512 positions, a 300-token byte-level BPE
+2 heads (head_dim 64: vLLM's CPU backend needs >= 32), 2,048 positions, a 300-token byte-level BPE
 vocabulary with ``<|endoftext|>`` as bos/eos/pad/unk, and a one-turn chat template ending in ``Answer: ``.
 """
 
