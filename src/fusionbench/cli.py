@@ -17,7 +17,7 @@ from fusionbench.schema import MODES, TASKS
 from fusionbench.stats import fmt
 
 console = Console(stderr=True)
-out = Console()
+out = Console(width=None if sys.stdout.isatty() else 160)  # piped tables keep their columns
 
 
 def _csv_list(text: str) -> list[str]:
