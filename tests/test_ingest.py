@@ -10,8 +10,8 @@ import pytest
 from datasets import load_dataset
 from release_factory import EMBEDDING, release_rows, write_release
 
+from fusionbench.embeddings import parse_embedding
 from fusionbench.export import build_export
-from fusionbench.ingest import parse_embedding
 from fusionbench.release import resolve_sources
 
 

@@ -8,7 +8,9 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
-from fusionbench.schema import ModelInfo
+import pyarrow as pa
+
+from fusionbench.schema import MODEL_SCHEMA, ModelInfo
 
 DEFAULT_PRICE_SHEET = "fusionbench-release-2025"
 
@@ -59,3 +61,35 @@ def load_price_sheet(name_or_path: str | Path = DEFAULT_PRICE_SHEET) -> PriceShe
             raise ValueError(f"price sheet {name_or_path}: missing key {key!r}")
     prices = {m: (float(p["input"]), float(p["output"])) for m, p in data["prices"].items()}
     return PriceSheet(name=data["name"], date=data["date"], source=data["source"], prices=prices)
+
+
+def models_table(
+    rows_per_model: dict[str, int],
+    sheet: PriceSheet,
+    descriptions: dict[str, str | None],
+    row_prices: dict[str, tuple[float | None, float | None]],
+) -> pa.Table:
+    """One row per model with rows: catalogue facts (true generator, size), the descriptions seen in the
+    rows, and prices from ``sheet`` (else the prices stored in the rows)."""
+    known = models()
+    names = [m for m in known if m in rows_per_model] + sorted(set(rows_per_model) - set(known))
+    rows = []
+    for name in names:
+        info = known.get(name)
+        price = sheet.price(name)
+        prices = price or row_prices.get(name, (None, None))
+        rows.append(
+            {
+                "model": name,
+                "generated_by": info.generated_by if info else None,
+                "id_swapped": bool(info and info.id_swapped),
+                "size_b": info.size_b if info else None,
+                "input_price": prices[0],
+                "output_price": prices[1],
+                "price_date": sheet.date if price else None,
+                "price_source": sheet.source if price else "prices stored in the rows",
+                "description": descriptions.get(name) or (info.description if info else None),
+                "n_rows": rows_per_model[name],
+            }
+        )
+    return pa.Table.from_pylist(rows, schema=MODEL_SCHEMA)

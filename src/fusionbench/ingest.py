@@ -11,7 +11,6 @@ Two passes keep memory bounded by the largest (task, split) slice rather than by
 from __future__ import annotations
 
 import ast
-import re
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -21,12 +20,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fusionbench import catalog, prompts
+from fusionbench.embeddings import parse_embeddings, vectors_column
 from fusionbench.errors import BadInputError
 from fusionbench.release import SourceFile, prefetched, read_batches
 from fusionbench.report import IngestReport
 from fusionbench.schema import (
     FLAGS,
-    MODEL_SCHEMA,
     QUERY_SCHEMA,
     RELEASE_ROWS_PER_QUERY,
     RELEASE_TOKEN_COUNTER,
@@ -42,46 +41,7 @@ _BIT = {flag: 1 << i for i, flag in enumerate(FLAGS)}
 _NUMBER = r"^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$"
 _MISSING = ["", "nan", "NaN", "None", "none", "null"]
 _PASS_AT_1 = r"^\{\s*['\"]pass@1['\"]\s*:\s*(?P<v>[^\s}]+)\s*\}$"
-_EMBEDDING_STRICT = re.compile(r"^\s*(?:tensor\()?\s*(?P<body>\[.*\])\s*(?:,\s*[a-z_]+=[^)]*)?\)?\s*$", re.S)
 _QUERY_CELLS = ["task_name", "query", "ground_truth", "metric", "task_id", "task_description"]
-
-
-def parse_embeddings(texts: pa.Array) -> list[np.ndarray | None]:
-    """``tensor([[0.1, -0.2, ...]])`` (or bare list) texts -> float32 vectors; None where malformed.
-
-    Fast path: split on commas, trim brackets and white space, cast in one kernel. Any cell that
-    does not survive it (a ``device=...`` suffix, junk) is retried alone with a strict regex.
-    """
-    parts = pc.split_pattern(texts, ",")
-    try:
-        flat = pc.cast(pc.utf8_trim(pc.list_flatten(parts), "tensor([ ])\n\t\r"), pa.float32()).to_numpy()
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return [_parse_embedding_strict(text) for text in texts.to_pylist()]
-    lengths = pc.fill_null(pc.list_value_length(parts), 0).to_numpy()
-    vectors: list[np.ndarray | None] = []
-    start = 0
-    for valid, length in zip(parts.is_valid().to_numpy(zero_copy_only=False), lengths, strict=True):
-        vector = flat[start : start + length]
-        start += length
-        vectors.append(vector if valid and length and np.isfinite(vector).all() else None)
-    return vectors
-
-
-def _parse_embedding_strict(text: str | None) -> np.ndarray | None:
-    match = _EMBEDDING_STRICT.match(text or "")
-    if not match:
-        return None
-    numbers = match.group("body").replace("[", " ").replace("]", " ").replace(",", " ").split()
-    try:
-        vector = np.array(numbers, dtype=np.float32)
-    except ValueError:
-        return None
-    return vector if vector.size and np.isfinite(vector).all() else None
-
-
-def parse_embedding(text: str) -> np.ndarray | None:
-    """One embedding text -> float32 vector, or None if malformed."""
-    return parse_embeddings(pa.array([text], pa.string()))[0]
 
 
 class Ingestor:
@@ -435,7 +395,7 @@ class Ingestor:
         columns = {}
         for field in QUERY_SCHEMA:
             if field.name in ("embedding", "task_description_embedding"):
-                columns[field.name] = _vectors_column([r[field.name] for r in records])
+                columns[field.name] = vectors_column([r[field.name] for r in records])
             elif field.name == "flags":
                 columns[field.name] = pa.array([_flag_names(r["_mask"]) for r in records], field.type)
             else:
@@ -452,43 +412,12 @@ class Ingestor:
         self.report.unknown_models = set(self.model_descriptions) - set(catalog.models())
 
     def model_table(self, rows_per_model: dict[str, int]) -> pa.Table:
-        """The models table: catalogue facts, the release's descriptions, the price sheet."""
-        known = catalog.models()
-        names = [m for m in known if m in rows_per_model] + sorted(set(rows_per_model) - set(known))
-        rows = []
-        for name in names:
-            info = known.get(name)
-            sheet = self._sheet.price(name)
-            prices = sheet or self.model_prices.get(name, (None, None))
-            rows.append(
-                {
-                    "model": name,
-                    "generated_by": info.generated_by if info else None,
-                    "id_swapped": bool(info and info.id_swapped),
-                    "size_b": info.size_b if info else None,
-                    "input_price": prices[0],
-                    "output_price": prices[1],
-                    "price_date": self._sheet.date if sheet else None,
-                    "price_source": self._sheet.source if sheet else "prices stored in the rows",
-                    "description": self.model_descriptions.get(name) or (info.description if info else None),
-                    "n_rows": rows_per_model[name],
-                }
-            )
-        return pa.Table.from_pylist(rows, schema=MODEL_SCHEMA)
+        """The models table of the rows read (see :func:`fusionbench.catalog.models_table`)."""
+        return catalog.models_table(rows_per_model, self._sheet, self.model_descriptions, self.model_prices)
 
 
 def _flag_names(mask: int) -> list[str]:
     return [flag for flag, bit in _BIT.items() if mask & bit]
-
-
-def _vectors_column(vectors: list[np.ndarray | None]) -> pa.Array:
-    """float32 vectors (None: null) -> list<float32> array, without going through Python floats."""
-    lengths = np.array([0 if v is None else len(v) for v in vectors], dtype=np.int32)
-    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
-    present = [v for v in vectors if v is not None]
-    values = np.concatenate(present).astype(np.float32) if present else np.empty(0, np.float32)
-    nulls = pa.array([v is None for v in vectors], pa.bool_())
-    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values), mask=nulls)
 
 
 def _flags_column(mask: np.ndarray) -> pa.Array:

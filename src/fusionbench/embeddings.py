@@ -1,0 +1,59 @@
+"""The release's embedding text (``tensor([[0.1, ...]])``) to float32 vectors, and vectors to an Arrow column."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+_EMBEDDING_STRICT = re.compile(r"^\s*(?:tensor\()?\s*(?P<body>\[.*\])\s*(?:,\s*[a-z_]+=[^)]*)?\)?\s*$", re.S)
+
+
+def parse_embeddings(texts: pa.Array) -> list[np.ndarray | None]:
+    """``tensor([[0.1, -0.2, ...]])`` (or bare list) texts -> float32 vectors; None where malformed.
+
+    Fast path: split on commas, trim brackets and white space, cast in one kernel. Any cell that
+    does not survive it (a ``device=...`` suffix, junk) is retried alone with a strict regex.
+    """
+    parts = pc.split_pattern(texts, ",")
+    try:
+        flat = pc.cast(pc.utf8_trim(pc.list_flatten(parts), "tensor([ ])\n\t\r"), pa.float32()).to_numpy()
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return [_parse_embedding_strict(text) for text in texts.to_pylist()]
+    lengths = pc.fill_null(pc.list_value_length(parts), 0).to_numpy()
+    vectors: list[np.ndarray | None] = []
+    start = 0
+    for valid, length in zip(parts.is_valid().to_numpy(zero_copy_only=False), lengths, strict=True):
+        vector = flat[start : start + length]
+        start += length
+        vectors.append(vector if valid and length and np.isfinite(vector).all() else None)
+    return vectors
+
+
+def _parse_embedding_strict(text: str | None) -> np.ndarray | None:
+    match = _EMBEDDING_STRICT.match(text or "")
+    if not match:
+        return None
+    numbers = match.group("body").replace("[", " ").replace("]", " ").replace(",", " ").split()
+    try:
+        vector = np.array(numbers, dtype=np.float32)
+    except ValueError:
+        return None
+    return vector if vector.size and np.isfinite(vector).all() else None
+
+
+def parse_embedding(text: str) -> np.ndarray | None:
+    """One embedding text -> float32 vector, or None if malformed."""
+    return parse_embeddings(pa.array([text], pa.string()))[0]
+
+
+def vectors_column(vectors: list[np.ndarray | None]) -> pa.Array:
+    """float32 vectors (None: null) -> list<float32> array, without going through Python floats."""
+    lengths = np.array([0 if v is None else len(v) for v in vectors], dtype=np.int32)
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
+    present = [v for v in vectors if v is not None]
+    values = np.concatenate(present).astype(np.float32) if present else np.empty(0, np.float32)
+    nulls = pa.array([v is None for v in vectors], pa.bool_())
+    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values), mask=nulls)

@@ -1,0 +1,311 @@
+"""The sandboxed child: run as ``python -I -B -c <this file's text>`` by :mod:`fusionbench.metrics.sandbox`.
+
+The code the child runs. It reads its payload from stdin, applies the limits and the guard, then
+runs the parts. Nothing of it may be looked up through builtins or modules after the guard, since
+the program can rebind those: every callable used afterwards is a saved local.
+It is kept as a real module so that it is read, linted and formatted like the rest of the code; it is
+never imported. Plain try/except and %-formatting are deliberate: after the guard the child must not
+reach for helpers (contextlib, str methods of rebindable modules) that the program could have replaced.
+"""
+
+# ruff: noqa: SIM105, UP031, RUF059
+
+
+def _harness():
+    import builtins
+    import marshal
+    import os
+    import resource
+    import sys
+
+    payload = marshal.loads(sys.stdin.buffer.read())
+    fd = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(fd, 0)
+    os.close(fd)
+    token = payload.pop("token").encode()
+    for name, value in payload["limits"].items():
+        which = getattr(resource, name)
+        soft, hard = resource.getrlimit(which)
+        if hard != resource.RLIM_INFINITY:
+            value = min(value, hard)
+        try:
+            resource.setrlimit(which, (value, value))
+        except (ValueError, OSError):
+            pass
+    _guard(payload["root"])
+    _exec, _compile, _write, _exit = builtins.exec, builtins.compile, os.write, os._exit
+    _gettrace, _stdout, _stderr, _excepthook = sys.gettrace, sys.stdout, sys.stderr, sys.__excepthook__
+    namespace = {"__name__": "__sandbox__", "__builtins__": builtins}
+    parts = (("program", payload["program"]), ("setup", payload["setup"]), ("tests", payload["tests"]))
+    del payload
+    try:
+        for name, source in parts:
+            _exec(_compile(source, "<" + name + ">", "exec", dont_inherit=True), namespace)
+            if _gettrace() is not None:
+                raise RuntimeError("a trace function was installed")
+    except BaseException as exc:
+        try:
+            _excepthook(type(exc), exc, exc.__traceback__)
+        except BaseException:
+            pass
+        _exit(1)
+    for stream in (_stdout, _stderr):
+        try:
+            stream.flush()
+        except BaseException:
+            pass
+    _write(1, b"\n" + token + b"\n")
+    _exit(0)
+
+
+def _guard(root):
+    import _io
+    import builtins
+    import importlib.machinery as machinery
+    import io
+    import os
+    import posix
+    import resource
+    import sys
+
+    try:
+        import _posixsubprocess
+    except ImportError:
+        _posixsubprocess = None
+
+    realpath, join, getcwd, sep, fspath, fsdecode = (
+        os.path.realpath,
+        os.path.join,
+        os.getcwd,
+        os.sep,
+        os.fspath,
+        os.fsdecode,
+    )
+    root = realpath(root)
+
+    def inside(path):
+        try:
+            path = fspath(path)
+            if isinstance(path, bytes):
+                path = fsdecode(path)
+            full = realpath(join(getcwd(), path))
+        except Exception:
+            return False
+        return full == root or full.startswith(root + sep)
+
+    def deny(*args, **kwargs):
+        raise PermissionError("disabled in the sandbox")
+
+    def check(*paths):
+        for path in paths:
+            if not isinstance(path, int) and not inside(path):
+                raise PermissionError("outside the sandbox: %r" % (path,))
+
+    write_flags = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
+
+    def guard_paths(fn, n=1):
+        def wrapper(*args, **kwargs):
+            for key in ("dir_fd", "src_dir_fd", "dst_dir_fd"):
+                if kwargs.get(key) is not None:
+                    raise PermissionError("dir_fd is disabled in the sandbox")
+            check(*args[:n])
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    real_open, real_os_open, real_fileio = builtins.open, os.open, _io.FileIO
+
+    def guarded_open(file, mode="r", *args, **kwargs):
+        if any(c in mode for c in "wax+"):
+            check(file)
+        return real_open(file, mode, *args, **kwargs)
+
+    def guarded_os_open(path, flags, *args, **kwargs):
+        if flags & write_flags:
+            if kwargs.get("dir_fd") is not None:
+                raise PermissionError("dir_fd is disabled in the sandbox")
+            check(path)
+        return real_os_open(path, flags, *args, **kwargs)
+
+    class GuardedFileIO(real_fileio):
+        def __init__(self, file, mode="r", *args, **kwargs):
+            if any(c in mode for c in "wax+"):
+                check(file)
+            super().__init__(file, mode, *args, **kwargs)
+
+    builtins.open = io.open = _io.open = guarded_open
+    io.FileIO = _io.FileIO = GuardedFileIO
+    os.open = posix.open = guarded_os_open
+
+    for name, n in (
+        ("remove", 1),
+        ("unlink", 1),
+        ("rmdir", 1),
+        ("removedirs", 1),
+        ("mkdir", 1),
+        ("makedirs", 1),
+        ("rename", 2),
+        ("renames", 2),
+        ("replace", 2),
+        ("link", 2),
+        ("symlink", 2),
+        ("chmod", 1),
+        ("lchmod", 1),
+        ("chown", 1),
+        ("lchown", 1),
+        ("truncate", 1),
+        ("utime", 1),
+        ("mkfifo", 1),
+        ("mknod", 1),
+        ("chdir", 1),
+        ("setxattr", 1),
+        ("removexattr", 1),
+        ("chflags", 1),
+        ("lchflags", 1),
+    ):
+        for module in (os, posix):
+            if hasattr(module, name):
+                setattr(module, name, guard_paths(getattr(module, name), n))
+
+    for name in (
+        "system",
+        "popen",
+        "fork",
+        "forkpty",
+        "vfork",
+        "kill",
+        "killpg",
+        "setsid",
+        "setpgid",
+        "setpgrp",
+        "setuid",
+        "setgid",
+        "seteuid",
+        "setegid",
+        "setreuid",
+        "setregid",
+        "setresuid",
+        "setresgid",
+        "setgroups",
+        "chroot",
+        "fchdir",
+        "fchmod",
+        "fchown",
+        "execv",
+        "execve",
+        "execl",
+        "execle",
+        "execlp",
+        "execlpe",
+        "execvp",
+        "execvpe",
+        "spawnl",
+        "spawnle",
+        "spawnlp",
+        "spawnlpe",
+        "spawnv",
+        "spawnve",
+        "spawnvp",
+        "spawnvpe",
+        "posix_spawn",
+        "posix_spawnp",
+        "pidfd_open",
+        "unshare",
+        "setns",
+        "sched_setaffinity",
+        "plock",
+    ):
+        for module in (os, posix):
+            if hasattr(module, name):
+                setattr(module, name, deny)
+    if _posixsubprocess is not None:
+        _posixsubprocess.fork_exec = deny
+    resource.setrlimit = resource.prlimit = deny
+    sys.settrace = sys.setprofile = deny
+    for name in ("ctypes", "_ctypes", "cffi", "_cffi_backend", "multiprocessing", "_multiprocessing", "pty"):
+        sys.modules[name] = None
+    sys.dont_write_bytecode = True
+
+    # Modules that are costly to import are patched when (and if) the program imports them.
+    def patch_socket(module):
+        import _socket
+
+        class BlockedSocket(module.socket):  # subclassable, so ssl and friends still import
+            def __init__(self, *args, **kwargs):
+                raise PermissionError("network is disabled in the sandbox")
+
+        for mod in (module, _socket):
+            mod.socket = mod.SocketType = BlockedSocket
+            for name in (
+                "socketpair",
+                "fromfd",
+                "create_connection",
+                "create_server",
+                "getaddrinfo",
+                "gethostbyname",
+                "gethostbyname_ex",
+                "gethostbyaddr",
+                "getnameinfo",
+                "dup",
+            ):
+                if hasattr(mod, name):
+                    setattr(mod, name, deny)
+
+    def patch_raw_socket(module):
+        if "socket" not in sys.modules:
+            import socket  # noqa: F401 - patched, with _socket, by patch_socket
+
+    def patch_subprocess(module):
+        for name in ("Popen", "run", "call", "check_call", "check_output", "getoutput", "getstatusoutput"):
+            setattr(module, name, deny)
+
+    def patch_shutil(module):
+        def rmtree(path, *args, **kwargs):
+            check(path)
+            for top, dirs, files in os.walk(path, topdown=False):
+                for f in files:
+                    os.unlink(join(top, f))
+                for d in dirs:
+                    full = join(top, d)
+                    (os.unlink if os.path.islink(full) else os.rmdir)(full)
+            os.rmdir(path)
+
+        module.rmtree = rmtree
+        module.chown = deny
+
+    def patch_threading(module):
+        module.settrace = module.setprofile = deny
+
+    patchers = {
+        "socket": patch_socket,
+        "_socket": patch_raw_socket,
+        "subprocess": patch_subprocess,
+        "shutil": patch_shutil,
+        "threading": patch_threading,
+    }
+
+    class PatchOnImport:
+        def find_spec(self, name, path=None, target=None):
+            patch = patchers.get(name)
+            if patch is None:
+                return None
+            spec = machinery.PathFinder.find_spec(name, path)
+            if spec is None or spec.loader is None:
+                return spec
+            exec_module = spec.loader.exec_module
+
+            def exec_and_patch(module):
+                exec_module(module)
+                patch(module)
+
+            spec.loader.exec_module = exec_and_patch
+            return spec
+
+    for name, patch in patchers.items():
+        if name in sys.modules:
+            patch(sys.modules[name])
+    sys.meta_path.insert(0, PatchOnImport())
+
+
+if __name__ == "__main__":
+    _harness()
