@@ -8,7 +8,9 @@ from importlib import resources
 from pathlib import Path
 
 import pyarrow.parquet as pq
-from huggingface_hub import DatasetCardData
+from datasets import DatasetInfo, Features
+from datasets.info import DatasetInfosDict
+from huggingface_hub import DatasetCard, DatasetCardData
 
 from fusionbench import __version__
 from fusionbench.catalog import PriceSheet
@@ -202,10 +204,6 @@ def refresh(card_text: str, folder: Path) -> str:
     """The card with the facts read from ``folder``'s shards: the YAML ``configs`` (one per shard folder and
     split), each config's features and download size in ``dataset_info`` (so that a changed export never
     hits a stale ``datasets`` cache, and the Hub shows typed columns), and the checksum table."""
-    from datasets import DatasetInfo, Features
-    from datasets.info import DatasetInfosDict
-    from huggingface_hub import DatasetCard
-
     card = DatasetCard(card_text)
     splits_by_task = {
         task: [s for s in SPLITS if any((folder / "data" / task).glob(f"{s}-*.parquet"))] for task in TASKS
