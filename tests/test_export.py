@@ -200,3 +200,14 @@ def test_a_rebuilt_export_is_not_served_from_a_stale_datasets_cache(tmp_path: Pa
     build_export([str(tmp_path / "b")], out, overwrite=True)
     reloaded = load_dataset(str(out), "gsm8k", split="train")
     assert reloaded.num_rows == 39 and set(reloaded["performance"]) == {0.0}
+
+
+def test_spilling_to_disk_gives_the_same_export(sample_export: Path, tmp_path: Path, monkeypatch) -> None:
+    """Past the memory budget, converted rows spill to Arrow IPC files; the shards come out identical."""
+    from fusionbench import ingest
+
+    monkeypatch.setattr(ingest, "MEMORY_BUDGET", 50_000)
+    spilled = build_export(None, tmp_path / sample_export.name).out
+    files = sorted(p.relative_to(spilled) for p in spilled.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(sample_export) for p in sample_export.rglob("*") if p.is_file())
+    assert all((spilled / f).read_bytes() == (sample_export / f).read_bytes() for f in files)

@@ -1,9 +1,11 @@
 """Convert release batches into the canonical tables, detecting and flagging the release's defects.
 
-Two passes keep memory bounded by the largest (task, split) slice rather than by the whole release:
+Two passes keep memory bounded (by ``MEMORY_BUDGET`` plus the largest (task, split) slice) rather than
+by the size of the release:
 
-1. :meth:`Ingestor.add` converts each string batch with Arrow compute kernels and appends it to a
-   temporary Arrow IPC file per (task, split); query and model records are collected on the side.
+1. :meth:`Ingestor.add` converts each string batch with Arrow compute kernels and keeps it per
+   (task, split) in memory, spilling every slice to a temporary Arrow IPC file once the converted rows
+   pass ``MEMORY_BUDGET``; query and model records are collected on the side.
 2. :meth:`Ingestor.responses` reads one slice back, drops duplicate (query, model, mode, sample)
    rows, counts rows per query, applies the model/mode filters, sorts and returns the final table.
 """
@@ -38,6 +40,8 @@ from fusionbench.schema import (
 )
 
 _BIT = {flag: 1 << i for i, flag in enumerate(FLAGS)}
+#: Converted rows kept in memory before every slice spills to disk (bounds memory on a full-size release).
+MEMORY_BUDGET = 768 << 20
 _NUMBER = r"^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$"
 _MISSING = ["", "nan", "NaN", "None", "none", "null"]
 _PASS_AT_1 = r"^\{\s*['\"]pass@1['\"]\s*:\s*(?P<v>[^\s}]+)\s*\}$"
@@ -61,7 +65,8 @@ class Ingestor:
         self.lenient = lenient
         self.model_filter = sorted(models) if models else None
         self.mode_filter = sorted(modes) if modes else None
-        self._writers: dict[tuple[str, str], pa.ipc.RecordBatchFileWriter] = {}
+        self._slices: dict[tuple[str, str], _Slice] = {}
+        self._in_memory = 0  # bytes of converted rows held in memory, across slices
         self._prompts: dict[tuple[str, str], tuple[str, str, int]] = {}  # (split, task\x1fprompt) -> id, query, mask
         self.queries: dict[tuple[str, str], dict] = {}  # (split, query_id) -> queries-table record
         self.model_descriptions: dict[str, str | None] = {}
@@ -82,15 +87,21 @@ class Ingestor:
             rows += table.num_rows
             for task in pc.unique(table["task"]).to_pylist():
                 part = table.filter(pc.equal(table["task"], task))
-                self._writer(task, source.split, part.schema).write_table(part)
+                self._store(task, source.split, part)
         self.report.files[str(source.path)] = rows
         self.report.rows_read += rows
 
-    def _writer(self, task: str, split: str, schema: pa.Schema) -> pa.ipc.RecordBatchFileWriter:
+    def _store(self, task: str, split: str, part: pa.Table) -> None:
+        """Keep converted rows in memory; past ``MEMORY_BUDGET`` bytes, spill every slice to Arrow IPC files."""
         key = (task, split)
-        if key not in self._writers:
-            self._writers[key] = pa.ipc.new_file(self.workdir / f"{task}.{split}.arrow", schema)
-        return self._writers[key]
+        if key not in self._slices:
+            self._slices[key] = _Slice(self.workdir / f"{task}.{split}.arrow")
+        self._slices[key].add(part)
+        self._in_memory += part.nbytes
+        if self._in_memory > MEMORY_BUDGET:
+            for piece in self._slices.values():
+                piece.spill()
+            self._in_memory = 0
 
     def _fail(self, file: str, offset: int, bad: pa.Array, column: str, message: str, values: pa.Array) -> None:
         index = int(np.flatnonzero(bad.to_numpy(zero_copy_only=False))[0])
@@ -105,14 +116,21 @@ class Ingestor:
             pass_at_1 = pc.struct_field(pc.extract_regex(text, _PASS_AT_1), "v")
             text = pc.coalesce(pass_at_1, text)
         missing = pc.fill_null(pc.is_in(text, value_set=pa.array(_MISSING)), True)
-        bad = pc.and_(pc.invert(missing), pc.invert(pc.fill_null(pc.match_substring_regex(text, _NUMBER), False)))
+        try:  # fast path: one cast; only a failed cast (or inf) pays for the row-by-row regex check
+            values = pc.cast(pc.if_else(missing, pa.scalar(None, pa.string()), text), pa.float64())
+            bad = pc.invert(pc.fill_null(pc.is_finite(values), True))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            values = None
+            bad = pc.and_(pc.invert(missing), pc.invert(pc.fill_null(pc.match_substring_regex(text, _NUMBER), False)))
         if pc.any(bad).as_py():
             if not self.lenient:
                 self._fail(file, offset, bad, column, "not a number", batch.column(column))
             self.report.unparsed_values[column] += pc.sum(bad).as_py()
             mask |= np.where(bad.to_numpy(zero_copy_only=False), _BIT["unparsed_value"], 0).astype(np.int32)
-        clean = pc.if_else(pc.or_(missing, bad), pa.scalar(None, pa.string()), text)
-        return pc.cast(clean, pa.float64())
+            values = None
+        if values is None:
+            values = pc.cast(pc.if_else(pc.or_(missing, bad), pa.scalar(None, pa.string()), text), pa.float64())
+        return values
 
     def _count(self, batch: pa.RecordBatch, column: str, file: str, offset: int, mask: np.ndarray) -> pa.Array:
         values = self._number(batch, column, file, offset, mask)
@@ -204,11 +222,12 @@ class Ingestor:
         self, batch: pa.RecordBatch, source: SourceFile, mask: np.ndarray, is_cot: pa.Array
     ) -> tuple[pa.Array, pa.Array]:
         """query_id and bare query per row, parsing each distinct prompt once."""
-        key = pc.binary_join_element_wise(batch.column("task_name"), batch.column("query"), "\x1f")
-        encoded = key.dictionary_encode()
-        indices = encoded.indices.to_numpy()
-        _, first_rows = np.unique(indices, return_index=True)
-        keys = [(source.split, value) for value in encoded.dictionary.to_pylist()]
+        prompts = batch.column("query").dictionary_encode()  # distinct prompts; then (task, prompt) pairs as ints
+        tasks = pc.index_in(batch.column("task_name"), value_set=pa.array(TASKS)).to_numpy()
+        pairs = prompts.indices.to_numpy().astype(np.int64) * len(TASKS) + tasks
+        unique_pairs, first_rows, indices = np.unique(pairs, return_index=True, return_inverse=True)
+        texts_of = prompts.dictionary.take(pa.array(unique_pairs // len(TASKS))).to_pylist()
+        keys = [(source.split, TASKS[p % len(TASKS)] + "\x1f" + t) for p, t in zip(unique_pairs, texts_of, strict=True)]
         new = [position for position, cache_key in enumerate(keys) if cache_key not in self._prompts]
         if new:
             rows = pa.array(first_rows[new])
@@ -222,7 +241,8 @@ class Ingestor:
             texts.append(text)
             masks.append(query_mask)
         mask |= np.asarray(masks, dtype=np.int32)[indices]
-        return pa.array(ids, pa.string()).take(encoded.indices), pa.array(texts, pa.string()).take(encoded.indices)
+        take = pa.array(indices.astype(np.int64))
+        return pa.array(ids, pa.string()).take(take), pa.array(texts, pa.string()).take(take)
 
     def _register(self, cells: dict[str, str], source: SourceFile, cot: bool) -> tuple[str, str, int]:
         """Parse a new prompt (``cells``: its first row) and start or complete its query's record."""
@@ -304,8 +324,8 @@ class Ingestor:
     def close(self) -> None:
         """Release the background parser and the temporary files' handles (safe to call twice)."""
         self._parser.shutdown(cancel_futures=True)
-        for writer in self._writers.values():
-            writer.close()  # closing twice is harmless
+        for piece in self._slices.values():
+            piece.close()
 
     def _attach_embeddings(self) -> None:
         """Wait for the queued embeddings and attach them, first one per query wins; errors name the row."""
@@ -348,14 +368,13 @@ class Ingestor:
     def slices(self) -> list[tuple[str, str]]:
         """The (task, split) slices read, in task order (ends the first pass)."""
         self._attach_embeddings()
-        for writer in self._writers.values():
-            writer.close()
-        return sorted(self._writers, key=lambda key: (TASKS.index(key[0]), SPLITS.index(key[1])))
+        for piece in self._slices.values():
+            piece.close()
+        return sorted(self._slices, key=lambda key: (TASKS.index(key[0]), SPLITS.index(key[1])))
 
     def responses(self, task: str, split: str) -> pa.Table:
         """The final, sorted responses table of one slice (call after all files were added)."""
-        with pa.memory_map(str(self.workdir / f"{task}.{split}.arrow")) as source:
-            table = pa.ipc.open_file(source).read_all()
+        table = self._slices.pop((task, split)).read()
         keys = ["query_id", "model", "mode", "sample"]
         first = table.group_by(keys, use_threads=False).aggregate([("_seq", "min"), ("_seq", "count")])
         keep = pc.is_in(table["_seq"], value_set=first["_seq_min"])
@@ -414,6 +433,37 @@ class Ingestor:
     def model_table(self, rows_per_model: dict[str, int]) -> pa.Table:
         """The models table of the rows read (see :func:`fusionbench.catalog.models_table`)."""
         return catalog.models_table(rows_per_model, self._sheet, self.model_descriptions, self.model_prices)
+
+
+class _Slice:
+    """The converted rows of one (task, split): in memory, or spilled to an Arrow IPC file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.tables, self.writer = path, [], None
+
+    def add(self, table: pa.Table) -> None:
+        if self.writer is None:
+            self.tables.append(table)
+        else:
+            self.writer.write_table(table)
+
+    def spill(self) -> None:
+        if self.writer is None:
+            self.writer = pa.ipc.new_file(self.path, self.tables[0].schema)
+        for table in self.tables:
+            self.writer.write_table(table)
+        self.tables = []
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()  # closing twice is harmless
+
+    def read(self) -> pa.Table:
+        if self.writer is None:
+            return pa.concat_tables(self.tables)
+        self.close()
+        with pa.memory_map(str(self.path)) as source:
+            return pa.ipc.open_file(source).read_all()
 
 
 def _flag_names(mask: int) -> list[str]:
