@@ -13,6 +13,7 @@ by the size of the release:
 from __future__ import annotations
 
 import ast
+import contextlib
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -67,6 +68,7 @@ class Ingestor:
         self.mode_filter = sorted(modes) if modes else None
         self._slices: dict[tuple[str, str], _Slice] = {}
         self._in_memory = 0  # bytes of converted rows held in memory, across slices
+        self._cot_of_direct: dict[tuple[str, str, str], prompts.QueryFields] = {}
         self._prompts: dict[tuple[str, str], tuple[str, str, int]] = {}  # (split, task\x1fprompt) -> id, query, mask
         self.queries: dict[tuple[str, str], dict] = {}  # (split, query_id) -> queries-table record
         self.model_descriptions: dict[str, str | None] = {}
@@ -85,8 +87,9 @@ class Ingestor:
         for batch, offset in prefetched(read_batches(source)):
             table = self._convert(batch, source, offset)
             rows += table.num_rows
-            for task in pc.unique(table["task"]).to_pylist():
-                part = table.filter(pc.equal(table["task"], task))
+            tasks = pc.unique(table["task"]).to_pylist()
+            for task in tasks:  # release files are sorted by task: most batches hold one, stored without a copy
+                part = table if len(tasks) == 1 else table.filter(pc.equal(table["task"], task))
                 self._store(task, source.split, part)
         self.report.files[str(source.path)] = rows
         self.report.rows_read += rows
@@ -147,7 +150,8 @@ class Ingestor:
         if column not in batch.schema.names:
             return pa.nulls(batch.num_rows, pa.string())
         values = batch.column(column)
-        return pc.if_else(pc.equal(values, ""), pa.scalar(None, pa.string()), values)
+        empty = pc.equal(values, "")
+        return pc.if_else(empty, pa.scalar(None, pa.string()), values) if pc.any(empty).as_py() else values
 
     def _convert(self, batch: pa.RecordBatch, source: SourceFile, offset: int) -> pa.Table:
         file, n = str(source.path), batch.num_rows
@@ -251,7 +255,13 @@ class Ingestor:
             return cells.get(column) or None
 
         task, prompt = cell("task_name"), cell("query")
-        fields = prompts.parse(task, prompt)
+        # A chain-of-thought prompt that is exactly the template applied to an already parsed direct prompt
+        # needs no parsing of its own (the release writes each query's direct row first).
+        fields = self._cot_of_direct.pop((source.split, task, prompt), None) if cot else None
+        fields = fields or prompts.parse(task, prompt)
+        if fields is not None and not cot:
+            with contextlib.suppress(ValueError):
+                self._cot_of_direct[(source.split, task, prompts.render(task, fields, "cot"))] = fields
         mask = 0
         if fields is None:
             self.report.unparsed_prompts += 1
@@ -374,36 +384,39 @@ class Ingestor:
 
     def responses(self, task: str, split: str) -> pa.Table:
         """The final, sorted responses table of one slice (call after all files were added)."""
-        table = self._slices.pop((task, split)).read()
-        keys = ["query_id", "model", "mode", "sample"]
-        first = table.group_by(keys, use_threads=False).aggregate([("_seq", "min"), ("_seq", "count")])
-        keep = pc.is_in(table["_seq"], value_set=first["_seq_min"])
-        self.report.duplicates_dropped += table.num_rows - pc.sum(keep).as_py()
-        dup_seqs = pc.filter(first["_seq_min"], pc.greater(first["_seq_count"], 1))
-        table = table.filter(keep)
-        mask = table["_mask"].to_numpy().copy()
-        mask |= np.where(pc.is_in(table["_seq"], value_set=dup_seqs).to_numpy(), _BIT["duplicate"], 0).astype(np.int32)
+        table = self._slices.pop((task, split)).read()  # rows in reading order
+        query, n_queries, query_names = _ranks(table["query_id"])
+        model, n_models, _ = _ranks(table["model"])
+        mode, _, _ = _ranks(table["mode"])
+        sample = table["sample"].to_numpy().astype(np.int64)
+        key = ((query * n_models + model) * 2 + mode) * (int(sample.max(initial=0)) + 1) + sample
+        _, first, inverse, counts = np.unique(key, return_index=True, return_inverse=True, return_counts=True)
+        keep = np.sort(first)  # the first row of each (query_id, model, mode, sample) key
+        self.report.duplicates_dropped += table.num_rows - len(keep)
+        mask = table["_mask"].to_numpy()[keep].copy()
+        mask |= np.where(counts[inverse[keep]] > 1, _BIT["duplicate"], 0).astype(np.int32)
 
-        per_query = table.group_by("query_id", use_threads=False).aggregate([("query_id", "count")])
-        for qid, count in zip(per_query["query_id"].to_pylist(), per_query["query_id_count"].to_pylist(), strict=True):
+        rows_per_query = np.bincount(query[keep], minlength=n_queries)
+        for qid, count in zip(query_names, rows_per_query.tolist(), strict=True):
+            if count == 0:
+                continue
             record = self.queries[(split, qid)]
             record["n_rows"] = count
             if count != RELEASE_ROWS_PER_QUERY and record["_mask"] & _BIT["rows_not_40"] == 0:
                 record["_mask"] |= _BIT["rows_not_40"]
                 self.report.queries_not_40_rows[count] += 1
-        odd = pc.filter(per_query["query_id"], pc.not_equal(per_query["query_id_count"], RELEASE_ROWS_PER_QUERY))
-        mask |= np.where(pc.is_in(table["query_id"], value_set=odd).to_numpy(False), _BIT["rows_not_40"], 0).astype(
-            np.int32
-        )
+        odd = rows_per_query[query[keep]] != RELEASE_ROWS_PER_QUERY
+        mask |= np.where(odd, _BIT["rows_not_40"], 0).astype(np.int32)
 
-        table = table.drop_columns(["_mask", "_seq"]).append_column("flags", _flags_column(mask))
+        wanted = np.ones(len(keep), dtype=bool)
         if self.model_filter:
-            table = table.filter(pc.is_in(table["model"], value_set=pa.array(self.model_filter)))
+            wanted &= pc.is_in(table["model"], value_set=pa.array(self.model_filter)).to_numpy(False)[keep]
         if self.mode_filter:
-            table = table.filter(pc.is_in(table["mode"], value_set=pa.array(self.mode_filter)))
-        table = table.sort_by(
-            [("model", "ascending"), ("mode", "ascending"), ("query_id", "ascending"), ("sample", "ascending")]
-        )
+            wanted &= pc.is_in(table["mode"], value_set=pa.array(self.mode_filter)).to_numpy(False)[keep]
+        kept, mask = keep[wanted], mask[wanted]
+        order = np.lexsort((sample[kept], query[kept], mode[kept], model[kept]))  # model, mode, query_id, sample
+        table = table.drop_columns(["_mask", "_seq"]).take(pa.array(kept[order]))
+        table = table.append_column("flags", _flags_column(mask[order]))
         self.report.rows_written += table.num_rows
         return table.select(RESPONSE_SCHEMA.names).cast(RESPONSE_SCHEMA)
 
@@ -464,6 +477,16 @@ class _Slice:
         self.close()
         with pa.memory_map(str(self.path)) as source:
             return pa.ipc.open_file(source).read_all()
+
+
+def _ranks(column: pa.ChunkedArray) -> tuple[np.ndarray, int, list[str]]:
+    """Each value's rank among the column's distinct values (so sorting ranks sorts the strings), the number
+    of distinct values, and those values in rank order."""
+    encoded = column.combine_chunks().dictionary_encode()
+    order = pc.array_sort_indices(encoded.dictionary).to_numpy()
+    rank_of = np.empty(len(order), dtype=np.int64)
+    rank_of[order] = np.arange(len(order))
+    return rank_of[encoded.indices.to_numpy()], len(order), encoded.dictionary.take(pa.array(order)).to_pylist()
 
 
 def _flag_names(mask: int) -> list[str]:
