@@ -12,9 +12,8 @@ by the size of the release:
 
 from __future__ import annotations
 
-import ast
 import contextlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -25,10 +24,11 @@ import pyarrow.compute as pc
 from fusionbench import catalog, prompts
 from fusionbench.embeddings import parse_embeddings, vectors_column
 from fusionbench.errors import BadInputError
+from fusionbench.flags import FLAG_BITS, flag_names, flags_column
+from fusionbench.metrics.code import parse_test_list
 from fusionbench.release import SourceFile, prefetched, read_batches
 from fusionbench.report import IngestReport
 from fusionbench.schema import (
-    FLAGS,
     QUERY_SCHEMA,
     RELEASE_ROWS_PER_QUERY,
     RELEASE_TOKEN_COUNTER,
@@ -39,8 +39,8 @@ from fusionbench.schema import (
     THINK_SUFFIX,
     query_id,
 )
+from fusionbench.slices import Slice, ranks
 
-_BIT = {flag: 1 << i for i, flag in enumerate(FLAGS)}
 #: Converted rows kept in memory before every slice spills to disk (bounds memory on a full-size release).
 MEMORY_BUDGET = 768 << 20
 _NUMBER = r"^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$"
@@ -66,7 +66,7 @@ class Ingestor:
         self.lenient = lenient
         self.model_filter = sorted(models) if models else None
         self.mode_filter = sorted(modes) if modes else None
-        self._slices: dict[tuple[str, str], _Slice] = {}
+        self._slices: dict[tuple[str, str], Slice] = {}
         self._in_memory = 0  # bytes of converted rows held in memory, across slices
         self._cot_of_direct: dict[tuple[str, str, str], prompts.QueryFields] = {}
         self._prompts: dict[tuple[str, str], tuple[str, str, int]] = {}  # (split, task\x1fprompt) -> id, query, mask
@@ -98,7 +98,7 @@ class Ingestor:
         """Keep converted rows in memory; past ``MEMORY_BUDGET`` bytes, spill every slice to Arrow IPC files."""
         key = (task, split)
         if key not in self._slices:
-            self._slices[key] = _Slice(self.workdir / f"{task}.{split}.arrow")
+            self._slices[key] = Slice(self.workdir / f"{task}.{split}.arrow")
         self._slices[key].add(part)
         self._in_memory += part.nbytes
         if self._in_memory > MEMORY_BUDGET:
@@ -129,7 +129,7 @@ class Ingestor:
             if not self.lenient:
                 self._fail(file, offset, bad, column, "not a number", batch.column(column))
             self.report.unparsed_values[column] += pc.sum(bad).as_py()
-            mask |= np.where(bad.to_numpy(zero_copy_only=False), _BIT["unparsed_value"], 0).astype(np.int32)
+            mask |= np.where(bad.to_numpy(zero_copy_only=False), FLAG_BITS["unparsed_value"], 0).astype(np.int32)
             values = None
         if values is None:
             values = pc.cast(pc.if_else(pc.or_(missing, bad), pa.scalar(None, pa.string()), text), pa.float64())
@@ -184,10 +184,10 @@ class Ingestor:
 
         response = self._text(batch, "response")
         missing = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(response), ""), True).to_numpy(zero_copy_only=False)
-        mask |= np.where(missing, _BIT["missing_response"], 0).astype(np.int32)
+        mask |= np.where(missing, FLAG_BITS["missing_response"], 0).astype(np.int32)
         self.report.missing_responses += int(missing.sum())
         swapped = pc.is_in(model, value_set=pa.array(self._swapped, pa.string())).to_numpy(zero_copy_only=False)
-        mask |= np.where(swapped, _BIT["model_id_swapped"], 0).astype(np.int32)
+        mask |= np.where(swapped, FLAG_BITS["model_id_swapped"], 0).astype(np.int32)
         self.report.swapped_model_rows += int(swapped.sum())
         self._check_costs(model, in_tok, out_tok, in_price, out_price, cost)
         self._collect_models(batch, model, in_price, out_price)
@@ -266,20 +266,20 @@ class Ingestor:
         if fields is None:
             self.report.unparsed_prompts += 1
             fields = prompts.QueryFields(question=prompt.strip())
-            mask |= _BIT["unparsed_prompt"]
+            mask |= FLAG_BITS["unparsed_prompt"]
         qid = query_id(task, fields.question, fields.context, fields.choices or ())
         if task == "arc_challenge" and any(label.isdigit() for label in fields.choice_labels or ()):
-            mask |= _BIT["arc_digit_labels"]
+            mask |= FLAG_BITS["arc_digit_labels"]
         if task == "mmlu" and source.split == "train":
-            mask |= _BIT["mmlu_auxiliary_train"]
+            mask |= FLAG_BITS["mmlu_auxiliary_train"]
         if task == "gpqa":
-            mask |= _BIT["gpqa_label_unverified"]
+            mask |= FLAG_BITS["gpqa_label_unverified"]
         record = self.queries.get((source.split, qid))
         if record is None:
             record = self.queries[(source.split, qid)] = self._new_query(task, qid, source.split, fields, cell)
-            self.report.arc_digit_label_queries += bool(mask & _BIT["arc_digit_labels"])
-            self.report.mmlu_auxiliary_train_queries += bool(mask & _BIT["mmlu_auxiliary_train"])
-            self.report.gpqa_queries += bool(mask & _BIT["gpqa_label_unverified"])
+            self.report.arc_digit_label_queries += bool(mask & FLAG_BITS["arc_digit_labels"])
+            self.report.mmlu_auxiliary_train_queries += bool(mask & FLAG_BITS["mmlu_auxiliary_train"])
+            self.report.gpqa_queries += bool(mask & FLAG_BITS["gpqa_label_unverified"])
         record["prompt_cot" if cot else "prompt_direct"] = record["prompt_cot" if cot else "prompt_direct"] or prompt
         record["_mask"] |= mask
         return qid, fields.question, mask
@@ -289,7 +289,7 @@ class Ingestor:
         ground_truth = cell("ground_truth")
         test_list = fields.test_list
         if task == "mbpp" and ground_truth:
-            test_list = _literal_list(ground_truth) or test_list
+            test_list = parse_test_list(ground_truth) or test_list  # the release stores the list's repr
         return {
             "query_id": qid,
             "task": task,
@@ -385,16 +385,16 @@ class Ingestor:
     def responses(self, task: str, split: str) -> pa.Table:
         """The final, sorted responses table of one slice (call after all files were added)."""
         table = self._slices.pop((task, split)).read()  # rows in reading order
-        query, n_queries, query_names = _ranks(table["query_id"])
-        model, n_models, _ = _ranks(table["model"])
-        mode, _, _ = _ranks(table["mode"])
+        query, n_queries, query_names = ranks(table["query_id"])
+        model, n_models, _ = ranks(table["model"])
+        mode, _, _ = ranks(table["mode"])
         sample = table["sample"].to_numpy().astype(np.int64)
         key = ((query * n_models + model) * 2 + mode) * (int(sample.max(initial=0)) + 1) + sample
         _, first, inverse, counts = np.unique(key, return_index=True, return_inverse=True, return_counts=True)
         keep = np.sort(first)  # the first row of each (query_id, model, mode, sample) key
         self.report.duplicates_dropped += table.num_rows - len(keep)
         mask = table["_mask"].to_numpy()[keep].copy()
-        mask |= np.where(counts[inverse[keep]] > 1, _BIT["duplicate"], 0).astype(np.int32)
+        mask |= np.where(counts[inverse[keep]] > 1, FLAG_BITS["duplicate"], 0).astype(np.int32)
 
         rows_per_query = np.bincount(query[keep], minlength=n_queries)
         for qid, count in zip(query_names, rows_per_query.tolist(), strict=True):
@@ -402,11 +402,11 @@ class Ingestor:
                 continue
             record = self.queries[(split, qid)]
             record["n_rows"] = count
-            if count != RELEASE_ROWS_PER_QUERY and record["_mask"] & _BIT["rows_not_40"] == 0:
-                record["_mask"] |= _BIT["rows_not_40"]
+            if count != RELEASE_ROWS_PER_QUERY and record["_mask"] & FLAG_BITS["rows_not_40"] == 0:
+                record["_mask"] |= FLAG_BITS["rows_not_40"]
                 self.report.queries_not_40_rows[count] += 1
         odd = rows_per_query[query[keep]] != RELEASE_ROWS_PER_QUERY
-        mask |= np.where(odd, _BIT["rows_not_40"], 0).astype(np.int32)
+        mask |= np.where(odd, FLAG_BITS["rows_not_40"], 0).astype(np.int32)
 
         wanted = np.ones(len(keep), dtype=bool)
         if self.model_filter:
@@ -416,7 +416,7 @@ class Ingestor:
         kept, mask = keep[wanted], mask[wanted]
         order = np.lexsort((sample[kept], query[kept], mode[kept], model[kept]))  # model, mode, query_id, sample
         table = table.drop_columns(["_mask", "_seq"]).take(pa.array(kept[order]))
-        table = table.append_column("flags", _flags_column(mask[order]))
+        table = table.append_column("flags", flags_column(mask[order]))
         self.report.rows_written += table.num_rows
         return table.select(RESPONSE_SCHEMA.names).cast(RESPONSE_SCHEMA)
 
@@ -429,7 +429,7 @@ class Ingestor:
             if field.name in ("embedding", "task_description_embedding"):
                 columns[field.name] = vectors_column([r[field.name] for r in records])
             elif field.name == "flags":
-                columns[field.name] = pa.array([_flag_names(r["_mask"]) for r in records], field.type)
+                columns[field.name] = pa.array([flag_names(r["_mask"]) for r in records], field.type)
             else:
                 columns[field.name] = pa.array([r[field.name] for r in records], field.type)
         return pa.table(columns, schema=QUERY_SCHEMA)
@@ -446,72 +446,3 @@ class Ingestor:
     def model_table(self, rows_per_model: dict[str, int]) -> pa.Table:
         """The models table of the rows read (see :func:`fusionbench.catalog.models_table`)."""
         return catalog.models_table(rows_per_model, self._sheet, self.model_descriptions, self.model_prices)
-
-
-class _Slice:
-    """The converted rows of one (task, split): in memory, or spilled to an Arrow IPC file."""
-
-    def __init__(self, path: Path) -> None:
-        self.path, self.tables, self.writer = path, [], None
-
-    def add(self, table: pa.Table) -> None:
-        if self.writer is None:
-            self.tables.append(table)
-        else:
-            self.writer.write_table(table)
-
-    def spill(self) -> None:
-        if self.writer is None:
-            self.writer = pa.ipc.new_file(self.path, self.tables[0].schema)
-        for table in self.tables:
-            self.writer.write_table(table)
-        self.tables = []
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()  # closing twice is harmless
-
-    def read(self) -> pa.Table:
-        if self.writer is None:
-            return pa.concat_tables(self.tables)
-        self.close()
-        with pa.memory_map(str(self.path)) as source:
-            return pa.ipc.open_file(source).read_all()
-
-
-def _ranks(column: pa.ChunkedArray) -> tuple[np.ndarray, int, list[str]]:
-    """Each value's rank among the column's distinct values (so sorting ranks sorts the strings), the number
-    of distinct values, and those values in rank order."""
-    encoded = column.combine_chunks().dictionary_encode()
-    order = pc.array_sort_indices(encoded.dictionary).to_numpy()
-    rank_of = np.empty(len(order), dtype=np.int64)
-    rank_of[order] = np.arange(len(order))
-    return rank_of[encoded.indices.to_numpy()], len(order), encoded.dictionary.take(pa.array(order)).to_pylist()
-
-
-def _flag_names(mask: int) -> list[str]:
-    return [flag for flag, bit in _BIT.items() if mask & bit]
-
-
-def _flags_column(mask: np.ndarray) -> pa.Array:
-    """Bit masks -> list<string> flags, building each distinct combination once."""
-    uniques, inverse = np.unique(mask, return_inverse=True)
-    combos = pa.array([_flag_names(int(m)) for m in uniques], pa.list_(pa.string()))
-    return combos.take(pa.array(inverse.astype(np.int64)))
-
-
-def _literal_list(text: str) -> list[str] | None:
-    """The release stores MBPP tests as a Python list repr."""
-    try:
-        value = ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return None
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return value
-    return None
-
-
-def iter_tables(ingestor: Ingestor) -> Iterator[tuple[str, str, pa.Table]]:
-    """(task, split, responses table) for every slice, in task order."""
-    for task, split in ingestor.slices():
-        yield task, split, ingestor.responses(task, split)
