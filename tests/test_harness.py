@@ -26,7 +26,7 @@ from fusionbench.harness import lm_eval_argv, merge_include_path, run_lm_eval, t
 from fusionbench.harness_tasks import _generate
 from fusionbench.harness_tasks import utils as harness_utils
 from fusionbench.metrics import QA_TASKS, score
-from fusionbench.schema import CODE_TASKS, DOMAINS, TASKS
+from fusionbench.schema import CODE_TASKS, DOMAINS, SCORER_FIELDS, TASKS
 
 MARKER = "[from-the-export] "
 LM_EVAL_TIMEOUT = 600
@@ -253,7 +253,7 @@ def test_process_results_is_fusionbench_score(fresh_loader) -> None:
         scores = []
         for response in [*passing, *failing, "no idea"]:
             got = fresh_loader.process_results(doc, [response])
-            fields = {k: doc[k] for k in harness_utils.SCORE_FIELDS}
+            fields = {k: doc[k] for k in SCORER_FIELDS}
             assert got["acc"] == score(task, response, doc["ground_truth"], **fields), (task, response)
             assert set(got) == ({"acc", "f1"} if task in QA_TASKS else {"acc"})
             scores.append(got["acc"])
@@ -272,7 +272,7 @@ def _check_samples(samples: dict[str, list[dict]], tasks: list[str], suffix: str
             prompt = line["arguments"]["gen_args_0"]["arg_0"]
             assert prompt == doc[f"prompt_{mode}"] + suffix
             response = line["resps"][0][0]
-            fields = {k: doc.get(k) for k in harness_utils.SCORE_FIELDS}
+            fields = {k: doc.get(k) for k in SCORER_FIELDS}
             assert line["acc"] == score(doc["task"], response, doc["ground_truth"], **fields)
             if doc["task"] in QA_TASKS:
                 assert "f1" in line

@@ -10,10 +10,7 @@ import pyarrow as pa
 
 from fusionbench.catalog import PriceSheet
 from fusionbench.metrics import score_batch
-from fusionbench.schema import RESPONSE_SCHEMA
-
-#: Queries-table columns that scorers read.
-SCORER_FIELDS = ("choices", "choice_labels", "context", "test_list", "test_setup_code", "function_stub", "entry_point")
+from fusionbench.schema import RESPONSE_SCHEMA, SCORER_FIELDS
 
 
 @dataclass

@@ -22,10 +22,9 @@ import pyarrow.parquet as pq
 from fusionbench import card
 from fusionbench.export import move_into_place, write_shards
 from fusionbench.metrics import QA_TASKS, extract_number, gold_number, score_batch
-from fusionbench.schema import CODE_TASKS, MULTIPLE_CHOICE_TASKS, TASKS
+from fusionbench.schema import CODE_TASKS, MULTIPLE_CHOICE_TASKS, SCORER_FIELDS, TASKS
 
 RESCORED_COLUMN = "rescored_performance"
-QUERY_FIELDS = ["choices", "choice_labels", "context", "test_list", "test_setup_code", "function_stub", "entry_point"]
 
 
 @dataclass
@@ -87,7 +86,7 @@ def explain(task: str, released: float, ours: float, response: str, ground_truth
 
 
 def _query_fields(folder: Path) -> dict[tuple[str, str], dict]:
-    table = pq.read_table(folder / "data" / "queries", columns=["query_id", "split", *QUERY_FIELDS])
+    table = pq.read_table(folder / "data" / "queries", columns=["query_id", "split", *SCORER_FIELDS])
     return {(row.pop("split"), row.pop("query_id")): row for row in table.to_pylist()}
 
 

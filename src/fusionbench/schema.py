@@ -39,6 +39,17 @@ MULTIPLE_CHOICE_TASKS: frozenset[str] = frozenset(
     {"commonsense_qa", "openbook_qa", "arc_challenge", "hellaswag", "mmlu", "gpqa"}
 )
 
+#: Queries-table columns the scorers read, besides task, response and ground truth.
+SCORER_FIELDS: tuple[str, ...] = (
+    "choices",
+    "choice_labels",
+    "context",
+    "test_list",
+    "test_setup_code",
+    "function_stub",
+    "entry_point",
+)
+
 #: The metric name the release stores for each task.
 RELEASE_METRICS: dict[str, str] = {
     **dict.fromkeys(["natural_qa", "trivia_qa", "squad", "boolq"], "cem"),

@@ -26,8 +26,8 @@ from fusionbench.generation.engines import Completion, Engine, Request, Result, 
 from fusionbench.generation.settings import GenerationSettings, request_seed
 from fusionbench.generation.store import RunStore, read_manifest, read_run, run_keys
 from fusionbench.merge import MergeReport, merge_rows
-from fusionbench.records import SCORER_FIELDS, NewResponse, build_rows
-from fusionbench.schema import TASKS
+from fusionbench.records import NewResponse, build_rows
+from fusionbench.schema import SCORER_FIELDS, TASKS
 
 QUERY_COLUMNS = ("query_id", "task", "domain", "split", "query", "ground_truth", "metric", *SCORER_FIELDS)
 TOO_LONG = "prompt_too_long"

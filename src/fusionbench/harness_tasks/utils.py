@@ -18,6 +18,7 @@ from typing import Any
 import datasets
 
 from fusionbench.metrics import QA_TASKS, score_details
+from fusionbench.schema import SCORER_FIELDS
 
 log = logging.getLogger("fusionbench.harness")
 
@@ -29,16 +30,6 @@ DEFAULT_SPLIT = "test"
 FALLBACK_SPLIT = "train"
 #: The key the docs are returned under; the YAMLs set ``test_split`` to it.
 EVAL_SPLIT = "eval"
-#: Query columns handed to the scorer besides task, response and ground_truth.
-SCORE_FIELDS: tuple[str, ...] = (
-    "choices",
-    "choice_labels",
-    "context",
-    "test_list",
-    "test_setup_code",
-    "function_stub",
-    "entry_point",
-)
 #: Large columns left out of the docs (they would be copied into every logged sample).
 DROPPED_COLUMNS: tuple[str, ...] = ("embedding", "task_description_embedding")
 
@@ -138,7 +129,7 @@ def load_docs(
 
 def score_fields(doc: Mapping[str, Any]) -> dict[str, Any]:
     """The doc's task-specific fields, as :func:`fusionbench.metrics.score` takes them."""
-    return {name: doc.get(name) for name in SCORE_FIELDS}
+    return {name: doc.get(name) for name in SCORER_FIELDS}
 
 
 def process_results(doc: Mapping[str, Any], results: Sequence[str]) -> dict[str, float]:
