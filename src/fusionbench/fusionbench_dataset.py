@@ -110,6 +110,20 @@ class FusionBench(datasets.ArrowBasedBuilder):
                 yield Key(file_index, batch_index), pa.Table.from_batches([batch])
 
 
+def load_queries(export: str | None = None) -> datasets.DatasetDict:
+    """The ``queries`` config, every split, from ``export``: an export folder (``fusionbench build --out``),
+    release files (paths, folders, globs; built on the fly), a Hub id of an export, or None (the
+    embedded synthetic sample)."""
+    if not export:
+        return load("queries")
+    path = Path(export).expanduser()
+    if path.is_dir() and (path / "README.md").is_file() and (path / "data" / "queries").is_dir():
+        return datasets.load_dataset(str(path.resolve()), "queries")
+    if path.exists() or any(ch in export for ch in "*?["):
+        return load("queries", source=str(path))
+    return datasets.load_dataset(export, "queries")
+
+
 def load(
     config: str = "all",
     *,

@@ -76,15 +76,12 @@ class RunSummary:
 
 def load_queries(settings: GenerationSettings) -> list[dict[str, Any]]:
     """The queries of the run: its split and tasks, ordered by (task, query_id), ``limit`` per task, its shard."""
-    if settings.export:
-        from datasets import load_dataset
+    from fusionbench.fusionbench_dataset import load_queries as load_queries_config
 
-        dataset = load_dataset(settings.export, "queries", split=settings.split)
-    else:
-        from fusionbench.fusionbench_dataset import load
-
-        dataset = load("queries", split=settings.split)
-    dataset = dataset.select_columns([*QUERY_COLUMNS, "prompt_direct", "prompt_cot"])
+    splits = load_queries_config(settings.export)
+    if settings.split not in splits:
+        raise ValueError(f"the queries table has no {settings.split!r} split (it has {', '.join(splits)})")
+    dataset = splits[settings.split].select_columns([*QUERY_COLUMNS, "prompt_direct", "prompt_cot"])
     tasks = settings.tasks or TASKS
     order = {t: i for i, t in enumerate(tasks)}
     rows = sorted((q for q in dataset.to_list() if q["task"] in order), key=lambda q: (order[q["task"]], q["query_id"]))

@@ -12,7 +12,6 @@ import logging
 import os
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import datasets
@@ -39,26 +38,14 @@ def task_name(task: str, mode: str) -> str:
     return f"fusionbench_{task}" + ("" if mode == "direct" else f"_{mode}")
 
 
-def _is_export_folder(path: Path) -> bool:
-    return path.is_dir() and (path / "README.md").is_file() and (path / "data" / "queries").is_dir()
-
-
 @lru_cache(maxsize=8)
 def load_queries(export: str | None = None) -> datasets.DatasetDict:
     """The ``queries`` config, every split, from ``export`` (see :func:`resolve_export` for the forms)."""
+    from fusionbench.fusionbench_dataset import load_queries as load_queries_config
+
     if not export:
-        import fusionbench
-
         log.info("fusionbench: using the embedded synthetic sample (do not report results on it)")
-        queries = fusionbench.load("queries")
-    elif _is_export_folder(Path(export).expanduser()):
-        queries = datasets.load_dataset(str(Path(export).expanduser().resolve()), "queries")
-    elif Path(export).expanduser().exists() or any(ch in export for ch in "*?["):
-        import fusionbench
-
-        queries = fusionbench.load("queries", source=str(Path(export).expanduser()))
-    else:
-        queries = datasets.load_dataset(export, "queries")
+    queries = load_queries_config(export)
     drop = [c for c in DROPPED_COLUMNS if c in next(iter(queries.values())).column_names]
     return queries.remove_columns(drop) if drop else queries
 
