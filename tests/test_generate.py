@@ -40,7 +40,7 @@ from fusionbench.generation import (
 from fusionbench.generation.__main__ import main as generate_main
 from fusionbench.generation.engines import HFEngine, prompt_ids
 from fusionbench.generation.store import RUN_SCHEMA, shard_paths
-from fusionbench.merge import KEY
+from fusionbench.schema import ROW_KEY as KEY
 
 NAME = "tiny-llama"
 TASKS = ("gsm8k", "natural_qa", "mmlu")  # in the canonical task order

@@ -23,7 +23,7 @@ from transformers import AutoTokenizer
 
 from fusionbench.generation import load_queries, read_manifest, read_run
 from fusionbench.generation.settings import GenerationSettings
-from fusionbench.merge import KEY
+from fusionbench.schema import ROW_KEY as KEY
 
 NAME = "tiny-llama"
 TASKS = ("gsm8k", "mbpp", "natural_qa")  # mbpp prompts (~380 tokens) do not fit max_model_len 256

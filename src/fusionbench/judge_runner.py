@@ -31,8 +31,8 @@ import pyarrow.parquet as pq
 from fusionbench import card
 from fusionbench.export import move_into_place, write_parquet
 from fusionbench.metrics.judge import judge_prompt, parse_judge_output
+from fusionbench.schema import ROW_KEY, row_keys
 
-KEY = ["query_id", "split", "model", "mode", "sample"]
 JUDGE_COLUMNS = ["judge_score", "judge_model", "judge_prompt_hash", "judge_output"]
 _RESULT_SCHEMA = pa.schema(
     [
@@ -169,10 +169,6 @@ def _target_shards(target: Path) -> list[Path]:
     return shards
 
 
-def _key(table: pa.Table) -> pa.Array:
-    return pc.binary_join_element_wise(*[pc.cast(table[c], pa.string()) for c in KEY], "\x1f")
-
-
 def _done(work: Path) -> pa.Table | None:
     parts = sorted(work.glob("part-*.parquet"))
     return pa.concat_tables([pq.read_table(p) for p in parts]) if parts else None
@@ -194,7 +190,7 @@ def judge_target(
     for leftover in work.glob(".tmp-*"):
         leftover.unlink()
     report = JudgeReport()
-    columns = [*KEY, "prompt", "response", "ground_truth"]
+    columns = [*ROW_KEY, "prompt", "response", "ground_truth"]
     rows = pa.concat_tables([pq.read_table(p, columns=columns) for p in _target_shards(target)])
     report.rows = rows.num_rows
     has_response = pc.is_valid(rows["response"])
@@ -202,7 +198,7 @@ def judge_target(
     rows = rows.filter(has_response)
     done = _done(work)
     if done is not None:
-        seen = pc.is_in(_key(rows), value_set=_key(done))
+        seen = pc.is_in(row_keys(rows), value_set=row_keys(done))
         report.already_judged = pc.sum(seen).as_py()
         rows = rows.filter(pc.invert(seen))
     todo = rows.to_pylist()[:limit] if limit is not None else rows.to_pylist()
@@ -219,7 +215,7 @@ def judge_target(
             report.unparseable += status == "unparseable"
             report.failed += status == "failed"
             results.append(
-                {**{k: row[k] for k in KEY}, "judge_score": score, "judge_model": judge.model,
+                {**{k: row[k] for k in ROW_KEY}, "judge_score": score, "judge_model": judge.model,
                  "judge_prompt_hash": prompt_hash(prompt), "judge_output": output, "status": status}
             )  # fmt: skip
         temporary = work / f".tmp-part-{part:06d}.parquet"
@@ -239,7 +235,7 @@ def write_judgements(target: Path, judged: pa.Table | None) -> None:
     if judged is None:
         return
     judged = judged.drop_columns(["status"])
-    lookup_key = _key(judged)
+    lookup_key = row_keys(judged)
     export = (target / "data").is_dir()
     root = target.parent / f".{target.name}.partial-{os.getpid()}" if export else target
     if export:
@@ -248,7 +244,7 @@ def write_judgements(target: Path, judged: pa.Table | None) -> None:
     try:
         for shard in _target_shards(root):
             table = pq.read_table(shard)
-            index = pc.index_in(_key(table), value_set=lookup_key)
+            index = pc.index_in(row_keys(table), value_set=lookup_key)
             found = pc.is_valid(index)
             for name in JUDGE_COLUMNS:
                 new = pc.take(judged[name], index)

@@ -1,7 +1,7 @@
 """Add new response rows (a new model, new samples, a regenerated task) to an existing export.
 
 Used by ``fusionbench ingest`` (lm-eval logs) and ``fusionbench build --add-run`` (generation runs).
-Rows are keyed by (query_id, split, model, mode, sample): adding the same rows again replaces them,
+Rows are keyed by ``schema.ROW_KEY`` (query_id, split, model, mode, sample): adding the same rows again replaces them,
 never duplicates them. The export is rewritten in a staging copy and swapped in whole.
 """
 
@@ -20,10 +20,9 @@ import pyarrow.parquet as pq
 
 from fusionbench import card
 from fusionbench.export import move_into_place, write_shards
-from fusionbench.schema import MODEL_SCHEMA, QUERY_SCHEMA, RESPONSE_SCHEMA, SPLITS
+from fusionbench.schema import MODEL_SCHEMA, QUERY_SCHEMA, RESPONSE_SCHEMA, SPLITS, row_keys
 from fusionbench.stats import export_summary
 
-KEY = ["query_id", "split", "model", "mode", "sample"]
 _SORT = [("model", "ascending"), ("mode", "ascending"), ("query_id", "ascending"), ("sample", "ascending")]
 
 
@@ -44,11 +43,6 @@ class MergeReport:
 def _read(folder: Path) -> pa.Table | None:
     files = sorted(folder.glob("*.parquet"))
     return pa.concat_tables([pq.read_table(f) for f in files], promote_options="default") if files else None
-
-
-def _key(table: pa.Table) -> pa.Array:
-    parts = [pc.cast(table[c], pa.string()) for c in KEY]
-    return pc.binary_join_element_wise(*parts, "\x1f")
 
 
 def merge_rows(
@@ -76,7 +70,7 @@ def merge_rows(
             folder = staging / "data" / task
             old = _read(folder)
             if old is not None:
-                replaced = pc.is_in(_key(old), value_set=_key(new))
+                replaced = pc.is_in(row_keys(old), value_set=row_keys(new))
                 report.rows_replaced += pc.sum(replaced).as_py()
                 report.dropped_columns |= set(old.column_names) - set(RESPONSE_SCHEMA.names)
                 old = old.filter(pc.invert(replaced)).select(RESPONSE_SCHEMA.names).cast(RESPONSE_SCHEMA)

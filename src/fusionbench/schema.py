@@ -190,6 +190,17 @@ TABLE_SCHEMAS: dict[str, pa.Schema] = {
 }
 
 
+#: The columns that identify a response row: adding rows with the same key replaces, never duplicates.
+ROW_KEY: tuple[str, ...] = ("query_id", "split", "model", "mode", "sample")
+
+
+def row_keys(table: pa.Table) -> pa.Array:
+    """One string per row joining its :data:`ROW_KEY` values, for set lookups between tables."""
+    import pyarrow.compute as pc
+
+    return pc.binary_join_element_wise(*[pc.cast(table[c], pa.string()) for c in ROW_KEY], "\x1f")
+
+
 def column_docs(schema: pa.Schema) -> list[tuple[str, str, str]]:
     """(name, Arrow type, description) for each column of ``schema``, for the dataset card."""
     return [(f.name, str(f.type), (f.metadata or {}).get(b"doc", b"").decode()) for f in schema]

@@ -22,8 +22,7 @@ import pyarrow.parquet as pq
 
 from fusionbench import __version__
 from fusionbench.generation.settings import identity_differences
-from fusionbench.merge import KEY
-from fusionbench.schema import RESPONSE_SCHEMA
+from fusionbench.schema import RESPONSE_SCHEMA, ROW_KEY, row_keys
 
 MANIFEST = "run.json"
 SHARD_GLOB = "shard-*.parquet"
@@ -75,10 +74,6 @@ def shard_paths(run_dir: Path) -> list[Path]:
     return sorted(Path(run_dir).glob(SHARD_GLOB))
 
 
-def _key_strings(table: pa.Table) -> pa.Array:
-    return pc.binary_join_element_wise(*(pc.cast(table[c], pa.string()) for c in KEY), "\x1f")
-
-
 def read_run(run_dir: Path) -> pa.Table:
     """All rows of a run (canonical columns + finish_reason, latency_s), deduplicated by key, first kept."""
     read_manifest(run_dir)
@@ -87,7 +82,7 @@ def read_run(run_dir: Path) -> pa.Table:
         return RUN_SCHEMA.empty_table()
     table = pa.concat_tables([pq.read_table(p, schema=RUN_SCHEMA) for p in paths])
     indexed = table.append_column("__row", pa.array(range(table.num_rows), pa.int64()))
-    indexed = indexed.append_column("__key", _key_strings(table))
+    indexed = indexed.append_column("__key", row_keys(table))
     first = indexed.group_by("__key", use_threads=False).aggregate([("__row", "min")])["__row_min"]
     if len(first) == table.num_rows:
         return table
@@ -98,8 +93,8 @@ def run_keys(run_dir: Path) -> set[tuple[str, str, str, str, int]]:
     """(query_id, split, model, mode, sample) of every row already written."""
     keys: set[tuple[str, str, str, str, int]] = set()
     for path in shard_paths(run_dir):
-        table = pq.read_table(path, columns=KEY)
-        keys.update(zip(*(table[c].to_pylist() for c in KEY), strict=True))
+        table = pq.read_table(path, columns=list(ROW_KEY))
+        keys.update(zip(*(table[c].to_pylist() for c in ROW_KEY), strict=True))
     return keys
 
 
