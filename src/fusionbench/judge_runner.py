@@ -32,6 +32,7 @@ from fusionbench import card
 from fusionbench.export import move_into_place, write_parquet
 from fusionbench.metrics.judge import judge_prompt, parse_judge_output
 from fusionbench.schema import ROW_KEY, row_keys
+from fusionbench.stats import response_shards
 
 JUDGE_COLUMNS = ["judge_score", "judge_model", "judge_prompt_hash", "judge_output"]
 _RESULT_SCHEMA = pa.schema(
@@ -162,7 +163,7 @@ def prompt_hash(prompt: str) -> str:
 def _target_shards(target: Path) -> list[Path]:
     data = target / "data"
     if data.is_dir():  # an export
-        return sorted(p for p in data.glob("*/*.parquet") if p.parent.name not in ("queries", "models"))
+        return response_shards(target)
     shards = sorted(target.glob("*.parquet"))  # a generation run
     if not shards:
         raise FileNotFoundError(f"{target}: neither an export (data/) nor a generation run (*.parquet)")

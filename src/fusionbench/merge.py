@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from fusionbench import card
 from fusionbench.export import move_into_place, write_shards
 from fusionbench.schema import MODEL_SCHEMA, QUERY_SCHEMA, RESPONSE_SCHEMA, SPLITS, row_keys
-from fusionbench.stats import export_summary
+from fusionbench.stats import export_summary, response_shards
 
 _SORT = [("model", "ascending"), ("mode", "ascending"), ("query_id", "ascending"), ("sample", "ascending")]
 
@@ -100,11 +100,7 @@ def merge_rows(
 def _update_side_tables(staging: Path, models: list[dict]) -> None:
     """Recount rows per model and per query; upsert the new models."""
     responses = pa.concat_tables(
-        [
-            pq.read_table(p, columns=["query_id", "split", "model"])
-            for p in sorted((staging / "data").glob("*/*.parquet"))
-            if p.parent.name not in ("queries", "models")
-        ]
+        [pq.read_table(p, columns=["query_id", "split", "model"]) for p in response_shards(staging)]
     )
     per_model = dict(
         zip(*responses.group_by("model").aggregate([("model", "count")]).to_pydict().values(), strict=True)

@@ -22,7 +22,8 @@ import pyarrow.parquet as pq
 from fusionbench import card
 from fusionbench.export import move_into_place, write_shards
 from fusionbench.metrics import QA_TASKS, extract_number, gold_number, score_batch
-from fusionbench.schema import CODE_TASKS, MULTIPLE_CHOICE_TASKS, SCORER_FIELDS, TASKS
+from fusionbench.schema import CODE_TASKS, MULTIPLE_CHOICE_TASKS, SCORER_FIELDS
+from fusionbench.stats import response_shards
 
 RESCORED_COLUMN = "rescored_performance"
 
@@ -90,14 +91,6 @@ def _query_fields(folder: Path) -> dict[tuple[str, str], dict]:
     return {(row.pop("split"), row.pop("query_id")): row for row in table.to_pylist()}
 
 
-def _task_shards(folder: Path, tasks: Iterable[str] | None) -> list[Path]:
-    wanted = set(tasks or TASKS)
-    return sorted(
-        (p for p in (folder / "data").glob("*/*.parquet") if p.parent.name in wanted),
-        key=lambda p: (TASKS.index(p.parent.name), p.name),
-    )
-
-
 def rescore_table(
     table: pa.Table, queries: dict[tuple[str, str], dict], workers: int | None = None, timeout: float = 3.0
 ) -> tuple[pa.Array, TaskAgreement]:
@@ -139,7 +132,7 @@ def rescore_export(
     """Rescore an export's responses; with ``write``, add ``rescored_performance`` and update the card."""
     folder = Path(folder)
     queries = _query_fields(folder)
-    shards = _task_shards(folder, tasks)
+    shards = response_shards(folder, tasks)
     if not shards:
         raise FileNotFoundError(f"{folder}: no responses shards to rescore")
     results: dict[str, TaskAgreement] = {}

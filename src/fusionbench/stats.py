@@ -1,11 +1,14 @@
-"""Summary statistics of responses tables, shared by the dataset card and ``fusionbench info``."""
+"""Where an export's responses shards are, and their summary statistics (for the card and ``fusionbench info``)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.dataset as pads
+
+from fusionbench.schema import TASKS
 
 _SUMMED = ["performance", "cost_usd", "judge_score", "input_tokens", "output_tokens"]
 _KEYS = ["task", "split", "model", "mode"]
@@ -37,9 +40,18 @@ def combine(partials: list[pa.Table]) -> list[dict]:
     return rows
 
 
+def response_shards(export_dir: Path, tasks: Iterable[str] | None = None) -> list[Path]:
+    """The responses shards of an export (``data/<task>/*.parquet``), in task order; only ``tasks`` if given."""
+    wanted = set(tasks or TASKS)
+    return sorted(
+        (p for p in (Path(export_dir) / "data").glob("*/*.parquet") if p.parent.name in wanted),
+        key=lambda p: (TASKS.index(p.parent.name), p.name),
+    )
+
+
 def export_summary(export_dir: Path) -> list[dict]:
     """Read every responses shard of an export (only the needed columns) and summarise it."""
-    shards = sorted(p for p in (export_dir / "data").glob("*/*.parquet") if p.parent.name not in ("queries", "models"))
+    shards = response_shards(export_dir)
     if not shards:
         raise FileNotFoundError(f"{export_dir}: no responses shards under data/ (is this an export folder?)")
     dataset = pads.dataset([str(p) for p in shards], format="parquet")
