@@ -20,6 +20,12 @@ console = Console(stderr=True)
 out = Console(width=None if sys.stdout.isatty() else 160)  # piped tables keep their columns
 
 
+def _progress(quiet: bool) -> Progress:
+    """The progress display every long command uses (on stderr; off with --quiet)."""
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    return Progress(*columns, console=console, disable=quiet)
+
+
 def _csv_list(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
@@ -39,14 +45,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         return 2
     if args.source is None:
         console.print(SYNTHETIC_NOTICE.replace("> ", "").replace("**", ""), style="yellow")
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        disable=args.quiet,
-    ) as progress:
+    with _progress(args.quiet) as progress:
         bars: dict[str, int] = {}
 
         def on_progress(stage: str, done: int, total: int) -> None:
@@ -128,10 +127,7 @@ def cmd_push(args: argparse.Namespace) -> int:
 def cmd_rescore(args: argparse.Namespace) -> int:
     from fusionbench.rescore import CAUSES, rescore_export
 
-    with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console,
-        disable=args.quiet,
-    ) as progress:  # fmt: skip
+    with _progress(args.quiet) as progress:
         bar = progress.add_task("rescoring", total=None)
 
         def on_progress(shard: str, done: int, total: int) -> None:
@@ -200,10 +196,7 @@ def cmd_judge(args: argparse.Namespace) -> int:
             args.judge_model, base_url, api_key, concurrency=args.concurrency, max_retries=args.max_retries,
             max_tokens=args.max_tokens,
         )  # fmt: skip
-    with Progress(
-        TextColumn("judging"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console,
-        disable=args.quiet,
-    ) as progress:  # fmt: skip
+    with _progress(args.quiet) as progress:
         bar = progress.add_task("judging", total=None)
         report = judge_target(
             Path(args.target), judge, work=Path(args.work) if args.work else None, limit=args.limit,
