@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from datasets import load_dataset
 from release_factory import EMBEDDING, release_rows, write_release
 
-from fusionbench.embeddings import parse_embedding
+from fusionbench.embeddings import parse_embedding, parse_embeddings
 from fusionbench.export import build_export
 from fusionbench.release import resolve_sources
 
@@ -135,6 +137,19 @@ def test_embedding_text_forms() -> None:
     assert parse_embedding("[1, 2, 3]").tolist() == [1, 2, 3]
     for bad in ("tensor([0.5, abc])", "tensor(", "hello", "tensor([])", "tensor([nan, 1.0])"):
         assert parse_embedding(bad) is None, bad
+
+
+def test_embedding_batches_agree_across_parsing_paths() -> None:
+    """Torch-printed cells take a fast path; a batch mixing in other shapes takes the general one. Same values."""
+    torch_cells = ["tensor([[-0.1512,  0.0546,\n         -0.0475]])", "tensor([[ 1.0000e-01, 2.5]])", "tensor([[7]])"]
+    fast = parse_embeddings(pa.array(torch_cells))
+    mixed = parse_embeddings(pa.array([*torch_cells, "[1, 2]", "tensor([[1., 2.],\n [3., 4.]])", "tensor([[]])"]))
+    expected = [[-0.1512, 0.0546, -0.0475], [0.1, 2.5], [7.0]]
+    for vectors in (fast, mixed[:3]):
+        assert [v.tolist() for v in vectors] == [pytest.approx(e) for e in expected]
+        assert all(v.dtype == np.float32 for v in vectors)
+    assert mixed[3].tolist() == [1, 2] and mixed[4].tolist() == [1, 2, 3, 4] and mixed[5] is None
+    assert parse_embeddings(pa.array(["tensor([[0.5, oops]])", None], pa.string())) == [None, None]
 
 
 def test_hub_dataset_id_source_downloads_then_ingests(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,19 +8,26 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+_TORCH_PREFIX, _TORCH_SUFFIX = "tensor([[", "]])"
 _EMBEDDING_STRICT = re.compile(r"^\s*(?:tensor\()?\s*(?P<body>\[.*\])\s*(?:,\s*[a-z_]+=[^)]*)?\)?\s*$", re.S)
 
 
 def parse_embeddings(texts: pa.Array) -> list[np.ndarray | None]:
     """``tensor([[0.1, -0.2, ...]])`` (or bare list) texts -> float32 vectors; None where malformed.
 
-    Fast path: split on commas, trim brackets and white space, cast in one kernel. Any cell that
-    does not survive it (a ``device=...`` suffix, junk) is retried alone with a strict regex.
+    Fast path: cut torch's ``tensor([[`` / ``]])`` off every cell, split on commas, trim white space and
+    cast in one kernel each. Texts in any other shape take a slower path that trims brackets from every
+    number, and a cell that survives neither (a ``device=...`` suffix, junk) is retried alone with a
+    strict regex.
     """
-    parts = pc.split_pattern(texts, ",")
-    try:
-        flat = pc.cast(pc.utf8_trim(pc.list_flatten(parts), "tensor([ ])\n\t\r"), pa.float32()).to_numpy()
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+    parts = flat = None
+    if pc.all(pc.starts_with(texts, _TORCH_PREFIX)).as_py() and pc.all(pc.ends_with(texts, _TORCH_SUFFIX)).as_py():
+        parts = pc.split_pattern(pc.utf8_slice_codeunits(texts, len(_TORCH_PREFIX), -len(_TORCH_SUFFIX)), ",")
+        flat = _floats(pc.ascii_trim_whitespace(pc.list_flatten(parts)))
+    if flat is None:
+        parts = pc.split_pattern(texts, ",")
+        flat = _floats(pc.utf8_trim(pc.list_flatten(parts), "tensor([ ])\n\t\r"))
+    if flat is None:
         return [_parse_embedding_strict(text) for text in texts.to_pylist()]
     lengths = pc.fill_null(pc.list_value_length(parts), 0).to_numpy()
     vectors: list[np.ndarray | None] = []
@@ -30,6 +37,14 @@ def parse_embeddings(texts: pa.Array) -> list[np.ndarray | None]:
         start += length
         vectors.append(vector if valid and length and np.isfinite(vector).all() else None)
     return vectors
+
+
+def _floats(numbers: pa.Array) -> np.ndarray | None:
+    """Number texts -> float32, or None if any of them is not a number."""
+    try:
+        return pc.cast(numbers, pa.float32()).to_numpy()
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
 
 
 def _parse_embedding_strict(text: str | None) -> np.ndarray | None:
