@@ -8,12 +8,18 @@ by the size of the release:
    pass ``MEMORY_BUDGET``; query and model records are collected on the side.
 2. :meth:`Ingestor.responses` reads one slice back, drops duplicate (query, model, mode, sample)
    rows, counts rows per query, applies the model/mode filters, sorts and returns the final table.
+
+With ``streaming=True`` the passes overlap: the release is sorted by task, so a (task, split) slice is
+complete as soon as rows of another slice follow it, and :meth:`Ingestor.completed` hands it over for
+pass 2 while later files are still being read; memory then holds about one slice instead of the release.
+Input in any other order raises :class:`SliceReopened` (the caller rebuilds without streaming).
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -44,9 +50,13 @@ from fusionbench.slices import Slice, ranks
 #: Converted rows kept in memory before every slice spills to disk (bounds memory on a full-size release).
 MEMORY_BUDGET = 768 << 20
 _NUMBER = r"^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$"
-_MISSING = ["", "nan", "NaN", "None", "none", "null"]
+_MISSING = pa.array(["", "nan", "NaN", "None", "none", "null"])
 _PASS_AT_1 = r"^\{\s*['\"]pass@1['\"]\s*:\s*(?P<v>[^\s}]+)\s*\}$"
 _QUERY_CELLS = ["task_name", "query", "ground_truth", "metric", "task_id", "task_description"]
+
+
+class SliceReopened(Exception):
+    """Rows of a (task, split) slice arrived after the slice was handed over (input not grouped by task)."""
 
 
 class Ingestor:
@@ -60,8 +70,15 @@ class Ingestor:
         lenient: bool = False,
         models: Iterable[str] | None = None,
         modes: Iterable[str] | None = None,
+        streaming: bool = False,
     ) -> None:
         self.workdir = workdir
+        self.streaming = streaming
+        self._open: tuple[str, str] | None = None  # streaming: the slice now receiving rows
+        self._complete: list[tuple[str, str]] = []  # streaming: slices no later row may belong to
+        self._sealed: set[tuple[str, str]] = set()
+        self.slices_done = 0  # slices handed over for :meth:`responses`
+        self._lock = threading.Lock()
         self.report = report
         self.lenient = lenient
         self.model_filter = sorted(models) if models else None
@@ -81,8 +98,9 @@ class Ingestor:
 
     # ---- pass 1 -------------------------------------------------------------------------------
 
-    def add(self, source: SourceFile) -> None:
-        """Read one release file into the per-(task, split) temporary files."""
+    def add(self, source: SourceFile) -> Iterator[int]:
+        """Read one release file into the per-(task, split) slices; yields the rows read after each batch
+        (a generator: iterate it to read the file; between batches, :meth:`completed` may hand slices over)."""
         rows = 0
         for batch, offset in prefetched(read_batches(source)):
             table = self._convert(batch, source, offset)
@@ -91,14 +109,22 @@ class Ingestor:
             for task in tasks:  # release files are sorted by task: most batches hold one, stored without a copy
                 part = table if len(tasks) == 1 else table.filter(pc.equal(table["task"], task))
                 self._store(task, source.split, part)
+            yield rows
         self.report.files[str(source.path)] = rows
         self.report.rows_read += rows
 
     def _store(self, task: str, split: str, part: pa.Table) -> None:
         """Keep converted rows in memory; past ``MEMORY_BUDGET`` bytes, spill every slice to Arrow IPC files."""
         key = (task, split)
+        if self.streaming and key != self._open:
+            if key in self._sealed:
+                raise SliceReopened(f"rows of {task} ({split}) follow rows of other tasks")
+            if self._open is not None:
+                self._complete.append(self._open)
+                self._sealed.add(self._open)
+            self._open = key
         if key not in self._slices:
-            self._slices[key] = Slice(self.workdir / f"{task}.{split}.arrow")
+            self._slices[key] = Slice(self.workdir / f"{task}.{split}.arrow", task, split)
         self._slices[key].add(part)
         self._in_memory += part.nbytes
         if self._in_memory > MEMORY_BUDGET:
@@ -114,13 +140,18 @@ class Ingestor:
         """A text column -> float64; '' / nan -> null; junk -> error, or null + flag when lenient."""
         if column not in batch.schema.names:
             return pa.nulls(batch.num_rows, pa.float64())
-        text = pc.utf8_trim_whitespace(batch.column(column))
-        if column == "performance":  # code tasks store "{'pass@1': 1.0}"
-            pass_at_1 = pc.struct_field(pc.extract_regex(text, _PASS_AT_1), "v")
-            text = pc.coalesce(pass_at_1, text)
-        missing = pc.fill_null(pc.is_in(text, value_set=pa.array(_MISSING)), True)
-        try:  # fast path: one cast; only a failed cast (or inf) pays for the row-by-row regex check
+        text = batch.column(column)
+        missing = pc.fill_null(pc.is_in(text, value_set=_MISSING), True)
+        try:  # fast path: one cast of the text as it is
             values = pc.cast(pc.if_else(missing, pa.scalar(None, pa.string()), text), pa.float64())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # white space, "{'pass@1': x}" or junk
+            values, text = None, pc.utf8_trim_whitespace(text)
+            if column == "performance":  # code tasks store "{'pass@1': 1.0}"
+                text = pc.coalesce(pc.struct_field(pc.extract_regex(text, _PASS_AT_1), "v"), text)
+            missing = pc.fill_null(pc.is_in(text, value_set=_MISSING), True)
+        try:  # only a failed cast (or inf) pays for the row-by-row regex check
+            if values is None:
+                values = pc.cast(pc.if_else(missing, pa.scalar(None, pa.string()), text), pa.float64())
             bad = pc.invert(pc.fill_null(pc.is_finite(values), True))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             values = None
@@ -326,10 +357,9 @@ class Ingestor:
             wanted = [i for i, record in enumerate(records) if record[target] is None]
             if not wanted:
                 continue
-            encoded = values.take(pa.array(present[wanted], pa.int64())).dictionary_encode()  # repeats parse once
-            parsed = self._parser.submit(parse_embeddings, encoded.dictionary)
+            parsed = self._parser.submit(_parse_cells, values, present[wanted])
             where = [(records[i], offset + int(present[i]) + 1) for i in wanted]
-            self._pending.append((parsed, encoded.indices.to_pylist(), where, str(source.path), column, target))
+            self._pending.append((parsed, where, str(source.path), column, target))
 
     def close(self) -> None:
         """Release the background parser and the temporary files' handles (safe to call twice)."""
@@ -339,10 +369,8 @@ class Ingestor:
 
     def _attach_embeddings(self) -> None:
         """Wait for the queued embeddings and attach them, first one per query wins; errors name the row."""
-        for parsed, indices, where, file, column, target in self._pending:
-            vectors = parsed.result()
-            for index, (record, row) in zip(indices, where, strict=True):
-                vector = vectors[index]
+        for parsed, where, file, column, target in self._pending:
+            for vector, (record, row) in zip(parsed.result(), where, strict=True):
                 if vector is None:
                     if not self.lenient:
                         raise BadInputError(file, "malformed embedding text", row=row, column=column)
@@ -375,16 +403,34 @@ class Ingestor:
 
     # ---- pass 2 -------------------------------------------------------------------------------
 
-    def slices(self) -> list[tuple[str, str]]:
-        """The (task, split) slices read, in task order (ends the first pass)."""
-        self._attach_embeddings()
-        for piece in self._slices.values():
-            piece.close()
-        return sorted(self._slices, key=lambda key: (TASKS.index(key[0]), SPLITS.index(key[1])))
+    @property
+    def slices_seen(self) -> int:
+        """(task, split) slices met so far, handed over or not."""
+        return self.slices_done + len(self._slices)
 
-    def responses(self, task: str, split: str) -> pa.Table:
-        """The final, sorted responses table of one slice (call after all files were added)."""
-        table = self._slices.pop((task, split)).read()  # rows in reading order
+    def completed(self) -> list[Slice]:
+        """Streaming: the slices complete so far, handed over for :meth:`responses` (each once)."""
+        done, self._complete = self._complete, []
+        return [self._hand_over(key) for key in done]
+
+    def slices(self) -> list[Slice]:
+        """The slices not yet handed over, in task order (ends the first pass)."""
+        self._attach_embeddings()
+        keys = sorted(self._slices, key=lambda key: (TASKS.index(key[0]), SPLITS.index(key[1])))
+        return [self._hand_over(key) for key in keys]
+
+    def _hand_over(self, key: tuple[str, str]) -> Slice:
+        piece = self._slices.pop(key)
+        piece.close()
+        self.slices_done += 1
+        self._in_memory = max(0, self._in_memory - piece.nbytes)
+        return piece
+
+    def responses(self, piece: Slice) -> pa.Table:
+        """The final, sorted responses table of a handed-over slice. Slices may be finished on several threads
+        at once (and while files are still read): updates of the report and query records take a lock."""
+        split = piece.split
+        table = piece.read()  # rows in reading order
         query, n_queries, query_names = ranks(table["query_id"])
         model, n_models, _ = ranks(table["model"])
         mode, _, _ = ranks(table["mode"])
@@ -392,19 +438,20 @@ class Ingestor:
         key = ((query * n_models + model) * 2 + mode) * (int(sample.max(initial=0)) + 1) + sample
         _, first, inverse, counts = np.unique(key, return_index=True, return_inverse=True, return_counts=True)
         keep = np.sort(first)  # the first row of each (query_id, model, mode, sample) key
-        self.report.duplicates_dropped += table.num_rows - len(keep)
         mask = table["_mask"].to_numpy()[keep].copy()
         mask |= np.where(counts[inverse[keep]] > 1, FLAG_BITS["duplicate"], 0).astype(np.int32)
 
         rows_per_query = np.bincount(query[keep], minlength=n_queries)
-        for qid, count in zip(query_names, rows_per_query.tolist(), strict=True):
-            if count == 0:
-                continue
-            record = self.queries[(split, qid)]
-            record["n_rows"] = count
-            if count != RELEASE_ROWS_PER_QUERY and record["_mask"] & FLAG_BITS["rows_not_40"] == 0:
-                record["_mask"] |= FLAG_BITS["rows_not_40"]
-                self.report.queries_not_40_rows[count] += 1
+        with self._lock:
+            self.report.duplicates_dropped += table.num_rows - len(keep)
+            for qid, count in zip(query_names, rows_per_query.tolist(), strict=True):
+                if count == 0:
+                    continue
+                record = self.queries[(split, qid)]
+                record["n_rows"] = count
+                if count != RELEASE_ROWS_PER_QUERY and record["_mask"] & FLAG_BITS["rows_not_40"] == 0:
+                    record["_mask"] |= FLAG_BITS["rows_not_40"]
+                    self.report.queries_not_40_rows[count] += 1
         odd = rows_per_query[query[keep]] != RELEASE_ROWS_PER_QUERY
         mask |= np.where(odd, FLAG_BITS["rows_not_40"], 0).astype(np.int32)
 
@@ -417,7 +464,8 @@ class Ingestor:
         order = np.lexsort((sample[kept], query[kept], mode[kept], model[kept]))  # model, mode, query_id, sample
         table = table.drop_columns(["_mask", "_seq"]).take(pa.array(kept[order]))
         table = table.append_column("flags", flags_column(mask[order]))
-        self.report.rows_written += table.num_rows
+        with self._lock:
+            self.report.rows_written += table.num_rows
         return table.select(RESPONSE_SCHEMA.names).cast(RESPONSE_SCHEMA)
 
     def query_table(self, split: str) -> pa.Table:
@@ -446,3 +494,10 @@ class Ingestor:
     def model_table(self, rows_per_model: dict[str, int]) -> pa.Table:
         """The models table of the rows read (see :func:`fusionbench.catalog.models_table`)."""
         return catalog.models_table(rows_per_model, self._sheet, self.model_descriptions, self.model_prices)
+
+
+def _parse_cells(values: pa.Array, rows: np.ndarray) -> list[np.ndarray | None]:
+    """The embeddings in ``values[rows]``, each distinct text parsed once."""
+    encoded = values.take(pa.array(rows, pa.int64())).dictionary_encode()
+    vectors = parse_embeddings(encoded.dictionary)
+    return [vectors[index] for index in encoded.indices.to_pylist()]

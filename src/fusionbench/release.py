@@ -24,7 +24,8 @@ from fusionbench.schema import RELEASE_COLUMNS, RELEASE_REQUIRED_COLUMNS, SPLIT_
 
 HUB_RELEASE_ID = "ulab-ai/FusionBench"
 _FORMATS = {".csv": "csv", ".gz": "csv", ".jsonl": "json", ".json": "json", ".parquet": "parquet"}
-_BATCH_BYTES = 16 << 20
+#: Bytes per CSV / JSON block read (Arrow reads several blocks ahead; 4 MiB keeps that readahead small).
+BLOCK_BYTES = 4 << 20
 _BATCH_ROWS = 32_768
 
 
@@ -133,7 +134,7 @@ def check_header(names: list[str], file: str) -> None:
 
 
 def _csv_batches(path: Path) -> Iterator[pa.RecordBatch]:
-    read = pacsv.ReadOptions(block_size=_BATCH_BYTES)
+    read = pacsv.ReadOptions(block_size=BLOCK_BYTES)
     # The release was written by pandas with escapechar='\\': backslashes are doubled.
     parse = pacsv.ParseOptions(escape_char="\\", newlines_in_values=True)
     header = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 16), parse_options=parse)
@@ -149,7 +150,7 @@ def _csv_batches(path: Path) -> Iterator[pa.RecordBatch]:
 
 
 def _json_batches(path: Path) -> Iterator[pa.RecordBatch]:
-    yield from pajson.open_json(path, read_options=pajson.ReadOptions(block_size=_BATCH_BYTES))
+    yield from pajson.open_json(path, read_options=pajson.ReadOptions(block_size=BLOCK_BYTES))
 
 
 def _parquet_batches(path: Path) -> Iterator[pa.RecordBatch]:

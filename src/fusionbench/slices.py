@@ -12,12 +12,15 @@ import pyarrow.compute as pc
 class Slice:
     """The converted rows of one (task, split): in memory, or spilled to an Arrow IPC file."""
 
-    def __init__(self, path: Path) -> None:
-        self.path, self.tables, self.writer = path, [], None
+    def __init__(self, path: Path, task: str, split: str) -> None:
+        self.path, self.task, self.split = path, task, split
+        self.tables, self.writer = [], None
+        self.nbytes = 0  # of the rows held in memory
 
     def add(self, table: pa.Table) -> None:
         if self.writer is None:
             self.tables.append(table)
+            self.nbytes += table.nbytes
         else:
             self.writer.write_table(table)
 
@@ -26,7 +29,7 @@ class Slice:
             self.writer = pa.ipc.new_file(self.path, self.tables[0].schema)
         for table in self.tables:
             self.writer.write_table(table)
-        self.tables = []
+        self.tables, self.nbytes = [], 0
 
     def close(self) -> None:
         if self.writer is not None:
