@@ -74,14 +74,18 @@ MEASURE = """
 import resource, sys, time
 namespace = {"__name__": "bench"}
 exec(compile(sys.argv[1], "bench", "exec"), namespace)  # imports are not timed
+before = resource.getrusage(resource.RUSAGE_SELF)
 start = time.perf_counter()
 namespace["run"](sys.argv[2], sys.argv[3])
 seconds = time.perf_counter() - start
-print(f"RESULT {seconds} {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}")
+after = resource.getrusage(resource.RUSAGE_SELF)
+user, system = after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime
+print(f"RESULT {seconds} {after.ru_maxrss * 1024} {user} {system}")
 """
 
 
-def measure(name: str, code: str, data: Path, work: Path) -> tuple[float, int]:
+def measure(name: str, code: str, data: Path, work: Path) -> tuple[float, int, float, float]:
+    """(wall seconds, peak RSS bytes, user CPU seconds, system CPU seconds) of one run in a fresh process."""
     out = work / name
     out.mkdir(parents=True, exist_ok=True)
     done = subprocess.run(
@@ -90,8 +94,8 @@ def measure(name: str, code: str, data: Path, work: Path) -> tuple[float, int]:
     if done.returncode != 0:
         raise SystemExit(f"{name} failed:\n{done.stderr[-3000:]}")
     line = next(line for line in done.stdout.splitlines() if line.startswith("RESULT"))
-    _, seconds, rss = line.split()
-    return float(seconds), int(rss)
+    _, seconds, rss, user, system = line.split()
+    return float(seconds), int(rss), float(user), float(system)
 
 
 def main() -> None:
@@ -113,28 +117,31 @@ def main() -> None:
     size = sum(p.stat().st_size for p in args.data.glob("*.csv"))
     print(f"input: {size / 2**20:.0f} MiB of CSV")
 
-    runs: dict[str, list[tuple[float, int]]] = {"floor": [], "ours": []}
+    runs: dict[str, list[tuple[float, int, float, float]]] = {"floor": [], "ours": []}
     for round_index in range(args.rounds):
         order = ["floor", "ours"] if round_index % 2 == 0 else ["ours", "floor"]
         for name in order:
             runs[name].append(measure(name, FLOOR if name == "floor" else OURS, args.data, args.work))
-        floor_s, ours_s = runs["floor"][-1][0], runs["ours"][-1][0]
-        print(f"round {round_index + 1}: floor {floor_s:.2f} s, ours {ours_s:.2f} s, ratio {ours_s / floor_s:.2f}")
+        (floor_s, _, floor_user, floor_sys), (ours_s, _, ours_user, ours_sys) = runs["floor"][-1], runs["ours"][-1]
+        print(
+            f"round {round_index + 1}: floor {floor_s:.2f} s (cpu user {floor_user:.2f} + sys {floor_sys:.2f}), "
+            f"ours {ours_s:.2f} s (cpu user {ours_user:.2f} + sys {ours_sys:.2f}), ratio {ours_s / floor_s:.2f}"
+        )
     if not args.skip_pandas:
         runs["pandas"] = [measure("pandas", PANDAS, args.data, args.work)]
-    floor_seconds = statistics.median(seconds for seconds, _ in runs["floor"])
+    floor_seconds = statistics.median(run[0] for run in runs["floor"])
     print(f"{'run':8} {'median s':>9} {'x floor':>8} {'min s':>7} {'max s':>7} {'peak RSS MiB':>13}")
     for name, measured in runs.items():
-        seconds = [s for s, _ in measured]
+        seconds = [run[0] for run in measured]
         median = statistics.median(seconds)
-        rss = max(r for _, r in measured)
+        rss = max(run[1] for run in measured)
         print(
             f"{name:8} {median:9.2f} {median / floor_seconds:8.2f} {min(seconds):7.2f} {max(seconds):7.2f} "
             f"{rss / 2**20:13.0f}"
         )
-    ours_seconds = statistics.median(s for s, _ in runs["ours"])
-    ours_rss = max(r for _, r in runs["ours"])
-    ratios = [o / f for (o, _), (f, _) in zip(runs["ours"], runs["floor"], strict=True)]
+    ours_seconds = statistics.median(run[0] for run in runs["ours"])
+    ours_rss = max(run[1] for run in runs["ours"])
+    ratios = [ours[0] / floor[0] for ours, floor in zip(runs["ours"], runs["floor"], strict=True)]
     verdict = {
         "build_vs_floor": round(ours_seconds / floor_seconds, 2),
         "round_ratios": [round(r, 2) for r in ratios],

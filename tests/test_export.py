@@ -211,3 +211,62 @@ def test_spilling_to_disk_gives_the_same_export(sample_export: Path, tmp_path: P
     files = sorted(p.relative_to(spilled) for p in spilled.rglob("*") if p.is_file())
     assert files == sorted(p.relative_to(sample_export) for p in sample_export.rglob("*") if p.is_file())
     assert all((spilled / f).read_bytes() == (sample_export / f).read_bytes() for f in files)
+
+
+def _write_sample_by_query_halves(tmp_path: Path) -> tuple[list[str], list[str]]:
+    """The sample's train rows as one file grouped by task, and as two files (even / odd queries of every task)
+    that each run through all tasks, so rows of a task come back after other tasks. Same file name, same rows,
+    same order within each query. Returns (grouped sources, interleaved sources)."""
+    from fusionbench.prompts import parse
+
+    rows = _source_rows()
+    test_file = next(Path(SAMPLE_DIR).glob("*test*.csv"))
+    halves: list[list[dict]] = [[], []]
+    ordinals: dict[tuple[str, str], int] = {}
+    for row in (r for r in rows if r["_split"] == "train"):
+        fields = parse(row["task_name"], row["query"])
+        key = (row["task_name"], fields.question if fields else row["query"])
+        ordinal = ordinals.setdefault(key, sum(k[0] == key[0] for k in ordinals))
+        halves[ordinal % 2].append(row)
+    grouped = [r for task in TASKS for half in halves for r in half if r["task_name"] == task]
+    write_release(tmp_path / "grouped" / "train.csv", grouped)
+    for index, half in enumerate(halves):
+        write_release(tmp_path / f"half{index}" / "train.csv", half)
+    return (
+        [str(tmp_path / "grouped" / "train.csv"), str(test_file)],
+        [str(tmp_path / "half0" / "train.csv"), str(tmp_path / "half1" / "train.csv"), str(test_file)],
+    )
+
+
+def test_slices_are_written_while_the_release_is_still_read(tmp_path: Path) -> None:
+    """Input grouped by task (as the release is): each slice is handed to the writers as the next task starts."""
+    grouped, _ = _write_sample_by_query_halves(tmp_path)
+    events: list[tuple[str, int, int]] = []
+    build_export(grouped, tmp_path / "out", on_progress=lambda *event: events.append(event))
+    end_of_reading = events.index(("read", 2, 2))
+    assert any(stage == "write" for stage, _, _ in events[:end_of_reading])
+    assert events[-1][0] == "write" and events[-1][1] == events[-1][2]
+
+
+def test_input_not_grouped_by_task_gives_the_same_export(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows of a task after other tasks stop the streaming build; it reads again, holding every slice."""
+    grouped, interleaved = _write_sample_by_query_halves(tmp_path)
+    attempts: list[bool] = []
+    real_build = export_module._build
+
+    def spy(*args, streaming: bool = True, **kwargs):  # records each attempt, runs the real build
+        attempts.append(streaming)
+        return real_build(*args, streaming=streaming, **kwargs)
+
+    monkeypatch.setattr(export_module, "_build", spy)
+    one = build_export(grouped, tmp_path / "one")
+    assert attempts == [True]
+    two = build_export(interleaved, tmp_path / "two")
+    assert attempts == [True, True, False]
+    assert one.report.rows_written == two.report.rows_written > 0
+    assert one.report.duplicates_dropped == two.report.duplicates_dropped
+    assert one.report.queries_not_40_rows == two.report.queries_not_40_rows
+    shards = sorted(p.relative_to(one.out) for p in one.out.glob("data/*/*.parquet"))
+    assert shards == sorted(p.relative_to(two.out) for p in two.out.glob("data/*/*.parquet"))
+    for shard in shards:
+        assert (one.out / shard).read_bytes() == (two.out / shard).read_bytes(), shard

@@ -120,7 +120,7 @@ def test_json_lines_and_parquet_sources_give_the_same_export(tmp_path: Path) -> 
 def test_split_is_inferred_from_file_names_or_given(tmp_path: Path) -> None:
     write_release(tmp_path / "a" / "partial_test.csv", release_rows("gsm8k"))
     write_release(tmp_path / "a" / "train-0001.csv", release_rows("gsm8k"))
-    assert [f.split for f in resolve_sources([str(tmp_path / "a")])] == ["test", "train"]
+    assert [f.split for f in resolve_sources([str(tmp_path / "a")])] == ["train", "test"]  # splits in SPLITS order
     assert [f.split for f in resolve_sources([f"partial_test={tmp_path}/a/train-0001.csv"])] == ["test"]
     with pytest.raises(ValueError, match="unknown split"):
         resolve_sources([f"dev={tmp_path}/a/train-0001.csv"])

@@ -69,6 +69,6 @@ def vectors_column(vectors: list[np.ndarray | None]) -> pa.Array:
     lengths = np.array([0 if v is None else len(v) for v in vectors], dtype=np.int32)
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
     present = [v for v in vectors if v is not None]
-    values = np.concatenate(present).astype(np.float32) if present else np.empty(0, np.float32)
+    values = np.concatenate(present, dtype=np.float32) if present else np.empty(0, np.float32)
     nulls = pa.array([v is None for v in vectors], pa.bool_())
     return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values), mask=nulls)

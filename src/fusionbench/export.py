@@ -14,7 +14,7 @@ import math
 import os
 import shutil
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,8 +34,9 @@ from fusionbench.stats import combine, partial_summary
 MAX_ROWS_PER_SHARD = 250_000
 ROW_GROUP_ROWS = 4_096
 DEFAULT_OUT = Path("fusionbench")
-# Columns whose values rarely repeat: dictionary encoding would hash them only to fall back to plain.
-_UNIQUE_VALUES = {"response", "judge_output", "embedding"}
+# Columns not worth dictionary encoding: values that rarely repeat (hashed only to fall back to plain), and
+# float vectors (hashing millions of floats costs more build time than the smaller file is worth).
+_UNIQUE_VALUES = {"response", "judge_output", "embedding", "task_description_embedding"}
 
 
 @dataclass
@@ -198,28 +199,37 @@ def _build(
                     finished.append(writer.submit(finish, piece))
                     progress("write", ingestor.slices_done, ingestor.slices_seen)
 
+            def write_queries(split: str, slices_so_far: list[Future]) -> list | None:
+                if not any(r is not None and r[1] == split for r in [future.result() for future in slices_so_far]):
+                    return None  # no responses left in this split (filtered out): no queries shard either
+                return write_shards(ingestor.query_table(split), staging / "data" / "queries", staging, split)
+
+            queries: list[Future] = []
             for done, source in enumerate(files):
                 progress("read", done, len(files))
                 for _ in ingestor.add(source):
                     hand_over(ingestor.completed())
+                if streaming and (done + 1 == len(files) or files[done + 1].split != source.split):
+                    # the split's last file: its queries table is built while the next split is read
+                    hand_over(ingestor.completed() + ingestor.end_of_split(source.split))
+                    queries.append(writer.submit(write_queries, source.split, list(finished)))
             progress("read", len(files), len(files))
             hand_over(ingestor.slices())
             results = [r for r in (future.result() for future in finished) if r is not None]
-            splits = sorted({split for _, split, _, _ in results}, key=SPLITS.index)
+            progress("write", ingestor.slices_done, ingestor.slices_seen)
             partials = [partial for _, _, partial, _ in results]
             shards = [shard for _, _, _, written in results for shard in written]
             ingestor.finish_report()
-            queries = [  # compressed while the summary and the card are prepared
-                writer.submit(write_shards, ingestor.query_table(split), staging / "data" / "queries", staging, split)
-                for split in splits
-            ]
+            if not streaming:
+                splits = sorted({split for _, split, _, _ in results}, key=SPLITS.index)
+                queries = [writer.submit(write_queries, split, finished) for split in splits]
             summary = combine(partials) if partials else []
             rows_per_model: dict[str, int] = {}
             for row in summary:
                 rows_per_model[row["model"]] = rows_per_model.get(row["model"], 0) + row["rows"]
             models_table = ingestor.model_table(rows_per_model)
             text = card.render(summary=summary, report=report, sheet=catalog.load_price_sheet(), load_path=load_path)
-            shards += [shard for future in queries for shard in future.result()]
+            shards += [shard for future in queries for shard in (future.result() or [])]
         shards += write_shards(models_table, staging / "data" / "models", staging, "train")
         shutil.rmtree(scratch)
         (staging / "README.md").write_text(card.refresh(text, staging), encoding="utf-8")

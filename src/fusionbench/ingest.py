@@ -92,7 +92,9 @@ class Ingestor:
         self.model_prices: dict[str, tuple[float | None, float | None]] = {}
         self._seq = 0
         self._parser = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fusionbench-embeddings")
-        self._pending: list[tuple] = []
+        self._pending: list[tuple] = []  # (split, parsed future, [(record, row)], file, column, target field)
+        self._split_pending: dict[str, list[tuple]] = {}  # set aside by end_of_split
+        self._split_records: dict[str, list[dict]] = {}
         self._sheet = catalog.load_price_sheet()
         self._swapped = [m.name for m in catalog.models().values() if m.id_swapped]
 
@@ -359,7 +361,7 @@ class Ingestor:
                 continue
             parsed = self._parser.submit(_parse_cells, values, present[wanted])
             where = [(records[i], offset + int(present[i]) + 1) for i in wanted]
-            self._pending.append((parsed, where, str(source.path), column, target))
+            self._pending.append((source.split, parsed, where, str(source.path), column, target))
 
     def close(self) -> None:
         """Release the background parser and the temporary files' handles (safe to call twice)."""
@@ -367,18 +369,17 @@ class Ingestor:
         for piece in self._slices.values():
             piece.close()
 
-    def _attach_embeddings(self) -> None:
-        """Wait for the queued embeddings and attach them, first one per query wins; errors name the row."""
-        for parsed, where, file, column, target in self._pending:
+    def _attach_embeddings(self, pending: list[tuple]) -> None:
+        """Wait for queued embeddings and attach them, first one per query wins; errors name the row."""
+        for _split, parsed, where, file, column, target in pending:
             for vector, (record, row) in zip(parsed.result(), where, strict=True):
                 if vector is None:
                     if not self.lenient:
                         raise BadInputError(file, "malformed embedding text", row=row, column=column)
-                    self.report.unparsed_values[column] += 1
+                    with self._lock:
+                        self.report.unparsed_values[column] += 1
                 elif record[target] is None:
                     record[target] = vector
-        self._pending.clear()
-        self._parser.shutdown()
 
     def _check_costs(self, model, in_tok, out_tok, in_price, out_price, cost) -> None:
         expected = pc.add(pc.multiply(in_tok, in_price), pc.multiply(out_tok, out_price))
@@ -415,8 +416,24 @@ class Ingestor:
 
     def slices(self) -> list[Slice]:
         """The slices not yet handed over, in task order (ends the first pass)."""
-        self._attach_embeddings()
+        self._attach_embeddings(self._pending)
+        self._pending = []
+        self._parser.shutdown()
         keys = sorted(self._slices, key=lambda key: (TASKS.index(key[0]), SPLITS.index(key[1])))
+        return [self._hand_over(key) for key in keys]
+
+    def end_of_split(self, split: str) -> list[Slice]:
+        """Streaming, files read in split order: no later row belongs to ``split``. Hands its remaining slices
+        over and sets aside its query records and queued embeddings, so that :meth:`query_table` can build
+        its table (on another thread) while later files are read."""
+        keys = sorted((key for key in self._slices if key[1] == split), key=lambda key: TASKS.index(key[0]))
+        self._complete = [key for key in self._complete if key[1] != split]
+        self._sealed.update(keys)
+        if self._open is not None and self._open[1] == split:
+            self._open = None
+        self._split_records[split] = [record for (s, _), record in self.queries.items() if s == split]
+        self._split_pending[split] = [entry for entry in self._pending if entry[0] == split]
+        self._pending = [entry for entry in self._pending if entry[0] != split]
         return [self._hand_over(key) for key in keys]
 
     def _hand_over(self, key: tuple[str, str]) -> Slice:
@@ -469,8 +486,12 @@ class Ingestor:
         return table.select(RESPONSE_SCHEMA.names).cast(RESPONSE_SCHEMA)
 
     def query_table(self, split: str) -> pa.Table:
-        """The queries table of one split, sorted by task then query_id (call after :meth:`responses`)."""
-        records = [r for (s, _), r in self.queries.items() if s == split]
+        """The queries table of one split, sorted by task then query_id (call after :meth:`responses` of every
+        slice of the split; safe on another thread once :meth:`end_of_split` set the split aside)."""
+        records = self._split_records.pop(split, None)
+        if records is None:
+            records = [r for (s, _), r in self.queries.items() if s == split]
+        self._attach_embeddings(self._split_pending.pop(split, []))
         records.sort(key=lambda r: (TASKS.index(r["task"]), r["query_id"]))
         columns = {}
         for field in QUERY_SCHEMA:

@@ -20,7 +20,7 @@ import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
 from fusionbench.errors import BadInputError
-from fusionbench.schema import RELEASE_COLUMNS, RELEASE_REQUIRED_COLUMNS, SPLIT_ALIASES
+from fusionbench.schema import RELEASE_COLUMNS, RELEASE_REQUIRED_COLUMNS, SPLIT_ALIASES, SPLITS
 
 HUB_RELEASE_ID = "ulab-ai/FusionBench"
 _FORMATS = {".csv": "csv", ".gz": "csv", ".jsonl": "json", ".json": "json", ".parquet": "parquet"}
@@ -105,7 +105,7 @@ def resolve_sources(sources: list[str]) -> list[SourceFile]:
                 raise BadInputError(str(path), f"unsupported file type; expected one of {sorted(_FORMATS)}")
             files.append(SourceFile(path, split or infer_split(path)))
     unique = {f.path.resolve(): f for f in files}
-    return sorted(unique.values(), key=lambda f: (f.split, str(f.path)))
+    return sorted(unique.values(), key=lambda f: (SPLITS.index(f.split), str(f.path)))
 
 
 def _as_strings(batch: pa.RecordBatch, file: str) -> pa.RecordBatch:
