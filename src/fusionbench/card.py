@@ -92,9 +92,11 @@ def render(
     report: IngestReport,
     sheet: PriceSheet,
     load_path: str = "fusionbench",
+    folder: Path | None = None,
+    checksums: list[tuple[str, int, str]] | None = None,
 ) -> str:
-    """The README.md text: YAML front matter, then the filled template. Facts read from the shards
-    (features, sizes, checksums) are filled in by :func:`refresh` once the shards are written."""
+    """The README.md text: YAML front matter, then the filled template. Facts read from the shards (configs,
+    features, sizes, checksums) come from ``folder`` when given, else :func:`refresh` fills them in later."""
     data = DatasetCardData(
         license="mit" if report.synthetic else "other",
         pretty_name="FusionBench (synthetic sample)" if report.synthetic else "LLMFusionBench",
@@ -123,7 +125,10 @@ def render(
         "checksums": checksums_table([]),
     }
     body = re.sub(r"\{\{(\w+)\}\}", lambda m: values[m.group(1)], template_text())
-    return f"---\n{data.to_yaml()}\n---\n\n{body}"
+    if folder is None:
+        return f"---\n{data.to_yaml()}\n---\n\n{body}"
+    _describe_shards(data, folder)
+    return with_checksums(f"---\n{data.to_yaml()}\n---\n\n{body}", folder, checksums)
 
 
 def summary_sections(summary: list[dict]) -> dict[str, str]:
@@ -191,26 +196,28 @@ def checksums_table(checksums: list[tuple[str, int, str]]) -> str:
     return _table(["file", "rows", "sha256"], [[f"`{p}`", f"{rows:,}", f"`{digest}`"] for p, rows, digest in checksums])
 
 
-def with_checksums(card_text: str, folder: Path) -> str:
-    """The card with its checksum table recomputed from the shards now in ``folder``."""
-    checksums = [
-        (p.relative_to(folder).as_posix(), pq.ParquetFile(p).metadata.num_rows, sha256_file(p))
-        for p in sorted(folder.glob("data/**/*.parquet"))
-    ]
-    return _CHECKSUM_TABLE.sub(lambda _: checksums_table(checksums) + "\n", card_text, count=1)
+def with_checksums(card_text: str, folder: Path, checksums: list[tuple[str, int, str]] | None = None) -> str:
+    """The card with its checksum table: ``checksums`` (shard, rows, sha256) of every shard in ``folder`` when
+    the caller has them, else recomputed from the shards now in ``folder``."""
+    if checksums is None:
+        checksums = [
+            (p.relative_to(folder).as_posix(), pq.ParquetFile(p).metadata.num_rows, sha256_file(p))
+            for p in folder.glob("data/**/*.parquet")
+        ]
+    table = checksums_table(sorted(checksums))
+    return _CHECKSUM_TABLE.sub(lambda _: table + "\n", card_text, count=1)
 
 
-def refresh(card_text: str, folder: Path) -> str:
-    """The card with the facts read from ``folder``'s shards: the YAML ``configs`` (one per shard folder and
-    split), each config's features and download size in ``dataset_info`` (so that a changed export never
-    hits a stale ``datasets`` cache, and the Hub shows typed columns), and the checksum table."""
-    card = DatasetCard(card_text)
+def _describe_shards(data: DatasetCardData, folder: Path) -> None:
+    """Set the YAML ``configs`` (one per shard folder and split) and each config's features and download size
+    in ``dataset_info`` (so that a changed export never hits a stale ``datasets`` cache, and the Hub shows
+    typed columns) from ``folder``'s shards."""
     splits_by_task = {
         task: [s for s in SPLITS if any((folder / "data" / task).glob(f"{s}-*.parquet"))] for task in TASKS
     }
-    card.data.configs = configs_yaml({task: splits for task, splits in splits_by_task.items() if splits})
+    data.configs = configs_yaml({task: splits for task, splits in splits_by_task.items() if splits})
     infos = {}
-    for config in card.data.configs:
+    for config in data.configs:
         paths = [entry["path"] for entry in config["data_files"]]
         patterns = [p for entry in paths for p in (entry if isinstance(entry, list) else [entry])]
         files = sorted({f for pattern in patterns for f in folder.glob(pattern)})
@@ -220,9 +227,16 @@ def refresh(card_text: str, folder: Path) -> str:
             infos[config["config_name"]] = DatasetInfo(
                 features=features, download_size=size, config_name=config["config_name"]
             )
-    card.data.pop("dataset_info", None)
-    DatasetInfosDict(infos).to_dataset_card_data(card.data)
-    return with_checksums(str(card), folder)
+    data.pop("dataset_info", None)
+    DatasetInfosDict(infos).to_dataset_card_data(data)
+
+
+def refresh(card_text: str, folder: Path, checksums: list[tuple[str, int, str]] | None = None) -> str:
+    """The card with the facts read from ``folder``'s shards: configs, features and sizes in the YAML front
+    matter (see :func:`_describe_shards`), and the checksum table."""
+    card = DatasetCard(card_text)
+    _describe_shards(card.data, folder)
+    return with_checksums(str(card), folder, checksums)
 
 
 def replace_section(card_text: str, heading: str, body: str, before: str) -> str:

@@ -228,11 +228,18 @@ def _build(
             for row in summary:
                 rows_per_model[row["model"]] = rows_per_model.get(row["model"], 0) + row["rows"]
             models_table = ingestor.model_table(rows_per_model)
-            text = card.render(summary=summary, report=report, sheet=catalog.load_price_sheet(), load_path=load_path)
             shards += [shard for future in queries for shard in (future.result() or [])]
         shards += write_shards(models_table, staging / "data" / "models", staging, "train")
         shutil.rmtree(scratch)
-        (staging / "README.md").write_text(card.refresh(text, staging), encoding="utf-8")
+        text = card.render(
+            summary=summary,
+            report=report,
+            sheet=catalog.load_price_sheet(),
+            load_path=load_path,
+            folder=staging,
+            checksums=shards,
+        )
+        (staging / "README.md").write_text(text, encoding="utf-8")
     finally:
         ingestor.close()
     return report, shards

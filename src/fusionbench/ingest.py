@@ -202,7 +202,7 @@ class Ingestor:
             self._fail(file, offset, no_prompt, "query", "empty query", prompt)
         is_cot = pc.ends_with(llm, THINK_SUFFIX)
         mode = pc.if_else(is_cot, "cot", "direct")
-        model = pc.replace_substring_regex(llm, THINK_SUFFIX + "$", "")
+        model = pc.if_else(is_cot, pc.utf8_slice_codeunits(llm, 0, -len(THINK_SUFFIX)), llm)
         mask = np.zeros(n, dtype=np.int32)
 
         ids, queries = self._query_columns(batch, source, mask, is_cot)
@@ -231,7 +231,7 @@ class Ingestor:
             "query_id": ids,
             "task": task,
             "domain": pc.take(pa.array([TASK_DOMAINS[t] for t in TASKS]), pc.index_in(task, value_set=pa.array(TASKS))),
-            "split": pa.array([source.split] * n, pa.string()),
+            "split": pa.repeat(pa.scalar(source.split, pa.string()), n),
             "model": model,
             "mode": mode,
             "sample": pa.array(np.zeros(n, dtype=np.int32)),
@@ -242,14 +242,14 @@ class Ingestor:
             "response": pc.if_else(pa.array(missing), pa.scalar(None, pa.string()), response),
             "input_tokens": in_tok,
             "output_tokens": out_tok,
-            "token_counter": pa.array([RELEASE_TOKEN_COUNTER] * n, pa.string()),
+            "token_counter": pa.repeat(pa.scalar(RELEASE_TOKEN_COUNTER, pa.string()), n),
             "input_price": in_price,
             "output_price": out_price,
             "cost_usd": pc.divide(cost, 1e6),
             "performance": performance,
             "judge_score": judge,
             "judge_model": pa.nulls(n, pa.string()),
-            "source": pa.array([source.path.name] * n, pa.string()),
+            "source": pa.repeat(pa.scalar(source.path.name, pa.string()), n),
             "_mask": pa.array(mask),
             "_seq": seq,
         }
@@ -290,17 +290,17 @@ class Ingestor:
         task, prompt = cell("task_name"), cell("query")
         # A chain-of-thought prompt that is exactly the template applied to an already parsed direct prompt
         # needs no parsing of its own (the release writes each query's direct row first).
-        fields = self._cot_of_direct.pop((source.split, task, prompt), None) if cot else None
+        fields, qid = self._cot_of_direct.pop((source.split, task, prompt), (None, None)) if cot else (None, None)
         fields = fields or prompts.parse(task, prompt)
-        if fields is not None and not cot:
-            with contextlib.suppress(ValueError):
-                self._cot_of_direct[(source.split, task, prompts.render(task, fields, "cot"))] = fields
         mask = 0
         if fields is None:
             self.report.unparsed_prompts += 1
             fields = prompts.QueryFields(question=prompt.strip())
             mask |= FLAG_BITS["unparsed_prompt"]
-        qid = query_id(task, fields.question, fields.context, fields.choices or ())
+        qid = qid or query_id(task, fields.question, fields.context, fields.choices or ())
+        if not cot and not mask:  # fields a template cannot render (ValueError): the cot prompt is parsed itself
+            with contextlib.suppress(ValueError):
+                self._cot_of_direct[(source.split, task, prompts.render(task, fields, "cot"))] = (fields, qid)
         if task == "arc_challenge" and any(label.isdigit() for label in fields.choice_labels or ()):
             mask |= FLAG_BITS["arc_digit_labels"]
         if task == "mmlu" and source.split == "train":
