@@ -72,6 +72,7 @@ def run(src, out):
 
 MEASURE = """
 import resource, sys, time
+import fusionbench.export  # every run starts from the same interpreter state: the package and its dependencies loaded
 namespace = {"__name__": "bench"}
 exec(compile(sys.argv[1], "bench", "exec"), namespace)  # imports are not timed
 before = resource.getrusage(resource.RUSAGE_SELF)

@@ -86,7 +86,7 @@ class Ingestor:
         self._slices: dict[tuple[str, str], Slice] = {}
         self._in_memory = 0  # bytes of converted rows held in memory, across slices
         self._cot_of_direct: dict[tuple[str, str, str], prompts.QueryFields] = {}
-        self._prompts: dict[tuple[str, str], tuple[str, str, int]] = {}  # (split, task\x1fprompt) -> id, query, mask
+        self._prompts: dict[tuple[str, str, str], tuple[str, str, int]] = {}  # (split, task, prompt) -> id, query, mask
         self.queries: dict[tuple[str, str], dict] = {}  # (split, query_id) -> queries-table record
         self.model_descriptions: dict[str, str | None] = {}
         self.model_prices: dict[str, tuple[float | None, float | None]] = {}
@@ -264,12 +264,15 @@ class Ingestor:
         pairs = prompts.indices.to_numpy().astype(np.int64) * len(TASKS) + tasks
         unique_pairs, first_rows, indices = np.unique(pairs, return_index=True, return_inverse=True)
         texts_of = prompts.dictionary.take(pa.array(unique_pairs // len(TASKS))).to_pylist()
-        keys = [(source.split, TASKS[p % len(TASKS)] + "\x1f" + t) for p, t in zip(unique_pairs, texts_of, strict=True)]
+        keys = [(source.split, TASKS[p % len(TASKS)], t) for p, t in zip(unique_pairs, texts_of, strict=True)]
         new = [position for position, cache_key in enumerate(keys) if cache_key not in self._prompts]
         if new:
             rows = pa.array(first_rows[new])
-            cells = batch.select([c for c in _QUERY_CELLS if c in batch.schema.names]).take(rows).to_pylist()
+            columns = [c for c in _QUERY_CELLS if c in batch.schema.names and c not in ("task_name", "query")]
+            cells = batch.select(columns).take(rows).to_pylist()
             for position, row_cells, cot in zip(new, cells, is_cot.take(rows).to_pylist(), strict=True):
+                _, task, prompt = keys[position]  # one text object for the cache key and the record
+                row_cells.update(task_name=task, query=prompt)
                 self._prompts[keys[position]] = self._register(row_cells, source, cot)
         ids, texts, masks = [], [], []
         for cache_key in keys:
