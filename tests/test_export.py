@@ -243,7 +243,11 @@ def test_slices_are_written_while_the_release_is_still_read(tmp_path: Path) -> N
     grouped, _ = _write_sample_by_query_halves(tmp_path)
     events: list[tuple[str, int, int]] = []
     build_export(grouped, tmp_path / "out", on_progress=lambda *event: events.append(event))
-    end_of_reading = events.index(("read", 2, 2))
+    reads = [event for event in events if event[0] == "read"]
+    total = sum(Path(source).stat().st_size for source in grouped)
+    assert reads[-1] == ("read", total, total)
+    assert [done for _, done, _ in reads] == sorted(done for _, done, _ in reads)  # bytes only go up
+    end_of_reading = events.index(reads[-1])
     assert any(stage == "write" for stage, _, _ in events[:end_of_reading])
     assert events[-1][0] == "write" and events[-1][1] == events[-1][2]
 

@@ -49,7 +49,9 @@ def cmd_build(args: argparse.Namespace) -> int:
         bars: dict[str, int] = {}
 
         def on_progress(stage: str, done: int, total: int) -> None:
-            label = {"read": "reading release files", "write": "writing shards"}[stage]
+            label = {"read": "reading release files (MiB)", "write": "writing slices"}[stage]
+            if stage == "read":
+                done, total = done / 2**20, total / 2**20
             if stage not in bars:
                 bars[stage] = progress.add_task(label, total=total)
             progress.update(bars[stage], completed=done, total=total)

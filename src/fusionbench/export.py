@@ -134,7 +134,8 @@ def build_export(
 ) -> BuildResult:
     """Ingest release files (``None``: the embedded synthetic sample) and write an export to ``out``.
 
-    ``on_progress(stage, done, total)`` is called as files are read and slices are written. Input grouped
+    ``on_progress(stage, done, total)`` is called as files are read (``"read"``: bytes) and slices are written
+    (``"write"``: slices written of those met so far). Input grouped
     by task, as the release is, is written slice by slice while it is read; any other order is read twice.
     """
     out = Path(out)
@@ -205,15 +206,21 @@ def _build(
                 return write_shards(ingestor.query_table(split), staging / "data" / "queries", staging, split)
 
             queries: list[Future] = []
+            sizes = [source.path.stat().st_size for source in files]
+            total, before = sum(sizes), 0  # progress in bytes of the files (a batch's text bytes, capped per file)
             for done, source in enumerate(files):
-                progress("read", done, len(files))
-                for _ in ingestor.add(source):
+                progress("read", before, total)
+                read = 0
+                for text_bytes in ingestor.add(source):
                     hand_over(ingestor.completed())
+                    read = min(read + text_bytes, sizes[done])
+                    progress("read", before + read, total)
+                before += sizes[done]
                 if streaming and (done + 1 == len(files) or files[done + 1].split != source.split):
                     # the split's last file: its queries table is built while the next split is read
                     hand_over(ingestor.completed() + ingestor.end_of_split(source.split))
                     queries.append(writer.submit(write_queries, source.split, list(finished)))
-            progress("read", len(files), len(files))
+            progress("read", total, total)
             hand_over(ingestor.slices())
             results = [r for r in (future.result() for future in finished) if r is not None]
             progress("write", ingestor.slices_done, ingestor.slices_seen)

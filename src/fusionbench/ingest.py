@@ -101,17 +101,18 @@ class Ingestor:
     # ---- pass 1 -------------------------------------------------------------------------------
 
     def add(self, source: SourceFile) -> Iterator[int]:
-        """Read one release file into the per-(task, split) slices; yields the rows read after each batch
+        """Read one release file into the per-(task, split) slices; yields the text bytes of each batch read
         (a generator: iterate it to read the file; between batches, :meth:`completed` may hand slices over)."""
         rows = 0
         for batch, offset in prefetched(read_batches(source)):
+            text_bytes = batch.nbytes
             table = self._convert(batch, source, offset)
             rows += table.num_rows
             tasks = pc.unique(table["task"]).to_pylist()
             for task in tasks:  # release files are sorted by task: most batches hold one, stored without a copy
                 part = table if len(tasks) == 1 else table.filter(pc.equal(table["task"], task))
                 self._store(task, source.split, part)
-            yield rows
+            yield text_bytes
         self.report.files[str(source.path)] = rows
         self.report.rows_read += rows
 
