@@ -203,7 +203,7 @@ def _build(
             def write_queries(split: str, slices_so_far: list[Future]) -> list | None:
                 if not any(r is not None and r[1] == split for r in [future.result() for future in slices_so_far]):
                     return None  # no responses left in this split (filtered out): no queries shard either
-                return write_shards(ingestor.query_table(split), staging / "data" / "queries", staging, split)
+                return write_shards(ingestor.queries.table(split), staging / "data" / "queries", staging, split)
 
             queries: list[Future] = []
             sizes = [source.path.stat().st_size for source in files]

@@ -5,7 +5,8 @@ by the size of the release:
 
 1. :meth:`Ingestor.add` converts each string batch with Arrow compute kernels and keeps it per
    (task, split) in memory, spilling every slice to a temporary Arrow IPC file once the converted rows
-   pass ``MEMORY_BUDGET``; query and model records are collected on the side.
+   pass ``MEMORY_BUDGET``; query records (:mod:`fusionbench.queries`) and model records are collected on
+   the side.
 2. :meth:`Ingestor.responses` reads one slice back, drops duplicate (query, model, mode, sample)
    rows, counts rows per query, applies the model/mode filters, sorts and returns the final table.
 
@@ -17,25 +18,21 @@ Input in any other order raises :class:`SliceReopened` (the caller rebuilds with
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fusionbench import catalog, prompts
-from fusionbench.embeddings import parse_embeddings, vectors_column
+from fusionbench import catalog
 from fusionbench.errors import BadInputError
-from fusionbench.flags import FLAG_BITS, flag_names, flags_column
-from fusionbench.metrics.code import parse_test_list
+from fusionbench.flags import FLAG_BITS, flags_column
+from fusionbench.queries import QueryRegistry
 from fusionbench.release import SourceFile, prefetched, read_batches
 from fusionbench.report import IngestReport
 from fusionbench.schema import (
-    QUERY_SCHEMA,
     RELEASE_ROWS_PER_QUERY,
     RELEASE_TOKEN_COUNTER,
     RESPONSE_SCHEMA,
@@ -43,7 +40,6 @@ from fusionbench.schema import (
     TASK_DOMAINS,
     TASKS,
     THINK_SUFFIX,
-    query_id,
 )
 from fusionbench.slices import Slice, ranks
 
@@ -52,7 +48,6 @@ MEMORY_BUDGET = 768 << 20
 _NUMBER = r"^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$"
 _MISSING = pa.array(["", "nan", "NaN", "None", "none", "null"])
 _PASS_AT_1 = r"^\{\s*['\"]pass@1['\"]\s*:\s*(?P<v>[^\s}]+)\s*\}$"
-_QUERY_CELLS = ["task_name", "query", "ground_truth", "metric", "task_id", "task_description"]
 
 
 class SliceReopened(Exception):
@@ -85,16 +80,10 @@ class Ingestor:
         self.mode_filter = sorted(modes) if modes else None
         self._slices: dict[tuple[str, str], Slice] = {}
         self._in_memory = 0  # bytes of converted rows held in memory, across slices
-        self._cot_of_direct: dict[tuple[str, str, str], prompts.QueryFields] = {}
-        self._prompts: dict[tuple[str, str, str], tuple[str, str, int]] = {}  # (split, task, prompt) -> id, query, mask
-        self.queries: dict[tuple[str, str], dict] = {}  # (split, query_id) -> queries-table record
+        self.queries = QueryRegistry(report, self._lock, lenient=lenient)
         self.model_descriptions: dict[str, str | None] = {}
         self.model_prices: dict[str, tuple[float | None, float | None]] = {}
         self._seq = 0
-        self._parser = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fusionbench-embeddings")
-        self._pending: list[tuple] = []  # (split, parsed future, [(record, row)], file, column, target field)
-        self._split_pending: dict[str, list[tuple]] = {}  # set aside by end_of_split
-        self._split_records: dict[str, list[dict]] = {}
         self._sheet = catalog.load_price_sheet()
         self._swapped = [m.name for m in catalog.models().values() if m.id_swapped]
 
@@ -206,7 +195,7 @@ class Ingestor:
         model = pc.if_else(is_cot, pc.utf8_slice_codeunits(llm, 0, -len(THINK_SUFFIX)), llm)
         mask = np.zeros(n, dtype=np.int32)
 
-        ids, queries = self._query_columns(batch, source, mask, is_cot)
+        ids, queries = self.queries.columns(batch, source, mask, is_cot)
         in_tok = self._count(batch, "input_tokens_num", file, offset, mask)
         out_tok = self._count(batch, "output_tokens_num", file, offset, mask)
         in_price = self._number(batch, "input_price", file, offset, mask)
@@ -214,7 +203,7 @@ class Ingestor:
         cost = self._number(batch, "cost", file, offset, mask)
         performance = self._number(batch, "performance", file, offset, mask)
         judge = self._number(batch, "llm_judge", file, offset, mask)
-        self._embeddings(batch, source, offset, ids)
+        self.queries.queue_embeddings(batch, source, offset, ids)
 
         response = self._text(batch, "response")
         missing = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(response), ""), True).to_numpy(zero_copy_only=False)
@@ -256,134 +245,11 @@ class Ingestor:
         }
         return pa.table(columns)
 
-    def _query_columns(
-        self, batch: pa.RecordBatch, source: SourceFile, mask: np.ndarray, is_cot: pa.Array
-    ) -> tuple[pa.Array, pa.Array]:
-        """query_id and bare query per row, parsing each distinct prompt once."""
-        prompts = batch.column("query").dictionary_encode()  # distinct prompts; then (task, prompt) pairs as ints
-        tasks = pc.index_in(batch.column("task_name"), value_set=pa.array(TASKS)).to_numpy()
-        pairs = prompts.indices.to_numpy().astype(np.int64) * len(TASKS) + tasks
-        unique_pairs, first_rows, indices = np.unique(pairs, return_index=True, return_inverse=True)
-        texts_of = prompts.dictionary.take(pa.array(unique_pairs // len(TASKS))).to_pylist()
-        keys = [(source.split, TASKS[p % len(TASKS)], t) for p, t in zip(unique_pairs, texts_of, strict=True)]
-        new = [position for position, cache_key in enumerate(keys) if cache_key not in self._prompts]
-        if new:
-            rows = pa.array(first_rows[new])
-            columns = [c for c in _QUERY_CELLS if c in batch.schema.names and c not in ("task_name", "query")]
-            cells = batch.select(columns).take(rows).to_pylist()
-            for position, row_cells, cot in zip(new, cells, is_cot.take(rows).to_pylist(), strict=True):
-                _, task, prompt = keys[position]  # one text object for the cache key and the record
-                row_cells.update(task_name=task, query=prompt)
-                self._prompts[keys[position]] = self._register(row_cells, source, cot)
-        ids, texts, masks = [], [], []
-        for cache_key in keys:
-            qid, text, query_mask = self._prompts[cache_key]
-            ids.append(qid)
-            texts.append(text)
-            masks.append(query_mask)
-        mask |= np.asarray(masks, dtype=np.int32)[indices]
-        take = pa.array(indices.astype(np.int64))
-        return pa.array(ids, pa.string()).take(take), pa.array(texts, pa.string()).take(take)
-
-    def _register(self, cells: dict[str, str], source: SourceFile, cot: bool) -> tuple[str, str, int]:
-        """Parse a new prompt (``cells``: its first row) and start or complete its query's record."""
-
-        def cell(column: str) -> str | None:
-            return cells.get(column) or None
-
-        task, prompt = cell("task_name"), cell("query")
-        # A chain-of-thought prompt that is exactly the template applied to an already parsed direct prompt
-        # needs no parsing of its own (the release writes each query's direct row first).
-        fields, qid = self._cot_of_direct.pop((source.split, task, prompt), (None, None)) if cot else (None, None)
-        fields = fields or prompts.parse(task, prompt)
-        mask = 0
-        if fields is None:
-            self.report.unparsed_prompts += 1
-            fields = prompts.QueryFields(question=prompt.strip())
-            mask |= FLAG_BITS["unparsed_prompt"]
-        qid = qid or query_id(task, fields.question, fields.context, fields.choices or ())
-        if not cot and not mask:  # fields a template cannot render (ValueError): the cot prompt is parsed itself
-            with contextlib.suppress(ValueError):
-                self._cot_of_direct[(source.split, task, prompts.render(task, fields, "cot"))] = (fields, qid)
-        if task == "arc_challenge" and any(label.isdigit() for label in fields.choice_labels or ()):
-            mask |= FLAG_BITS["arc_digit_labels"]
-        if task == "mmlu" and source.split == "train":
-            mask |= FLAG_BITS["mmlu_auxiliary_train"]
-        if task == "gpqa":
-            mask |= FLAG_BITS["gpqa_label_unverified"]
-        record = self.queries.get((source.split, qid))
-        if record is None:
-            record = self.queries[(source.split, qid)] = self._new_query(task, qid, source.split, fields, cell)
-            self.report.arc_digit_label_queries += bool(mask & FLAG_BITS["arc_digit_labels"])
-            self.report.mmlu_auxiliary_train_queries += bool(mask & FLAG_BITS["mmlu_auxiliary_train"])
-            self.report.gpqa_queries += bool(mask & FLAG_BITS["gpqa_label_unverified"])
-        record["prompt_cot" if cot else "prompt_direct"] = record["prompt_cot" if cot else "prompt_direct"] or prompt
-        record["_mask"] |= mask
-        return qid, fields.question, mask
-
-    @staticmethod
-    def _new_query(task: str, qid: str, split: str, fields: prompts.QueryFields, cell) -> dict:
-        ground_truth = cell("ground_truth")
-        test_list = fields.test_list
-        if task == "mbpp" and ground_truth:
-            test_list = parse_test_list(ground_truth) or test_list  # the release stores the list's repr
-        return {
-            "query_id": qid,
-            "task": task,
-            "domain": TASK_DOMAINS[task],
-            "split": split,
-            "query": fields.question,
-            "context": fields.context,
-            "choices": fields.choices,
-            "choice_labels": fields.choice_labels,
-            "prompt_direct": None,
-            "prompt_cot": None,
-            "ground_truth": ground_truth,
-            "metric": cell("metric"),
-            "source_task_id": cell("task_id"),
-            "entry_point": fields.entry_point,
-            "function_stub": fields.function_stub,
-            "test_list": test_list,
-            "test_setup_code": None,
-            "embedding": None,
-            "task_description": cell("task_description"),
-            "task_description_embedding": None,
-            "n_rows": 0,
-            "_mask": 0,
-        }
-
-    def _embeddings(self, batch: pa.RecordBatch, source: SourceFile, offset: int, ids: pa.Array) -> None:
-        """Queue the few non-empty embedding cells (one per release block) for parsing in the background."""
-        for column, target in (("query_embedding", "embedding"), ("task_description_embedding",) * 2):
-            if column not in batch.schema.names:
-                continue
-            values = batch.column(column)
-            present = np.flatnonzero(pc.fill_null(pc.not_equal(values, ""), False).to_numpy(zero_copy_only=False))
-            records = [self.queries[(source.split, qid)] for qid in ids.take(pa.array(present)).to_pylist()]
-            wanted = [i for i, record in enumerate(records) if record[target] is None]
-            if not wanted:
-                continue
-            parsed = self._parser.submit(_parse_cells, values, present[wanted])
-            where = [(records[i], offset + int(present[i]) + 1) for i in wanted]
-            self._pending.append((source.split, parsed, where, str(source.path), column, target))
-
     def close(self) -> None:
         """Release the background parser and the temporary files' handles (safe to call twice)."""
-        self._parser.shutdown(cancel_futures=True)
+        self.queries.close()
         for piece in self._slices.values():
             piece.close()
-
-    def _attach_embeddings(self, pending: list[tuple]) -> None:
-        """Wait for queued embeddings and attach them, first one per query wins; errors name the row."""
-        for _split, parsed, where, file, column, target in pending:
-            for vector, (record, row) in zip(parsed.result(), where, strict=True):
-                if vector is None:
-                    if not self.lenient:
-                        raise BadInputError(file, "malformed embedding text", row=row, column=column)
-                    with self._lock:
-                        self.report.unparsed_values[column] += 1
-                elif record[target] is None:
-                    record[target] = vector
 
     def _check_costs(self, model, in_tok, out_tok, in_price, out_price, cost) -> None:
         expected = pc.add(pc.multiply(in_tok, in_price), pc.multiply(out_tok, out_price))
@@ -420,24 +286,19 @@ class Ingestor:
 
     def slices(self) -> list[Slice]:
         """The slices not yet handed over, in task order (ends the first pass)."""
-        self._attach_embeddings(self._pending)
-        self._pending = []
-        self._parser.shutdown()
+        self.queries.end_of_reading()
         keys = sorted(self._slices, key=lambda key: (TASKS.index(key[0]), SPLITS.index(key[1])))
         return [self._hand_over(key) for key in keys]
 
     def end_of_split(self, split: str) -> list[Slice]:
         """Streaming, files read in split order: no later row belongs to ``split``. Hands its remaining slices
-        over and sets aside its query records and queued embeddings, so that :meth:`query_table` can build
-        its table (on another thread) while later files are read."""
+        over and sets its queries aside (see :meth:`QueryRegistry.set_aside`)."""
         keys = sorted((key for key in self._slices if key[1] == split), key=lambda key: TASKS.index(key[0]))
         self._complete = [key for key in self._complete if key[1] != split]
         self._sealed.update(keys)
         if self._open is not None and self._open[1] == split:
             self._open = None
-        self._split_records[split] = [record for (s, _), record in self.queries.items() if s == split]
-        self._split_pending[split] = [entry for entry in self._pending if entry[0] == split]
-        self._pending = [entry for entry in self._pending if entry[0] != split]
+        self.queries.set_aside(split)
         return [self._hand_over(key) for key in keys]
 
     def _hand_over(self, key: tuple[str, str]) -> Slice:
@@ -465,14 +326,7 @@ class Ingestor:
         rows_per_query = np.bincount(query[keep], minlength=n_queries)
         with self._lock:
             self.report.duplicates_dropped += table.num_rows - len(keep)
-            for qid, count in zip(query_names, rows_per_query.tolist(), strict=True):
-                if count == 0:
-                    continue
-                record = self.queries[(split, qid)]
-                record["n_rows"] = count
-                if count != RELEASE_ROWS_PER_QUERY and record["_mask"] & FLAG_BITS["rows_not_40"] == 0:
-                    record["_mask"] |= FLAG_BITS["rows_not_40"]
-                    self.report.queries_not_40_rows[count] += 1
+        self.queries.count_rows(split, query_names, rows_per_query.tolist())
         odd = rows_per_query[query[keep]] != RELEASE_ROWS_PER_QUERY
         mask |= np.where(odd, FLAG_BITS["rows_not_40"], 0).astype(np.int32)
 
@@ -489,40 +343,11 @@ class Ingestor:
             self.report.rows_written += table.num_rows
         return table.select(RESPONSE_SCHEMA.names).cast(RESPONSE_SCHEMA)
 
-    def query_table(self, split: str) -> pa.Table:
-        """The queries table of one split, sorted by task then query_id (call after :meth:`responses` of every
-        slice of the split; safe on another thread once :meth:`end_of_split` set the split aside)."""
-        records = self._split_records.pop(split, None)
-        if records is None:
-            records = [r for (s, _), r in self.queries.items() if s == split]
-        self._attach_embeddings(self._split_pending.pop(split, []))
-        records.sort(key=lambda r: (TASKS.index(r["task"]), r["query_id"]))
-        columns = {}
-        for field in QUERY_SCHEMA:
-            if field.name in ("embedding", "task_description_embedding"):
-                columns[field.name] = vectors_column([r[field.name] for r in records])
-            elif field.name == "flags":
-                columns[field.name] = pa.array([flag_names(r["_mask"]) for r in records], field.type)
-            else:
-                columns[field.name] = pa.array([r[field.name] for r in records], field.type)
-        return pa.table(columns, schema=QUERY_SCHEMA)
-
     def finish_report(self) -> None:
-        """Counts that need every slice: queries, and queries present in both splits."""
-        self.report.queries = len(self.queries)
-        by_split: dict[str, set[str]] = {}
-        for split, qid in self.queries:
-            by_split.setdefault(split, set()).add(qid)
-        self.report.queries_in_both_splits = len(by_split.get("train", set()) & by_split.get("test", set()))
+        """Counts that need every slice: queries, queries present in both splits, unknown models."""
+        self.queries.count_queries()
         self.report.unknown_models = set(self.model_descriptions) - set(catalog.models())
 
     def model_table(self, rows_per_model: dict[str, int]) -> pa.Table:
         """The models table of the rows read (see :func:`fusionbench.catalog.models_table`)."""
         return catalog.models_table(rows_per_model, self._sheet, self.model_descriptions, self.model_prices)
-
-
-def _parse_cells(values: pa.Array, rows: np.ndarray) -> list[np.ndarray | None]:
-    """The embeddings in ``values[rows]``, each distinct text parsed once."""
-    encoded = values.take(pa.array(rows, pa.int64())).dictionary_encode()
-    vectors = parse_embeddings(encoded.dictionary)
-    return [vectors[index] for index in encoded.indices.to_pylist()]
