@@ -135,8 +135,8 @@ def build_export(
     """Ingest release files (``None``: the embedded synthetic sample) and write an export to ``out``.
 
     ``on_progress(stage, done, total)`` is called as files are read (``"read"``: bytes) and slices are written
-    (``"write"``: slices written of those met so far). Input grouped
-    by task, as the release is, is written slice by slice while it is read; any other order is read twice.
+    (``"write"``: slices written of those met so far). Input grouped by task, as the release is, is written
+    slice by slice while it is read; input in any other order is read twice.
     """
     out = Path(out)
     if out.exists() and not overwrite:
@@ -155,9 +155,11 @@ def build_export(
         with _gc_paused():
             build = functools.partial(_build, files, staging, out.name, on_progress=on_progress, options=options)
             try:
-                report, shards = build(IngestReport(synthetic=synthetic))
+                report = IngestReport(synthetic=synthetic)
+                shards = build(report)
             except SliceReopened:  # not grouped by task: hold every slice until all files are read
-                report, shards = build(IngestReport(synthetic=synthetic), streaming=False)
+                report = IngestReport(synthetic=synthetic)
+                shards = build(report, streaming=False)
         move_into_place(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -174,8 +176,9 @@ def _build(
     on_progress: Callable[[str, int, int], None] | None,
     options: dict,
     streaming: bool = True,
-) -> tuple[IngestReport, list[tuple[str, int, str]]]:
-    """Write the export of ``files`` into ``staging``: responses, queries and models shards, then the card."""
+) -> list[tuple[str, int, str]]:
+    """Write the export of ``files`` into ``staging`` (responses, queries and models shards, then the card),
+    filling ``report``; returns (shard, rows, sha256) per shard."""
     shutil.rmtree(staging, ignore_errors=True)
     scratch = staging / ".scratch"
     scratch.mkdir(parents=True)
@@ -205,7 +208,7 @@ def _build(
                     return None  # no responses left in this split (filtered out): no queries shard either
                 return write_shards(ingestor.queries.table(split), staging / "data" / "queries", staging, split)
 
-            queries: list[Future] = []
+            queries: dict[str, Future] = {}  # split -> its queries shards, written once its rows are all read
             sizes = [source.path.stat().st_size for source in files]
             total, before = sum(sizes), 0  # progress in bytes of the files (a batch's text bytes, capped per file)
             for done, source in enumerate(files):
@@ -219,7 +222,7 @@ def _build(
                 if streaming and (done + 1 == len(files) or files[done + 1].split != source.split):
                     # the split's last file: its queries table is built while the next split is read
                     hand_over(ingestor.completed() + ingestor.end_of_split(source.split))
-                    queries.append(writer.submit(write_queries, source.split, list(finished)))
+                    queries[source.split] = writer.submit(write_queries, source.split, list(finished))
             progress("read", total, total)
             hand_over(ingestor.slices())
             results = [r for r in (future.result() for future in finished) if r is not None]
@@ -227,15 +230,14 @@ def _build(
             partials = [partial for _, _, partial, _ in results]
             shards = [shard for _, _, _, written in results for shard in written]
             ingestor.finish_report()
-            if not streaming:
-                splits = sorted({split for _, split, _, _ in results}, key=SPLITS.index)
-                queries = [writer.submit(write_queries, split, finished) for split in splits]
+            for split in sorted({source.split for source in files} - set(queries), key=SPLITS.index):
+                queries[split] = writer.submit(write_queries, split, finished)
             summary = combine(partials) if partials else []
             rows_per_model: dict[str, int] = {}
             for row in summary:
                 rows_per_model[row["model"]] = rows_per_model.get(row["model"], 0) + row["rows"]
             models_table = ingestor.model_table(rows_per_model)
-            shards += [shard for future in queries for shard in (future.result() or [])]
+            shards += [shard for split in SPLITS if split in queries for shard in (queries[split].result() or [])]
         shards += write_shards(models_table, staging / "data" / "models", staging, "train")
         shutil.rmtree(scratch)
         text = card.render(
@@ -249,4 +251,4 @@ def _build(
         (staging / "README.md").write_text(text, encoding="utf-8")
     finally:
         ingestor.close()
-    return report, shards
+    return shards
