@@ -205,8 +205,12 @@ class Ingestor:
         judge = self._number(batch, "llm_judge", file, offset, mask)
         self.queries.queue_embeddings(batch, source, offset, ids)
 
-        response = self._text(batch, "response")
-        missing = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(response), ""), True).to_numpy(zero_copy_only=False)
+        # the texts are copied only in a batch where some response is blank and must become null
+        response = batch.column("response") if "response" in batch.schema.names else pa.nulls(n, pa.string())
+        blank = pc.or_(pc.equal(response, ""), pc.utf8_is_space(response))
+        missing = pc.fill_null(blank, True).to_numpy(zero_copy_only=False)
+        if missing.any():
+            response = pc.if_else(pa.array(missing), pa.scalar(None, pa.string()), response)
         mask |= np.where(missing, FLAG_BITS["missing_response"], 0).astype(np.int32)
         self.report.missing_responses += int(missing.sum())
         swapped = pc.is_in(model, value_set=pa.array(self._swapped, pa.string())).to_numpy(zero_copy_only=False)
@@ -229,7 +233,7 @@ class Ingestor:
             "prompt": prompt,
             "ground_truth": self._text(batch, "ground_truth"),
             "metric": self._text(batch, "metric"),
-            "response": pc.if_else(pa.array(missing), pa.scalar(None, pa.string()), response),
+            "response": response,
             "input_tokens": in_tok,
             "output_tokens": out_tok,
             "token_counter": pa.repeat(pa.scalar(RELEASE_TOKEN_COUNTER, pa.string()), n),
