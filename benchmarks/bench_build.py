@@ -1,6 +1,7 @@
 """Benchmark ``fusionbench build`` on a full-size synthetic release against a floor and a pandas reference.
 
-In one run, each in a fresh subprocess (so peak RSS is its own), over several rounds that alternate
+In one run, each in a fresh subprocess (so peak RSS is its own) with the same interpreter state and the
+same environment as ``fusionbench build`` (``MIMALLOC_ALLOW_THP=0``), over several rounds that alternate
 which of floor and ours goes first (this 2-core VM's page-fault cost swings from run to run; the verdict
 is the ratio of the medians, and every run is printed):
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -85,12 +87,21 @@ print(f"RESULT {seconds} {after.ru_maxrss * 1024} {user} {system}")
 """
 
 
+# Every run gets the process environment `fusionbench build` gives itself: Arrow's allocator without
+# transparent huge pages (see fusionbench/cli.py), unless the caller set MIMALLOC_ALLOW_THP.
+RUN_ENV = {**os.environ, "MIMALLOC_ALLOW_THP": os.environ.get("MIMALLOC_ALLOW_THP", "0")}
+
+
 def measure(name: str, code: str, data: Path, work: Path) -> tuple[float, int, float, float]:
     """(wall seconds, peak RSS bytes, user CPU seconds, system CPU seconds) of one run in a fresh process."""
     out = work / name
     out.mkdir(parents=True, exist_ok=True)
     done = subprocess.run(
-        [sys.executable, "-c", MEASURE, code, str(data), str(out)], capture_output=True, text=True, check=False
+        [sys.executable, "-c", MEASURE, code, str(data), str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=RUN_ENV,
     )
     if done.returncode != 0:
         raise SystemExit(f"{name} failed:\n{done.stderr[-3000:]}")
@@ -116,7 +127,7 @@ def main() -> None:
         rows = generate_release(args.data, args.train_queries, args.test_queries)
         print(f"wrote synthetic release {args.data}: {rows} in {time.perf_counter() - start:.1f} s")
     size = sum(p.stat().st_size for p in args.data.glob("*.csv"))
-    print(f"input: {size / 2**20:.0f} MiB of CSV")
+    print(f"input: {size / 2**20:.0f} MiB of CSV; every run with MIMALLOC_ALLOW_THP={RUN_ENV['MIMALLOC_ALLOW_THP']}")
 
     runs: dict[str, list[tuple[float, int, float, float]]] = {"floor": [], "ours": []}
     for round_index in range(args.rounds):

@@ -274,3 +274,22 @@ def test_input_not_grouped_by_task_gives_the_same_export(tmp_path: Path, monkeyp
     assert shards == sorted(p.relative_to(two.out) for p in two.out.glob("data/*/*.parquet"))
     for shard in shards:
         assert (one.out / shard).read_bytes() == (two.out / shard).read_bytes(), shard
+
+
+@pytest.mark.parametrize("user_value", [None, "1"])
+def test_cli_loads_arrow_without_transparent_huge_pages_unless_told(user_value: str | None) -> None:
+    """The command line sets MIMALLOC_ALLOW_THP=0 before pyarrow loads; a value the user set wins. Checked in a
+    real interpreter, by asking Arrow's allocator (mimalloc) to print its options."""
+    import pyarrow as pa
+
+    if pa.default_memory_pool().backend_name != "mimalloc":
+        pytest.skip("this pyarrow build's default allocator is not mimalloc")
+    env = {k: v for k, v in os.environ.items() if k != "MIMALLOC_ALLOW_THP"}
+    env["MIMALLOC_VERBOSE"] = "1"
+    if user_value is not None:
+        env["MIMALLOC_ALLOW_THP"] = user_value
+    done = subprocess.run(
+        [sys.executable, "-m", "fusionbench", "tasks-path"], capture_output=True, text=True, env=env, check=True
+    )
+    option = next(line for line in done.stderr.splitlines() if "'allow_thp'" in line)
+    assert option.split(":")[-1].strip() == ("0" if user_value is None else user_value)
