@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 
 # Before pyarrow loads: Arrow's allocator (mimalloc) without transparent huge pages, unless the user says
-# otherwise. The build allocates from several threads at once; on huge pages that touched 2x the memory of
-# a single-threaded reader and, on a VM where a fresh huge page is expensive, doubled the build's system
-# time (benchmarks/bench_build.py: median 1.48 s -> 1.32 s, a plain pyarrow read-and-write unchanged).
+# otherwise. The build allocates from several threads at once; on huge pages it touched 2x the memory of a
+# single-threaded reader and, on a VM where a fresh huge page is expensive, spent twice the system time
+# (full-size build, interleaved A/B runs: median 1.46-1.48 s -> 1.32-1.35 s; a plain pyarrow read-and-write
+# 0.69-0.74 s either way).
 os.environ.setdefault("MIMALLOC_ALLOW_THP", "0")
 
 import argparse
