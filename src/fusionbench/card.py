@@ -125,10 +125,10 @@ def render(
         "checksums": checksums_table([]),
     }
     body = re.sub(r"\{\{(\w+)\}\}", lambda m: values[m.group(1)], template_text())
-    if folder is None:
-        return f"---\n{data.to_yaml()}\n---\n\n{body}"
-    _describe_shards(data, folder)
-    return with_checksums(f"---\n{data.to_yaml()}\n---\n\n{body}", folder, checksums)
+    if folder is not None:
+        _describe_shards(data, folder)
+    text = f"---\n{data.to_yaml()}\n---\n\n{body}"
+    return text if folder is None else with_checksums(text, folder, checksums)
 
 
 def summary_sections(summary: list[dict]) -> dict[str, str]:
@@ -231,12 +231,12 @@ def _describe_shards(data: DatasetCardData, folder: Path) -> None:
     DatasetInfosDict(infos).to_dataset_card_data(data)
 
 
-def refresh(card_text: str, folder: Path, checksums: list[tuple[str, int, str]] | None = None) -> str:
+def refresh(card_text: str, folder: Path) -> str:
     """The card with the facts read from ``folder``'s shards: configs, features and sizes in the YAML front
     matter (see :func:`_describe_shards`), and the checksum table."""
     card = DatasetCard(card_text)
     _describe_shards(card.data, folder)
-    return with_checksums(str(card), folder, checksums)
+    return with_checksums(str(card), folder)
 
 
 def replace_section(card_text: str, heading: str, body: str, before: str) -> str:

@@ -188,7 +188,7 @@ class QueryRegistry:
                     self.report.queries_not_40_rows[count] += 1
 
     def table(self, split: str) -> pa.Table:
-        """The queries table of one split, sorted by task then query_id (call after :meth:`responses` of every
+        """The queries table of one split, sorted by task then query_id (call after ``Ingestor.responses`` of every
         slice of the split; safe on another thread once :meth:`set_aside` set the split aside)."""
         records = self._split_records.pop(split, None)
         if records is None:
@@ -210,7 +210,7 @@ class QueryRegistry:
         self.report.queries = len(self.records)
         by_split: dict[str, set[str]] = {split: set() for split in SPLITS}
         for split, qid in self.records:
-            by_split.setdefault(split, set()).add(qid)
+            by_split[split].add(qid)
         self.report.queries_in_both_splits = len(by_split["train"] & by_split["test"])
 
     def close(self) -> None:
