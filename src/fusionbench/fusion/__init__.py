@@ -1,0 +1,43 @@
+"""Fusing LLMs from their logs: query level (routing), thought level (templates) and model level (SFT data).
+
+The fusion package is data in, data out: it never drives an LLM (what does — generation, the judge, a thought
+summariser — lives in :mod:`fusionbench.generation`). Names are imported lazily, so that ``import fusionbench``
+stays cheap and scikit-learn loads only when a router is used.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+#: public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    "RoutingData": "fusionbench.fusion.data",
+    "splits": "fusionbench.fusion.splits",
+    "evaluate": "fusionbench.fusion.evaluation",
+    "calibrate": "fusionbench.fusion.evaluation",
+    "BestSingleRouter": "fusionbench.fusion.routers",
+    "RandomRouter": "fusionbench.fusion.routers",
+    "OracleRouter": "fusionbench.fusion.routers",
+    "PerTaskRouter": "fusionbench.fusion.routers",
+    "KNNRouter": "fusionbench.fusion.routers",
+    "LinearRouter": "fusionbench.fusion.routers",
+    "MLPRouter": "fusionbench.fusion.routers",
+    "MFRouter": "fusionbench.fusion.routers",
+    "CarrotRouter": "fusionbench.fusion.routers",
+    "PairRouter": "fusionbench.fusion.routers",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = import_module(_EXPORTS[name])
+    return module if name == module.__name__.rsplit(".", 1)[-1] else getattr(module, name)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
+
+
+__all__ = sorted(_EXPORTS)
