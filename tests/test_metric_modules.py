@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 import fusionbench.metrics
-from fusionbench.metrics import MODULE_NAMES, MissingPriceError, path
+from fusionbench.metrics import MODULE_NAMES, MissingPriceError, path, threshold_sweep
 
 evaluate = pytest.importorskip("evaluate")
 
@@ -145,7 +145,8 @@ def test_routing(load: Callable, tmp_path: Path) -> None:
     assert r["router_accuracy"] == pytest.approx(2 / 3) and r["router_cost"] == pytest.approx(4 / 3)
     assert r["oracle_accuracy"] == 1.0 and r["oracle_cost"] == 2.0  # q0 tie -> the cheaper m0/direct
     assert r["gap_at_oracle"] == pytest.approx(1 / 3) and r["cost_save"] == pytest.approx(1 / 3)
-    assert r["apgr"] == pytest.approx(1.0) and r["frontier"] == ["m0/direct", "router"]
+    assert r["pgr"] == pytest.approx(1.0) and r["frontier"] == ["m0/direct", "router"]
+    assert r["cost_save_vs_best_single"] == pytest.approx(1 / 3)
     low, high = r["ci"]["router_accuracy"]
     assert low <= r["router_accuracy"] <= high
     direct = _direct("Routing", tmp_path).compute(
@@ -160,9 +161,19 @@ def test_routing(load: Callable, tmp_path: Path) -> None:
         for i, c in enumerate(CANDIDATES)
     ]
     from_rows = routing.compute(predictions=choices[::-1], references=query_ids[::-1], rows=rows, seed=3, n_boot=0)
-    for key in ("router_accuracy", "router_cost", "oracle_accuracy", "aiq", "apgr", "cost_save"):
+    for key in ("router_accuracy", "router_cost", "oracle_accuracy", "aiq", "pgr", "cost_save"):
         assert from_rows[key] == pytest.approx(r[key]), key
     assert from_rows["n_unmatched_choices"] == 0 and from_rows["n_dropped_queries"] == 0
     assert np.isclose(from_rows["aiq"], (1 / 3 + 2 / 3) / 2 / 6 + 2 / 3 * 5 / 6)
+    # A pair router's scores, one per prediction: the sweep between strong (m1/direct) and weak (m0/direct).
+    rates = [0.1, 0.9, 0.5]
+    swept = routing.compute(
+        predictions=choices[::-1], references=query_ids[::-1], rows=rows, n_boot=0, strong_win_rates=rates[::-1]
+    )["sweep"]
+    # m1/direct is right on q0, q1; m0/direct on q0 only: the gap is exactly q1, which has the top score.
+    # Curve: 0 % -> 1/3, 33 % (q1 strong) -> 2/3, flat to 100 %: area 1/6 + 4/9, APGR (11/18 - 1/3) / (1/3) = 5/6.
+    assert swept["apgr"] == pytest.approx(5 / 6)
+    assert swept == threshold_sweep([1, 1, 0], [1, 0, 0], rates)
+    assert swept["curve"]["strong_percentage"][0] == 0.0 and swept["curve"]["strong_percentage"][-1] == 100.0
     with pytest.raises(ValueError, match="rows="):
         routing.compute(predictions=choices, references=query_ids)

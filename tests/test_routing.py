@@ -9,6 +9,7 @@ import pytest
 
 from fusionbench.metrics import (
     aiq,
+    cost_save_vs_best_single,
     evaluate_router,
     evaluate_routing,
     matrices_from_rows,
@@ -49,9 +50,11 @@ def test_hand_checked_metrics() -> None:
         "per_task_oracle_cost": 7 / 3,
         "gap_at_oracle": 1 / 3,
         # strong = best single c1 (2/3), weak = worst single c0 (1/3): (2/3 - 1/3) / (2/3 - 1/3)
-        "apgr": 1.0,
+        "pgr": 1.0,
         # cheapest candidate at least as accurate as the router (2/3) is c1 at cost 2: 1 - (4/3) / 2
         "cost_save": 1 / 3,
+        # LLMRouterBench: against the best single (c1, 2/3 at cost 2), which the router matches
+        "cost_save_vs_best_single": 1 / 3,
         # cost normalised over [1, 3]: hull c0 (0, 1/3) -> router (1/6, 2/3), flat to 1
         "aiq": (1 / 3 + 2 / 3) / 2 * (1 / 6) + 2 / 3 * (5 / 6),
         # candidates alone: c0 (0, 1/3) -> c1 (1/2, 2/3), flat to 1
@@ -71,8 +74,23 @@ def test_perfect_router_and_undefined_cost_save() -> None:
     r = evaluate_routing(PERF, COST, CANDIDATES, [0, 2, 2], TASKS, n_boot=0)
     assert r["router_accuracy"] == 1.0 and r["gap_at_oracle"] == 0.0
     assert r["cost_save"] is None  # no single candidate reaches accuracy 1
+    # ... but it beats the best single (c1, cost 2) at a higher cost (1 + 3 + 3) / 3: a negative saving
+    assert r["cost_save_vs_best_single"] == pytest.approx(1 - 7 / 6)
+    r = evaluate_routing(PERF, COST, CANDIDATES, [0, 0, 0], TASKS, n_boot=0)
+    assert r["cost_save_vs_best_single"] is None  # less accurate (1/3) than the best single
     r = evaluate_routing(PERF, COST, CANDIDATES, ROUTER, TASKS, strong="c2", weak=0, n_boot=0)
-    assert r["strong"] == "c2" and r["weak"] == "c0" and r["apgr"] == pytest.approx(1.0)
+    assert r["strong"] == "c2" and r["weak"] == "c0" and r["pgr"] == pytest.approx(1.0)
+    assert "apgr" not in r  # the point value is PGR; APGR is a sweep (threshold_sweep)
+
+
+def test_cost_save_vs_best_single_over_a_sweep() -> None:
+    # Operating points (accuracy, cost); the best single is at (0.7, 2.0).
+    acc, cost = [0.6, 0.7, 0.75, 0.8], [0.5, 1.5, 1.0, 2.5]
+    # Points at >= 0.7: cost 1.5, 1.0, 2.5 -> the largest saving is 1 - 1.0 / 2.0
+    assert cost_save_vs_best_single(acc, cost, 0.7, 2.0) == pytest.approx(0.5)
+    assert cost_save_vs_best_single(acc, cost, 0.9, 2.0) is None
+    with pytest.raises(ValueError, match="equal-length"):
+        cost_save_vs_best_single(acc, cost[:2], 0.7, 2.0)
 
 
 def test_release_tradeoff_labels() -> None:

@@ -5,8 +5,9 @@
 with the code rows run in parallel. The extraction helpers and the sandbox are exported for reuse.
 
 Aggregate metrics: ``accuracy_summary``, ``cost_summary``/``reprice``, ``judge_prompt``/``judge_summary`` and
-``evaluate_routing`` (pure numpy), and the ``evaluate`` modules ``Accuracy``, ``Cost``, ``Judge`` and ``Routing``
-(imported lazily, they need ``evaluate``); ``path(name)`` gives a module's folder for ``evaluate.load``.
+``evaluate_routing``/``threshold_sweep`` (pure numpy), and the ``evaluate`` modules ``Accuracy``, ``Cost``,
+``Judge`` and ``Routing`` (imported lazily, they need ``evaluate``); ``path(name)`` gives a module's folder for
+``evaluate.load``.
 """
 
 from typing import Any
@@ -38,6 +39,7 @@ from fusionbench.metrics.routing import (
     TRADEOFFS,
     RoutingMatrices,
     aiq,
+    cost_save_vs_best_single,
     evaluate_router,
     evaluate_routing,
     matrices_from_rows,
@@ -48,6 +50,7 @@ from fusionbench.metrics.routing import (
 )
 from fusionbench.metrics.sandbox import DEFAULT_TIMEOUT, ExecResult, Program, run_program, run_programs
 from fusionbench.metrics.scoring import QA_TASKS, score, score_batch, score_details
+from fusionbench.metrics.sweep import threshold_sweep
 
 #: Lazily imported evaluate.Metric classes: attribute name -> module script.
 _MODULE_CLASSES = {
@@ -83,6 +86,7 @@ __all__ = [
     "auroc",
     "build_job",
     "contains_match",
+    "cost_save_vs_best_single",
     "cost_summary",
     "evaluate_router",
     "evaluate_routing",
@@ -121,5 +125,6 @@ __all__ = [
     "score_batch",
     "score_details",
     "spearman",
+    "threshold_sweep",
     "tradeoff_choices",
 ]

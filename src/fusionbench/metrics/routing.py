@@ -1,4 +1,4 @@
-"""Routing metrics on a query x candidate matrix: baselines, cost-quality frontier, AIQ, APGR, CIs.
+"""Routing metrics on a query x candidate matrix: baselines, cost-quality frontier, AIQ, PGR, CIs.
 
 A candidate is one (model, mode) pair, named ``"<model>/<mode>"``. The inputs are ``performance`` and
 ``cost`` (USD) matrices of shape ``[n_queries, n_candidates]`` and a router's choice per query (candidate
@@ -11,25 +11,52 @@ Definitions (means are over queries):
   candidate with the best mean (cheapest among ties); random: the expectation of a uniform choice.
 * Pareto frontier: candidates (and the router) not dominated in (higher accuracy, lower cost).
 * AIQ (RouterBench): area under the non-decreasing upper convex hull of the frontier's accuracy-vs-cost
-  curve, cost min-max normalised over the single candidates' mean costs, flat after the best point.
-  ``aiq`` includes the router's point; ``aiq_candidates`` is the candidates alone (no router).
-* APGR (RouteLLM's performance gap recovered at the router's operating point):
-  (router - weak) / (strong - weak); strong/weak default to the best/worst single candidate.
+  curve, flat after the best point. ``aiq`` includes the router's point; ``aiq_candidates`` is the
+  candidates alone (no router). Cost is min-max normalised over the single candidates' mean costs, so the
+  area runs over [0, 1] from the cheapest candidate. RouterBench's code (``evaluation/AIQ.py``) differs: it
+  divides the area by the *largest* cost and integrates from the hull's first point, so its AIQ is
+  ``area / max_cost`` over [min_cost, max_cost], not over [0, 1]; the two agree only when the cheapest
+  point costs nothing. The ordering of routers on one set of candidates is the same.
+* PGR (performance gap recovered at the router's one operating point): (router - weak) / (strong - weak);
+  strong/weak default to the best/worst single candidate. RouteLLM's APGR is the *average* of this over a
+  threshold sweep: :func:`fusionbench.metrics.threshold_sweep`.
 * Gap@Oracle: oracle accuracy - router accuracy.
-* CostSave: 1 - router cost / cost of the cheapest single candidate with accuracy >= the router's.
+* CostSave (``cost_save``): 1 - router cost / cost of the cheapest single candidate with accuracy >= the
+  router's, at the router's operating point. LLMRouterBench's CostSave is another quantity: the largest
+  cost reduction *against the best single candidate* among a router's operating points that keep at least
+  the best single's accuracy; ``cost_save_vs_best_single`` is that at this one point (None when the router
+  is less accurate than the best single), and :func:`cost_save_vs_best_single` takes a whole sweep.
 
 Each headline metric gets a percentile bootstrap CI over queries (seeded). Baselines are recomputed on
-each resample; the strong/weak pair of APGR stays fixed.
+each resample; the strong/weak pair of PGR stays fixed.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
+
+from fusionbench.metrics.routing_rows import RoutingMatrices, candidate_name, matrices_from_rows
+
+__all__ = [
+    "ROUTER",
+    "TRADEOFFS",
+    "RoutingMatrices",
+    "aiq",
+    "bootstrap_weights",
+    "candidate_name",
+    "cost_save_vs_best_single",
+    "evaluate_router",
+    "evaluate_routing",
+    "matrices_from_rows",
+    "oracle_choices",
+    "pareto_frontier",
+    "per_task_oracle_choices",
+    "tradeoff_choices",
+]
 
 #: The release's three reward settings: reward = a * perf_norm - b * cost_norm.
 TRADEOFFS: dict[str, tuple[float, float]] = {
@@ -39,108 +66,6 @@ TRADEOFFS: dict[str, tuple[float, float]] = {
 }
 ROUTER = "router"
 _TOL = 1e-9
-_ROW_COLUMNS = ("query_id", "task", "model", "mode", "performance", "cost_usd")
-
-
-def candidate_name(model: str, mode: str) -> str:
-    """``"<model>/<mode>"``."""
-    return f"{model}/{mode}"
-
-
-@dataclass(frozen=True)
-class RoutingMatrices:
-    """Pivoted rows. Unpacks as ``query_ids, tasks, candidates, performance, cost``.
-
-    ``n_missing_cells`` counts (query, candidate) cells with no row or a null/NaN performance or cost;
-    ``dropped_query_ids`` lists the queries left out for having such a cell (with ``incomplete="drop"``).
-    """
-
-    query_ids: list[str]
-    tasks: list[str]
-    candidates: list[str]
-    performance: np.ndarray
-    cost: np.ndarray
-    n_missing_cells: int = 0
-    dropped_query_ids: list[str] = field(default_factory=list)
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter((self.query_ids, self.tasks, self.candidates, self.performance, self.cost))
-
-
-def _columns(rows: Any, names: Sequence[str]) -> dict[str, list]:
-    """Columns of a pyarrow Table, datasets.Dataset, pandas DataFrame, dict of lists or list of dicts."""
-    if hasattr(rows, "select_columns") and hasattr(rows, "with_format"):  # datasets.Dataset
-        rows = rows.select_columns(list(names)).with_format("arrow")[:]
-    if hasattr(rows, "column") and hasattr(rows, "schema"):  # pyarrow.Table
-        return {n: rows.column(n).to_pylist() for n in names}
-    if hasattr(rows, "to_dict") and hasattr(rows, "columns"):  # pandas.DataFrame
-        rows = rows.to_dict("list")
-    if isinstance(rows, Mapping):
-        return {n: list(rows[n]) for n in names}
-    rows = list(rows)
-    return {n: [row[n] for row in rows] for n in names}
-
-
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
-
-
-def matrices_from_rows(
-    rows: Any,
-    *,
-    incomplete: Literal["drop", "keep"] = "drop",
-    price_sheet: Any = None,
-) -> RoutingMatrices:
-    """Pivot long rows (query_id, task, model, mode, performance, cost_usd) to query x candidate matrices.
-
-    Queries and candidates keep their order of first appearance. A missing cell (no row, or a null/NaN
-    performance or cost) is NaN and counted. ``incomplete="drop"`` (default) leaves out every query with
-    a missing cell (listed in ``dropped_query_ids``), so the matrices are complete; ``"keep"`` keeps the
-    NaNs (the routing metrics reject them; use it to inspect). With ``price_sheet`` (a PriceSheet, or a
-    shipped sheet name or JSON path), cost is recomputed from ``input_tokens``/``output_tokens`` under
-    that sheet instead of read from ``cost_usd``. Two rows for the same (query, candidate) are an error
-    (filter to one ``sample`` first).
-    """
-    names = list(_ROW_COLUMNS)
-    if price_sheet is not None:
-        names = [n for n in names if n != "cost_usd"] + ["input_tokens", "output_tokens"]
-    cols = _columns(rows, names)
-    if price_sheet is not None:
-        from fusionbench.metrics.cost import row_costs
-
-        costs = row_costs(cols["model"], cols["input_tokens"], cols["output_tokens"], price_sheet, "exclude")
-        cols["cost_usd"] = [float(c) for c in costs]
-    query_index: dict[str, int] = {}
-    cand_index: dict[str, int] = {}
-    tasks: list[str] = []
-    cells: dict[tuple[int, int], tuple[Any, Any]] = {}
-    for qid, task, model, mode, perf, cost in zip(*(cols[n] for n in _ROW_COLUMNS), strict=True):
-        q = query_index.setdefault(qid, len(query_index))
-        if q == len(tasks):
-            tasks.append(task)
-        elif tasks[q] != task:
-            raise ValueError(f"query {qid!r} has two tasks: {tasks[q]!r} and {task!r}")
-        c = cand_index.setdefault(candidate_name(model, mode), len(cand_index))
-        if (q, c) in cells:
-            raise ValueError(f"two rows for query {qid!r} and candidate {candidate_name(model, mode)!r}")
-        cells[(q, c)] = (perf, cost)
-    shape = (len(query_index), len(cand_index))
-    performance, cost = np.full(shape, np.nan), np.full(shape, np.nan)
-    for (q, c), (perf, price) in cells.items():
-        performance[q, c] = np.nan if _missing(perf) else float(perf)
-        cost[q, c] = np.nan if _missing(price) else float(price)
-    missing = np.isnan(performance) | np.isnan(cost)
-    query_ids = list(query_index)
-    dropped: list[str] = []
-    if incomplete == "drop":
-        keep = ~missing.any(axis=1)
-        dropped = [qid for qid, k in zip(query_ids, keep, strict=True) if not k]
-        query_ids = [qid for qid, k in zip(query_ids, keep, strict=True) if k]
-        tasks = [t for t, k in zip(tasks, keep, strict=True) if k]
-        performance, cost = performance[keep], cost[keep]
-    elif incomplete != "keep":
-        raise ValueError(f"incomplete must be 'drop' or 'keep', not {incomplete!r}")
-    return RoutingMatrices(query_ids, tasks, list(cand_index), performance, cost, int(missing.sum()), dropped)
 
 
 # ---------------------------------------------------------------- choices
@@ -230,6 +155,23 @@ def aiq(accuracy: Sequence[float], cost: Sequence[float], cost_range: tuple[floa
     return float(np.sum(np.diff(hx) * (hy[1:] + hy[:-1]) / 2) + (1.0 - hx[-1]) * hy[-1])
 
 
+def cost_save_vs_best_single(
+    accuracies: Sequence[float], costs: Sequence[float], best_single_accuracy: float, best_single_cost: float
+) -> float | None:
+    """LLMRouterBench's CostSave: the largest ``1 - cost / best_single_cost`` over a router's operating points.
+
+    Only points at least as accurate as the best single candidate count; None when there is none (or the best
+    single costs nothing). One point is the per-point ``cost_save_vs_best_single`` of :func:`evaluate_routing`.
+    """
+    acc, cst = np.asarray(accuracies, float), np.asarray(costs, float)
+    if acc.shape != cst.shape or acc.ndim != 1:
+        raise ValueError(f"accuracies {acc.shape} and costs {cst.shape} must be two equal-length vectors")
+    keep = acc >= best_single_accuracy - _TOL
+    if not keep.any() or best_single_cost <= 0:
+        return None
+    return float(np.max(1.0 - cst[keep] / best_single_cost))
+
+
 # ---------------------------------------------------------------- evaluation
 def _as_indices(choices: Sequence[int] | Sequence[str] | np.ndarray, candidates: Sequence[str]) -> np.ndarray:
     values = list(choices)
@@ -270,10 +212,13 @@ def _stats(
         task_acc += np.take_along_axis(acc_sum, pick, 1)[:, 0]
         task_cost += np.take_along_axis(cost_sum, pick, 1)[:, 0]
     span = cand_acc[:, strong] - cand_acc[:, weak]
+    best_acc, best_cost = np.take_along_axis(cand_acc, best, 1)[:, 0], np.take_along_axis(cand_cost, best, 1)[:, 0]
     with np.errstate(divide="ignore", invalid="ignore"):
-        apgr = np.where(np.abs(span) > _TOL, (router_acc - cand_acc[:, weak]) / span, np.nan)
+        pgr = np.where(np.abs(span) > _TOL, (router_acc - cand_acc[:, weak]) / span, np.nan)
         cheapest = np.where(cand_acc >= router_acc[:, None] - _TOL, cand_cost, np.inf).min(axis=1)
         cost_save = np.where(np.isfinite(cheapest) & (cheapest > 0), 1.0 - router_cost / cheapest, np.nan)
+        keeps_best = (router_acc >= best_acc - _TOL) & (best_cost > 0)
+        cost_save_best = np.where(keeps_best, 1.0 - router_cost / best_cost, np.nan)
     aiq_router, aiq_cands = np.empty(len(total)), np.empty(len(total))
     for b in range(len(total)):
         cost_range = (cand_cost[b].min(), cand_cost[b].max())
@@ -284,15 +229,16 @@ def _stats(
         "router_cost": router_cost,
         "oracle_accuracy": oracle_acc,
         "oracle_cost": oracle_cost,
-        "best_single_accuracy": np.take_along_axis(cand_acc, best, 1)[:, 0],
-        "best_single_cost": np.take_along_axis(cand_cost, best, 1)[:, 0],
+        "best_single_accuracy": best_acc,
+        "best_single_cost": best_cost,
         "per_task_oracle_accuracy": task_acc / total,
         "per_task_oracle_cost": task_cost / total,
         "random_accuracy": cand_acc.mean(axis=1),
         "random_cost": cand_cost.mean(axis=1),
         "gap_at_oracle": oracle_acc - router_acc,
-        "apgr": apgr,
+        "pgr": pgr,
         "cost_save": cost_save,
+        "cost_save_vs_best_single": cost_save_best,
         "aiq": aiq_router,
         "aiq_candidates": aiq_cands,
     }
@@ -330,10 +276,11 @@ def evaluate_routing(
     confidence: float = 0.95,
     tradeoffs: Mapping[str, tuple[float, float]] = TRADEOFFS,
 ) -> dict[str, Any]:
-    """Routed accuracy and cost, baselines, frontier, AIQ, APGR, Gap@Oracle, CostSave, with bootstrap CIs.
+    """Routed accuracy and cost, baselines, frontier, AIQ, PGR, Gap@Oracle, CostSave, with bootstrap CIs.
 
     Returns floats (None where undefined): ``router_accuracy``/``_cost``, ``oracle_*``, ``best_single_*``,
-    ``per_task_oracle_*``, ``random_*``, ``gap_at_oracle``, ``apgr``, ``cost_save``, ``aiq``,
+    ``per_task_oracle_*``, ``random_*``, ``gap_at_oracle``, ``pgr``, ``cost_save``,
+    ``cost_save_vs_best_single``, ``aiq``,
     ``aiq_candidates``; ``ci`` ({metric: [low, high]} for each of them, percentile bootstrap over
     queries at ``confidence``; empty with ``n_boot=0``); ``candidates`` ({name: accuracy, cost}),
     ``best_single``, ``strong``, ``weak``, ``frontier`` (names by increasing cost, ``"router"`` for the
@@ -417,33 +364,50 @@ def evaluate_routing(
 
 
 def evaluate_router(
-    chosen: Sequence[str], query_ids: Sequence[str], matrices: RoutingMatrices, **options: Any
+    chosen: Sequence[str],
+    query_ids: Sequence[str],
+    matrices: RoutingMatrices,
+    *,
+    strong_win_rates: Sequence[float] | None = None,
+    **options: Any,
 ) -> dict[str, Any]:
     """Evaluate a router given as (query id, chosen candidate) pairs against pivoted matrices.
 
     Only queries present in both are evaluated (baselines included, so the comparison is like for like);
     the rest are counted: ``n_unmatched_choices`` (choices for queries not in the matrices, e.g. dropped
-    as incomplete) and ``n_queries_without_choice``. ``options`` go to :func:`evaluate_routing`.
+    as incomplete) and ``n_queries_without_choice``. With ``strong_win_rates`` (one per choice, a pair
+    router's score), ``sweep`` adds RouteLLM's threshold sweep between the result's ``strong`` and ``weak``
+    (:func:`fusionbench.metrics.threshold_sweep`). ``options`` go to :func:`evaluate_routing`.
     """
     ids, picks = list(query_ids), list(chosen)
     if len(ids) != len(picks):
         raise ValueError(f"{len(picks)} choices for {len(ids)} query ids")
+    if strong_win_rates is not None and len(strong_win_rates) != len(ids):
+        raise ValueError(f"{len(strong_win_rates)} strong_win_rates for {len(ids)} query ids")
     if len(set(ids)) != len(ids):
         raise ValueError("a query id appears twice among the router's choices")
     position = {qid: i for i, qid in enumerate(matrices.query_ids)}
-    pairs = [(position[qid], pick) for qid, pick in zip(ids, picks, strict=True) if qid in position]
-    rows = np.array([p for p, _ in pairs], dtype=np.int64)
+    kept = [i for i, qid in enumerate(ids) if qid in position]
+    rows = np.array([position[ids[i]] for i in kept], dtype=np.int64)
     result = evaluate_routing(
         matrices.performance[rows],
         matrices.cost[rows],
         matrices.candidates,
-        [pick for _, pick in pairs],
+        [picks[i] for i in kept],
         [matrices.tasks[i] for i in rows],
         **options,
     )
+    if strong_win_rates is not None:
+        from fusionbench.metrics.sweep import threshold_sweep
+
+        names = list(matrices.candidates)
+        strong, weak = names.index(result["strong"]), names.index(result["weak"])
+        rates = np.asarray(strong_win_rates, dtype=np.float64)[kept]
+        perf = matrices.performance[rows]
+        result["sweep"] = threshold_sweep(perf[:, strong], perf[:, weak], rates)
     result.update(
-        n_unmatched_choices=len(ids) - len(pairs),
-        n_queries_without_choice=len(position) - len(pairs),
+        n_unmatched_choices=len(ids) - len(kept),
+        n_queries_without_choice=len(position) - len(kept),
         n_missing_cells=matrices.n_missing_cells,
         n_dropped_queries=len(matrices.dropped_query_ids),
     )

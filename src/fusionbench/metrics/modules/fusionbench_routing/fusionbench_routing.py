@@ -1,4 +1,4 @@
-"""FusionBench routing: a router's choices against oracle and baselines, frontier, AIQ, APGR, CostSave."""
+"""FusionBench routing: a router's choices against oracle and baselines, frontier, AIQ, PGR, CostSave, APGR."""
 
 import evaluate
 import numpy as np
@@ -10,9 +10,11 @@ _DESCRIPTION = """\
 Evaluates a router over FusionBench candidates (one candidate = one model in one mode, named "<model>/<mode>")
 from every candidate's per-query performance and cost: routed accuracy and cost; the oracle (best per query,
 cheapest among ties), per-task oracle, best single candidate and random baselines; the cost-quality Pareto
-frontier; AIQ (RouterBench), APGR (RouteLLM's performance gap recovered), Gap@Oracle and CostSave at matched
-accuracy, each with a seeded bootstrap confidence interval over queries; and the release's three reward settings
-(performance first, balance, cost first) with their labelled best candidates.
+frontier; AIQ (RouterBench), PGR (the performance gap recovered at the router's operating point), Gap@Oracle
+and CostSave at matched accuracy (and LLMRouterBench's CostSave against the best single), each with a seeded
+bootstrap confidence interval over queries; the release's three reward settings (performance first, balance,
+cost first) with their labelled best candidates; and, given a pair router's strong-win-rates, RouteLLM's
+threshold sweep (APGR, CPT at 20/50/80 %).
 """
 
 _KWARGS_DESCRIPTION = """
@@ -27,12 +29,14 @@ Args:
     candidates (list of str): with the arrays, the column names.
     query_ids (list of str, optional): with the arrays, the row ids (default: references, in order).
     tasks (list of str, optional): with the arrays, each row's task (default: one task).
-    strong, weak (str, optional): the APGR pair (default: best and worst single candidate).
+    strong, weak (str, optional): the PGR pair (default: best and worst single candidate).
+    strong_win_rates (list of float, optional): a pair router's score per choice; adds ``sweep``.
     n_boot (int, default 1000), seed (int, default 0), confidence (float, default 0.95): the bootstrap.
 Returns:
     router_accuracy, router_cost, oracle_*, per_task_oracle_*, best_single_*, random_* (float);
-    gap_at_oracle, apgr, cost_save, aiq, aiq_candidates (float or None); ci (metric -> [low, high]);
-    candidates, best_single, strong, weak, frontier, tradeoffs, by_task, router_choice_counts;
+    gap_at_oracle, pgr, cost_save, cost_save_vs_best_single, aiq, aiq_candidates (float or None);
+    ci (metric -> [low, high]); candidates, best_single, strong, weak, frontier, tradeoffs, by_task,
+    router_choice_counts; sweep (with strong_win_rates: apgr, auc, cpt, curve);
     n_queries, n_unmatched_choices, n_queries_without_choice, n_missing_cells, n_dropped_queries (int).
 Examples:
     >>> import evaluate
