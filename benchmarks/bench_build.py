@@ -29,7 +29,7 @@ from pathlib import Path
 
 FLOOR = """
 import glob, pyarrow as pa, pyarrow.csv as pacsv, pyarrow.parquet as pq
-from fusionbench.release import BLOCK_BYTES
+from fusionbench.build.sources import BLOCK_BYTES
 from fusionbench.schema import RELEASE_COLUMNS
 def run(src, out):
     parse = pacsv.ParseOptions(escape_char="\\\\", newlines_in_values=True)
@@ -45,7 +45,7 @@ def run(src, out):
 
 OURS = """
 from pathlib import Path
-from fusionbench.export import build_export
+from fusionbench.build import build_export
 def run(src, out):
     build_export([src], Path(out) / "export", overwrite=True)
 """

@@ -28,7 +28,7 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def sample_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The embedded synthetic sample, built once per test session with the real build path."""
-    from fusionbench.export import build_export
+    from fusionbench.build import build_export
 
     out = tmp_path_factory.mktemp("sample") / "fusionbench"
     build_export(None, out)

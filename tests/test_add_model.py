@@ -10,11 +10,11 @@ from datasets import load_dataset
 from tiny_model import build_tiny_llama
 from transformers import AutoTokenizer
 
+from fusionbench.build import build_export
 from fusionbench.cli import main
 from fusionbench.errors import BadInputError
-from fusionbench.export import build_export
-from fusionbench.lm_eval_logs import ingest_lm_eval_run
-from fusionbench.push import verify_export
+from fusionbench.export.push import verify_export
+from fusionbench.harness.logs import ingest_lm_eval_run
 
 
 @pytest.fixture(scope="module")

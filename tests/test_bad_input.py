@@ -8,8 +8,8 @@ import pyarrow.parquet as pq
 import pytest
 from release_factory import release_rows, write_release
 
+from fusionbench.build import build_export
 from fusionbench.errors import BadInputError, ExportExistsError
-from fusionbench.export import build_export
 from fusionbench.schema import RELEASE_COLUMNS
 
 
@@ -112,16 +112,29 @@ def test_non_utf8_file(tmp_path: Path) -> None:
     assert error.file == str(source) and "UTF-8" in str(error)
 
 
-def test_existing_output_folder_is_refused_unless_overwrite(tmp_path: Path) -> None:
+def test_existing_output_is_refused_unless_overwrite_and_an_export(tmp_path: Path) -> None:
+    """An existing export needs --overwrite; a folder that is not an export, or a file, is never replaced."""
     source = write_release(tmp_path / "release" / "train.csv", release_rows("gsm8k"))
     out = tmp_path / "out"
-    out.mkdir()
-    (out / "keep.txt").write_text("mine")
+    build_export([str(source)], out)
     with pytest.raises(ExportExistsError, match="--overwrite"):
         build_export([str(source)], out)
-    assert (out / "keep.txt").read_text() == "mine"
     build_export([str(source)], out, overwrite=True)
-    assert not (out / "keep.txt").exists() and (out / "README.md").is_file()
+    assert (out / "README.md").is_file()
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "keep.txt").write_text("mine")
+    with pytest.raises(ExportExistsError, match="not a fusionbench export"):
+        build_export([str(source)], mine, overwrite=True)
+    assert [p.name for p in mine.iterdir()] == ["keep.txt"] and (mine / "keep.txt").read_text() == "mine"
+
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("my notes")
+    with pytest.raises(ExportExistsError, match="not a folder"):
+        build_export([str(source)], a_file, overwrite=True)
+    assert a_file.read_text() == "my notes"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".out.lock", "mine", "notes.txt", "out", "release"]
 
 
 def test_failed_overwrite_keeps_the_previous_export(tmp_path: Path) -> None:
@@ -135,4 +148,4 @@ def test_failed_overwrite_keeps_the_previous_export(tmp_path: Path) -> None:
     with pytest.raises(BadInputError, match="row 31"):
         build_export([str(good), str(bad)], out, overwrite=True)
     assert {p.name: p.read_bytes() for p in out.rglob("*.parquet")} == before
-    assert not list(tmp_path.glob(".out.*"))
+    assert [p.name for p in tmp_path.glob(".out.*")] == [".out.lock"]  # no staging or swapped-out copy left

@@ -37,7 +37,7 @@ def test_release_sheet_is_tokens_times_price() -> None:
 
 def test_release_sheet_reproduces_the_sample_release_costs() -> None:
     csv.field_size_limit(sys.maxsize)
-    text = resources.files("fusionbench").joinpath("sample", "train.csv").read_text(encoding="utf-8")
+    text = resources.files("fusionbench.synthetic").joinpath("sample", "train.csv").read_text(encoding="utf-8")
     rows = list(csv.DictReader(text.splitlines(keepends=True)))
     models = [split_model_mode(r["llm"])[0] for r in rows]
     tokens_in = [int(r["input_tokens_num"]) if r["input_tokens_num"] else None for r in rows]

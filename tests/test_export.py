@@ -16,9 +16,10 @@ from datasets import get_dataset_config_names, load_dataset
 from release_factory import release_rows, write_release
 
 import fusionbench
-from fusionbench import export as export_module
-from fusionbench.card import read_checksums, sha256_file
-from fusionbench.export import build_export
+from fusionbench.build import pipeline
+from fusionbench.export import folder
+from fusionbench.build import build_export
+from fusionbench.export.card import read_checksums, sha256_file
 from fusionbench.fusionbench_dataset import CONFIG_NAMES, FusionBench
 from fusionbench.schema import RELEASE_COLUMNS, TASKS
 from fusionbench.synthetic import SAMPLE_DIR
@@ -130,7 +131,7 @@ def test_card_states_synthetic_origin_report_defects_and_checksums(sample_export
 
 
 def test_filters_by_model_and_mode_skip_row_groups(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(export_module, "ROW_GROUP_ROWS", 8)
+    monkeypatch.setattr(folder, "ROW_GROUP_ROWS", 8)
     source = write_release(tmp_path / "release" / "train.csv", release_rows("gsm8k") + release_rows("math"))
     out = build_export([str(source)], tmp_path / "out").out
     filtered = load_dataset(
@@ -204,7 +205,7 @@ def test_a_rebuilt_export_is_not_served_from_a_stale_datasets_cache(tmp_path: Pa
 
 def test_spilling_to_disk_gives_the_same_export(sample_export: Path, tmp_path: Path, monkeypatch) -> None:
     """Past the memory budget, converted rows spill to Arrow IPC files; the shards come out identical."""
-    from fusionbench import ingest
+    from fusionbench.build import ingest
 
     monkeypatch.setattr(ingest, "MEMORY_BUDGET", 50_000)
     spilled = build_export(None, tmp_path / sample_export.name).out
@@ -256,13 +257,13 @@ def test_input_not_grouped_by_task_gives_the_same_export(tmp_path: Path, monkeyp
     """Rows of a task after other tasks stop the streaming build; it reads again, holding every slice."""
     grouped, interleaved = _write_sample_by_query_halves(tmp_path)
     attempts: list[bool] = []
-    real_build = export_module._build
+    real_build = pipeline._build
 
     def spy(*args, streaming: bool = True, **kwargs):  # records each attempt, runs the real build
         attempts.append(streaming)
         return real_build(*args, streaming=streaming, **kwargs)
 
-    monkeypatch.setattr(export_module, "_build", spy)
+    monkeypatch.setattr(pipeline, "_build", spy)
     one = build_export(grouped, tmp_path / "one")
     assert attempts == [True]
     two = build_export(interleaved, tmp_path / "two")

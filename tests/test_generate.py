@@ -26,7 +26,7 @@ from datasets import load_dataset
 from tiny_model import build_tiny_llama
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from fusionbench.export import build_export
+from fusionbench.build import build_export
 from fusionbench.generation import (
     GenerationSettings,
     RunSettingsError,

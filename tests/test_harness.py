@@ -21,7 +21,7 @@ import pytest
 pytest.importorskip("lm_eval")
 
 import fusionbench
-from fusionbench import card
+from fusionbench.export import card
 from fusionbench.harness import lm_eval_argv, merge_include_path, run_lm_eval, tasks_path
 from fusionbench.harness_tasks import _generate
 from fusionbench.harness_tasks import utils as harness_utils
@@ -317,8 +317,8 @@ def test_lm_eval_cli_end_to_end(tiny_model: Path, tmp_path: Path) -> None:
     # The add-a-model loop on this real run: ingest into an export, then read it back with load_dataset.
     from datasets import load_dataset
 
+    from fusionbench.build import build_export
     from fusionbench.cli import main
-    from fusionbench.export import build_export
 
     export = build_export(None, tmp_path / "fusionbench").out
     sheet = tmp_path / "prices.json"

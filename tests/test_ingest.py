@@ -12,9 +12,9 @@ import pytest
 from datasets import load_dataset
 from release_factory import EMBEDDING, release_rows, write_release
 
-from fusionbench.embeddings import parse_embedding, parse_embeddings
-from fusionbench.export import build_export
-from fusionbench.release import resolve_sources
+from fusionbench.build import build_export
+from fusionbench.build.embeddings import parse_embedding, parse_embeddings
+from fusionbench.build.sources import resolve_sources
 
 
 def _rows(folder: Path, config: str) -> list[dict]:
@@ -175,7 +175,7 @@ def test_hub_dataset_id_source_downloads_then_ingests(tmp_path: Path, monkeypatc
 def test_unreachable_hub_gives_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import huggingface_hub
 
-    from fusionbench.release import SourceUnavailableError
+    from fusionbench.build.sources import SourceUnavailableError
 
     def offline(repo_id, **kwargs):
         raise ConnectionError("Name or service not known")

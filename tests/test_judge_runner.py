@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from datasets import load_dataset
 
-from fusionbench.judge_runner import OpenAIJudge, judge_target, prompt_hash
+from fusionbench.export.push import verify_export
+from fusionbench.generation.judge import OpenAIJudge, judge_target, prompt_hash
 from fusionbench.metrics.judge import judge_prompt
-from fusionbench.push import verify_export
 
 
 def _kind(prompt: str) -> int:

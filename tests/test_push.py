@@ -15,9 +15,9 @@ import yaml
 from huggingface_hub import CommitInfo, HfApi
 from release_factory import release_rows, write_release
 
+from fusionbench.build import build_export
 from fusionbench.cli import main
-from fusionbench.export import build_export
-from fusionbench.push import ExportIntegrityError, push_export, verify_export
+from fusionbench.export.push import ExportIntegrityError, push_export, verify_export
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ import pytest
 from datasets import load_dataset
 
 from fusionbench.cli import main
-from fusionbench.push import verify_export
-from fusionbench.rescore import CAUSES, RESCORED_COLUMN, explain, rescore_export
+from fusionbench.export.push import verify_export
+from fusionbench.export.rescore import CAUSES, RESCORED_COLUMN, explain, rescore_export
 
 
 @pytest.fixture
@@ -65,7 +65,7 @@ def test_write_adds_the_column_updates_the_card_and_keeps_checksums_valid(export
     text = (export_copy / "README.md").read_text()
     assert text.count("## Rescoring") == 1 and text.count("## Checksums") == 1
     assert load_dataset(str(export_copy), "gsm8k", split="train").column_names.count(RESCORED_COLUMN) == 1
-    assert not list(export_copy.parent.glob(".fusionbench.*"))
+    assert [p.name for p in export_copy.parent.glob(".fusionbench.*")] == [".fusionbench.lock"]  # no staging left
 
 
 def test_explain_classifies_disagreements() -> None:

@@ -59,7 +59,7 @@ def test_shipped_sample_is_what_the_generator_writes(tmp_path: Path) -> None:
     counts = regenerate_sample(tmp_path)
     for name in FILES.values():
         assert (tmp_path / name).read_bytes() == (SAMPLE_DIR / name).read_bytes(), f"run regenerate_sample(): {name}"
-        assert resources.files("fusionbench").joinpath("sample", name).is_file()
+        assert resources.files("fusionbench.synthetic").joinpath("sample", name).is_file()
     assert sum(counts.values()) == 41 * 40  # 14 train x 2 + 13 test x 1 queries, -1 missing, +1 duplicate
     assert sum((SAMPLE_DIR / name).stat().st_size for name in FILES.values()) < 2_000_000
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from fusionbench import _moved
+
 __version__ = "0.1.0"
+
+_moved.install()
 
 
 def load(*args, **kwargs):

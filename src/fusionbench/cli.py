@@ -20,10 +20,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from fusionbench import __version__
-from fusionbench.card import SYNTHETIC_NOTICE
 from fusionbench.errors import BadInputError, ExportExistsError
+from fusionbench.export.card import SYNTHETIC_NOTICE
+from fusionbench.export.stats import fmt
 from fusionbench.schema import MODES, TASKS
-from fusionbench.stats import fmt
 
 console = Console(stderr=True)
 out = Console(width=None if sys.stdout.isatty() else 160)  # piped tables keep their columns
@@ -40,7 +40,7 @@ def _csv_list(text: str) -> list[str]:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from fusionbench.export import build_export
+    from fusionbench.build import build_export
 
     if args.add_run:
         from fusionbench.generation import add_run
@@ -88,7 +88,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from fusionbench.stats import by, export_summary
+    from fusionbench.export.stats import by, export_summary
 
     rows = export_summary(Path(args.export))
     keys = ["model"] if args.by == "model" else ["task", "model"]
@@ -126,7 +126,7 @@ def _mean_over(groups: list[dict], column: str) -> float | None:
 
 
 def cmd_push(args: argparse.Namespace) -> int:
-    from fusionbench.push import push_export
+    from fusionbench.export.push import push_export
 
     info = push_export(
         Path(args.export), args.repo_id, private=args.private, revision=args.revision, create_pr=args.create_pr
@@ -136,7 +136,7 @@ def cmd_push(args: argparse.Namespace) -> int:
 
 
 def cmd_rescore(args: argparse.Namespace) -> int:
-    from fusionbench.rescore import CAUSES, rescore_export
+    from fusionbench.export.rescore import CAUSES, rescore_export
 
     with _progress(args.quiet) as progress:
         bar = progress.add_task("rescoring", total=None)
@@ -167,7 +167,7 @@ def cmd_rescore(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from fusionbench.lm_eval_logs import ingest_lm_eval_run
+    from fusionbench.harness.logs import ingest_lm_eval_run
 
     report = ingest_lm_eval_run(
         Path(args.run_dir), Path(args.into), args.model, tokenizer=args.tokenizer, prices=args.prices,
@@ -193,7 +193,7 @@ def cmd_tasks_path(args: argparse.Namespace) -> int:
 def cmd_judge(args: argparse.Namespace) -> int:
     import os
 
-    from fusionbench.judge_runner import LocalJudge, OpenAIJudge, judge_target
+    from fusionbench.generation.judge import LocalJudge, OpenAIJudge, judge_target
 
     if args.engine != "openai":  # hf / vllm: a local model as the judge
         judge = LocalJudge(args.engine, args.judge_model, max_new_tokens=args.max_tokens)

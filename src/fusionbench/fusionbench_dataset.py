@@ -9,7 +9,8 @@ datasets 5 no longer runs loading scripts, so the builder is used directly (or v
     ds = builder.as_dataset()
 
 It ingests the release with the same code as ``fusionbench build`` (into a cached export folder
-keyed by the source files and parameters) and reads the config's shards from there.
+keyed by the source files and parameters) and reads the config's shards from there with the
+``datasets`` Parquet builder, so ``filters`` and ``columns`` work as they do on an export.
 """
 
 from __future__ import annotations
@@ -19,22 +20,23 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import datasets
 import pyarrow as pa
-import pyarrow.parquet as pq
-from datasets.builder import Key
+from datasets.packaged_modules.parquet.parquet import Parquet, ParquetConfig
 
-from fusionbench.release import resolve_sources
+from fusionbench.build.sources import resolve_sources
+from fusionbench.export.folder import MODELS, QUERIES, config_shards, is_export
 from fusionbench.schema import MODEL_SCHEMA, QUERY_SCHEMA, RESPONSE_SCHEMA, SPLITS, TASKS
 
 CONFIG_NAMES: tuple[str, ...] = (*TASKS, "all", "queries", "models")
 
 
 @dataclass
-class FusionBenchConfig(datasets.BuilderConfig):
-    """A config plus the build parameters: release source(s) and model/mode filters."""
+class FusionBenchConfig(ParquetConfig):
+    """A config plus the build parameters (release source(s), model/mode filters) and the Parquet reader's
+    options (``filters``, ``columns``, ``batch_size``, ...)."""
 
     source: Sequence[str] | None = None
     models: Sequence[str] | None = None
@@ -43,10 +45,10 @@ class FusionBenchConfig(datasets.BuilderConfig):
 
 
 def _schema(config_name: str) -> pa.Schema:
-    return {"queries": QUERY_SCHEMA, "models": MODEL_SCHEMA}.get(config_name, RESPONSE_SCHEMA)
+    return {QUERIES: QUERY_SCHEMA, MODELS: MODEL_SCHEMA}.get(config_name, RESPONSE_SCHEMA)
 
 
-class FusionBench(datasets.ArrowBasedBuilder):
+class FusionBench(Parquet):
     """LLMFusionBench responses of 20 LLMs on 14 tasks, direct and chain-of-thought."""
 
     BUILDER_CONFIG_CLASS = FusionBenchConfig
@@ -54,15 +56,21 @@ class FusionBench(datasets.ArrowBasedBuilder):
     DEFAULT_CONFIG_NAME = "all"
 
     def _info(self) -> datasets.DatasetInfo:
+        schema = _schema(self.config.name)
+        if self.config.columns is not None:
+            unknown = sorted(set(self.config.columns) - set(schema.names))
+            if unknown:
+                raise ValueError(f"config {self.config.name!r} has no column(s) {unknown}; it has {schema.names}")
+            schema = pa.schema([schema.field(name) for name in self.config.columns])
         return datasets.DatasetInfo(
             description=__doc__,
-            features=datasets.Features.from_arrow_schema(_schema(self.config.name)),
+            features=datasets.Features.from_arrow_schema(schema),
             homepage="https://huggingface.co/datasets/ulab-ai/FusionBench",
         )
 
     def _export_dir(self) -> Path:
         """Build (once) the export for this builder's parameters and return its folder."""
-        from fusionbench.export import build_export
+        from fusionbench.build import build_export
 
         sources = list(self.config.source) if self.config.source else None
         files = resolve_sources(sources) if sources else []
@@ -92,22 +100,14 @@ class FusionBench(datasets.ArrowBasedBuilder):
         return out
 
     def _split_generators(self, dl_manager: datasets.DownloadManager) -> list[datasets.SplitGenerator]:
-        data = self._export_dir() / "data"
+        export = self._export_dir()
         name = self.config.name
-        folders = [data / t for t in TASKS] if name == "all" else [data / name]
-        generators = []
-        for split in SPLITS:
-            files = sorted(str(p) for folder in folders for p in folder.glob(f"{split}-*.parquet"))
-            if files:
-                generators.append(datasets.SplitGenerator(name=split, gen_kwargs={"files": files}))
-        if not generators:
+        configs = list(TASKS) if name == "all" else [name]
+        files = {split: [str(p) for c in configs for p in config_shards(export, c, split)] for split in SPLITS}
+        self.config.data_files = {split: paths for split, paths in files.items() if paths}
+        if not self.config.data_files:
             raise ValueError(f"config {name!r}: no rows in this export (filtered out, or task absent from the source)")
-        return generators
-
-    def _generate_tables(self, files: list[str]):
-        for file_index, file in enumerate(files):
-            for batch_index, batch in enumerate(pq.ParquetFile(file).iter_batches(batch_size=8_192)):
-                yield Key(file_index, batch_index), pa.Table.from_batches([batch])
+        return super()._split_generators(dl_manager)
 
 
 def load_queries(export: str | None = None) -> datasets.DatasetDict:
@@ -117,7 +117,7 @@ def load_queries(export: str | None = None) -> datasets.DatasetDict:
     if not export:
         return load("queries")
     path = Path(export).expanduser()
-    if path.is_dir() and (path / "README.md").is_file() and (path / "data" / "queries").is_dir():
+    if is_export(path) and config_shards(path, QUERIES):
         return datasets.load_dataset(str(path.resolve()), "queries")
     if path.exists() or any(ch in export for ch in "*?["):
         return load("queries", source=str(path))
@@ -131,18 +131,32 @@ def load(
     models: Sequence[str] | None = None,
     modes: Sequence[str] | None = None,
     split: str | None = None,
+    filters: Any = None,
+    columns: Sequence[str] | None = None,
     cache_dir: str | None = None,
     streaming: bool = False,
 ) -> datasets.Dataset | datasets.DatasetDict | datasets.IterableDataset | datasets.IterableDatasetDict:
-    """Load a FusionBench config straight from release files (default: the embedded synthetic sample)."""
+    """Load a FusionBench config from release files (default: the embedded synthetic sample) or an export folder.
+
+    ``filters`` (pyarrow filter tuples or an expression, e.g. ``[("model", "==", "deepseek-r1")]``) and
+    ``columns`` are datasets' own Parquet options: row groups of other models are skipped, not read.
+    ``models``/``modes`` filter at build time (release files only).
+    """
     if config not in CONFIG_NAMES:
         raise ValueError(f"unknown config {config!r}; expected one of {', '.join(CONFIG_NAMES)}")
+    reader = {"filters": filters, "columns": list(columns) if columns else None}
+    if isinstance(source, (str, Path)) and is_export(Path(source)):
+        if models or modes:
+            raise ValueError("models= and modes= filter release files at build time; on an export, use filters=")
+        folder = str(Path(source).resolve())
+        return datasets.load_dataset(folder, config, split=split, cache_dir=cache_dir, streaming=streaming, **reader)
     builder = FusionBench(
         config_name=config,
         cache_dir=cache_dir,
-        source=[source] if isinstance(source, str) else (list(source) if source else None),
+        source=[str(source)] if isinstance(source, (str, Path)) else (list(source) if source else None),
         models=list(models) if models else None,
         modes=list(modes) if modes else None,
+        **reader,
     )
     if streaming:
         return builder.as_streaming_dataset(split=split)

@@ -22,11 +22,11 @@ from typing import Any
 import pyarrow as pa
 
 from fusionbench.catalog import PriceSheet, load_price_sheet
+from fusionbench.export.merge import MergeReport, merge_rows
+from fusionbench.export.records import NewResponse, build_rows
 from fusionbench.generation.engines import Completion, Engine, Request, Result, make_engine
 from fusionbench.generation.settings import GenerationSettings, request_seed
 from fusionbench.generation.store import RunStore, read_manifest, read_run, run_keys
-from fusionbench.merge import MergeReport, merge_rows
-from fusionbench.records import NewResponse, build_rows
 from fusionbench.schema import SCORER_FIELDS, TASKS
 
 QUERY_COLUMNS = ("query_id", "task", "domain", "split", "query", "ground_truth", "metric", *SCORER_FIELDS)

@@ -6,8 +6,8 @@ import math
 import random
 
 from fusionbench.prompts import QueryFields
-from fusionbench.synthetic_items._common import ABCD, Item, _distinct, _mc, _num, _person, _pick_other
-from fusionbench.synthetic_items.knowledge_items import COUNTRIES
+from fusionbench.synthetic.items._common import ABCD, Item, _distinct, _mc, _num, _person, _pick_other
+from fusionbench.synthetic.items.knowledge_items import COUNTRIES
 
 _LOCATIONS = (("toothbrush", "bathroom"), ("frying pan", "kitchen"), ("stapler", "office"), ("pillow", "bedroom"),
               ("lawn mower", "garage"), ("textbook", "classroom"), ("shopping cart", "supermarket"),

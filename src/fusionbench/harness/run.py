@@ -23,7 +23,7 @@ _HELP = ("-h", "--help")
 
 def tasks_path() -> Path:
     """The folder of FusionBench's lm-eval task YAMLs (``fusionbench_<task>[_cot]`` and the groups)."""
-    return Path(__file__).resolve().parent / "harness_tasks"
+    return Path(__file__).resolve().parents[1] / "harness_tasks"
 
 
 def merge_include_path(user: str | None) -> str:

@@ -1,6 +1,6 @@
 """Shared pieces of the synthetic items: the :class:`Item` record, people, distractor helpers, code runner.
 
-All content here is synthetic (see :mod:`fusionbench.synthetic_items`).
+All content here is synthetic (see :mod:`fusionbench.synthetic.items`).
 """
 
 from __future__ import annotations

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from fusionbench.catalog import load_price_sheet
 from fusionbench.errors import BadInputError
-from fusionbench.merge import MergeReport, merge_rows
-from fusionbench.records import NewResponse, build_rows
+from fusionbench.export.merge import MergeReport, merge_rows
+from fusionbench.export.records import NewResponse, build_rows
 
 SAMPLES_FILE = re.compile(r"^samples_(?P<task>fusionbench_\w+?)_(?P<date>\d{4}-\d{2}-\d{2}T[\d\-.]+)\.jsonl$")
 _REQUIRED_DOC = ("query_id", "task", "split", "query", "ground_truth", "metric", "domain")

@@ -10,11 +10,11 @@ answer is a null score, counted in the report.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import random
-import shutil
 import time
 import urllib.error
 import urllib.request
@@ -28,11 +28,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from fusionbench import card
-from fusionbench.export import move_into_place, write_parquet
+from fusionbench.export.folder import is_export, response_shards, rewrite, write_parquet
 from fusionbench.metrics.judge import judge_prompt, parse_judge_output
 from fusionbench.schema import ROW_KEY, row_keys
-from fusionbench.stats import response_shards
 
 JUDGE_COLUMNS = ["judge_score", "judge_model", "judge_prompt_hash", "judge_output"]
 _RESULT_SCHEMA = pa.schema(
@@ -161,12 +159,11 @@ def prompt_hash(prompt: str) -> str:
 
 
 def _target_shards(target: Path) -> list[Path]:
-    data = target / "data"
-    if data.is_dir():  # an export
+    if is_export(target):
         return response_shards(target)
     shards = sorted(target.glob("*.parquet"))  # a generation run
     if not shards:
-        raise FileNotFoundError(f"{target}: neither an export (data/) nor a generation run (*.parquet)")
+        raise FileNotFoundError(f"{target}: neither an export (README.md and data/) nor a generation run (*.parquet)")
     return shards
 
 
@@ -237,12 +234,7 @@ def write_judgements(target: Path, judged: pa.Table | None) -> None:
         return
     judged = judged.drop_columns(["status"])
     lookup_key = row_keys(judged)
-    export = (target / "data").is_dir()
-    root = target.parent / f".{target.name}.partial-{os.getpid()}" if export else target
-    if export:
-        shutil.rmtree(root, ignore_errors=True)
-        shutil.copytree(target, root)
-    try:
+    with rewrite(target) if is_export(target) else contextlib.nullcontext(target) as root:
         for shard in _target_shards(root):
             table = pq.read_table(shard)
             index = pc.index_in(row_keys(table), value_set=lookup_key)
@@ -255,11 +247,3 @@ def write_judgements(target: Path, judged: pa.Table | None) -> None:
                 else:
                     table = table.append_column(name, new)
             write_parquet(table, shard)
-        if export:
-            readme = root / "README.md"
-            readme.write_text(card.refresh(readme.read_text(encoding="utf-8"), root), encoding="utf-8")
-            move_into_place(root, target)
-    except BaseException:
-        if export:
-            shutil.rmtree(root, ignore_errors=True)
-        raise

@@ -7,8 +7,6 @@ never duplicates them. The export is rewritten in a staging copy and swapped in 
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,10 +16,21 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from fusionbench import card
-from fusionbench.export import move_into_place, write_shards
+from fusionbench.export import card
+from fusionbench.export.folder import (
+    MODELS,
+    QUERIES,
+    README,
+    config_shards,
+    read_config,
+    replace_shards,
+    require_export,
+    response_shards,
+    rewrite,
+    shard_split,
+)
+from fusionbench.export.stats import export_summary
 from fusionbench.schema import MODEL_SCHEMA, QUERY_SCHEMA, RESPONSE_SCHEMA, SPLITS, row_keys
-from fusionbench.stats import export_summary, response_shards
 
 _SORT = [("model", "ascending"), ("mode", "ascending"), ("query_id", "ascending"), ("sample", "ascending")]
 
@@ -40,35 +49,25 @@ class MergeReport:
     dropped_columns: set[str] = field(default_factory=set)  # e.g. a stale rescored_performance
 
 
-def _read(folder: Path) -> pa.Table | None:
-    files = sorted(folder.glob("*.parquet"))
-    return pa.concat_tables([pq.read_table(f) for f in files], promote_options="default") if files else None
-
-
 def merge_rows(
     export_dir: Path, rows: pa.Table, models: list[dict], *, source: str, label: str | None = None
 ) -> MergeReport:
     """Add ``rows`` (canonical responses) and upsert ``models`` (partial models-table rows) into an export."""
-    export_dir = Path(export_dir)
+    export_dir = require_export(export_dir)
     rows = rows.select(RESPONSE_SCHEMA.names).cast(RESPONSE_SCHEMA)
     report = MergeReport(source=source, rows_offered=rows.num_rows, models=sorted({m["model"] for m in models}))
-    queries = _read(export_dir / "data" / "queries")
-    if queries is None:
-        raise FileNotFoundError(f"{export_dir}: no queries table; is this an export folder built by fusionbench?")
-    known = pc.binary_join_element_wise(queries["split"], queries["query_id"], "\x1f")
-    offered = pc.binary_join_element_wise(rows["split"], rows["query_id"], "\x1f")
-    valid = pc.is_in(offered, value_set=known)
-    report.unknown_queries = rows.num_rows - pc.sum(valid).as_py() if rows.num_rows else 0
-    rows = rows.filter(valid)
-
-    staging = export_dir.parent / f".{export_dir.name}.partial-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    shutil.copytree(export_dir, staging)
-    try:
+    with rewrite(export_dir) as staging:  # locked: the export is read inside, so no other writer's rows are lost
+        queries = read_config(staging, QUERIES, columns=["split", "query_id"])
+        if queries is None:
+            raise FileNotFoundError(f"{export_dir}: no queries table; is this an export folder built by fusionbench?")
+        known = pc.binary_join_element_wise(queries["split"], queries["query_id"], "\x1f")
+        offered = pc.binary_join_element_wise(rows["split"], rows["query_id"], "\x1f")
+        valid = pc.is_in(offered, value_set=known)
+        report.unknown_queries = rows.num_rows - pc.sum(valid).as_py() if rows.num_rows else 0
+        rows = rows.filter(valid)
         for task in pc.unique(rows["task"]).to_pylist():
             new = rows.filter(pc.equal(rows["task"], task))
-            folder = staging / "data" / task
-            old = _read(folder)
+            old = read_config(staging, task)
             if old is not None:
                 replaced = pc.is_in(row_keys(old), value_set=row_keys(new))
                 report.rows_replaced += pc.sum(replaced).as_py()
@@ -76,24 +75,16 @@ def merge_rows(
                 old = old.filter(pc.invert(replaced)).select(RESPONSE_SCHEMA.names).cast(RESPONSE_SCHEMA)
             merged = new if old is None else pa.concat_tables([old, new])
             report.tasks[task] += new.num_rows
-            for shard in folder.glob("*.parquet"):
-                shard.unlink()
             for split in SPLITS:
-                part = merged.filter(pc.equal(merged["split"], split)).sort_by(_SORT)
-                if part.num_rows:
-                    write_shards(part, folder, staging, split)
+                replace_shards(merged.filter(pc.equal(merged["split"], split)).sort_by(_SORT), staging, task, split)
         report.rows_added = rows.num_rows - report.rows_replaced
         _update_side_tables(staging, models)
         summary = export_summary(staging)
-        text = (staging / "README.md").read_text(encoding="utf-8")
+        text = (staging / README).read_text(encoding="utf-8")
         for heading, body in card.summary_sections(summary).items():
             text = card.replace_section(text, heading, body, before="Checksums")
         text = card.replace_section(text, "Added runs", _added_runs(text, report, label), before="Checksums")
-        (staging / "README.md").write_text(card.refresh(text, staging), encoding="utf-8")
-        move_into_place(staging, export_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        (staging / README).write_text(text, encoding="utf-8")
     return report
 
 
@@ -105,27 +96,22 @@ def _update_side_tables(staging: Path, models: list[dict]) -> None:
     per_model = dict(
         zip(*responses.group_by("model").aggregate([("model", "count")]).to_pydict().values(), strict=True)
     )
-    old_models = _read(staging / "data" / "models")
+    old_models = read_config(staging, MODELS)
     by_name = {m["model"]: m for m in (old_models.to_pylist() if old_models is not None else [])}
     for model in models:
         by_name[model["model"]] = {**dict.fromkeys(MODEL_SCHEMA.names), "id_swapped": False, **model}
     model_rows = [{**m, "n_rows": per_model.get(name, 0)} for name, m in by_name.items()]
-    for shard in (staging / "data" / "models").glob("*.parquet"):
-        shard.unlink()
-    write_shards(pa.Table.from_pylist(model_rows, schema=MODEL_SCHEMA), staging / "data" / "models", staging, "train")
+    replace_shards(pa.Table.from_pylist(model_rows, schema=MODEL_SCHEMA), staging, MODELS, "train")
 
     keys = pc.binary_join_element_wise(responses["split"], responses["query_id"], "\x1f")
     counts = keys.value_counts()
     count_of = dict(zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=True))
-    folder = staging / "data" / "queries"
-    for shard in sorted(folder.glob("*.parquet")):
-        table = pq.read_table(shard)
+    for split in sorted({shard_split(p) for p in config_shards(staging, QUERIES)}, key=SPLITS.index):
+        table = pa.concat_tables([pq.read_table(p) for p in config_shards(staging, QUERIES, split)])
         query_keys = pc.binary_join_element_wise(table["split"], table["query_id"], "\x1f").to_pylist()
         n_rows = pa.array(np.array([count_of.get(k, 0) for k in query_keys], dtype=np.int32))
         table = table.set_column(table.schema.get_field_index("n_rows"), QUERY_SCHEMA.field("n_rows"), n_rows)
-        split = shard.name.split("-", 1)[0]
-        shard.unlink()
-        write_shards(table, folder, staging, split)
+        replace_shards(table, staging, QUERIES, split)
 
 
 def _added_runs(text: str, report: MergeReport, label: str | None) -> str:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.dataset as pads
 
-from fusionbench.schema import TASKS
+from fusionbench.export.folder import response_shards
 
 _SUMMED = ["performance", "cost_usd", "judge_score", "input_tokens", "output_tokens"]
 _KEYS = ["task", "split", "model", "mode"]
@@ -38,15 +37,6 @@ def combine(partials: list[pa.Table]) -> list[dict]:
             out[f"{column}_mean"] = (total / count) if count else None
         rows.append(out)
     return rows
-
-
-def response_shards(export_dir: Path, tasks: Iterable[str] | None = None) -> list[Path]:
-    """The responses shards of an export (``data/<task>/*.parquet``), in task order; only ``tasks`` if given."""
-    wanted = set(tasks or TASKS)
-    return sorted(
-        (p for p in (Path(export_dir) / "data").glob("*/*.parquet") if p.parent.name in wanted),
-        key=lambda p: (TASKS.index(p.parent.name), p.name),
-    )
 
 
 def export_summary(export_dir: Path) -> list[dict]:

@@ -5,7 +5,7 @@ by the size of the release:
 
 1. :meth:`Ingestor.add` converts each string batch with Arrow compute kernels and keeps it per
    (task, split) in memory, spilling every slice to a temporary Arrow IPC file once the converted rows
-   pass ``MEMORY_BUDGET``; query records (:mod:`fusionbench.queries`) and model records are collected on
+   pass ``MEMORY_BUDGET``; query records (:mod:`fusionbench.build.queries`) and model records are collected on
    the side.
 2. :meth:`Ingestor.responses` reads one slice back, drops duplicate (query, model, mode, sample)
    rows, counts rows per query, applies the model/mode filters, sorts and returns the final table.
@@ -28,10 +28,10 @@ import pyarrow.compute as pc
 
 from fusionbench import catalog
 from fusionbench.errors import BadInputError
-from fusionbench.flags import FLAG_BITS, flags_column
-from fusionbench.queries import QueryRegistry
-from fusionbench.release import SourceFile, prefetched, read_batches
-from fusionbench.report import IngestReport
+from fusionbench.build.flags import FLAG_BITS, flags_column
+from fusionbench.build.queries import QueryRegistry
+from fusionbench.build.sources import SourceFile, prefetched, read_batches
+from fusionbench.export.report import IngestReport
 from fusionbench.schema import (
     RELEASE_ROWS_PER_QUERY,
     RELEASE_TOKEN_COUNTER,
@@ -41,7 +41,7 @@ from fusionbench.schema import (
     TASKS,
     THINK_SUFFIX,
 )
-from fusionbench.slices import Slice, ranks
+from fusionbench.build.slices import Slice, ranks
 
 #: Converted rows kept in memory before every slice spills to disk (bounds memory on a full-size release).
 MEMORY_BUDGET = 768 << 20

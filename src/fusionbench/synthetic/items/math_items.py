@@ -7,7 +7,7 @@ import random
 from fractions import Fraction
 
 from fusionbench.prompts import QueryFields
-from fusionbench.synthetic_items._common import _PEOPLE, Item, _distinct, _num, _person
+from fusionbench.synthetic.items._common import _PEOPLE, Item, _distinct, _num, _person
 
 
 # ---------------------------------------------------------------------------------------------- gsm8k

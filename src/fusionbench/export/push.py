@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fusionbench.card import read_checksums, sha256_file
+from fusionbench.export.card import read_checksums, sha256_file
+from fusionbench.export.folder import README, all_shards
 
 
 class ExportIntegrityError(ValueError):
@@ -14,13 +15,13 @@ class ExportIntegrityError(ValueError):
 def verify_export(folder: Path) -> dict[str, str]:
     """Check every shard against the card's SHA-256 table; return {path: sha256} or raise."""
     folder = Path(folder)
-    readme = folder / "README.md"
+    readme = folder / README
     if not readme.is_file():
         raise ExportIntegrityError(f"{folder}: no README.md; is this an export folder built by fusionbench?")
     expected = read_checksums(readme.read_text(encoding="utf-8"))
     if not expected:
         raise ExportIntegrityError(f"{readme}: no checksum table found")
-    present = {p.relative_to(folder).as_posix() for p in folder.glob("data/**/*.parquet")}
+    present = {p.relative_to(folder).as_posix() for p in all_shards(folder)}
     problems = [f"{path}: listed in the card but missing" for path in sorted(set(expected) - present)]
     problems += [f"{path}: not listed in the card" for path in sorted(present - set(expected))]
     for path in sorted(set(expected) & present):

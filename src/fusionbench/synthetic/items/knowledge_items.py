@@ -6,7 +6,7 @@ import random
 
 from fusionbench.metrics.qa import normalize_answer
 from fusionbench.prompts import QueryFields
-from fusionbench.synthetic_items._common import _PEOPLE, _SURNAMES, Item, _pick_other
+from fusionbench.synthetic.items._common import _PEOPLE, _SURNAMES, Item, _pick_other
 
 # --------------------------------------------------------------------------------------- world facts
 COUNTRIES = (

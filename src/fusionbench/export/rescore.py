@@ -8,8 +8,7 @@ rewritten; the export is replaced as a whole, never left half-written.
 
 from __future__ import annotations
 
-import os
-import shutil
+import contextlib
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -19,11 +18,18 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from fusionbench import card
-from fusionbench.export import move_into_place, write_shards
+from fusionbench.export import card
+from fusionbench.export.folder import (
+    QUERIES,
+    README,
+    config_dir,
+    require_export,
+    response_shards,
+    rewrite,
+    write_parquet,
+)
 from fusionbench.metrics import QA_TASKS, extract_number, gold_number, score_batch
 from fusionbench.schema import CODE_TASKS, MULTIPLE_CHOICE_TASKS, SCORER_FIELDS
-from fusionbench.stats import response_shards
 
 RESCORED_COLUMN = "rescored_performance"
 
@@ -87,7 +93,7 @@ def explain(task: str, released: float, ours: float, response: str, ground_truth
 
 
 def _query_fields(folder: Path) -> dict[tuple[str, str], dict]:
-    table = pq.read_table(folder / "data" / "queries", columns=["query_id", "split", *SCORER_FIELDS])
+    table = pq.read_table(config_dir(folder, QUERIES), columns=["query_id", "split", *SCORER_FIELDS])
     return {(row.pop("split"), row.pop("query_id")): row for row in table.to_pylist()}
 
 
@@ -130,16 +136,13 @@ def rescore_export(
     on_progress: Callable[[str, int, int], None] | None = None,
 ) -> dict[str, TaskAgreement]:
     """Rescore an export's responses; with ``write``, add ``rescored_performance`` and update the card."""
-    folder = Path(folder)
-    queries = _query_fields(folder)
-    shards = response_shards(folder, tasks)
-    if not shards:
-        raise FileNotFoundError(f"{folder}: no responses shards to rescore")
-    results: dict[str, TaskAgreement] = {}
-    staging = folder.parent / f".{folder.name}.partial-{os.getpid()}"
-    if write:
-        shutil.copytree(folder, staging)
-    try:
+    folder = require_export(folder)
+    with rewrite(folder) if write else contextlib.nullcontext(folder) as target:
+        queries = _query_fields(target)
+        shards = response_shards(target, tasks)
+        if not shards:
+            raise FileNotFoundError(f"{folder}: no responses shards to rescore")
+        results: dict[str, TaskAgreement] = {}
         for done, shard in enumerate(shards):
             if on_progress:
                 on_progress(shard.parent.name, done, len(shards))
@@ -149,19 +152,12 @@ def rescore_export(
             if write:
                 if RESCORED_COLUMN in table.column_names:
                     table = table.drop_columns([RESCORED_COLUMN])
-                split = shard.name.split("-", 1)[0]
-                (staging / shard.relative_to(folder)).unlink()
-                write_shards(table.append_column(RESCORED_COLUMN, column), staging / shard.parent.relative_to(folder),
-                             staging, split)  # fmt: skip
+                write_parquet(table.append_column(RESCORED_COLUMN, column), shard)
         if on_progress:
             on_progress("done", len(shards), len(shards))
         if write:
-            readme = staging / "README.md"
-            readme.write_text(update_card(readme.read_text(encoding="utf-8"), staging, results), encoding="utf-8")
-            move_into_place(staging, folder)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+            readme = target / README
+            readme.write_text(update_card(readme.read_text(encoding="utf-8"), results), encoding="utf-8")
     return results
 
 
@@ -197,8 +193,8 @@ def agreement_markdown(results: dict[str, TaskAgreement]) -> str:
     return "\n".join(lines)
 
 
-def update_card(text: str, folder: Path, results: dict[str, TaskAgreement]) -> str:
-    """The card with a rescoring section and a checksum table matching the rewritten shards."""
+def update_card(text: str, results: dict[str, TaskAgreement]) -> str:
+    """The card with a rescoring section (the checksums are refreshed by :func:`~fusionbench.export.folder.rewrite`)."""
     rescoring = (
         f"Column `{RESCORED_COLUMN}` (`double`): every response rescored with `fusionbench.metrics`, which "
         "fixes the release's scoring defects; null where there is no response. `performance` keeps the "
@@ -207,4 +203,4 @@ def update_card(text: str, folder: Path, results: dict[str, TaskAgreement]) -> s
         + "\n\nCauses:\n\n"
         + "\n".join(f"- `{code}`: {text}" for code, text in CAUSES.items())
     )
-    return card.refresh(card.replace_section(text, "Rescoring", rescoring, before="Checksums"), folder)
+    return card.replace_section(text, "Rescoring", rescoring, before="Checksums")

@@ -1,7 +1,7 @@
 """Find and read the released files (CSV, JSON Lines, Parquet; local or on the Hub) in bounded batches.
 
 Every batch comes out with all columns as strings, exactly as the release wrote them, so that one
-conversion step (:mod:`fusionbench.ingest`) serves every format and can name the row of a bad value.
+conversion step (:mod:`fusionbench.build.ingest`) serves every format and can name the row of a bad value.
 """
 
 from __future__ import annotations

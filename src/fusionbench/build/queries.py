@@ -12,12 +12,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fusionbench import prompts
-from fusionbench.embeddings import parse_embeddings, vectors_column
+from fusionbench.build.embeddings import parse_embeddings, vectors_column
 from fusionbench.errors import BadInputError
-from fusionbench.flags import FLAG_BITS, flag_names
+from fusionbench.build.flags import FLAG_BITS, flag_names
 from fusionbench.metrics.code import parse_test_list
-from fusionbench.release import SourceFile
-from fusionbench.report import IngestReport
+from fusionbench.build.sources import SourceFile
+from fusionbench.export.report import IngestReport
 from fusionbench.schema import QUERY_SCHEMA, RELEASE_ROWS_PER_QUERY, SPLITS, TASK_DOMAINS, TASKS, query_id
 
 _QUERY_CELLS = ["task_name", "query", "ground_truth", "metric", "task_id", "task_description"]

@@ -7,7 +7,7 @@ import random
 from dataclasses import dataclass
 
 from fusionbench.prompts import QueryFields
-from fusionbench.synthetic_items._common import Item, indent
+from fusionbench.synthetic.items._common import Item, indent
 
 
 # ---------------------------------------------------------------------------------------------- code

@@ -1,7 +1,7 @@
 """A deterministic generator of a SYNTHETIC LLMFusionBench release, in the release's exact file format.
 
 Everything this module writes is synthetic: the queries are template-generated (see
-:mod:`fusionbench.synthetic_items`), the "model responses" are canned text that is right or wrong
+:mod:`fusionbench.synthetic.items`), the "model responses" are canned text that is right or wrong
 according to a made-up skill per model, and the scores, token counts, embeddings and judge scores
 are computed or pseudo-random. None of it comes from the real release or from real models. It
 exists to ship a small sample inside the package (:data:`SAMPLE_DIR`) and to write full-size
@@ -44,10 +44,10 @@ from fusionbench import catalog
 from fusionbench.metrics.qa import normalize_answer
 from fusionbench.prompts import render
 from fusionbench.schema import MULTIPLE_CHOICE_TASKS, RELEASE_COLUMNS, RELEASE_METRICS, TASKS, THINK_SUFFIX, query_id
-from fusionbench.synthetic_items import Item, make_item, run_code
+from fusionbench.synthetic.items import Item, make_item, run_code
 
 #: The shipped sample (train_queries=2, test_queries=1, seed=0); rebuild it with :func:`regenerate_sample`.
-SAMPLE_DIR = Path(str(resources.files("fusionbench").joinpath("sample")))
+SAMPLE_DIR = Path(str(resources.files("fusionbench.synthetic").joinpath("sample")))
 SAMPLE_ARGS = {"train_queries": 2, "test_queries": 1, "seed": 0}
 FILES = {"train": "train.csv", "test": "partial_test.csv"}
 

@@ -14,11 +14,11 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from fusionbench.synthetic_items._common import ABCD, Item, indent, run_code
-from fusionbench.synthetic_items.choice_items import _arc, _commonsense, _gpqa, _hellaswag, _mmlu, _openbook
-from fusionbench.synthetic_items.code_items import _code
-from fusionbench.synthetic_items.knowledge_items import COUNTRIES, _boolq, _open_qa, _squad
-from fusionbench.synthetic_items.math_items import _gsm8k, _math, frac_latex
+from fusionbench.synthetic.items._common import ABCD, Item, indent, run_code
+from fusionbench.synthetic.items.choice_items import _arc, _commonsense, _gpqa, _hellaswag, _mmlu, _openbook
+from fusionbench.synthetic.items.code_items import _code
+from fusionbench.synthetic.items.knowledge_items import COUNTRIES, _boolq, _open_qa, _squad
+from fusionbench.synthetic.items.math_items import _gsm8k, _math, frac_latex
 
 __all__ = ["ABCD", "COUNTRIES", "Item", "frac_latex", "indent", "make_item", "run_code"]
 

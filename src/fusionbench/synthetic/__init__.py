@@ -1,0 +1,28 @@
+"""The synthetic release: generated in the release's exact file format (every quirk included) so that every
+code path runs offline. It is not the LLMFusionBench release: never report results on it.
+
+:mod:`~fusionbench.synthetic.generator` writes release files (the embedded sample in ``sample/``, and
+full-size releases for the benchmarks); :mod:`~fusionbench.synthetic.items` makes the task items.
+"""
+
+from fusionbench.synthetic.generator import (
+    FILES,
+    SAMPLE_ARGS,
+    SAMPLE_DIR,
+    count_tokens,
+    embedding_text,
+    generate_release,
+    regenerate_sample,
+    release_performance,
+)
+
+__all__ = [
+    "FILES",
+    "SAMPLE_ARGS",
+    "SAMPLE_DIR",
+    "count_tokens",
+    "embedding_text",
+    "generate_release",
+    "regenerate_sample",
+    "release_performance",
+]
