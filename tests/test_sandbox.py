@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import os
+import socket
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from fusionbench.metrics import ExecResult, Program, run_program, run_programs, score
 from fusionbench.metrics import sandbox as sandbox_module
+from fusionbench.metrics.sandbox import MARKER_VARIABLE, sandbox_isolation
 
 TIMEOUT = 2.0
 MARGIN = 6.0  # process start-up and clean-up on a loaded 2-core machine
@@ -30,14 +35,14 @@ def _assert_all_fail_in_time(results: dict[str, ExecResult], timeout: float = TI
         assert result.duration < timeout + MARGIN, (name, result.duration)
 
 
-def _sandbox_processes() -> list[int]:
-    """Live processes started by this process's sandbox (marked in their environment)."""
-    marker = f"FUSIONBENCH_SANDBOX={os.getpid()}".encode()
+def _sandbox_processes(scorer: int | None = None) -> list[int]:
+    """Live processes started by the sandbox of ``scorer`` (this process by default), by their environment mark."""
+    prefix = f"{MARKER_VARIABLE}={scorer or os.getpid()}-".encode()
     pids = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if marker in (entry / "environ").read_bytes().split(b"\0"):
+                if any(v.startswith(prefix) for v in (entry / "environ").read_bytes().split(b"\0")):
                     pids.append(int(entry.name))
             except OSError:
                 continue
@@ -98,7 +103,10 @@ def test_infinite_loop_and_fork_bombs_are_stopped() -> None:
     assert _sandbox_processes() == []  # nothing left running
 
 
-def test_files_outside_the_sandbox_survive(tmp_path: Path) -> None:
+@pytest.mark.filterwarnings("ignore::fusionbench.metrics.sandbox.SandboxIsolationWarning")
+@pytest.mark.parametrize("backend", ["auto", "guard"], ids=["best_isolation", "python_guard_only"])
+def test_files_outside_the_sandbox_survive(tmp_path: Path, backend: str) -> None:
+    """Plain attempts fail in every backend; with the Python guard alone, each is its PermissionError."""
     sentinel = tmp_path / "keep" / "sentinel.txt"
     sentinel.parent.mkdir()
     sentinel.write_text("precious")
@@ -123,27 +131,124 @@ def test_files_outside_the_sandbox_survive(tmp_path: Path) -> None:
         "subprocess_rm": f"import subprocess\nsubprocess.run(['rm', '-rf', {d!r}])",
         "truncate": f"import os\nos.truncate({s!r}, 0)",
     }
-    results = _run({name: code + "\n" + GOOD for name, code in programs.items()})
+    jobs = [Program(code + "\n" + GOOD, TESTS) for code in programs.values()]
+    results = dict(zip(programs, run_programs(jobs, timeout=TIMEOUT, workers=2, backend=backend), strict=True))
     _assert_all_fail_in_time(results)
-    assert all("PermissionError" in r.stderr for r in results.values()), {
-        n: r.stderr[-200:] for n, r in results.items() if "PermissionError" not in r.stderr
-    }
+    if backend == "guard":  # the file is visible, so only the guard stands in the way
+        assert all("PermissionError" in r.stderr for r in results.values()), {
+            n: r.stderr[-200:] for n, r in results.items() if "PermissionError" not in r.stderr
+        }
     assert sentinel.read_text() == "precious"
     assert sorted(p.name for p in sentinel.parent.iterdir()) == ["sentinel.txt"]
 
 
-@pytest.mark.parametrize("isolate_network", [True, False], ids=["namespace_if_available", "python_guard_only"])
-def test_network_is_disabled(isolate_network: bool) -> None:
-    programs = {
-        "socket": "import socket\nsocket.socket(socket.AF_INET, socket.SOCK_STREAM)",
-        "raw_socket": "import _socket\n_socket.socket()",
-        "connect": "import socket\nsocket.create_connection(('127.0.0.1', 22), timeout=1)",
-        "dns": "import socket\nsocket.getaddrinfo('localhost', 80)",
-        "urllib": "import urllib.request\nurllib.request.urlopen('http://127.0.0.1:9/', timeout=1)",
+class _Listener:
+    """TCP servers on 127.0.0.1 and on each non-loopback IPv4 address of the host, counting connections."""
+
+    def __init__(self) -> None:
+        others = {
+            a.address
+            for addrs in psutil.net_if_addrs().values()
+            for a in addrs
+            if a.family == socket.AF_INET and not a.address.startswith("127.")
+        }
+        hosts = ["127.0.0.1", *sorted(others)]
+        self.servers = [socket.create_server((host, 0)) for host in hosts]
+        self.addresses = [server.getsockname()[:2] for server in self.servers]
+        self.accepted = 0
+        self._threads = [threading.Thread(target=self._serve, args=(s,), daemon=True) for s in self.servers]
+        for thread in self._threads:
+            thread.start()
+
+    def _serve(self, server: socket.socket) -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            conn.close()
+
+    def close(self) -> None:
+        for server in self.servers:
+            server.close()
+
+
+@pytest.fixture
+def listener() -> Iterator[_Listener]:
+    server = _Listener()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+def _wait_for(condition, seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+# Each program passes only if it reached the listener (then it sends a byte and runs correct code).
+_CONNECT = {
+    "socket": "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_STREAM)\n"
+    "s.settimeout(1)\ns.connect({addr!r})",
+    "raw_socket": "import _socket\ns = _socket.socket()\ns.settimeout(1)\ns.connect({addr!r})",
+    "create_connection": "import socket\ns = socket.create_connection({addr!r}, timeout=1)",
+    "urllib": "import urllib.request\nurllib.request.urlopen('http://%s:%d/' % {addr!r}, timeout=1)",
+}
+# Walks around the Python guard to the C socket type: only a network namespace stops it.
+_CONNECT_MRO = {
+    "mro_walk": "import socket\ns = socket.socket.__mro__[-2](socket.AF_INET, socket.SOCK_STREAM)\n"
+    "s.settimeout(1)\ns.connect({addr!r})\ns.sendall(b'x')",
+}
+
+
+def _network_programs(listener: _Listener, cases: dict[str, str]) -> dict[str, str]:
+    return {
+        f"{name}@{addr[0]}": code.format(addr=addr) + "\n" + GOOD
+        for name, code in cases.items()
+        for addr in listener.addresses
     }
-    jobs = [Program(code + "\n" + GOOD, TESTS) for code in programs.values()]
-    results = run_programs(jobs, timeout=TIMEOUT, workers=2, isolate_network=isolate_network)
+
+
+def _assert_listener_reachable_unsandboxed(listener: _Listener) -> None:
+    before = listener.accepted
+    for addr in listener.addresses:
+        socket.create_connection(addr, timeout=2).close()
+    assert _wait_for(lambda: listener.accepted == before + len(listener.addresses)), "the control connection failed"
+
+
+def test_network_namespace_blocks_a_real_listener(listener: _Listener) -> None:
+    isolation = sandbox_isolation()
+    if not isolation.network_namespace:
+        pytest.skip(f"no network namespace on this machine: {isolation.describe()}")
+    _assert_listener_reachable_unsandboxed(listener)
+    before = listener.accepted
+    programs = _network_programs(listener, {**_CONNECT, **_CONNECT_MRO})
+    results = _run(programs)
+    _assert_all_fail_in_time(results)
+    time.sleep(0.2)
+    assert listener.accepted == before
+    _assert_listener_reachable_unsandboxed(listener)  # still listening: nothing was in the way
+
+
+@pytest.mark.filterwarnings("ignore::fusionbench.metrics.sandbox.SandboxIsolationWarning")
+@pytest.mark.parametrize("backend", ["auto", "guard"], ids=["best_isolation", "python_guard_only"])
+def test_python_guard_blocks_sockets_in_the_hosts_network(listener: _Listener, backend: str) -> None:
+    """In the host's network namespace (``isolate_network=False``) the guard alone stops plain socket use."""
+    _assert_listener_reachable_unsandboxed(listener)
+    before = listener.accepted
+    programs = _network_programs(listener, _CONNECT)
+    jobs = [Program(code, TESTS) for code in programs.values()]
+    results = run_programs(jobs, timeout=TIMEOUT, workers=2, isolate_network=False, backend=backend)
     _assert_all_fail_in_time(dict(zip(programs, results, strict=True)))
+    assert all("PermissionError" in r.stderr for r in results), [r.stderr[-300:] for r in results]
+    time.sleep(0.2)
+    assert listener.accepted == before
 
 
 def test_memory_hogs_fail() -> None:

