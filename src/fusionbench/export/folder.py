@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import math
 import os
 import shutil
+import sys
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -45,6 +47,7 @@ ROW_GROUP_ROWS = 4_096
 # float vectors (hashing millions of floats costs more build time than the smaller file is worth).
 _UNIQUE_VALUES = {"response", "judge_output", "embedding", "task_description_embedding"}
 
+_log = logging.getLogger(__name__)
 Checksum = tuple[str, int, str]  # (shard path relative to the export, rows, sha256)
 
 
@@ -186,21 +189,26 @@ def locked(export: Path, wait: float | None = None) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a+") as handle:
         deadline = None if wait is None else time.monotonic() + wait
+        told = False
         while True:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip() or "another process"
                 if deadline is not None and time.monotonic() >= deadline:
-                    handle.seek(0)
-                    holder = handle.read().strip() or "another process"
                     raise ExportLockedError(
                         f"{export} is being written by {holder}; wait for it to finish and run again"
                     ) from None
+                if not told:
+                    _log.warning("%s is being written by %s; waiting for it to finish", export, holder)
+                    told = True
                 time.sleep(0.1)
         handle.seek(0)
         handle.truncate()
-        handle.write(f"pid {os.getpid()}\n")
+        command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:2]]) if sys.argv and sys.argv[0] else "python"
+        handle.write(f"pid {os.getpid()} ({command})\n")
         handle.flush()
         try:
             yield
@@ -254,12 +262,14 @@ def rewrite(
     kill, the export at the path is the old one.
     """
     export = Path(export)
-    if export.exists() or not create:
+    if create and export.exists():
         _check_target(export, create=create, overwrite=overwrite)  # refuse before touching anything
+    elif export.is_symlink() or (export.exists() and not export.is_dir()):
+        _check_target(export, create=create, overwrite=overwrite)
     export.parent.mkdir(parents=True, exist_ok=True)
     with locked(export, wait=wait):
-        clean_leftovers(export)
-        _check_target(export, create=create, overwrite=overwrite)  # again: another writer may have made it
+        clean_leftovers(export)  # may restore an export that a killed writer hid
+        _check_target(export, create=create, overwrite=overwrite)
         staging = staging_path(export)
         shutil.rmtree(staging, ignore_errors=True)
         try:

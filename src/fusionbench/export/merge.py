@@ -24,7 +24,6 @@ from fusionbench.export.folder import (
     config_shards,
     read_config,
     replace_shards,
-    require_export,
     response_shards,
     rewrite,
     shard_split,
@@ -53,7 +52,7 @@ def merge_rows(
     export_dir: Path, rows: pa.Table, models: list[dict], *, source: str, label: str | None = None
 ) -> MergeReport:
     """Add ``rows`` (canonical responses) and upsert ``models`` (partial models-table rows) into an export."""
-    export_dir = require_export(export_dir)
+    export_dir = Path(export_dir)
     rows = rows.select(RESPONSE_SCHEMA.names).cast(RESPONSE_SCHEMA)
     report = MergeReport(source=source, rows_offered=rows.num_rows, models=sorted({m["model"] for m in models}))
     with rewrite(export_dir) as staging:  # locked: the export is read inside, so no other writer's rows are lost

@@ -136,8 +136,8 @@ def rescore_export(
     on_progress: Callable[[str, int, int], None] | None = None,
 ) -> dict[str, TaskAgreement]:
     """Rescore an export's responses; with ``write``, add ``rescored_performance`` and update the card."""
-    folder = require_export(folder)
-    with rewrite(folder) if write else contextlib.nullcontext(folder) as target:
+    folder = Path(folder)
+    with rewrite(folder) if write else contextlib.nullcontext(require_export(folder)) as target:
         queries = _query_fields(target)
         shards = response_shards(target, tasks)
         if not shards:
