@@ -1,0 +1,328 @@
+"""RoutingData from fusionbench's own format: a canonical-schema responses table, or an export folder.
+
+The pivot is vectorised (dictionary codes and one scatter per matrix): long rows (one per query, model,
+mode) become [n_queries, n_candidates] matrices. Rows with ``sample`` other than 0 are left out and
+counted; two rows for one cell are an error; a cell without a row or with a null score is NaN and then
+handled by ``incomplete`` (error, or a counted drop of the queries or the candidates).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from fusionbench.export.folder import DATA, MODELS, QUERIES, README, config_shards, require_export, shard_split
+from fusionbench.fusion.data import Candidate, Incomplete, RoutingData
+from fusionbench.schema import MODES, SPLIT_ALIASES, SPLITS, TASKS
+
+#: the sidecar file a converted export keeps its provenance in (see converters.export)
+CONVERSION_FILE = "conversion.json"
+_VALUE_COLUMNS = {"cost": "cost_usd", "judge": "judge_score", "input_tokens": "input_tokens"}
+_VALUE_COLUMNS |= {"output_tokens": "output_tokens"}
+_KEY_COLUMNS = ["query_id", "task", "domain", "split", "model", "mode", "sample"]
+RELEASE_FEATURIZER = {
+    "kind": "stored",
+    "column": "embedding",
+    "model": "allenai/longformer-base-4096",
+    "pooling": "cls-global",
+}
+SYNTHETIC_FEATURIZER = {"kind": "stored", "column": "embedding", "model": "synthetic (random vectors)"}
+
+
+def _codes(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, list[Any]]:
+    """Dictionary codes of a column and its distinct values."""
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    encoded = pc.dictionary_encode(array)
+    return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), encoded.dictionary.to_pylist()
+
+
+def _first_appearance(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(group index of each row, first row of each group), groups numbered by first appearance."""
+    unique, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")
+    rank = np.empty(len(unique), dtype=np.int64)
+    rank[order] = np.arange(len(unique))
+    return rank[inverse.reshape(-1)], first[order]
+
+
+def _floats(table: pa.Table, name: str) -> np.ndarray:
+    if name not in table.column_names:
+        return np.full(table.num_rows, np.nan)
+    return pc.cast(table[name], pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+
+
+def _pivot(
+    table: pa.Table,
+    *,
+    score_column: str,
+    model_order: Sequence[str] = (),
+    with_responses: bool = False,
+) -> dict[str, Any]:
+    """The RoutingData fields that come from long response rows (plus ``skipped`` counts)."""
+    missing = [c for c in [*_KEY_COLUMNS, score_column] if c not in table.column_names and c != "sample"]
+    if missing:
+        raise ValueError(f"responses table lacks the columns {missing} (canonical schema: fusionbench.schema)")
+    skipped: dict[str, int] = {}
+    if "sample" in table.column_names:
+        first_sample = pc.equal(table["sample"], 0)
+        if (others := table.num_rows - pc.sum(first_sample).as_py()) > 0:
+            skipped["rows_sample_not_0"] = others
+            table = table.filter(first_sample)
+    if table.num_rows == 0:
+        raise ValueError("no response rows to pivot")
+    split_codes, split_values = _codes(table["split"])
+    qid_codes, qid_values = _codes(table["query_id"])
+    row_of, first_rows = _first_appearance(qid_codes * len(split_values) + split_codes)
+    model_codes, model_values = _codes(table["model"])
+    mode_codes, mode_values = _codes(table["mode"])
+    cand_of, cand_first = _first_appearance(model_codes * len(mode_values) + mode_codes)
+    pairs = [(model_values[model_codes[r]], mode_values[mode_codes[r]]) for r in cand_first]
+    position = {m: i for i, m in enumerate(model_order)}
+    order = sorted(
+        range(len(pairs)),
+        key=lambda j: (
+            position.get(pairs[j][0], len(position)),
+            MODES.index(pairs[j][1]) if pairs[j][1] in MODES else len(MODES),
+            j,
+        ),
+    )
+    remap = np.empty(len(order), dtype=np.int64)
+    remap[order] = np.arange(len(order))
+    cand_of, pairs = remap[cand_of], [pairs[j] for j in order]
+    n, k = len(first_rows), len(pairs)
+    flat = row_of * k + cand_of
+    counts = np.bincount(flat, minlength=n * k)
+    if (counts > 1).any():
+        r = int(np.flatnonzero(counts[flat] > 1)[0])
+        raise ValueError(
+            f"two rows for query {qid_values[qid_codes[r]]!r} (split {split_values[split_codes[r]]!r}) and candidate "
+            f"{'/'.join(pairs[cand_of[r]])!r}; keep one row per (query, model, mode, sample)"
+        )
+    fields: dict[str, Any] = {}
+    for name, column in {"performance": score_column, **_VALUE_COLUMNS}.items():
+        matrix = np.full(n * k, np.nan)
+        matrix[flat] = _floats(table, column)
+        fields[name] = matrix.reshape(n, k)
+    for name, column in (("tasks", "task"), ("domains", "domain")):
+        codes, values = _codes(table[column])
+        per_query = codes[first_rows]
+        if (codes != per_query[row_of]).any():
+            r = int(np.flatnonzero(codes != per_query[row_of])[0])
+            raise ValueError(f"query {qid_values[qid_codes[r]]!r} has two values of {column!r}")
+        fields[name] = np.array(values, dtype=object)[per_query]
+    fields["query_ids"] = np.array(qid_values, dtype=object)[qid_codes[first_rows]]
+    fields["splits"] = np.array(split_values, dtype=object)[split_codes[first_rows]]
+    if with_responses and "response" in table.column_names:
+        responses = np.full(n * k, None, dtype=object)
+        responses[flat] = table["response"].to_numpy(zero_copy_only=False)
+        fields["responses"] = responses.reshape(n, k)
+    if "query" in table.column_names:
+        fields["texts"] = table["query"].take(pa.array(first_rows)).to_numpy(zero_copy_only=False)
+    fields["pairs"] = pairs
+    fields["skipped"] = skipped
+    return fields
+
+
+def _candidates(pairs: list[tuple[str, str]], models: pa.Table | None) -> tuple[Candidate, ...]:
+    rows = {r["model"]: r for r in (models.to_pylist() if models is not None else [])}
+    out = []
+    for model, mode in pairs:
+        info = rows.get(model, {})
+        out.append(
+            Candidate(
+                f"{model}/{mode}",
+                model,
+                mode,
+                size_b=info.get("size_b"),
+                input_price=info.get("input_price"),
+                output_price=info.get("output_price"),
+                description=info.get("description"),
+                generated_by=info.get("generated_by"),
+            )
+        )
+    return tuple(out)
+
+
+def _with_queries(fields: dict[str, Any], queries: pa.Table | None) -> None:
+    """Texts, ground truths, metrics, subjects and embeddings from a queries table, joined on (split, id)."""
+    if queries is None or queries.num_rows == 0:
+        return
+    index = {
+        (s, q): i
+        for i, (s, q) in enumerate(zip(queries["split"].to_pylist(), queries["query_id"].to_pylist(), strict=True))
+    }
+    rows = [index.get(key, -1) for key in zip(fields["splits"], fields["query_ids"], strict=True)]
+    found = np.array(rows) >= 0
+    if not found.all():
+        fields["skipped"]["queries_without_queries_row"] = int((~found).sum())
+    take = pa.array(rows, mask=~found)
+    optional = (("ground_truths", "ground_truth"), ("metrics", "metric"), ("subjects", "subject"))
+    for name, column in (("texts", "query"), *optional):
+        # an optional column that is null everywhere stays None, as it was before export
+        if column in queries.column_names and (name == "texts" or queries[column].null_count < queries.num_rows):
+            fields[name] = queries[column].take(take).to_numpy(zero_copy_only=False)
+    if "embedding" in queries.column_names and queries["embedding"].null_count < queries.num_rows:
+        vectors = queries["embedding"].take(take).combine_chunks()
+        lengths = pc.cast(pc.list_value_length(vectors), pa.float64()).to_numpy(zero_copy_only=False)
+        width = int(np.nanmax(lengths))
+        complete = lengths == width  # False for null (NaN) and for short vectors
+        embeddings = np.full((len(rows), width), np.nan, dtype=np.float32)
+        if complete.any():
+            kept = vectors.filter(pa.array(complete))
+            embeddings[complete] = kept.flatten().to_numpy(zero_copy_only=False).reshape(-1, width)
+        if not complete.all():
+            fields["skipped"]["queries_without_embedding"] = int((~complete).sum())
+        fields["embeddings"] = embeddings
+
+
+def _finish(
+    fields: dict[str, Any],
+    models: pa.Table | None,
+    *,
+    candidates: Literal["model/mode", "model"],
+    incomplete: Incomplete,
+    source: str,
+    provenance: dict[str, Any],
+    **extra: Any,
+) -> RoutingData:
+    pairs, skipped = fields.pop("pairs"), fields.pop("skipped")
+    data = RoutingData(
+        **fields,
+        candidates=tuple(f"{m}/{mode}" for m, mode in pairs),
+        candidate_info=_candidates(pairs, models),
+        source=source,
+        provenance={**provenance, "skipped": {**provenance.get("skipped", {}), **skipped}},
+        **extra,
+    )
+    if candidates == "model":
+        data = data.with_model_names()
+    elif candidates != "model/mode":
+        raise ValueError(f"candidates must be 'model/mode' or 'model', not {candidates!r}")
+    return data.resolve_incomplete(incomplete)
+
+
+def _arrow(table: Any, columns: Sequence[str] | None = None) -> pa.Table:
+    """A pyarrow Table of a Table or datasets.Dataset, with only ``columns`` (those it has)."""
+    if hasattr(table, "with_format") and hasattr(table, "select_columns"):  # datasets.Dataset
+        keep = [c for c in columns or table.column_names if c in table.column_names]
+        return table.select_columns(keep).with_format("arrow")[:]
+    if not isinstance(table, pa.Table):
+        raise TypeError(f"expected a pyarrow.Table or datasets.Dataset, not {type(table).__name__}")
+    return table.select([c for c in columns or table.column_names if c in table.column_names])
+
+
+def from_table(
+    table: Any,
+    queries: Any = None,
+    *,
+    score_column: Literal["performance", "rescored_performance"] = "performance",
+    candidates: Literal["model/mode", "model"] = "model/mode",
+    mode: str | None = None,
+    incomplete: Incomplete = "error",
+    models: Any = None,
+    source: str = "table",
+    with_responses: bool = False,
+) -> RoutingData:
+    """RoutingData from canonical-schema response rows (pyarrow Table or datasets.Dataset).
+
+    ``queries`` (a queries table) supplies texts, ground truths and embeddings; ``models`` the candidate
+    info. ``mode`` keeps only that mode's rows (needed for ``candidates="model"`` when both modes exist).
+    """
+    wanted = [*_KEY_COLUMNS, score_column, *_VALUE_COLUMNS.values(), "query", *(["response"] * with_responses)]
+    rows = _arrow(table, wanted)
+    if mode is not None:
+        rows = rows.filter(pc.equal(rows["mode"], mode))
+    model_table = _arrow(models) if models is not None else None
+    order = model_table["model"].to_pylist() if model_table is not None else ()
+    fields = _pivot(rows, score_column=score_column, model_order=order, with_responses=with_responses)
+    _with_queries(fields, _arrow(queries) if queries is not None else None)
+    provenance = {"kind": "table", "score_column": score_column, "mode": mode}
+    return _finish(
+        fields, model_table, candidates=candidates, incomplete=incomplete, source=source, provenance=provenance
+    )
+
+
+def response_configs(export: Path) -> list[str]:
+    """The export's responses configs (its task folders), FusionBench's tasks first, then the others."""
+    names = [p.name for p in (Path(export) / DATA).iterdir() if p.is_dir() and p.name not in (QUERIES, MODELS)]
+    return sorted(names, key=lambda t: (TASKS.index(t) if t in TASKS else len(TASKS), t))
+
+
+def _is_synthetic(export: Path) -> bool:
+    """True when the card's front matter tags the export ``synthetic`` (the embedded sample)."""
+    import yaml
+
+    text = (export / README).read_text(encoding="utf-8")
+    if not text.startswith("---"):
+        return False
+    front = yaml.load(text.split("---", 2)[1], Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
+    return "synthetic" in (front.get("tags") or [])
+
+
+def from_export(
+    path: str | Path,
+    split: str | None = None,
+    *,
+    score_column: Literal["performance", "rescored_performance"] = "performance",
+    candidates: Literal["model/mode", "model"] = "model/mode",
+    mode: str | None = None,
+    tasks: Sequence[str] | None = None,
+    incomplete: Incomplete = "error",
+    with_responses: bool = False,
+) -> RoutingData:
+    """RoutingData from an export folder (``data/<task>/`` shards, ``data/queries``, ``data/models``).
+
+    Only the needed columns are read. ``split``: ``"train"`` or ``"test"`` (None: both; a query in both
+    splits is then two rows). ``tasks`` restricts to those task folders.
+    """
+    export = require_export(Path(path))
+    if split is not None and SPLIT_ALIASES.get(split) not in SPLITS:
+        raise ValueError(f"split must be one of {list(SPLITS)}, not {split!r}")
+    split = SPLIT_ALIASES.get(split, split) if split is not None else None
+    configs = response_configs(export) if tasks is None else list(tasks)
+    shards = [p for config in configs for p in config_shards(export, config, split)]
+    if not shards:
+        raise FileNotFoundError(f"{export}: no responses shards for split {split or 'any'} and tasks {configs}")
+    names = set(pq.read_schema(shards[0]).names)
+    if score_column not in names:
+        hint = " (run `fusionbench rescore --write` first)" if score_column == "rescored_performance" else ""
+        raise ValueError(f"{shards[0]}: no column {score_column!r}{hint}")
+    wanted = [*_KEY_COLUMNS, score_column, *_VALUE_COLUMNS.values(), "source", *(["response"] * with_responses)]
+    filters = [("mode", "=", mode)] if mode is not None else None
+    parts = [pq.read_table(p, columns=[c for c in wanted if c in names], filters=filters) for p in shards]
+    table = pa.concat_tables(parts, promote_options="default")
+    models = pq.read_table(m) if (m := config_shards(export, MODELS)) and len(m) == 1 else None
+    order = models["model"].to_pylist() if models is not None else ()
+    fields = _pivot(table, score_column=score_column, model_order=order, with_responses=with_responses)
+    query_shards = [p for p in config_shards(export, QUERIES) if split is None or shard_split(p) == split]
+    query_columns = ["query_id", "split", "query", "ground_truth", "metric", "subject", "embedding"]
+    if query_shards:
+        query_names = set(pq.read_schema(query_shards[0]).names)
+        parts = [pq.read_table(p, columns=[c for c in query_columns if c in query_names]) for p in query_shards]
+        _with_queries(fields, pa.concat_tables(parts, promote_options="default"))
+    sources = pc.unique(table["source"]).to_pylist() if "source" in table.column_names else []
+    sidecar = export / CONVERSION_FILE
+    conversion = json.loads(sidecar.read_text(encoding="utf-8")) if sidecar.is_file() else {}
+    synthetic = _is_synthetic(export)
+    featurizer = conversion.get("featurizer")
+    if "embeddings" in fields and featurizer is None:
+        featurizer = SYNTHETIC_FEATURIZER if synthetic else RELEASE_FEATURIZER
+    provenance = {**conversion.get("provenance", {}), "export": str(export), "split": split}
+    provenance |= {"score_column": score_column, "mode": mode, "sources": sources}
+    return _finish(
+        fields,
+        models,
+        candidates=candidates,
+        incomplete=incomplete,
+        source=sources[0] if len(sources) == 1 else f"export:{export}",
+        provenance=provenance,
+        synthetic=synthetic,
+        featurizer=featurizer,
+    )

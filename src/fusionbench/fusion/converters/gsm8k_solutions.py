@@ -1,0 +1,88 @@
+"""OpenAI's GSM8K model solutions (openai/grade-school-math ``example_model_solutions.jsonl``): for each of
+the 1,319 test problems, a solution and an ``is_correct`` label from four GPT-3 models (6B and 175B, each
+fine-tuned or with a verifier). The gold answer comes from ``test.jsonl`` beside it when present (matched on
+the question), else from the file's own ``ground_truth``. No costs or tokens: NaN.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fusionbench.errors import BadInputError
+from fusionbench.fusion.converters.common import Builder, external_query_id, find_file
+from fusionbench.fusion.data import Candidate, Incomplete, RoutingData
+
+KIND = "gsm8k-solutions"
+#: source column -> (model name, size in billions)
+MODELS = {
+    "6b_finetuning": ("gpt-3-6b-finetuning", 6.0),
+    "6b_verification": ("gpt-3-6b-verification", 6.0),
+    "175b_finetuning": ("gpt-3-175b-finetuning", 175.0),
+    "175b_verification": ("gpt-3-175b-verification", 175.0),
+}
+
+
+def _solution(path: Path, number: int, column: str, value: Any) -> tuple[float, str | None]:
+    """(is_correct as 0/1, solution text) of one cell; a dict, or its Python-literal string."""
+    if value is None:
+        return np.nan, None
+    if isinstance(value, str):
+        try:
+            value = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            raise BadInputError(
+                str(path), "not a {'is_correct', 'solution'} literal", row=number, column=column
+            ) from None
+    if not isinstance(value, dict) or not isinstance(value.get("is_correct"), bool):
+        raise BadInputError(str(path), "expected a boolean 'is_correct'", row=number, column=column)
+    return float(value["is_correct"]), value.get("solution")
+
+
+def convert(path: str | Path, *, with_responses: bool = True, incomplete: Incomplete = "error") -> RoutingData:
+    """RoutingData of the GSM8K test set x the four GPT-3 models (split "test")."""
+    file = find_file(Path(path), "example_model_solutions.jsonl")
+    gold: dict[str, str] = {}
+    if (file.parent / "test.jsonl").is_file():
+        with (file.parent / "test.jsonl").open(encoding="utf-8") as handle:
+            gold = {r["question"]: r["answer"] for r in map(json.loads, filter(str.strip, handle))}
+    candidates = [Candidate(f"{name}/direct", name, "direct", size_b=size) for name, size in MODELS.values()]
+    builder = Builder(KIND, candidates, with_responses=with_responses)
+    seen: set[str] = set()
+    with file.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise BadInputError(str(file), f"not valid JSON ({error})", row=number) from None
+            if "question" not in item:
+                raise BadInputError(str(file), "no 'question'", row=number)
+            question = item["question"]
+            if question in seen:
+                builder.skip("repeated_questions")
+                continue
+            seen.add(question)
+            cells = [_solution(file, number, column, item.get(column)) for column in MODELS]
+            builder.add(
+                query_id=external_query_id("gsm8k", "gsm8k", question),
+                task="gsm8k",
+                domain="math",
+                text=question,
+                split="test",
+                ground_truth=gold.get(question, item.get("ground_truth")),
+                metric="is_correct",
+                performance=[c[0] for c in cells],
+                responses=[c[1] for c in cells],
+            )
+    provenance = {
+        "path": str(file),
+        "gold_from_test_jsonl": sum(q in gold for q in seen),
+        "note": "OpenAI's is_correct labels; no costs or token counts (NaN)",
+    }
+    return builder.build(source="openai:gsm8k/example_model_solutions", provenance=provenance, incomplete=incomplete)
