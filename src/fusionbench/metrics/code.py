@@ -11,9 +11,10 @@ from __future__ import annotations
 import ast
 import re
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 _BEGIN_DONE = re.compile(r"\[BEGIN\](.*?)(?:\[(?:DONE|END)\]|\Z)", re.S | re.I)
 _FENCE = re.compile(r"```[ \t]*(?:python3?|py|Python)?[ \t]*\n(.*?)(?:```|\Z)", re.S)
@@ -144,7 +145,7 @@ class CodeJob:
     setup: str = ""
 
 
-def _missing(value: object) -> bool:
+def is_missing(value: object) -> bool:
     """None, an empty string or an empty list/array (without truth-testing arrays)."""
     if value is None:
         return True
@@ -156,8 +157,13 @@ def _missing(value: object) -> bool:
         return False
 
 
-def build_job(task: str, response: str, ground_truth: object, fields: dict) -> CodeJob | None:
-    """The program and tests for one code row, or None when the response holds no code or no tests."""
+def build_job(task: str, response: str, ground_truth: object, fields: Mapping[str, Any]) -> CodeJob | None:
+    """The program and tests for one code row, or None when the response holds no code or no tests.
+
+    ``ground_truth`` is the tests (HumanEval's check code, MBPP's asserts); MBPP's ``test_list`` field
+    stands in when it is missing. ``fields`` also gives ``function_stub``/``entry_point`` (human_eval) and
+    ``test_setup_code`` (mbpp); other keys are not read here (:func:`fusionbench.metrics.score` checks them).
+    """
     if task == "human_eval":
         stub = fields.get("function_stub") or ""
         entry_point = fields.get("entry_point") or entry_point_of(stub)
@@ -165,11 +171,10 @@ def build_job(task: str, response: str, ground_truth: object, fields: dict) -> C
         if entry_point is None:
             names = re.findall(r"(?m)^def\s+(\w+)\s*\(", program)
             entry_point = names[-1] if names else None
-        test = fields.get("test") if _missing(ground_truth) else ground_truth
-        if not program.strip() or _missing(test):
+        if not program.strip() or is_missing(ground_truth):
             return None
-        return CodeJob(program=program, tests=humaneval_tests(str(test), entry_point))
-    tests = fields.get("test_list") if _missing(ground_truth) else ground_truth
+        return CodeJob(program=program, tests=humaneval_tests(str(ground_truth), entry_point))
+    tests = fields.get("test_list") if is_missing(ground_truth) else ground_truth
     test_list = parse_test_list(tests)  # type: ignore[arg-type]
     program = extract_code(response)
     if not program.strip() or not test_list:

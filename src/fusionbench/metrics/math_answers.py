@@ -1,4 +1,15 @@
-"""MATH: the last ``\\boxed{}`` answer, equivalence through ``math-verify``.
+"""MATH: the boxed answer, equivalence through ``math-verify``.
+
+The response's answer is everything it boxes: one ``\\boxed{}`` gives that answer; several boxes with
+the same answer (a restated result) give it once; several boxes with different answers give their
+set ("the solutions are \\boxed{2} and \\boxed{3}" is the answer ``2, 3``). That set must equal the
+gold's, order-insensitive: a list gold ("2, 3", "\\{2,3\\}", or a solution that boxes 2 and 3) is
+matched by the two boxes or by one "\\boxed{3, 2}", while a single-answer gold is never matched by
+boxes that disagree with each other ("\\boxed{2} ... actually \\boxed{3}" with gold 3 scores 0: the
+response states two answers, and a hedge is not credited with the one that happens to be right).
+
+A thousands separator is a comma followed by exactly three digits, with no space: "1,000" is 1000,
+but "32, 349" is the list of 32 and 349 (and "32, 349" does not match 32349).
 
 Fast paths come first: equal strings after the Hendrycks normalisation, or two plain numbers. Only
 the rest goes to math-verify (fractions, ``\\dfrac``, roots, intervals, sets, units, ...). math-verify
@@ -13,7 +24,7 @@ import re
 import threading
 from functools import lru_cache
 
-from fusionbench.metrics.boxed import last_boxed
+from fusionbench.metrics.boxed import boxed_answers
 
 #: Seconds math-verify may spend parsing one answer or comparing two (main thread only).
 MATH_VERIFY_TIMEOUT = 5
@@ -26,6 +37,8 @@ _UNITS = re.compile(
     r"square\s+\w+|sq\s+\w+|hours?|minutes?|seconds?|days?|meters?|miles?|pounds?)\s*\}\s*\^?\d*"
 )
 _NUMBER = re.compile(r"-?(?:\d+(?:\.\d*)?|\.\d+)")
+#: A number written with thousands separators: 1-3 digits, then groups of exactly three after a bare comma.
+_THOUSANDS = re.compile(r"(?<![\w.])(?<!\d,)\d{1,3}(?:,\d{3})+(?!\d|,\d)")
 
 
 def _fix_fracs(s: str) -> str:
@@ -53,7 +66,9 @@ def _fix_a_slash_b(s: str) -> str:
 @lru_cache(maxsize=65536)
 def normalize_math(answer: str) -> str:
     """The Hendrycks MATH string normalisation (``strip_string``), slightly extended."""
-    s = answer.replace("\n", "").replace("\\!", "").replace("\\\\", "\\").strip()
+    s = answer.replace("\n", "").replace("\\!", "").replace("\\\\", "\\").replace("{,}", ",").strip()
+    if "," in s:  # before spaces are dropped: "1,000" is a number, "32, 349" a list of two
+        s = _THOUSANDS.sub(lambda m: m.group(0).replace(",", ""), s)
     s = s.replace("tfrac", "frac").replace("dfrac", "frac").replace("\\left", "").replace("\\right", "")
     s = s.replace("^{\\circ}", "").replace("^\\circ", "").replace("\\$", "").replace("$", "")
     s = _UNITS.sub("", s)
@@ -74,7 +89,7 @@ def normalize_math(answer: str) -> str:
 
 
 def _plain_number(s: str) -> float | None:
-    s = s.replace(",", "") if re.fullmatch(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?", s) else s
+    """The value of a normalised answer that is one plain number (thousands separators already dropped)."""
     return float(s) if _NUMBER.fullmatch(s) else None
 
 
@@ -120,20 +135,29 @@ def math_equivalent(gold: str, pred: str) -> bool:
     return _verify(gold, pred, timed)
 
 
+def _joined_answer(boxes: list[str]) -> str:
+    """The boxed answers as one answer: a restated answer once, different answers as a comma list."""
+    distinct = list(dict((normalize_math(b), b) for b in boxes if b).values())
+    return ", ".join(distinct)
+
+
 @lru_cache(maxsize=65536)
 def gold_answer(ground_truth: str) -> str:
-    """The gold answer: the last boxed answer of a full solution, else the bare text (``$`` stripped)."""
-    boxed = last_boxed(ground_truth)
-    return boxed if boxed is not None else ground_truth.strip().strip("$").strip()
+    """The gold answer: what a full solution boxes (several different boxes as a comma list), else the
+    bare text (``$`` stripped)."""
+    boxes = boxed_answers(ground_truth)
+    return _joined_answer(boxes) if boxes else ground_truth.strip().strip("$").strip()
 
 
 def extract_math_answer(response: str) -> str | None:
-    """The response's final answer: the content of its last ``\\boxed{}`` / ``\\fbox{}``, or None."""
-    return last_boxed(response)
+    """The response's final answer, or None when it boxes nothing: the content of its ``\\boxed{}`` /
+    ``\\fbox{}``, or its different boxed answers joined by ", " (see the module doc)."""
+    boxes = boxed_answers(response)
+    return _joined_answer(boxes) if boxes else None
 
 
 def math_score(response: str, ground_truth: object) -> float:
-    """1.0 when the response's last boxed answer is equivalent to the gold answer."""
+    """1.0 when the response's boxed answer (the set of its boxed answers) is equivalent to the gold answer."""
     pred = extract_math_answer(response)
     if not pred:
         return 0.0

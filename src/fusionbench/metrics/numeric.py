@@ -3,7 +3,13 @@
 The final answer is the first number after the last ``####``, then after the last line-initial
 ``A:``, then after the last "the answer is", then inside the last ``\\boxed{}``; else the last number
 of the text. Thousands commas, ``$``, ``%``, units and sentence-final periods are dropped, but a
-decimal point is kept: "18.5" is 18.5, not 185 (the release's defect 5).
+decimal point is kept: "18.5" is 18.5, not 185 (the release's defect 5). A thousands comma is followed
+by exactly three digits and no space: "32, 349" is two numbers, not 32349.
+
+GSM8K's calculator annotations ``<<4-16=-12>>`` are removed first, so "4 - 16 = -<<4-16=-12>>12"
+reads -12, not 12. A response with none of the markers above that says it has no answer ("it is not
+possible to determine", "cannot be determined", "not enough information", "no solution", ...) has
+no answer, whatever number it ends with.
 """
 
 from __future__ import annotations
@@ -20,6 +26,16 @@ _NUMBER = re.compile(r"(?<![\w.])(?P<sign>[-+]?)\s?\$?\s?(?P<num>(?:\d{1,3}(?:,\
 _A_LINE = re.compile(r"(?m)^[ \t*#]*A\s*:")
 _ANSWER_IS = re.compile(r"(?i:answer)\s*(?:is\b|:)\s*:?")
 _WINDOW = 100  # no number is longer than this
+_CALCULATOR = re.compile(r"<<[^<>\n]*>>")
+#: Phrases by which a response declines to give a number (only consulted when no answer marker gives one).
+_NO_ANSWER = re.compile(
+    r"(?i)\b(?:"
+    r"(?:not |im)possible to (?:determine|tell|know|say|calculate|compute|answer|find)"
+    r"|(?:can ?not|can['’]t|could not|couldn['’]t|unable to) (?:be )?(?:determined?|calculated?|computed?|answered?)"
+    r"|(?:not enough|insufficient|missing) (?:information|data)"
+    r"|(?:no|not a) (?:unique |single |definite |numerical |valid )?(?:solution|answer)\b"
+    r")"
+)
 
 
 def _to_float(match: re.Match[str]) -> float:
@@ -28,9 +44,13 @@ def _to_float(match: re.Match[str]) -> float:
 
 
 def _number_in_line(text: str, start: int) -> float | None:
+    """The first number on the line from ``start``; None when there is none or the words before it
+    decline an answer ("the answer is not possible to determine from 4 apples")."""
     end = text.find("\n", start)
     match = _NUMBER.search(text, start, len(text) if end == -1 else end)
-    return _to_float(match) if match else None
+    if match is None or _NO_ANSWER.search(text, start, match.start()):
+        return None
+    return _to_float(match)
 
 
 def _last_number(text: str) -> float | None:
@@ -44,8 +64,20 @@ def _last_number(text: str) -> float | None:
 
 
 def extract_number(response: str) -> float | None:
-    """The response's final numeric answer, or None when it has no number."""
+    """The response's final numeric answer, or None when it has no number or says it has no answer."""
     text = response.replace("−", "-") if "−" in response else response
+    if "<<" in text:
+        text = _CALCULATOR.sub("", text)
+    value = _marked_number(text)
+    if value is not None:
+        return value
+    if _NO_ANSWER.search(text):
+        return None
+    return _last_number(text)
+
+
+def _marked_number(text: str) -> float | None:
+    """The number that an answer marker (``####``, ``A:``, "the answer is", ``\\boxed``) gives, or None."""
     i = text.rfind("####")
     if i != -1 and (value := _number_in_line(text, i + 4)) is not None:
         return value
@@ -64,7 +96,7 @@ def extract_number(response: str) -> float | None:
             match = _NUMBER.search(boxed.replace("{,}", ",").replace("\\$", "$").replace("\\!", ""))
             if match:
                 return _to_float(match)
-    return _last_number(text)
+    return None
 
 
 @lru_cache(maxsize=65536)

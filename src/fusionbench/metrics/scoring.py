@@ -5,20 +5,65 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from fusionbench.metrics.code import build_job
+from fusionbench.metrics.code import build_job, is_missing
 from fusionbench.metrics.math_answers import extract_math_answer, math_score
 from fusionbench.metrics.mc import mc_score
 from fusionbench.metrics.numeric import extract_number, gsm8k_score
 from fusionbench.metrics.qa import boolq_score, contains_match, extract_bool, gold_aliases, qa_details
 from fusionbench.metrics.sandbox import DEFAULT_TIMEOUT, ExecResult, Program, run_programs
-from fusionbench.schema import CODE_TASKS, MULTIPLE_CHOICE_TASKS, TASKS
+from fusionbench.schema import CODE_TASKS, MULTIPLE_CHOICE_TASKS, SCORER_FIELDS, TASKS
 
 QA_TASKS: frozenset[str] = frozenset({"natural_qa", "trivia_qa", "squad"})
+#: The keyword fields every task accepts: the query columns the scorers read, QA ``aliases`` and the
+#: sandbox ``timeout`` (seconds). A field the task does not use is ignored, so a query row's fields can
+#: be passed whole; any other name raises TypeError.
+ACCEPTED_FIELDS: tuple[str, ...] = (*SCORER_FIELDS, "aliases", "timeout")
+#: HumanEval's own column names, accepted for human_eval: ``prompt`` is the stub (``function_stub``) and
+#: ``test`` the check code (the ground truth, when that is missing).
+HUMANEVAL_COLUMNS: dict[str, str] = {"prompt": "function_stub", "test": "ground_truth"}
+_ACCEPTED = frozenset(ACCEPTED_FIELDS)
 
 
 def _check_task(task: str) -> None:
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
+
+
+def _resolve_fields(
+    task: str, ground_truth: Any, fields: Mapping[str, Any], where: str = ""
+) -> tuple[Any, Mapping[str, Any]]:
+    """``(ground_truth, fields)`` with ``fields`` checked against :data:`ACCEPTED_FIELDS` (TypeError naming
+    them) and, for human_eval, HumanEval's ``prompt`` / ``test`` moved to ``function_stub`` / the ground
+    truth (ValueError when both names of one value are given and differ)."""
+    unknown = [k for k in fields if k not in _ACCEPTED]
+    if not unknown:
+        return ground_truth, fields
+    bad = [k for k in unknown if task != "human_eval" or k not in HUMANEVAL_COLUMNS]
+    if bad:
+        hint = ""
+        if any(k in HUMANEVAL_COLUMNS for k in bad):
+            hint = " ('prompt' and 'test' are HumanEval's column names, accepted for human_eval only)"
+        raise TypeError(
+            f"{where}unknown field{'s' if len(bad) > 1 else ''} {', '.join(map(repr, bad))} for task {task!r}"
+            f"{hint}; accepted fields: {', '.join(ACCEPTED_FIELDS)}"
+        )
+    resolved = {k: v for k, v in fields.items() if k not in HUMANEVAL_COLUMNS}
+    if "prompt" in fields:
+        stub = fields.get("function_stub")
+        if not is_missing(stub) and str(stub) != str(fields["prompt"]):
+            raise ValueError(
+                f"{where}human_eval got 'prompt' and 'function_stub' that differ; 'prompt' is HumanEval's "
+                "name for the function stub: pass one of them"
+            )
+        resolved["function_stub"] = fields["prompt"]
+    if "test" in fields:
+        if not is_missing(ground_truth) and str(ground_truth) != str(fields["test"]):
+            raise ValueError(
+                f"{where}human_eval got a ground truth and a 'test' field that differ; 'test' is HumanEval's "
+                "name for the check code, which is the ground truth: pass one of them"
+            )
+        ground_truth = fields["test"]
+    return ground_truth, resolved
 
 
 def _score_text(task: str, response: str, ground_truth: Any, fields: Mapping[str, Any]) -> float:
@@ -45,13 +90,17 @@ def _code_result(task: str, response: str, ground_truth: Any, fields: Mapping[st
 def score(task: str, response: str | None, ground_truth: Any, **fields: Any) -> float | None:
     """The score in [0, 1] of one response, or None when there is no response to score.
 
-    ``fields`` are the query's task-specific fields; unknown ones are ignored:
-    ``choices``/``choice_labels`` (multiple choice), ``aliases`` (QA), ``function_stub``/``entry_point``
-    (human_eval), ``test_setup_code``/``test_list`` (mbpp), ``timeout`` (code, seconds).
+    ``fields`` are the query's task-specific fields (:data:`ACCEPTED_FIELDS`): ``choices``/``choice_labels``
+    (multiple choice), ``aliases`` (QA), ``function_stub``/``entry_point`` (human_eval),
+    ``test_setup_code``/``test_list`` (mbpp), ``context``, and ``timeout`` (code, seconds). A field the task
+    does not use is ignored; an unknown name raises TypeError. For human_eval, HumanEval's own columns
+    ``prompt`` (the stub) and ``test`` (the check code) are accepted too.
     For code tasks ``ground_truth`` is the tests: HumanEval's ``check`` code, MBPP's assert list (or
-    its Python repr). An empty or unparseable answer scores 0.0.
+    its Python repr); MBPP's ``test_list`` field is used when the ground truth is missing. An empty or
+    unparseable answer scores 0.0.
     """
     _check_task(task)
+    ground_truth, fields = _resolve_fields(task, ground_truth, fields)
     if response is None:
         return None
     if task in CODE_TASKS:
@@ -63,8 +112,9 @@ def score(task: str, response: str | None, ground_truth: Any, **fields: Any) -> 
 def score_details(task: str, response: str | None, ground_truth: Any, **fields: Any) -> dict[str, Any] | None:
     """:func:`score` with its parts: always ``acc``; ``em`` and ``f1`` for natural_qa/trivia_qa/squad;
     ``pred`` (the extracted answer) for the other non-code tasks; ``status``, ``stderr`` and ``duration``
-    for code tasks. None when ``response`` is None."""
+    for code tasks. None when ``response`` is None. ``fields`` as for :func:`score`."""
     _check_task(task)
+    ground_truth, fields = _resolve_fields(task, ground_truth, fields)
     if response is None:
         return None
     if task in QA_TASKS:
@@ -99,9 +149,11 @@ def score_batch(
 ) -> list[float | None]:
     """Scores of many rows at once, in order; the same rules as :func:`score`.
 
-    ``tasks`` is one task name per row or a single name for all rows. Non-code rows are scored in
-    this process (gold parsing is cached); code rows all go through the sandbox together, ``workers``
-    programs at a time (default: the number of CPUs).
+    ``tasks`` is one task name per row or a single name for all rows; ``fields_list`` one fields mapping
+    (or None) per row, checked as :func:`score` checks its keywords, except that the sandbox time limit
+    is this function's ``timeout``, not a per-row field. Non-code rows are scored in this process (gold
+    parsing is cached); code rows all go through the sandbox together, ``workers`` programs at a time
+    (default: the number of CPUs).
     """
     n = len(responses)
     task_list = [tasks] * n if isinstance(tasks, str) else list(tasks)
@@ -114,9 +166,13 @@ def score_batch(
     code_rows: list[int] = []
     jobs: list[Program] = []
     for i, (task, response, gold) in enumerate(zip(task_list, responses, ground_truths, strict=True)):
+        fields = (fields_list[i] if fields_list is not None else None) or empty
+        if fields:
+            if "timeout" in fields:
+                raise TypeError(f"fields_list[{i}]: 'timeout' is score_batch's timeout= argument, not a row field")
+            gold, fields = _resolve_fields(task, gold, fields, where=f"fields_list[{i}]: ")
         if response is None:
             continue
-        fields = (fields_list[i] if fields_list is not None else None) or empty
         if task in CODE_TASKS:
             job = build_job(task, response, gold, dict(fields))
             if job is None:
