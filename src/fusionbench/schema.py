@@ -34,10 +34,27 @@ TASK_DOMAINS: dict[str, str] = {
 }
 TASKS: tuple[str, ...] = tuple(TASK_DOMAINS)
 DOMAINS: tuple[str, ...] = tuple(dict.fromkeys(TASK_DOMAINS.values()))
-CODE_TASKS: frozenset[str] = frozenset({"mbpp", "human_eval"})
-MULTIPLE_CHOICE_TASKS: frozenset[str] = frozenset(
-    {"commonsense_qa", "openbook_qa", "arc_challenge", "hellaswag", "mmlu", "gpqa"}
-)
+#: task -> the family of its scoring rule (one scorer per family in :mod:`fusionbench.metrics`).
+TASK_FAMILIES: dict[str, str] = {
+    "gsm8k": "number",
+    "math": "boxed_math",
+    "mbpp": "code",
+    "human_eval": "code",
+    **dict.fromkeys(["commonsense_qa", "openbook_qa", "arc_challenge", "hellaswag", "mmlu", "gpqa"], "multiple_choice"),
+    **dict.fromkeys(["natural_qa", "trivia_qa", "squad"], "qa"),
+    "boolq": "boolean",
+}
+
+
+def tasks_of_family(family: str) -> frozenset[str]:
+    """The tasks scored by one family's rule."""
+    return frozenset(task for task, f in TASK_FAMILIES.items() if f == family)
+
+
+CODE_TASKS: frozenset[str] = tasks_of_family("code")
+MULTIPLE_CHOICE_TASKS: frozenset[str] = tasks_of_family("multiple_choice")
+#: Open-answer QA (contains-match, token F1): natural_qa, trivia_qa, squad.
+QA_TASKS: frozenset[str] = tasks_of_family("qa")
 
 #: Queries-table columns the scorers read, besides task, response and ground truth.
 SCORER_FIELDS: tuple[str, ...] = (
@@ -61,6 +78,8 @@ RELEASE_METRICS: dict[str, str] = {
 }
 
 MODES: tuple[str, ...] = ("direct", "cot")
+#: The score columns a responses table may hold: the release's, and ours (``fusionbench rescore --write``).
+SCORE_COLUMNS: dict[str, str] = {"released": "performance", "rescored": "rescored_performance"}
 #: The release marks chain-of-thought rows by this suffix on the model name.
 THINK_SUFFIX = "_think"
 SPLITS: tuple[str, ...] = ("train", "test")
@@ -199,6 +218,16 @@ def row_keys(table: pa.Table) -> pa.Array:
     import pyarrow.compute as pc
 
     return pc.binary_join_element_wise(*[pc.cast(table[c], pa.string()) for c in ROW_KEY], "\x1f")
+
+
+def score_column(choice: str) -> str:
+    """The column of a score choice: ``"released"``/``"performance"`` or ``"rescored"``/``"rescored_performance"``."""
+    if choice in SCORE_COLUMNS:
+        return SCORE_COLUMNS[choice]
+    if choice in SCORE_COLUMNS.values():
+        return choice
+    options = ", ".join(f"{name} ({column})" for name, column in SCORE_COLUMNS.items())
+    raise ValueError(f"unknown score {choice!r}; expected one of {options}")
 
 
 def column_docs(schema: pa.Schema) -> list[tuple[str, str, str]]:
