@@ -238,5 +238,7 @@ def test_write_export_round_trips_through_load_dataset_and_from_export(tmp_path)
 def test_write_export_needs_texts_and_export_splits(tmp_path):
     with pytest.raises(ValueError, match="no text"):
         RoutingData.from_arrays([[1.0]]).write_export(tmp_path / "a")
+    with pytest.raises(ValueError, match=r"task names \['all'\] cannot be"):
+        dataclasses.replace(_toy(), tasks=["all"] * 6).write_export(tmp_path / "c")
     with pytest.raises(ValueError, match="only the splits"):
         dataclasses.replace(_toy(), splits=["dev"] * 6).write_export(tmp_path / "b")

@@ -63,6 +63,10 @@ def test_check_leakage_by_id_and_by_text():
         assert_no_leakage(train, test)
     assert not assert_no_leakage(train, test, allow_overlap=True).ok
     assert check_leakage(train, _data().take(range(20, 30))).ok
+    textless = RoutingData.from_arrays(test.performance, query_ids=test.query_ids)
+    only_ids = check_leakage(train, textless)
+    assert not only_ids.texts_compared and only_ids.leaked_ids == ("q18", "q19")
+    assert "texts not compared" in only_ids.summary()
 
 
 # ---- schemes -----------------------------------------------------------------------------------------

@@ -356,7 +356,7 @@ class RoutingData:
             if q == self.n_queries:
                 raise IncompleteDataError(f"{self.source}: every query has a missing cell; nothing is left")
             kept = self.take(~bad_rows)
-            return kept.with_skipped(queries_incomplete=q, dropped_query_ids=list(self.keys[bad_rows][:50]))
+            return kept.with_skipped(queries_incomplete=q, dropped_query_ids=[str(k) for k in self.keys[bad_rows][:50]])
         if incomplete == "drop_candidates":
             if c == self.n_candidates:
                 raise IncompleteDataError(f"{self.source}: every candidate has a missing cell; nothing is left")

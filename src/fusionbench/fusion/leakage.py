@@ -100,23 +100,24 @@ def check_leakage(train: _Queries, test: _Queries, *, n_examples: int = 5) -> Le
     train_ids = {str(q) for q in train.query_ids}
     test_ids = [str(q) for q in dict.fromkeys(test.query_ids)]
     id_overlap = [q for q in test_ids if q in train_ids]
-    texts_compared = train.texts is not None and test.texts is not None
+    train_norms, test_norms = normalized_texts(train.texts), normalized_texts(test.texts)
+    texts_compared = any(t is not None for t in train_norms) and any(t is not None for t in test_norms)
     text_overlap: list[str] = []
     examples: list[tuple[str, str, str]] = []
     if texts_compared:
         train_by_text: dict[str, str] = {}
-        for qid, norm in zip(train.query_ids, normalized_texts(train.texts), strict=True):
+        for qid, norm in zip(train.query_ids, train_norms, strict=True):
             if norm is not None:
                 train_by_text.setdefault(norm, str(qid))
         seen: set[str] = set()
-        for qid, norm, raw in zip(test.query_ids, normalized_texts(test.texts), test.texts, strict=True):
+        for qid, norm, raw in zip(test.query_ids, test_norms, test.texts, strict=True):
             qid = str(qid)
             if norm is None or norm not in train_by_text or qid in seen:
                 continue
             seen.add(qid)
             text_overlap.append(qid)
             if len(examples) < n_examples:
-                examples.append((qid, train_by_text[norm], raw[:120]))
+                examples.append((qid, train_by_text[norm], str(raw)[:120]))
     leaked = set(id_overlap) | set(text_overlap)
     return LeakageReport(
         n_train=len(train_ids),
