@@ -242,3 +242,22 @@ def test_write_export_needs_texts_and_export_splits(tmp_path):
         dataclasses.replace(_toy(), tasks=["all"] * 6).write_export(tmp_path / "c")
     with pytest.raises(ValueError, match="only the splits"):
         dataclasses.replace(_toy(), splits=["dev"] * 6).write_export(tmp_path / "b")
+
+
+def test_queries_table_gaps_are_counted_not_filled(sample_export):
+    rows = _responses(sample_export, "test")
+    queries = pq.read_table(next((sample_export / "data/queries").glob("test-*.parquet")))
+    embedding = queries["embedding"].to_pylist()
+    embedding[1] = None
+    queries = queries.set_column(queries.schema.get_field_index("embedding"), "embedding", [embedding])
+    queries = queries.slice(1)  # the first query has no queries row
+    data = RoutingData.from_table(rows, queries, incomplete="drop_queries")
+    skipped = data.provenance["skipped"]
+    assert skipped["queries_without_queries_row"] == 1 and skipped["queries_without_embedding"] == 2
+    dropped_id = rows["query_id"][0].as_py()
+    assert dropped_id not in queries["query_id"].to_pylist()  # the sliced-off queries row
+    row = data.query_ids.tolist().index(dropped_id)
+    assert data.texts[row] == rows["query"][0].as_py() and np.isnan(data.embeddings[row]).all()
+    assert data.ground_truths[row] is None
+    with pytest.raises(MissingValuesError, match="embedding"):
+        data.require("embeddings")

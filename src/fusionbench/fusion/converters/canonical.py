@@ -162,23 +162,37 @@ def _with_queries(fields: dict[str, Any], queries: pa.Table | None) -> None:
     found = np.array(rows) >= 0
     if not found.all():
         fields["skipped"]["queries_without_queries_row"] = int((~found).sum())
-    take = pa.array(rows, mask=~found)
+    source = np.array(rows)[found]  # the queries-table row of each found query
+
+    def pick(values: np.ndarray, fill: Any) -> np.ndarray:
+        if found.all():
+            return values[source]
+        out = np.full((len(rows), *values.shape[1:]), fill, dtype=values.dtype)
+        out[found] = values[source]
+        return out
+
     optional = (("ground_truths", "ground_truth"), ("metrics", "metric"), ("subjects", "subject"))
     for name, column in (("texts", "query"), *optional):
         # an optional column that is null everywhere stays None, as it was before export
         if column in queries.column_names and (name == "texts" or queries[column].null_count < queries.num_rows):
-            fields[name] = queries[column].take(take).to_numpy(zero_copy_only=False)
+            values = pick(queries[column].to_numpy(zero_copy_only=False).astype(object), None)
+            if name == "texts" and "texts" in fields:  # a query without a queries row keeps its rows' text
+                values[~found] = fields["texts"][~found]
+            fields[name] = values
     if "embedding" in queries.column_names and queries["embedding"].null_count < queries.num_rows:
-        vectors = queries["embedding"].take(take).combine_chunks()
+        vectors = queries["embedding"].combine_chunks()
         lengths = pc.cast(pc.list_value_length(vectors), pa.float64()).to_numpy(zero_copy_only=False)
         width = int(np.nanmax(lengths))
         complete = lengths == width  # False for null (NaN) and for short vectors
-        embeddings = np.full((len(rows), width), np.nan, dtype=np.float32)
-        if complete.any():
-            kept = vectors.filter(pa.array(complete))
-            embeddings[complete] = kept.flatten().to_numpy(zero_copy_only=False).reshape(-1, width)
-        if not complete.all():
-            fields["skipped"]["queries_without_embedding"] = int((~complete).sum())
+        flat = vectors.filter(pa.array(complete)).flatten().to_numpy(zero_copy_only=False).reshape(-1, width)
+        if complete.all():
+            table = flat
+        else:
+            table = np.full((queries.num_rows, width), np.nan, dtype=np.float32)
+            table[complete] = flat
+        embeddings = pick(table, np.nan)
+        if np.isnan(embeddings).any():
+            fields["skipped"]["queries_without_embedding"] = int(np.isnan(embeddings).any(axis=1).sum())
         fields["embeddings"] = embeddings
 
 
