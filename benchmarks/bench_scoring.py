@@ -5,20 +5,32 @@ Run: ``python benchmarks/bench_scoring.py [--rows 300000] [--programs 200] [--wo
 The non-code rows cover the 12 non-code tasks in equal shares, with responses of a few hundred
 characters in the formats models produce (parenthesised letters, "#### n", ``\\boxed{}``, free text),
 about half of them correct, and 40 responses per query as in the release. The floor is a bare loop
-that applies one precompiled regex per row: the least any extraction can cost. Programs are MBPP-style
-functions with three asserts, a quarter of them wrong.
+that applies one precompiled regex per row: the least any extraction can cost.
+
+The sandbox runs the canonical HumanEval and MBPP solutions with their tests (../shared/data/code;
+MBPP-style synthetic functions, a quarter of them wrong, without it) under each isolation backend
+that works here (bwrap, unshare, the Python guard alone), and an empty program serially; its floor is
+a bare interpreter start (``python -I -B -c pass``) in the same run.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import re
+import subprocess
+import sys
 import time
+import warnings
+from pathlib import Path
 
 from fusionbench.metrics import Program, run_programs, score_batch
+from fusionbench.metrics.sandbox import SandboxIsolationWarning, sandbox_isolation
 from fusionbench.schema import CODE_TASKS, TASKS
+
+_SHARED_CODE = Path(__file__).resolve().parents[2] / "shared" / "data" / "code"
 
 _FILLER = (
     "Let's work through this carefully. First we identify the relevant quantities, then we combine them "
@@ -107,6 +119,67 @@ def make_programs(n: int) -> list[Program]:
     return programs
 
 
+def real_programs(n: int) -> list[Program] | None:
+    """``n`` canonical HumanEval and MBPP solutions with their tests, alternating, or None without ../shared."""
+    folder = _SHARED_CODE
+    if not (folder / "HumanEval.jsonl").is_file() or not (folder / "mbpp.jsonl").is_file():
+        return None
+    with open(folder / "HumanEval.jsonl", encoding="utf-8") as file:
+        human_eval = [json.loads(line) for line in file if line.strip()]
+    with open(folder / "mbpp.jsonl", encoding="utf-8") as file:
+        mbpp = [json.loads(line) for line in file if line.strip()]
+    pool = []
+    for i in range(max(len(human_eval), len(mbpp))):
+        if i < len(human_eval):
+            row = human_eval[i]
+            program = row["prompt"] + row["canonical_solution"]
+            pool.append(Program(program, row["test"] + f"\ncheck({row['entry_point']})\n"))
+        if i < len(mbpp):
+            row = mbpp[i]
+            pool.append(Program(row["code"], "\n".join(row["test_list"]) + "\n", row.get("test_setup_code") or ""))
+    return [pool[i % len(pool)] for i in range(n)]
+
+
+def _interpreter_floor(n: int) -> float:
+    """Seconds per bare ``python -I -B -c pass``, serially: what any one-process-per-program sandbox pays."""
+    t0 = time.perf_counter()
+    for _ in range(n):
+        subprocess.run([sys.executable, "-I", "-B", "-c", "pass"], check=True)
+    return (time.perf_counter() - t0) / n
+
+
+def bench_sandbox(n: int, workers: int) -> None:
+    """Programs/s with ``workers`` and the latency of an empty program, for each backend that works here."""
+    programs = real_programs(n)
+    source = "canonical HumanEval/MBPP solutions" if programs is not None else "synthetic MBPP-style programs"
+    if programs is None:
+        programs = make_programs(n)
+    empty = min(50, n)
+    floor = _interpreter_floor(empty)
+    print(f"sandbox: {n} {source}, {workers} workers; interpreter floor {floor * 1000:.0f} ms per bare start")
+    warnings.simplefilter("ignore", SandboxIsolationWarning)  # each backend is named below
+    for backend in ("bwrap", "unshare", "guard"):
+        try:
+            isolation = sandbox_isolation(backend)  # type: ignore[arg-type]
+        except RuntimeError as exc:
+            print(f"  {backend:8s} not available here: {exc}")
+            continue
+        run_programs(programs[:4], workers=workers, backend=backend)  # warm the page cache
+        t0 = time.perf_counter()
+        results = run_programs(programs, workers=workers, backend=backend)
+        elapsed = time.perf_counter() - t0
+        passed = sum(r.passed for r in results)
+        t0 = time.perf_counter()
+        run_programs([Program("pass")] * empty, workers=1, backend=backend)
+        serial = (time.perf_counter() - t0) / empty
+        expected = n - n // 4 if source.startswith("synthetic") else n
+        print(
+            f"  {backend:8s} {n / elapsed:5.1f} programs/s ({passed}/{n} passed, expected {expected}); "
+            f"empty program {serial * 1000:.0f} ms = {serial / floor:.2f}x the floor; "
+            f"missing layers: {len(isolation.missing)}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=300_000)
@@ -139,20 +212,7 @@ def main() -> None:
         f"score_batch / floor = {elapsed / floor:.1f}x"
     )
 
-    programs = make_programs(args.programs)
-    workers = args.workers or os.cpu_count() or 1
-    t0 = time.perf_counter()
-    results = run_programs(programs, workers=workers)
-    elapsed = time.perf_counter() - t0
-    passed = sum(r.passed for r in results)
-    print(
-        f"sandbox: {len(programs)} programs in {elapsed:.2f} s = {len(programs) / elapsed:.1f} programs/s "
-        f"with {workers} workers ({passed} passed, expected {len(programs) - len(programs) // 4})"
-    )
-    t0 = time.perf_counter()
-    run_programs([Program("pass")] * min(50, args.programs), workers=1)
-    serial = (time.perf_counter() - t0) / min(50, args.programs)
-    print(f"sandbox floor: one empty program, serially, takes {serial * 1000:.0f} ms (process start-up + guard)")
+    bench_sandbox(args.programs, args.workers or os.cpu_count() or 1)
 
 
 if __name__ == "__main__":

@@ -37,13 +37,11 @@ tests run in one namespace whose ``__name__`` is ``"__sandbox__"``, so a solutio
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import marshal
 import math
 import os
 import secrets
-import select
 import shutil
 import signal
 import subprocess
@@ -66,6 +64,7 @@ from fusionbench.metrics.sandbox_isolation import (
     sandbox_isolation,
     warn_if_degraded,
 )
+from fusionbench.metrics.sandbox_process import open_init, reap_marked, signal_of, wait_and_kill
 
 #: Default wall-clock limit per program, in seconds (the release's 3 s).
 DEFAULT_TIMEOUT = 3.0
@@ -164,107 +163,6 @@ def _tail(file, limit: int) -> bytes:
     return file.read()
 
 
-def _kill_group(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as file:
-            return [int(child) for child in file.read().split()]
-    except (OSError, ValueError):
-        return []
-
-
-def _kill_children(pid: int) -> None:
-    """SIGKILL the launcher's children: a namespace's init (the namespace goes with it) or the harness.
-
-    Each child is pinned with a pidfd and then confirmed to still be the launcher's child, so a
-    reused pid is never signalled.
-    """
-    for child in _children(pid):
-        try:
-            pidfd = os.pidfd_open(child)
-        except (AttributeError, OSError):
-            continue
-        try:
-            if child in _children(pid):
-                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
-        except OSError:
-            pass
-        finally:
-            os.close(pidfd)
-
-
-def _reap_marked(marker: str) -> int:
-    """SIGKILL every process still marked with ``marker``: ``setsid`` escapees where there is no PID namespace."""
-    tag = f"{MARKER_VARIABLE}={marker}".encode()
-    killed = 0
-    for _ in range(20):  # a forking program can add processes while we scan
-        found = 0
-        for entry in os.scandir("/proc"):
-            if not entry.name.isdigit():
-                continue
-            try:
-                pidfd = os.pidfd_open(int(entry.name))
-            except OSError:
-                continue
-            try:
-                with open(f"/proc/{entry.name}/environ", "rb") as file:
-                    if tag in file.read().split(b"\0"):
-                        signal.pidfd_send_signal(pidfd, signal.SIGKILL)
-                        found += 1
-            except OSError:
-                pass
-            finally:
-                os.close(pidfd)
-        killed += found
-        if not found:
-            break
-        time.sleep(0.01)
-    return killed
-
-
-def _wait(proc: subprocess.Popen, timeout: float) -> tuple[int, bool]:
-    """Wait for the launcher; on time-out kill what it runs; then kill its process group and reap it.
-
-    Returns (returncode, timed_out). With a pidfd the group is killed while the launcher is still
-    unreaped, so its pid (the group id) cannot have been reused by then. A namespace's init is killed
-    first: its launcher exits only once the kernel has ended every process of the namespace.
-    """
-    try:
-        pidfd = os.pidfd_open(proc.pid)
-    except (AttributeError, OSError):
-        pidfd = None
-    if pidfd is None:
-        try:
-            returncode, timed_out = proc.wait(timeout=timeout), False
-        except subprocess.TimeoutExpired:
-            _kill_children(proc.pid)
-            _kill_group(proc.pid)
-            returncode, timed_out = proc.wait(), True
-        return returncode, timed_out
-    try:
-        poller = select.poll()  # not select.select: pidfd may be above FD_SETSIZE
-        poller.register(pidfd, select.POLLIN)
-        exited = bool(poller.poll(timeout * 1000))
-        if not exited:
-            _kill_children(proc.pid)
-            poller.poll(5000)  # the launcher follows its child; the group kill below covers the rest
-    finally:
-        os.close(pidfd)
-    _kill_group(proc.pid)
-    return proc.wait(), not exited
-
-
-def _signal_of(returncode: int) -> int:
-    """The signal that ended the program: a negative status from Popen, 128 + n from the launchers."""
-    if returncode < 0:
-        return -returncode
-    return returncode - 128 if 128 < returncode < 128 + 65 else 0
-
-
 def _run_one(
     job: Program, timeout: float, limits: dict[str, int], isolation: SandboxIsolation, prefix: list[str]
 ) -> ExecResult:
@@ -287,9 +185,13 @@ def _run_one(
             with tempfile.TemporaryFile() as stdin:  # no name on disk; closed here once the child has it
                 stdin.write(marshal.dumps(payload))
                 stdin.seek(0)
+                info_read, info_write = os.pipe() if isolation.backend == "bwrap" else (-1, -1)
+                command = [*prefix, sys.executable, "-I", "-B", "-c", _HARNESS]
+                if info_write >= 0:  # bwrap names the namespace's init there
+                    command[1:1] = ["--info-fd", str(info_write)]
                 try:
                     proc = subprocess.Popen(
-                        [*prefix, sys.executable, "-I", "-B", "-c", _HARNESS],
+                        command,
                         stdin=stdin,
                         stdout=out,
                         stderr=err,
@@ -297,19 +199,30 @@ def _run_one(
                         env=_child_env(workdir, marker),
                         start_new_session=True,
                         close_fds=True,
+                        pass_fds=(info_write,) if info_write >= 0 else (),
                     )
                 except OSError as exc:
+                    if info_read >= 0:
+                        os.close(info_read)
                     return ExecResult(False, "error", None, f"could not start: {exc}", time.perf_counter() - start)
-            returncode, timed_out = _wait(proc, timeout)
+                finally:
+                    if info_write >= 0:
+                        os.close(info_write)
+            try:
+                init_pidfd = open_init(proc.pid, info_read) if info_read >= 0 else None
+            finally:
+                if info_read >= 0:
+                    os.close(info_read)
+            returncode, timed_out = wait_and_kill(proc, timeout, init_pidfd)
             if not isolation.pid_namespace:
-                _reap_marked(marker)
+                reap_marked(f"{MARKER_VARIABLE}={marker}".encode())
             duration = time.perf_counter() - start
             stdout = _tail(out, _STDOUT_TAIL)
             stderr = _tail(err, _STDERR_TAIL * 4).decode("utf-8", "replace")[-_STDERR_TAIL:]
     finally:
         if base is not None:
             shutil.rmtree(base, ignore_errors=True)
-    cpu_killed = _signal_of(returncode) in (signal.SIGXCPU, signal.SIGKILL) and duration >= limits["RLIMIT_CPU"] - 0.5
+    cpu_killed = signal_of(returncode) in (signal.SIGXCPU, signal.SIGKILL) and duration >= limits["RLIMIT_CPU"] - 0.5
     if timed_out or cpu_killed:
         return ExecResult(False, "timeout", returncode, stderr, duration)
     if returncode == SETUP_FAILED and stderr.startswith("fusionbench-sandbox:"):

@@ -153,9 +153,15 @@ def warn_if_degraded(isolation: SandboxIsolation, stacklevel: int = 3) -> None:
         if isolation in _warned:
             return
         _warned.add(isolation)
-    hint = (
-        " Install bubblewrap (apt-get install bubblewrap) for full isolation." if isolation.backend != "bwrap" else ""
-    )
+    if isolation.backend == "bwrap":
+        hint = ""
+    elif shutil.which("bwrap") is None:
+        hint = " Install bubblewrap (apt-get install bubblewrap) for full isolation."
+    else:
+        hint = (
+            " bubblewrap is installed but cannot start: allow unprivileged user namespaces"
+            " (sysctl user.max_user_namespaces, kernel.apparmor_restrict_unprivileged_userns) or score as root."
+        )
     warnings.warn(
         "fusionbench: model-written programs run with INCOMPLETE operating-system isolation: "
         + isolation.describe()
