@@ -7,6 +7,7 @@ plant one specific defect and check the exact error or count it causes.
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 from fusionbench import catalog
@@ -26,6 +27,13 @@ QUERIES: dict[str, tuple[QueryFields, str]] = {
     "mbpp": (
         QueryFields("Write a function add(a, b).", test_list=["assert add(1, 2) == 3"]),
         "['assert add(1, 2) == 3']",
+    ),
+    "mmlu": (QueryFields("What is 2 + 2?", choices=["3", "4", "5", "22"], choice_labels=list("ABCD")), "B"),
+    "gpqa": (
+        QueryFields(
+            "Which particle is a lepton?", choices=["proton", "muon", "pion", "kaon"], choice_labels=list("ABCD")
+        ),
+        "B",
     ),
 }
 
@@ -64,8 +72,11 @@ def release_rows(task: str, *, performance: str = "1.0") -> list[dict[str, str]]
     return rows
 
 
-def write_release(path: Path, rows: list[dict[str, str]], columns: tuple[str, ...] = RELEASE_COLUMNS) -> Path:
-    """Write rows as the release did: pandas-style CSV with a backslash escape character."""
+def write_release(
+    path: Path, rows: list[dict[str, str]], columns: tuple[str, ...] = RELEASE_COLUMNS, *, line_end: str = "\n"
+) -> Path:
+    """Write rows as the release did: pandas-style CSV with a backslash escape character. ``line_end="\\r\\n"``
+    writes the file a Windows tool would save: every line break, also those inside quoted cells, is CRLF."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(
@@ -73,4 +84,22 @@ def write_release(path: Path, rows: list[dict[str, str]], columns: tuple[str, ..
         )
         writer.writeheader()
         writer.writerows(rows)
+    if line_end != "\n":
+        path.write_bytes(path.read_bytes().replace(b"\n", line_end.encode()))
     return path
+
+
+def write_json_lines(path: Path, rows: list[dict[str, object]]) -> Path:
+    """Write rows as JSON Lines, one object per line (values as given: text, numbers or anything else)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(row) + "\n")
+    return path
+
+
+def typed(row: dict[str, str]) -> dict[str, object]:
+    """A release row with its numbers as JSON numbers (as a JSON or Parquet release would hold them)."""
+    numbers = {"input_tokens_num": int, "output_tokens_num": int, "input_price": float, "output_price": float}
+    numbers |= {"cost": float, "llm_judge": float}
+    return {k: numbers[k](v) if k in numbers and v != "" else v for k, v in row.items()}

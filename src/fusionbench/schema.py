@@ -10,6 +10,7 @@ Every other module imports its column names and types from here. There are three
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -125,6 +126,20 @@ FLAGS: dict[str, str] = {
     "rows_not_40": "the query has other than 40 rows (20 models x 2 modes) in the release",
     "unparsed_prompt": "the prompt did not match the task's template; query holds the whole prompt",
     "unparsed_value": "a numeric or performance value could not be parsed and is null",
+    "invalid_value": "a value outside its valid range (negative tokens, price or cost; performance or judge score "
+    "outside [0, 1]) or an embedding of another dimension than its split's was set to null (--lenient builds)",
+}
+
+#: Inclusive (low, high) bounds of the responses table's numeric columns; the build refuses a value outside them
+#: (with ``--lenient``: null, counted and flagged ``invalid_value``). Token counts must also be whole numbers.
+VALID_RANGES: dict[str, tuple[float, float]] = {
+    "input_tokens": (0, math.inf),
+    "output_tokens": (0, math.inf),
+    "input_price": (0.0, math.inf),
+    "output_price": (0.0, math.inf),
+    "cost_usd": (0.0, math.inf),
+    "performance": (0.0, 1.0),
+    "judge_score": (0.0, 1.0),
 }
 
 

@@ -27,12 +27,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fusionbench import catalog
-from fusionbench.errors import BadInputError
 from fusionbench.build.flags import FLAG_BITS, flags_column
+from fusionbench.build.positions import bad_value
 from fusionbench.build.queries import QueryRegistry
-from fusionbench.build.sources import SourceFile, prefetched, read_batches
+from fusionbench.build.slices import Slice, ranks
+from fusionbench.build.sources import OPTIONAL_COLUMNS, SourceFile, prefetched, read_batches
 from fusionbench.export.report import IngestReport
 from fusionbench.schema import (
+    RELEASE_COLUMNS,
     RELEASE_ROWS_PER_QUERY,
     RELEASE_TOKEN_COUNTER,
     RESPONSE_SCHEMA,
@@ -40,14 +42,27 @@ from fusionbench.schema import (
     TASK_DOMAINS,
     TASKS,
     THINK_SUFFIX,
+    VALID_RANGES,
 )
-from fusionbench.build.slices import Slice, ranks
 
 #: Converted rows kept in memory before every slice spills to disk (bounds memory on a full-size release).
 MEMORY_BUDGET = 768 << 20
 _NUMBER = r"^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$"
 _MISSING = pa.array(["", "nan", "NaN", "None", "none", "null"])
 _PASS_AT_1 = r"^\{\s*['\"]pass@1['\"]\s*:\s*(?P<v>[^\s}]+)\s*\}$"
+#: Each numeric release column's valid range: that of the export column it becomes.
+_RANGES: dict[str, tuple[float, float]] = {
+    release: VALID_RANGES[export]
+    for release, export in {
+        "input_tokens_num": "input_tokens",
+        "output_tokens_num": "output_tokens",
+        "input_price": "input_price",
+        "output_price": "output_price",
+        "cost": "cost_usd",
+        "performance": "performance",
+        "llm_judge": "judge_score",
+    }.items()
+}
 
 
 class SliceReopened(Exception):
@@ -86,14 +101,17 @@ class Ingestor:
         self._seq = 0
         self._sheet = catalog.load_price_sheet()
         self._swapped = [m.name for m in catalog.models().values() if m.id_swapped]
+        self._values_present: dict[str, int] = dict.fromkeys(OPTIONAL_COLUMNS, 0)  # file's non-null values per column
 
     # ---- pass 1 -------------------------------------------------------------------------------
 
     def add(self, source: SourceFile) -> Iterator[int]:
         """Read one release file into the per-(task, split) slices; yields the text bytes of each batch read
         (a generator: iterate it to read the file; between batches, :meth:`completed` may hand slices over)."""
-        rows = 0
+        rows, names = 0, {}
+        self._values_present = dict.fromkeys(OPTIONAL_COLUMNS, 0)
         for batch, offset in prefetched(read_batches(source)):
+            names.update(dict.fromkeys(batch.schema.names))
             text_bytes = batch.nbytes
             table = self._convert(batch, source, offset)
             rows += table.num_rows
@@ -104,6 +122,18 @@ class Ingestor:
             yield text_bytes
         self.report.files[str(source.path)] = rows
         self.report.rows_read += rows
+        self._note_columns(source, list(names))
+
+    def _note_columns(self, source: SourceFile, names: list[str]) -> None:
+        """Report the optional columns the file lacks or has without a value, and those the release does not have."""
+        for column in OPTIONAL_COLUMNS:
+            if column not in names:
+                self.report.absent_columns.setdefault(column, []).append(source.path.name)
+            elif not self._values_present[column]:
+                self.report.empty_columns.setdefault(column, []).append(source.path.name)
+        for column in names:
+            if column not in RELEASE_COLUMNS:
+                self.report.unknown_columns.setdefault(column, []).append(source.path.name)
 
     def _store(self, task: str, split: str, part: pa.Table) -> None:
         """Keep converted rows in memory; past ``MEMORY_BUDGET`` bytes, spill every slice to Arrow IPC files."""
@@ -124,14 +154,21 @@ class Ingestor:
                 piece.spill()
             self._in_memory = 0
 
-    def _fail(self, file: str, offset: int, bad: pa.Array, column: str, message: str, values: pa.Array) -> None:
+    def _fail(self, source: SourceFile, offset: int, bad: pa.Array, column: str, message: str, values) -> None:
         index = int(np.flatnonzero(bad.to_numpy(zero_copy_only=False))[0])
-        raise BadInputError(file, f"{message}: {values[index].as_py()!r}", row=offset + index + 1, column=column)
+        raise bad_value(source.path, offset + index + 1, f"{message}: {values[index].as_py()!r}", column)
 
-    def _number(self, batch: pa.RecordBatch, column: str, file: str, offset: int, mask: np.ndarray) -> pa.Array:
-        """A text column -> float64; '' / nan -> null; junk -> error, or null + flag when lenient."""
+    def _number(self, batch: pa.RecordBatch, column: str, source: SourceFile, offset: int, mask: np.ndarray):
+        """A text column -> float64 in its valid range; '' / nan -> null; junk or a value out of range -> error,
+        or null + flag when lenient."""
         if column not in batch.schema.names:
             return pa.nulls(batch.num_rows, pa.float64())
+        values = self._parsed(batch, column, source, offset, mask)
+        self._values_present[column] += len(values) - values.null_count
+        return self._in_range(values, batch, column, source, offset, mask)
+
+    def _parsed(self, batch: pa.RecordBatch, column: str, source: SourceFile, offset: int, mask: np.ndarray):
+        """A text column -> float64; '' / nan -> null; junk -> error, or null + flag when lenient."""
         text = batch.column(column)
         missing = pc.fill_null(pc.is_in(text, value_set=_MISSING), True)
         try:  # fast path: one cast of the text as it is
@@ -150,7 +187,7 @@ class Ingestor:
             bad = pc.and_(pc.invert(missing), pc.invert(pc.fill_null(pc.match_substring_regex(text, _NUMBER), False)))
         if pc.any(bad).as_py():
             if not self.lenient:
-                self._fail(file, offset, bad, column, "not a number", batch.column(column))
+                self._fail(source, offset, bad, column, "not a number", batch.column(column))
             self.report.unparsed_values[column] += pc.sum(bad).as_py()
             mask |= np.where(bad.to_numpy(zero_copy_only=False), FLAG_BITS["unparsed_value"], 0).astype(np.int32)
             values = None
@@ -158,12 +195,28 @@ class Ingestor:
             values = pc.cast(pc.if_else(pc.or_(missing, bad), pa.scalar(None, pa.string()), text), pa.float64())
         return values
 
-    def _count(self, batch: pa.RecordBatch, column: str, file: str, offset: int, mask: np.ndarray) -> pa.Array:
-        values = self._number(batch, column, file, offset, mask)
+    def _in_range(self, values, batch: pa.RecordBatch, column: str, source: SourceFile, offset: int, mask):
+        """``values`` with those outside the column's valid range refused, or nulled, counted and flagged."""
+        low, high = _RANGES[column]
+        extremes = pc.min_max(values).as_py()  # one pass; nulls skipped
+        if extremes["min"] is None or (low <= extremes["min"] and extremes["max"] <= high):
+            return values
+        out = pc.fill_null(pc.or_(pc.less(values, low), pc.greater(values, high)), False)
+        if not self.lenient:
+            valid = f"[{low:g}, {high:g}]" if high < np.inf else f">= {low:g}"
+            self._fail(source, offset, out, column, f"out of the valid range {valid}", batch.column(column))
+        self.report.invalid_values[column] += pc.sum(out).as_py()
+        mask |= np.where(out.to_numpy(zero_copy_only=False), FLAG_BITS["invalid_value"], 0).astype(np.int32)
+        return pc.if_else(out, pa.scalar(None, pa.float64()), values)
+
+    def _count(self, batch: pa.RecordBatch, column: str, source: SourceFile, offset: int, mask: np.ndarray):
+        values = self._number(batch, column, source, offset, mask)
         fractional = pc.fill_null(pc.not_equal(pc.floor(values), values), False)
         if pc.any(fractional).as_py():
             if not self.lenient:
-                self._fail(file, offset, fractional, column, "token count is not a whole number", values)
+                self._fail(
+                    source, offset, fractional, column, "token count is not a whole number", batch.column(column)
+                )
             self.report.unparsed_values[column] += pc.sum(fractional).as_py()
             values = pc.if_else(fractional, pa.scalar(None, pa.float64()), values)
         return pc.cast(values, pa.int64())
@@ -174,35 +227,45 @@ class Ingestor:
             return pa.nulls(batch.num_rows, pa.string())
         values = batch.column(column)
         empty = pc.equal(values, "")
-        return pc.if_else(empty, pa.scalar(None, pa.string()), values) if pc.any(empty).as_py() else values
+        n_empty = pc.sum(empty).as_py() or 0
+        if column in self._values_present:
+            self._values_present[column] += len(values) - n_empty
+        return pc.if_else(empty, pa.scalar(None, pa.string()), values) if n_empty else values
+
+    def _count_texts(self, batch: pa.RecordBatch, columns: tuple[str, ...]) -> None:
+        """Count the non-empty cells of optional text columns the conversion does not otherwise read."""
+        for column in columns:
+            if column in batch.schema.names:
+                self._values_present[column] += pc.sum(pc.not_equal(batch.column(column), "")).as_py() or 0
 
     def _convert(self, batch: pa.RecordBatch, source: SourceFile, offset: int) -> pa.Table:
-        file, n = str(source.path), batch.num_rows
+        n = batch.num_rows
         task = batch.column("task_name")
         unknown = pc.fill_null(pc.invert(pc.is_in(task, value_set=pa.array(TASKS))), True)
         if pc.any(unknown).as_py():
-            self._fail(file, offset, unknown, "task_name", "unknown task name", task)
+            self._fail(source, offset, unknown, "task_name", "unknown task name", task)
         llm = batch.column("llm")
         no_model = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(llm), ""), True)
         if pc.any(no_model).as_py():
-            self._fail(file, offset, no_model, "llm", "empty model name", llm)
+            self._fail(source, offset, no_model, "llm", "empty model name", llm)
         prompt = batch.column("query")
         no_prompt = pc.fill_null(pc.equal(prompt, ""), True)
         if pc.any(no_prompt).as_py():
-            self._fail(file, offset, no_prompt, "query", "empty query", prompt)
+            self._fail(source, offset, no_prompt, "query", "empty query", prompt)
         is_cot = pc.ends_with(llm, THINK_SUFFIX)
         mode = pc.if_else(is_cot, "cot", "direct")
         model = pc.if_else(is_cot, pc.utf8_slice_codeunits(llm, 0, -len(THINK_SUFFIX)), llm)
         mask = np.zeros(n, dtype=np.int32)
 
         ids, queries = self.queries.columns(batch, source, mask, is_cot)
-        in_tok = self._count(batch, "input_tokens_num", file, offset, mask)
-        out_tok = self._count(batch, "output_tokens_num", file, offset, mask)
-        in_price = self._number(batch, "input_price", file, offset, mask)
-        out_price = self._number(batch, "output_price", file, offset, mask)
-        cost = self._number(batch, "cost", file, offset, mask)
-        performance = self._number(batch, "performance", file, offset, mask)
-        judge = self._number(batch, "llm_judge", file, offset, mask)
+        in_tok = self._count(batch, "input_tokens_num", source, offset, mask)
+        out_tok = self._count(batch, "output_tokens_num", source, offset, mask)
+        in_price = self._number(batch, "input_price", source, offset, mask)
+        out_price = self._number(batch, "output_price", source, offset, mask)
+        cost = self._number(batch, "cost", source, offset, mask)
+        performance = self._number(batch, "performance", source, offset, mask)
+        judge = self._number(batch, "llm_judge", source, offset, mask)
+        self._count_texts(batch, ("task_id", "task_description", "task_description_embedding", "query_embedding"))
         self.queries.queue_embeddings(batch, source, offset, ids)
 
         # the texts are copied only in a batch where some response is blank and must become null

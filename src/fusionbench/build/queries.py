@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -13,14 +15,16 @@ import pyarrow.compute as pc
 
 from fusionbench import prompts
 from fusionbench.build.embeddings import parse_embeddings, vectors_column
-from fusionbench.errors import BadInputError
 from fusionbench.build.flags import FLAG_BITS, flag_names
-from fusionbench.metrics.code import parse_test_list
+from fusionbench.build.positions import bad_value
 from fusionbench.build.sources import SourceFile
 from fusionbench.export.report import IngestReport
+from fusionbench.metrics.code import parse_test_list
 from fusionbench.schema import QUERY_SCHEMA, RELEASE_ROWS_PER_QUERY, SPLITS, TASK_DOMAINS, TASKS, query_id
 
 _QUERY_CELLS = ["task_name", "query", "ground_truth", "metric", "task_id", "task_description"]
+#: queries-table field -> the release column its embedding comes from.
+_EMBEDDINGS = {"embedding": "query_embedding", "task_description_embedding": "task_description_embedding"}
 
 
 class QueryRegistry:
@@ -137,7 +141,7 @@ class QueryRegistry:
 
     def queue_embeddings(self, batch: pa.RecordBatch, source: SourceFile, offset: int, ids: pa.Array) -> None:
         """Queue the few non-empty embedding cells (one per release block) for parsing in the background."""
-        for column, target in (("query_embedding", "embedding"), ("task_description_embedding",) * 2):
+        for target, column in _EMBEDDINGS.items():
             if column not in batch.schema.names:
                 continue
             values = batch.column(column)
@@ -156,11 +160,32 @@ class QueryRegistry:
             for vector, (record, row) in zip(parsed.result(), where, strict=True):
                 if vector is None:
                     if not self.lenient:
-                        raise BadInputError(file, "malformed embedding text", row=row, column=column)
+                        raise bad_value(Path(file), row, "malformed embedding text", column)
                     with self._lock:
                         self.report.unparsed_values[column] += 1
                 elif record[target] is None:
                     record[target] = vector
+                    record.setdefault("_from", {})[target] = (file, row)
+
+    def _check_dimensions(self, records: list[dict], split: str) -> None:
+        """Every embedding of a split must have the split's dimension (that of most of its queries): another is
+        an error naming its row, or, lenient, null, counted and flagged ``invalid_value`` on the query."""
+        for target, column in _EMBEDDINGS.items():
+            sizes = Counter(len(r[target]) for r in records if r[target] is not None)
+            if len(sizes) < 2:
+                continue
+            expected, n_expected = sizes.most_common(1)[0]
+            odd = [r for r in records if r[target] is not None and len(r[target]) != expected]
+            if not self.lenient:
+                file, row = odd[0]["_from"][target]
+                found = len(odd[0][target])
+                message = f"embedding of {found} numbers, where {n_expected} other {split} queries have {expected}"
+                raise bad_value(Path(file), row, message, column)
+            for record in odd:
+                record[target] = None
+                record["_mask"] |= FLAG_BITS["invalid_value"]
+            with self._lock:
+                self.report.invalid_values[column] += len(odd)
 
     def end_of_reading(self) -> None:
         """Attach every embedding still queued and stop the background parser."""
@@ -194,6 +219,7 @@ class QueryRegistry:
         if records is None:
             records = [r for (s, _), r in self.records.items() if s == split]
         self._attach(self._split_pending.pop(split, []))
+        self._check_dimensions(records, split)  # records still in reading order: the first odd one is named
         records.sort(key=lambda r: (TASKS.index(r["task"]), r["query_id"]))
         columns = {}
         for field in QUERY_SCHEMA:

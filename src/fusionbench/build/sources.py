@@ -7,6 +7,7 @@ conversion step (:mod:`fusionbench.build.ingest`) serves every format and can na
 from __future__ import annotations
 
 import glob
+import json
 import os
 import queue
 import threading
@@ -15,10 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
+from fusionbench.build.positions import csv_header, find_csv_problem, last_record, open_bytes
 from fusionbench.errors import BadInputError
 from fusionbench.schema import RELEASE_COLUMNS, RELEASE_REQUIRED_COLUMNS, SPLIT_ALIASES, SPLITS
 
@@ -26,7 +29,16 @@ HUB_RELEASE_ID = "ulab-ai/FusionBench"
 _FORMATS = {".csv": "csv", ".gz": "csv", ".jsonl": "json", ".json": "json", ".parquet": "parquet"}
 #: Bytes per CSV / JSON block read (Arrow reads several blocks ahead; 4 MiB keeps that readahead small).
 BLOCK_BYTES = 4 << 20
+#: The largest block a record larger than ``BLOCK_BYTES`` may grow the reads to (Arrow's limit is 2 GiB).
+MAX_BLOCK_BYTES = 1 << 30
 _BATCH_ROWS = 32_768
+#: Release columns that may hold numbers (JSON, Parquet) as well as their text; the others hold text.
+NUMERIC_COLUMNS = frozenset(
+    {"input_price", "output_price", "input_tokens_num", "output_tokens_num", "performance", "cost", "llm_judge"}
+)
+TEXT_COLUMNS = tuple(column for column in RELEASE_COLUMNS if column not in NUMERIC_COLUMNS)
+#: Columns a release file may lack (null in the export; reported when absent or empty).
+OPTIONAL_COLUMNS = tuple(column for column in RELEASE_COLUMNS if column not in RELEASE_REQUIRED_COLUMNS)
 
 
 class SourceUnavailableError(OSError):
@@ -108,19 +120,31 @@ def resolve_sources(sources: list[str]) -> list[SourceFile]:
     return sorted(unique.values(), key=lambda f: (SPLITS.index(f.split), str(f.path)))
 
 
+def _allowed(name: str, type_: pa.DataType) -> bool:
+    """Text columns must hold text; numeric columns may hold numbers or their text (``"{'pass@1': 1.0}"``)."""
+    if pa.types.is_dictionary(type_):
+        type_ = type_.value_type
+    if pa.types.is_null(type_) or pa.types.is_string(type_) or pa.types.is_large_string(type_):
+        return True
+    return name in NUMERIC_COLUMNS and (
+        pa.types.is_integer(type_) or pa.types.is_floating(type_) or pa.types.is_decimal(type_)
+    )
+
+
 def _as_strings(batch: pa.RecordBatch, file: str) -> pa.RecordBatch:
-    """Cast every column to string (numbers from JSON/Parquet become their shortest text)."""
+    """Every release column as text (numbers become their shortest text); a column of another type is refused,
+    never converted silently; columns outside the release's layout are kept by name only (all null)."""
     arrays = []
     for name, column in zip(batch.schema.names, batch.columns, strict=True):
-        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-            arrays.append(column.cast(pa.string()))
-        elif pa.types.is_null(column.type):
+        if name not in RELEASE_COLUMNS:
             arrays.append(pa.nulls(len(column), pa.string()))
+        elif not _allowed(name, column.type):
+            kind = "numbers or their text" if name in NUMERIC_COLUMNS else "text"
+            raise BadInputError(file, f"type mismatch: the column holds {column.type}, expected {kind}", column=name)
+        elif pa.types.is_string(column.type):
+            arrays.append(column)
         else:
-            try:
-                arrays.append(column.cast(pa.string()))
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as err:
-                raise BadInputError(file, f"cannot read values as text: {err}", column=name) from err
+            arrays.append(column.cast(pa.string()))
     return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
 
 
@@ -133,27 +157,81 @@ def check_header(names: list[str], file: str) -> None:
         raise BadInputError(file, f"{kind}: missing required column(s) {', '.join(missing)}")
 
 
-def _csv_batches(path: Path) -> Iterator[pa.RecordBatch]:
-    read = pacsv.ReadOptions(block_size=BLOCK_BYTES)
+def _csv_batches(path: Path, block: int) -> Iterator[pa.RecordBatch]:
+    names = csv_header(path)
+    read = pacsv.ReadOptions(block_size=block, column_names=names, skip_rows=1)
     # The release was written by pandas with escapechar='\\': backslashes are doubled.
     parse = pacsv.ParseOptions(escape_char="\\", newlines_in_values=True)
-    header = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 16), parse_options=parse)
-    names = header.schema.names
-    header.close()
     convert = pacsv.ConvertOptions(
         column_types=dict.fromkeys(names, pa.string()),
         strings_can_be_null=False,
         quoted_strings_can_be_null=False,
     )
-    reader = pacsv.open_csv(path, read_options=read, parse_options=parse, convert_options=convert)
-    yield from reader
+    yield from pacsv.open_csv(path, read_options=read, parse_options=parse, convert_options=convert)
 
 
-def _json_batches(path: Path) -> Iterator[pa.RecordBatch]:
-    yield from pajson.open_json(path, read_options=pajson.ReadOptions(block_size=BLOCK_BYTES))
+class _SlowJson(Exception):
+    """Arrow's JSON reader cannot read this file as it is: read it line by line (exact lines and messages)."""
 
 
-def _parquet_batches(path: Path) -> Iterator[pa.RecordBatch]:
+def _json_batches(path: Path, block: int) -> Iterator[pa.RecordBatch]:
+    """Arrow's JSON reader, text columns read as text (no timestamps guessed); numbers stay numbers."""
+    with open_bytes(path) as handle:
+        first = next((line for line in handle if line.strip()), b"")
+    try:
+        names = list(json.loads(first))
+    except (ValueError, TypeError) as err:  # not JSON, or not an object
+        raise _SlowJson from err
+    text = pa.schema([(name, pa.string()) for name in names if name in TEXT_COLUMNS])
+    parse = pajson.ParseOptions(explicit_schema=text, unexpected_field_behavior="infer")
+    for batch in pajson.open_json(path, read_options=pajson.ReadOptions(block_size=block), parse_options=parse):
+        if not all(_allowed(name, type_) for name, type_ in zip(batch.schema.names, batch.schema.types, strict=True)):
+            raise _SlowJson  # booleans, lists, guessed timestamps...: the slow reader says which line
+        yield batch
+
+
+def _json_lines(path: Path) -> Iterator[pa.RecordBatch]:
+    """JSON Lines read by Python's ``json``: every value checked against its column, errors naming the line."""
+    file = str(path)
+    columns: dict[str, list[str | None]] = {}
+    row = in_batch = 0
+    with open_bytes(path) as handle:
+        for line, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            row, in_batch = row + 1, in_batch + 1
+            try:
+                record = json.loads(raw.decode("utf-8"))
+            except UnicodeDecodeError as err:
+                raise BadInputError(file, f"not valid UTF-8 text (byte {err.start + 1} of line {line})", row) from err
+            except ValueError as err:
+                raise BadInputError(file, f"not a JSON line ({err}) (line {line})", row=row) from err
+            if not isinstance(record, dict):
+                raise BadInputError(file, f"not a JSON object but {type(record).__name__} (line {line})", row=row)
+            for name, value in record.items():
+                columns.setdefault(name, [None] * (in_batch - 1)).append(_json_text(value, name, file, row, line))
+            for values in columns.values():
+                if len(values) < in_batch:
+                    values.append(None)
+            if in_batch == _BATCH_ROWS:
+                yield pa.RecordBatch.from_pydict({name: pa.array(v, pa.string()) for name, v in columns.items()})
+                columns, in_batch = {name: [] for name in columns}, 0
+    if in_batch:
+        yield pa.RecordBatch.from_pydict({name: pa.array(v, pa.string()) for name, v in columns.items()})
+
+
+def _json_text(value: object, name: str, file: str, row: int, line: int) -> str | None:
+    """A JSON value as the text a CSV release would hold; anything else than its column's type is an error."""
+    if value is None or isinstance(value, str) or name not in RELEASE_COLUMNS:
+        return value if isinstance(value, str) else None
+    if name in NUMERIC_COLUMNS and isinstance(value, int | float) and not isinstance(value, bool):
+        return repr(value)
+    kind = "a number or its text" if name in NUMERIC_COLUMNS else "text"
+    message = f"type mismatch: {json.dumps(value)[:40]} is {type(value).__name__}, expected {kind} (line {line})"
+    raise BadInputError(file, message, row=row, column=name)
+
+
+def _parquet_batches(path: Path, block: int) -> Iterator[pa.RecordBatch]:
     yield from pq.ParquetFile(path).iter_batches(batch_size=_BATCH_ROWS)
 
 
@@ -192,28 +270,101 @@ def prefetched(items: Iterator, depth: int = 2) -> Iterator:
                 thread.join(0.01)
 
 
+def _skip(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:
+    """``batches`` without their first ``rows`` rows (already read by an earlier attempt)."""
+    for batch in batches:
+        if rows >= batch.num_rows:
+            rows -= batch.num_rows
+            continue
+        yield batch.slice(rows) if rows else batch
+        rows = 0
+
+
+def _check_line_end(path: Path) -> None:
+    """Refuse a CSV file whose last record has no line end: the release ends every record with one, so a
+    file that does not is cut short (a download or copy stopped inside the last value: ``0.8`` -> ``0.``).
+    Compressed files are not checked (gzip's own trailer catches a cut)."""
+    if path.suffix.lower() == ".gz":
+        return
+    with path.open("rb") as handle:
+        handle.seek(-1, os.SEEK_END)
+        if handle.read(1) == b"\n":
+            return
+    row, line = last_record(path)
+    raise BadInputError(
+        str(path),
+        "the file ends inside its last record, without a line break: it looks cut short (an interrupted download "
+        "or copy); release files end every record with one. If the file is complete, end it with a line break"
+        + (f" (line {line})" if line else ""),
+        row=row,
+    )
+
+
+def _uses_crlf(path: Path) -> bool:
+    """True when the header line ends in CRLF: every CRLF of the file is then a line break."""
+    with open_bytes(path) as handle:
+        first = handle.readline(1 << 20)
+    return first.endswith(b"\r\n")
+
+
+def _lf(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """CRLF -> LF inside every text cell (a CRLF file's quoted line breaks), as universal newlines read them."""
+    arrays = [pc.replace_substring(column, "\r\n", "\n") for column in batch.columns]
+    return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
+
+
+def _located(source: SourceFile, err: Exception, rows_before: int) -> BadInputError:
+    """A read error turned into one naming the record at fault (Arrow only knows the block it failed in)."""
+    message = str(err).splitlines()[0]
+    if source.format == "csv":
+        problem = find_csv_problem(source.path)
+        if problem is not None:
+            row, line, what, column = problem
+            return BadInputError(str(source.path), f"{what} (line {line})", row=row, column=column)
+    if "UTF8" in message or "utf-8" in message.lower():
+        message = f"not valid UTF-8 text ({message})"
+    elif source.format == "csv":
+        message = f"truncated or malformed CSV ({message})"
+    return BadInputError(str(source.path), f"{message}, after data row {rows_before}", row=None)
+
+
 def read_batches(source: SourceFile) -> Iterator[tuple[pa.RecordBatch, int]]:
-    """Yield (string batch, data rows before it) for one file; errors name the file."""
+    """Yield (string batch, data rows before it) for one file; errors name the file, row and line.
+
+    A record larger than a read block (a very long response) makes Arrow fail; the file is then read again
+    with a block twice as large (up to ``MAX_BLOCK_BYTES``), skipping the rows already yielded.
+    """
     file = str(source.path)
     if source.path.stat().st_size == 0:
         raise BadInputError(file, "empty file")
     readers = {"csv": _csv_batches, "json": _json_batches, "parquet": _parquet_batches}
-    offset = 0
-    try:
-        for batch in readers[source.format](source.path):
-            if offset == 0:
-                check_header(batch.schema.names, file)
-            if batch.num_rows:
-                yield _as_strings(batch, file), offset
-            offset += batch.num_rows
-    except BadInputError:
-        raise
-    except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as err:
-        message = str(err).splitlines()[0]
-        if "UTF8" in message or "utf-8" in message.lower():
-            message = f"not valid UTF-8 text ({message})"
-        elif source.format == "csv" and ("Expected" in message or "quote" in message.lower()):
-            message = f"truncated or malformed CSV ({message})"
-        raise BadInputError(file, message, row=offset + 1) from err
+    crlf = False
+    if source.format == "csv":
+        _check_line_end(source.path)
+        crlf = _uses_crlf(source.path)
+    offset, block = 0, BLOCK_BYTES
+    batches = readers[source.format](source.path, block)
+    while True:
+        try:
+            for batch in batches:
+                if offset == 0:
+                    check_header(batch.schema.names, file)
+                if batch.num_rows:
+                    batch = _as_strings(batch, file)
+                    yield _lf(batch) if crlf else batch, offset
+                offset += batch.num_rows
+            break
+        except BadInputError:
+            raise
+        except _SlowJson:
+            batches = _skip(_json_lines(source.path), offset)
+        except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as err:
+            if "straddling object" in str(err) and block < MAX_BLOCK_BYTES:
+                block *= 2
+                batches = _skip(readers[source.format](source.path, block), offset)
+            elif source.format == "json":
+                batches = _skip(_json_lines(source.path), offset)  # names the line at fault, or reads the file
+            else:
+                raise _located(source, err, offset) from err
     if offset == 0:
         raise BadInputError(file, "no data rows (empty file)")

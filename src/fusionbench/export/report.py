@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import difflib
 from collections import Counter
 from dataclasses import dataclass, field
+
+from fusionbench.schema import RELEASE_COLUMNS
 
 
 @dataclass
@@ -18,6 +21,10 @@ class IngestReport:
     duplicates_dropped: int = 0
     queries_not_40_rows: Counter[int] = field(default_factory=Counter)  # rows found -> queries
     unparsed_values: Counter[str] = field(default_factory=Counter)  # column -> values set to null
+    invalid_values: Counter[str] = field(default_factory=Counter)  # column -> out-of-range values set to null
+    absent_columns: dict[str, list[str]] = field(default_factory=dict)  # optional column -> files without it
+    empty_columns: dict[str, list[str]] = field(default_factory=dict)  # optional column -> files where all null
+    unknown_columns: dict[str, list[str]] = field(default_factory=dict)  # column not in the release -> files
     unparsed_prompts: int = 0
     arc_digit_label_queries: int = 0
     mmlu_auxiliary_train_queries: int = 0
@@ -34,6 +41,8 @@ class IngestReport:
         not_40 = sum(self.queries_not_40_rows.values())
         detail = ", ".join(f"{n} with {rows} rows" for rows, n in sorted(self.queries_not_40_rows.items()))
         unparsed = ", ".join(f"{col}: {n}" for col, n in sorted(self.unparsed_values.items()))
+        invalid = ", ".join(f"{col}: {n}" for col, n in sorted(self.invalid_values.items()))
+        n_files = len(self.files)
         return [
             ("files read", str(len(self.files))),
             ("rows read", f"{self.rows_read:,}"),
@@ -46,6 +55,13 @@ class IngestReport:
                 "unparseable values set to null",
                 f"{sum(self.unparsed_values.values()):,}" + (f" ({unparsed})" if unparsed else ""),
             ),
+            (
+                "values outside their valid range set to null",
+                f"{sum(self.invalid_values.values()):,}" + (f" ({invalid})" if invalid else ""),
+            ),
+            ("optional columns absent (null)", _columns(self.absent_columns, n_files) or "none"),
+            ("optional columns without any value (null)", _columns(self.empty_columns, n_files) or "none"),
+            ("unknown columns (ignored)", _columns(self.unknown_columns, n_files, hint=True) or "none"),
             ("prompts not matching the task template", f"{self.unparsed_prompts:,}"),
             ("ARC queries with digit labels (unscorable by the release)", f"{self.arc_digit_label_queries:,}"),
             ("MMLU train queries from auxiliary_train", f"{self.mmlu_auxiliary_train_queries:,}"),
@@ -61,3 +77,13 @@ class IngestReport:
         """The report as a Markdown table."""
         rows = "\n".join(f"| {what} | {count} |" for what, count in self.lines())
         return "| check | count |\n|---|---|\n" + rows
+
+
+def _columns(files_of: dict[str, list[str]], n_files: int, *, hint: bool = False) -> str:
+    """``column (in a.csv, b.csv)`` per column, ``(every file)`` when all lack it; with a did-you-mean hint."""
+    parts = []
+    for column, files in sorted(files_of.items()):
+        where = "every file" if len(files) == n_files > 1 else ", ".join(sorted(files))
+        close = difflib.get_close_matches(column, RELEASE_COLUMNS, n=1) if hint else []
+        parts.append(f"{column} ({where}" + (f"; did you mean {close[0]}?" if close else "") + ")")
+    return ", ".join(parts)
