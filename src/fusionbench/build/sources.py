@@ -187,7 +187,28 @@ def _json_batches(path: Path, block: int) -> Iterator[pa.RecordBatch]:
     for batch in pajson.open_json(path, read_options=pajson.ReadOptions(block_size=block), parse_options=parse):
         if not all(_allowed(name, type_) for name, type_ in zip(batch.schema.names, batch.schema.types, strict=True)):
             raise _SlowJson  # booleans, lists, guessed timestamps...: the slow reader says which line
+        if _invalid_utf8(batch) is not None:
+            raise _SlowJson  # Arrow's JSON reader keeps bytes that are not UTF-8: the slow reader names the line
         yield batch
+
+
+def _invalid_utf8(batch: pa.RecordBatch) -> tuple[str, int] | None:
+    """(column, index) of the first text value that is not valid UTF-8 (JSON and Parquet readers keep them)."""
+    try:
+        batch.validate(full=True)
+        return None
+    except pa.ArrowInvalid:
+        pass
+    for name, column in zip(batch.schema.names, batch.columns, strict=True):
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            for index, value in enumerate(
+                column.view(pa.binary() if pa.types.is_string(column.type) else pa.large_binary()).to_pylist()
+            ):
+                try:
+                    (value or b"").decode("utf-8")
+                except UnicodeDecodeError:
+                    return name, index
+    return None
 
 
 def _json_lines(path: Path) -> Iterator[pa.RecordBatch]:
@@ -349,6 +370,8 @@ def read_batches(source: SourceFile) -> Iterator[tuple[pa.RecordBatch, int]]:
             for batch in batches:
                 if offset == 0:
                     check_header(batch.schema.names, file)
+                if source.format == "parquet" and (invalid := _invalid_utf8(batch)) is not None:
+                    raise BadInputError(file, "not valid UTF-8 text", row=offset + invalid[1] + 1, column=invalid[0])
                 if batch.num_rows:
                     batch = _as_strings(batch, file)
                     yield _lf(batch) if crlf else batch, offset
