@@ -185,3 +185,55 @@ def test_unreachable_hub_gives_a_clear_error(tmp_path: Path, monkeypatch: pytest
     with pytest.raises(SourceUnavailableError, match="could not download the dataset 'ulab-ai/FusionBench'"):
         build_export(["ulab-ai/FusionBench"], tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_every_advertised_detection_is_counted_exactly(tmp_path: Path) -> None:
+    """One planted case of each defect the README lists, and the exact count it gives in the report."""
+    gsm8k, arc, mmlu, gpqa, math = (release_rows(t) for t in ("gsm8k", "arc_challenge", "mmlu", "gpqa", "math"))
+    del gsm8k[11]  # a query with 39 rows
+    gsm8k[20]["response"] = ""  # a failed generation
+    math = [{**row, "query": "Compute 1 + 1, please."} for row in math]  # one prompt outside the math template
+    arc[9]["cost"] = "123.0"  # cost != tokens x prices
+    price_in = float(arc[13]["input_price"]) * 2  # a price that is not the sheet's (the cost agrees with it)
+    arc[13].update(input_price=repr(price_in), cost=repr(10 * price_in + 20 * float(arc[13]["output_price"])))
+    train = gsm8k + arc + mmlu + gpqa + math
+    test = release_rows("mmlu") + release_rows("gpqa") + release_rows("boolq")
+    test.insert(7, dict(test[6]))  # a duplicate row
+    test[84]["llm"], test[85]["llm"] = "my-model", "my-model_think"  # a model that is not in the catalogue
+    write_release(tmp_path / "release" / "train.csv", train)
+    write_release(tmp_path / "release" / "partial_test.csv", test)
+    train[0]["input_tokens_num"] = "many"
+    write_release(tmp_path / "lenient" / "train.csv", train)  # an unparseable value (lenient build)
+
+    report = build_export([str(tmp_path / "release")], tmp_path / "out").report
+    assert report.missing_responses == 1
+    assert report.duplicates_dropped == 1
+    assert dict(report.queries_not_40_rows) == {39: 1}
+    assert report.arc_digit_label_queries == 1
+    assert report.swapped_model_rows == 4 * 8  # 2 models x 2 modes in each of the 8 queries
+    assert report.mmlu_auxiliary_train_queries == 1  # the train MMLU query, not the test one
+    assert report.gpqa_queries == 2  # one per split
+    assert report.unparsed_prompts == 1
+    assert (report.cost_mismatch_rows, report.price_mismatch_rows) == (1, 1)
+    assert report.queries_in_both_splits == 2  # the mmlu and gpqa queries (boolq is only in test)
+    assert report.unknown_models == {"my-model"}
+    assert dict(report.unparsed_values) == {}
+    lenient = build_export([str(tmp_path / "lenient")], tmp_path / "out-lenient", lenient=True).report
+    assert dict(lenient.unparsed_values) == {"input_tokens_num": 1}
+
+    queries = {(q["task"], q["split"]): q for q in _rows(tmp_path / "out", "queries")}
+    assert queries[("mmlu", "train")]["flags"] == ["mmlu_auxiliary_train"] and queries[("mmlu", "test")]["flags"] == []
+    assert queries[("gpqa", "test")]["flags"] == ["gpqa_label_unverified"]
+    assert queries[("math", "train")]["flags"] == ["unparsed_prompt"]
+    assert queries[("math", "train")]["query"] == "Compute 1 + 1, please."
+    card = (tmp_path / "out" / "README.md").read_text()
+    for line in (
+        "| rows whose cost != tokens x prices | 1 |",
+        "| rows whose prices differ from the price sheet | 1 |",
+        "| MMLU train queries from auxiliary_train | 1 |",
+        "| GPQA queries (answer letter unverified) | 2 |",
+        "| prompts not matching the task template | 1 |",
+        "| models not in the catalogue | my-model |",
+        "| queries present in both train and test | 2 |",
+    ):
+        assert line in card, line
