@@ -1,8 +1,9 @@
 """Publishing: checksums verified first, then exactly the export's files in one commit.
 
 The Hub cannot be reached from here, so the test replaces only the HfApi methods that talk HTTP
-(create_repo, create_branch, create_commit). Everything before them runs for real: checksum
-verification, the card's YAML check and the commit operations that we then inspect.
+(create_repo, create_branch, create_commit), and gives a made-up token in HF_TOKEN (the Hub never sees it).
+Everything before them runs for real: the token check, checksum verification, the card's YAML check and the
+commit operations that we then inspect.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from release_factory import release_rows, write_release
 
 from fusionbench.build import build_export
 from fusionbench.cli import main
-from fusionbench.export.push import ExportIntegrityError, push_export, verify_export
+from fusionbench.export.push import ExportIntegrityError, MissingTokenError, push_export, verify_export
 
 
 @pytest.fixture
@@ -29,6 +30,7 @@ def export(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def hub(monkeypatch: pytest.MonkeyPatch) -> dict:
+    monkeypatch.setenv("HF_TOKEN", "hf_" + "test" * 8)
     calls: dict = {"create_repo": [], "create_branch": [], "create_commit": []}
 
     def create_repo(self, repo_id, **kwargs):
@@ -101,3 +103,19 @@ def test_cli_push_never_prints_the_token(export: Path, hub: dict, monkeypatch, c
     captured = capsys.readouterr()
     assert "pushed" in captured.err and secret not in captured.out + captured.err
     assert hub["create_commit"][0][2]["create_pr"] is True
+
+
+def test_push_without_a_token_says_so_before_any_request(
+    export: Path, hub: dict, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """No HF_TOKEN and no saved login: a clear error, and not one call of the (mocked) Hub API."""
+    import huggingface_hub.constants
+
+    for variable in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_OIDC_RESOURCE"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_TOKEN_PATH", str(tmp_path / "no-login" / "token"))
+    with pytest.raises(MissingTokenError, match=r"^no token: set HF_TOKEN or run huggingface-cli login$"):
+        push_export(export, "org/fusionbench")
+    assert main(["push", str(export), "--repo-id", "org/fusionbench"]) == 1
+    assert "error: no token: set HF_TOKEN or run huggingface-cli login" in capsys.readouterr().err
+    assert hub == {"create_repo": [], "create_branch": [], "create_commit": []}

@@ -12,6 +12,10 @@ class ExportIntegrityError(ValueError):
     """The export's shards do not match the checksums in its card."""
 
 
+class MissingTokenError(ValueError):
+    """No Hugging Face token: neither given, nor in ``HF_TOKEN``, nor saved by ``huggingface-cli login``."""
+
+
 def verify_export(folder: Path) -> dict[str, str]:
     """Check every shard against the card's SHA-256 table; return {path: sha256} or raise."""
     folder = Path(folder)
@@ -45,11 +49,14 @@ def push_export(
 ):
     """Verify, then upload README.md and exactly the card's shards as one atomic commit.
 
-    The token comes from ``token``, ``HF_TOKEN`` or ``huggingface-cli login``; it is never printed.
-    Returns the Hub's CommitInfo.
+    The token comes from ``token``, ``HF_TOKEN`` or ``huggingface-cli login``; it is never printed. Without
+    one, :class:`MissingTokenError` is raised before any request. Returns the Hub's CommitInfo.
     """
-    from huggingface_hub import CommitOperationAdd, DatasetCard, HfApi
+    from huggingface_hub import CommitOperationAdd, DatasetCard, HfApi, get_token
 
+    token = token or get_token()
+    if not token:
+        raise MissingTokenError("no token: set HF_TOKEN or run huggingface-cli login")
     folder = Path(folder)
     shards = verify_export(folder)
     if not DatasetCard.load(folder / "README.md").data.get("configs"):
