@@ -133,3 +133,22 @@ def test_cli_ingest(export: Path, tiny: Path, tmp_path: Path, capsys: pytest.Cap
     _write_run(run, tiny, _docs(export, "gsm8k"), "fusionbench_gsm8k", ["7"])
     assert main(["ingest", str(run), "--model", "tiny-llama", "--into", str(export)]) == 0
     assert "1 rows added" in capsys.readouterr().err
+
+
+def test_unknown_task_names_the_file_and_line(export: Path, tiny: Path, tmp_path: Path) -> None:
+    docs = _docs(export, "gsm8k")
+    run = tmp_path / "run"
+    _write_run(run, tiny, docs, "fusionbench_quac", ["7"])  # not one of the 14 tasks
+    log = next(run.rglob("samples_*.jsonl"))
+    with pytest.raises(BadInputError, match="unknown task 'quac' in the file name") as caught:
+        ingest_lm_eval_run(run, export, "tiny-llama")
+    assert caught.value.file == str(log)
+
+    log.unlink()
+    _write_run(run, tiny, docs, "fusionbench_gsm8k", ["7"], extra={"task": "quac"})
+    log = next(run.rglob("samples_*.jsonl"))
+    with pytest.raises(
+        BadInputError, match=r"unknown task 'quac' in the doc of a gsm8k samples file \(line 1\)"
+    ) as caught:
+        ingest_lm_eval_run(run, export, "tiny-llama")
+    assert (caught.value.file, caught.value.row, caught.value.column) == (str(log), 1, "doc.task")

@@ -16,6 +16,7 @@ from fusionbench.catalog import load_price_sheet
 from fusionbench.errors import BadInputError
 from fusionbench.export.merge import MergeReport, merge_rows
 from fusionbench.export.records import NewResponse, build_rows
+from fusionbench.schema import TASKS
 
 SAMPLES_FILE = re.compile(r"^samples_(?P<task>fusionbench_\w+?)_(?P<date>\d{4}-\d{2}-\d{2}T[\d\-.]+)\.jsonl$")
 _REQUIRED_DOC = ("query_id", "task", "split", "query", "ground_truth", "metric", "domain")
@@ -26,7 +27,21 @@ def sample_files(run_dir: Path) -> list[Path]:
     files = sorted(p for p in Path(run_dir).rglob("samples_*.jsonl") if SAMPLES_FILE.match(p.name))
     if not files:
         raise FileNotFoundError(f"{run_dir}: no samples_fusionbench_*.jsonl files (run lm-eval with --log_samples)")
+    for path in files:
+        task = file_task(path)
+        if task not in TASKS:
+            raise BadInputError(
+                str(path),
+                f"unknown task {task!r} in the file name: expected fusionbench_<task>[_cot], task one of "
+                + ", ".join(TASKS),
+            )
     return files
+
+
+def file_task(path: Path) -> str:
+    """The FusionBench task of a samples file: ``samples_fusionbench_gsm8k_cot_<date>.jsonl`` -> ``gsm8k``."""
+    name = SAMPLES_FILE.match(path.name).group("task").removeprefix("fusionbench_")
+    return name.removesuffix("_cot")
 
 
 def run_model_path(run_dir: Path) -> str | None:
@@ -74,6 +89,10 @@ def responses_from_run(run_dir: Path, model: str, tokenizer) -> list[NewResponse
             raise BadInputError(
                 str(path), f"the doc has no {', '.join(missing)}: not a fusionbench task", row=line_number
             )
+        if doc["task"] != file_task(path):
+            known = "unknown task" if doc["task"] not in TASKS else "task"
+            message = f"{known} {doc['task']!r} in the doc of a {file_task(path)} samples file (line {line_number})"
+            raise BadInputError(str(path), message, row=line_number, column="doc.task")
         prompt = _context(sample)
         outputs = sample.get("resps") or [[None]]
         generations = outputs[0] if isinstance(outputs[0], list) else outputs
