@@ -26,7 +26,7 @@ import time
 import warnings
 from pathlib import Path
 
-from fusionbench.generation import GenerationSettings, SamplingSettings, generate, load_queries
+from fusionbench.generation import GenerationSettings, SamplingSettings, generate, run_queries
 from fusionbench.generation.engines import Engine, HFEngine, Request, VLLMEngine, make_engine
 from fusionbench.generation.random_model import build_random_llama, parameter_count
 from fusionbench.generation.runner import work_items
@@ -130,7 +130,7 @@ def main() -> None:
     start = time.perf_counter()
     engine = make_engine(settings)
     print(f"{args.engine} engine ready in {time.perf_counter() - start:.1f} s")
-    items, _ = work_items(settings, load_queries(settings), set())
+    items, _ = work_items(settings, run_queries(settings), set())
     requests = [Request(i, engine.encode(item.prompt), len(item.samples), item.seed) for i, item in enumerate(items)]
     if engine.max_prompt_tokens is not None:
         requests = [r for r in requests if len(r.prompt_ids) <= engine.max_prompt_tokens]

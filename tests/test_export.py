@@ -161,6 +161,27 @@ def test_builder_and_load_helper(tmp_path: Path, sample_export: Path) -> None:
         fusionbench.load("quac")
 
 
+def test_load_filters_and_columns_as_load_dataset_does(tmp_path: Path, sample_export: Path) -> None:
+    """fusionbench.load reads through datasets' own Parquet builder: filters and columns, from release files or an
+    export folder, give what load_dataset gives on the export."""
+    model_filter = [("model", "==", "deepseek-r1"), ("mode", "==", "cot")]
+    expected = load_dataset(str(sample_export), "gsm8k", split="train", filters=model_filter)
+    from_release = fusionbench.load(
+        "gsm8k", split="train", filters=model_filter, columns=["query_id", "model", "mode", "performance"],
+        cache_dir=str(tmp_path / "c"),
+    )  # fmt: skip
+    from_export = fusionbench.load("gsm8k", source=sample_export, split="train", filters=model_filter)
+    assert from_release.column_names == ["query_id", "model", "mode", "performance"]
+    assert from_release.num_rows == from_export.num_rows == expected.num_rows > 0
+    assert set(from_release["model"]) == {"deepseek-r1"} and set(from_release["mode"]) == {"cot"}
+    assert sorted(from_release["query_id"]) == sorted(expected["query_id"])
+    assert from_export.to_list() == expected.to_list()
+    with pytest.raises(ValueError, match="has no column"):
+        fusionbench.load("gsm8k", split="train", columns=["no_such_column"], cache_dir=str(tmp_path / "c"))
+    with pytest.raises(ValueError, match="use filters="):
+        fusionbench.load("gsm8k", source=sample_export, models=["deepseek-r1"])
+
+
 def test_cli_build_then_load_dataset_by_name_and_info(tmp_path: Path) -> None:
     env = {**os.environ, "HF_DATASETS_CACHE": str(tmp_path / "cache"), "HF_HUB_OFFLINE": "1"}
     build = subprocess.run(

@@ -17,10 +17,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-
-pytest.importorskip("torch")
-pytest.importorskip("transformers")
-
 import torch
 from datasets import load_dataset
 from tiny_model import build_tiny_llama
@@ -34,8 +30,8 @@ from fusionbench.generation import (
     ShardSpec,
     add_run,
     generate,
-    load_queries,
     read_run,
+    run_queries,
 )
 from fusionbench.generation.__main__ import main as generate_main
 from fusionbench.generation.engines import HFEngine, prompt_ids
@@ -91,7 +87,7 @@ def test_rows_keys_prompts_tokens_and_scores(run: Path, tiny: Path, tokenizer) -
     rows = read_run(run)
     assert rows.schema.names == RUN_SCHEMA.names and rows.num_rows == 12
     assert len(set(_keys(rows))) == 12
-    queries = {q["query_id"]: q for q in load_queries(_settings(tiny, run))}
+    queries = {q["query_id"]: q for q in run_queries(_settings(tiny, run))}
     assert len(queries) == 3 and {q["task"] for q in queries.values()} == set(TASKS)
     samples = Counter((r["query_id"], r["mode"]) for r in rows.to_pylist())
     assert set(samples) == {(q, m) for q in queries for m in ("direct", "cot")} and set(samples.values()) == {2}
@@ -190,7 +186,7 @@ def test_price_sheet_fills_cost_and_add_run_merges(tiny: Path, tmp_path: Path) -
 def test_shards_cover_all_queries_disjointly(tiny: Path, tmp_path: Path) -> None:
     small = SamplingSettings(max_new_tokens=2)
     common = {"tasks": None, "limit": None, "modes": ("direct",), "sampling": small, "batch_size": 8}
-    everything = {q["query_id"] for q in load_queries(_settings(tiny, tmp_path, **common))}
+    everything = {q["query_id"] for q in run_queries(_settings(tiny, tmp_path, **common))}
     assert len(everything) == 13
     parts = []
     for index in range(2):
@@ -211,13 +207,14 @@ def test_data_parallel_replicas_split_the_work(tiny: Path, tmp_path: Path) -> No
 
 
 def test_too_long_prompts_are_recorded_not_sent(tiny: Path, tmp_path: Path) -> None:
-    from fusionbench.generation.runner import run_items, work_items
+    from fusionbench.generation.items import run_items
+    from fusionbench.generation.runner import work_items
     from fusionbench.generation.store import RunStore
 
     settings = _settings(tiny, tmp_path / "long", sampling=SamplingSettings(max_new_tokens=4))
     engine = HFEngine(settings)
     engine.max_prompt_tokens = 150  # gsm8k direct prompts (~138 tokens) fit, mmlu (~185) does not
-    items, _ = work_items(settings, load_queries(settings), set())
+    items, _ = work_items(settings, run_queries(settings), set())
     store = RunStore(settings.out)
     with pytest.warns(UserWarning):
         summary = run_items(settings, store, engine, items, None)
@@ -297,7 +294,7 @@ def test_sigkill_then_resume_leaves_no_duplicate_and_no_torn_shard(tiny: Path, t
     tables = [pq.read_table(p) for p in shard_paths(out)]  # every shard readable
     keys = [k for t in tables for k in _keys(t)]
     assert len(keys) == len(set(keys)) == 56
-    queries = load_queries(_settings(tiny, out, tasks=None, limit=None, split="train"))
+    queries = run_queries(_settings(tiny, out, tasks=None, limit=None, split="train"))
     assert set(keys) == {(q["query_id"], "train", NAME, m, 0) for q in queries for m in ("direct", "cot")}
 
 
@@ -335,7 +332,9 @@ def test_reaper_kills_engine_processes_of_a_killed_runner() -> None:
         os.kill(spared, signal.SIGKILL)
 
 
-def test_cli_generate_resumes_and_build_add_run_merges(run: Path, tiny: Path, tmp_path: Path, capsys) -> None:
+def test_cli_generate_resumes_and_ingest_merges(run: Path, tiny: Path, tmp_path: Path, capsys) -> None:
+    """`fusionbench ingest RUN --into EXPORT` takes a generate run folder (as it takes an lm-eval run, see
+    test_harness); `build --add-run` is its old spelling."""
     from fusionbench.cli import main
 
     argv = ["generate", "--model", str(tiny), "--name", NAME, "--engine", "hf", "--out", str(run),
@@ -343,7 +342,11 @@ def test_cli_generate_resumes_and_build_add_run_merges(run: Path, tiny: Path, tm
             "--batch-size", "2", "--quiet"]  # fmt: skip
     assert main(argv) == 0  # the same settings: everything is already there
     export = build_export(None, tmp_path / "fusionbench").out
-    assert main(["build", "--add-run", str(run), "--out", str(export)]) == 0
+    assert main(["ingest", str(run), "--into", str(export)]) == 0
     assert "12 rows added" in " ".join(capsys.readouterr().err.split())  # rich may wrap the line
     rows = [r for r in load_dataset(str(export), "all", split="test") if r["model"] == NAME]
     assert len(rows) == 12
+    assert main(["build", "--add-run", str(run), "--out", str(export)]) == 0  # the alias: replaces, never duplicates
+    assert "0 rows added, 12 replaced" in " ".join(capsys.readouterr().err.split())
+    assert main(["ingest", str(run), "--into", str(export), "--model", "other"]) == 1  # a run names its own model
+    assert "is a generation run" in " ".join(capsys.readouterr().err.split())

@@ -21,7 +21,7 @@ pytest.importorskip("vllm")
 from tiny_model import build_tiny_llama
 from transformers import AutoTokenizer
 
-from fusionbench.generation import load_queries, read_manifest, read_run
+from fusionbench.generation import run_queries, read_manifest, read_run
 from fusionbench.generation.settings import GenerationSettings
 from fusionbench.schema import ROW_KEY as KEY
 
@@ -83,7 +83,7 @@ def test_vllm_engine_rows_token_counts_and_resume(tmp_path: Path) -> None:
     keys = list(zip(*(rows[c].to_pylist() for c in KEY), strict=True))
     assert rows.num_rows == 24 and len(set(keys)) == 24
     settings = GenerationSettings(str(model), NAME, out, engine="vllm", tasks=TASKS, split="train", limit=2)
-    queries = {q["query_id"]: q for q in load_queries(settings)}
+    queries = {q["query_id"]: q for q in run_queries(settings)}
     assert Counter((r["query_id"], r["mode"]) for r in rows.to_pylist()) == {
         (q, m): 2 for q in queries for m in ("direct", "cot")
     }

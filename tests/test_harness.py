@@ -18,8 +18,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-pytest.importorskip("lm_eval")
-
 import fusionbench
 from fusionbench.export import card
 from fusionbench.harness import lm_eval_argv, merge_include_path, run_lm_eval, tasks_path
@@ -36,9 +34,6 @@ LM_EVAL_TIMEOUT = 600
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random-weight Llama (with tokenizer and chat template), built offline."""
-    pytest.importorskip("torch")
-    pytest.importorskip("transformers")
-    pytest.importorskip("accelerate", reason="lm-eval's hf model imports accelerate (pip install 'lm-eval[hf]')")
     from tiny_model import build_tiny_llama
 
     return build_tiny_llama(tmp_path_factory.mktemp("tiny-llama"))
@@ -66,9 +61,9 @@ def fresh_loader(monkeypatch: pytest.MonkeyPatch):
     """The doc loader with an empty cache and no FUSIONBENCH_* variables from the caller's shell."""
     monkeypatch.delenv(harness_utils.EXPORT_ENV, raising=False)
     monkeypatch.delenv(harness_utils.SPLIT_ENV, raising=False)
-    harness_utils.load_queries.cache_clear()
+    harness_utils.task_queries.cache_clear()
     yield harness_utils
-    harness_utils.load_queries.cache_clear()
+    harness_utils.task_queries.cache_clear()
 
 
 def _env(tmp: Path) -> dict[str, str]:

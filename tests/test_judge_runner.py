@@ -115,7 +115,6 @@ def test_cli_judge_reads_the_key_from_the_environment_and_never_prints_it(
 
 def test_local_hf_judge_on_the_tiny_model(sample_export: Path, tmp_path: Path) -> None:
     """--engine hf: a local model judges through the generation engine; its gibberish is unparseable -> null."""
-    pytest.importorskip("transformers")
     from tiny_model import build_tiny_llama
 
     from fusionbench.cli import main

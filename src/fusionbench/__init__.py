@@ -10,8 +10,8 @@ _moved.install()
 
 
 def load(*args, **kwargs):
-    """Load a FusionBench config from release files; see :func:`fusionbench.fusionbench_dataset.load`."""
-    from fusionbench.fusionbench_dataset import load as _load
+    """Load a FusionBench config from release files or an export folder; see :func:`fusionbench.loading.load`."""
+    from fusionbench.loading import load as _load
 
     return _load(*args, **kwargs)
 

@@ -27,7 +27,7 @@ import pyarrow as pa
 from datasets.packaged_modules.parquet.parquet import Parquet, ParquetConfig
 
 from fusionbench.build.sources import resolve_sources
-from fusionbench.export.folder import MODELS, QUERIES, config_shards, is_export
+from fusionbench.export.folder import MODELS, QUERIES, config_shards
 from fusionbench.schema import MODEL_SCHEMA, QUERY_SCHEMA, RESPONSE_SCHEMA, SPLITS, TASKS
 
 CONFIG_NAMES: tuple[str, ...] = (*TASKS, "all", "queries", "models")
@@ -110,55 +110,11 @@ class FusionBench(Parquet):
         return super()._split_generators(dl_manager)
 
 
-def load_queries(export: str | None = None) -> datasets.DatasetDict:
-    """The ``queries`` config, every split, from ``export``: an export folder (``fusionbench build --out``),
-    release files (paths, folders, globs; built on the fly), a Hub id of an export, or None (the
-    embedded synthetic sample)."""
-    if not export:
-        return load("queries")
-    path = Path(export).expanduser()
-    if is_export(path) and config_shards(path, QUERIES):
-        return datasets.load_dataset(str(path.resolve()), "queries")
-    if path.exists() or any(ch in export for ch in "*?["):
-        return load("queries", source=str(path))
-    return datasets.load_dataset(export, "queries")
+def __getattr__(name: str) -> Any:
+    """``load`` and ``load_queries_dataset`` live in :mod:`fusionbench.loading` (datasets patches this module's
+    globals, ``Path`` among them, while a builder runs, so code outside the builder lives elsewhere)."""
+    if name in ("load", "load_queries_dataset"):
+        from fusionbench import loading
 
-
-def load(
-    config: str = "all",
-    *,
-    source: Sequence[str] | str | None = None,
-    models: Sequence[str] | None = None,
-    modes: Sequence[str] | None = None,
-    split: str | None = None,
-    filters: Any = None,
-    columns: Sequence[str] | None = None,
-    cache_dir: str | None = None,
-    streaming: bool = False,
-) -> datasets.Dataset | datasets.DatasetDict | datasets.IterableDataset | datasets.IterableDatasetDict:
-    """Load a FusionBench config from release files (default: the embedded synthetic sample) or an export folder.
-
-    ``filters`` (pyarrow filter tuples or an expression, e.g. ``[("model", "==", "deepseek-r1")]``) and
-    ``columns`` are datasets' own Parquet options: row groups of other models are skipped, not read.
-    ``models``/``modes`` filter at build time (release files only).
-    """
-    if config not in CONFIG_NAMES:
-        raise ValueError(f"unknown config {config!r}; expected one of {', '.join(CONFIG_NAMES)}")
-    reader = {"filters": filters, "columns": list(columns) if columns else None}
-    if isinstance(source, (str, Path)) and is_export(Path(source)):
-        if models or modes:
-            raise ValueError("models= and modes= filter release files at build time; on an export, use filters=")
-        folder = str(Path(source).resolve())
-        return datasets.load_dataset(folder, config, split=split, cache_dir=cache_dir, streaming=streaming, **reader)
-    builder = FusionBench(
-        config_name=config,
-        cache_dir=cache_dir,
-        source=[str(source)] if isinstance(source, (str, Path)) else (list(source) if source else None),
-        models=list(models) if models else None,
-        modes=list(modes) if modes else None,
-        **reader,
-    )
-    if streaming:
-        return builder.as_streaming_dataset(split=split)
-    builder.download_and_prepare()
-    return builder.as_dataset(split=split)
+        return getattr(loading, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
-import math
 import os
 import shutil
 from collections.abc import Callable, Iterable, Iterator
@@ -19,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from fusionbench import catalog
 from fusionbench.build.ingest import Ingestor, SliceReopened

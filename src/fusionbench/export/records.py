@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pyarrow as pa
 
 from fusionbench.catalog import PriceSheet
 from fusionbench.metrics import score_batch
+from fusionbench.metrics.cost import row_costs
 from fusionbench.schema import RESPONSE_SCHEMA, SCORER_FIELDS
 
 
@@ -42,16 +45,21 @@ def build_rows(
         workers=workers,
         timeout=timeout,
     )
+    costs = (
+        row_costs(
+            [r.model for r in responses], [r.input_tokens for r in responses], [r.output_tokens for r in responses],
+            sheet, on_missing_price="exclude",
+        )
+        if sheet is not None
+        else np.full(len(responses), np.nan)
+    )  # fmt: skip
     unpriced = sorted({r.model for r in responses if sheet is None or sheet.price(r.model) is None})
     if unpriced:
         where = f"price sheet {sheet.name!r} has" if sheet else "no price sheet given, so"
         warnings.warn(f"{where} no price for {', '.join(unpriced)}: cost_usd left null", stacklevel=2)
     rows = []
-    for r, performance in zip(responses, scores, strict=True):
+    for r, performance, cost in zip(responses, scores, costs.tolist(), strict=True):
         price = sheet.price(r.model) if sheet else None
-        cost = None
-        if price is not None and r.input_tokens is not None and r.output_tokens is not None:
-            cost = (r.input_tokens * price[0] + r.output_tokens * price[1]) / 1e6
         rows.append(
             {
                 "query_id": r.query["query_id"],
@@ -71,7 +79,7 @@ def build_rows(
                 "token_counter": r.token_counter,
                 "input_price": price[0] if price else None,
                 "output_price": price[1] if price else None,
-                "cost_usd": cost,
+                "cost_usd": None if math.isnan(cost) else cost,
                 "performance": performance,
                 "judge_score": None,
                 "judge_model": None,

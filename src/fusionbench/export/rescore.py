@@ -98,10 +98,17 @@ def _query_fields(folder: Path) -> dict[tuple[str, str], dict]:
 
 
 def rescore_table(
-    table: pa.Table, queries: dict[tuple[str, str], dict], workers: int | None = None, timeout: float = 3.0
+    table: pa.Table,
+    queries: dict[tuple[str, str], dict],
+    workers: int | None = None,
+    timeout: float = 3.0,
+    against: str = "performance",
 ) -> tuple[pa.Array, TaskAgreement]:
-    """Our score for every row of one responses table, and its agreement with ``performance``."""
-    rows = table.select(["query_id", "split", "task", "response", "ground_truth", "performance", "flags"]).to_pylist()
+    """Our score for every row of one responses table, and its agreement with the ``against`` column."""
+    if against not in table.column_names:
+        raise ValueError(f"no {against!r} column to compare with (has `fusionbench rescore --write` been run?)")
+    columns = ["query_id", "split", "task", "response", "ground_truth", "flags"]
+    rows = table.select(columns).append_column("performance", table[against]).to_pylist()
     fields = [queries.get((r["split"], r["query_id"]), {}) for r in rows]
     ours = score_batch(
         [r["task"] for r in rows], [r["response"] for r in rows], [r["ground_truth"] for r in rows], fields,
@@ -121,7 +128,7 @@ def rescore_table(
             reason = explain(row["task"], released, mine, row["response"], row["ground_truth"], row["flags"])
             result.reasons[reason] += 1
     column = pa.array(ours, pa.float64())
-    result.released_mean = pc.mean(table["performance"]).as_py()
+    result.released_mean = pc.mean(table[against]).as_py()
     result.rescored_mean = pc.mean(column).as_py()
     return column, result
 
@@ -133,9 +140,11 @@ def rescore_export(
     write: bool = False,
     workers: int | None = None,
     timeout: float = 3.0,
+    against: str = "performance",
     on_progress: Callable[[str, int, int], None] | None = None,
 ) -> dict[str, TaskAgreement]:
-    """Rescore an export's responses; with ``write``, add ``rescored_performance`` and update the card."""
+    """Rescore an export's responses and compare with the ``against`` column (the released ``performance`` by
+    default); with ``write``, add ``rescored_performance`` and update the card."""
     folder = Path(folder)
     with rewrite(folder) if write else contextlib.nullcontext(require_export(folder)) as target:
         queries = _query_fields(target)
@@ -147,7 +156,7 @@ def rescore_export(
             if on_progress:
                 on_progress(shard.parent.name, done, len(shards))
             table = pq.read_table(shard)
-            column, agreement = rescore_table(table, queries, workers=workers, timeout=timeout)
+            column, agreement = rescore_table(table, queries, workers=workers, timeout=timeout, against=against)
             results[shard.parent.name] = _merge(results.get(shard.parent.name), agreement)
             if write:
                 if RESCORED_COLUMN in table.column_names:

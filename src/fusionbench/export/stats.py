@@ -6,15 +6,21 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.dataset as pads
+import pyarrow.parquet as pq
 
 from fusionbench.export.folder import response_shards
 
-_SUMMED = ["performance", "cost_usd", "judge_score", "input_tokens", "output_tokens"]
+#: Measured columns summed per group; ``rescored_performance`` (``fusionbench rescore --write``) is null when absent.
+_SUMMED = ["performance", "rescored_performance", "cost_usd", "judge_score", "input_tokens", "output_tokens"]
 _KEYS = ["task", "split", "model", "mode"]
 
 
 def partial_summary(table: pa.Table) -> pa.Table:
-    """Per (task, split, model, mode): rows, and sum and count of each measured column."""
+    """Per (task, split, model, mode): rows, and sum and count of each measured column (a column the table
+    does not have counts no values)."""
+    for column in _SUMMED:
+        if column not in table.column_names:
+            table = table.append_column(column, pa.nulls(table.num_rows, pa.float64()))
     aggregations = [("query_id", "count")]
     for column in _SUMMED:
         aggregations += [(column, "sum"), (column, "count")]
@@ -44,8 +50,12 @@ def export_summary(export_dir: Path) -> list[dict]:
     shards = response_shards(export_dir)
     if not shards:
         raise FileNotFoundError(f"{export_dir}: no responses shards under data/ (is this an export folder?)")
-    dataset = pads.dataset([str(p) for p in shards], format="parquet")
-    table = dataset.to_table(columns=["query_id", *_KEYS, *_SUMMED])
+    schemas = [pq.read_schema(p) for p in shards]
+    schema = pa.unify_schemas(
+        schemas, promote_options="permissive"
+    )  # a column only some shards have is null in the rest
+    columns = [c for c in ["query_id", *_KEYS, *_SUMMED] if c in schema.names]
+    table = pads.dataset([str(p) for p in shards], schema=schema, format="parquet").to_table(columns=columns)
     return combine([partial_summary(table)])
 
 

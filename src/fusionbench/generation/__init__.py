@@ -7,7 +7,8 @@ Multi-node serving and scale-out: see README.md in this folder.
 
 from fusionbench.generation.command import add_generate_arguments, run_from_args, settings_from_args
 from fusionbench.generation.engines import EngineUnavailableError
-from fusionbench.generation.runner import RunSummary, add_run, generate, load_queries
+from fusionbench.generation.items import RunSummary
+from fusionbench.generation.runner import add_run, generate, run_queries
 from fusionbench.generation.settings import GenerationSettings, SamplingSettings, ShardSpec
 from fusionbench.generation.store import RUN_SCHEMA, RunLockedError, RunSettingsError, read_manifest, read_run
 
@@ -23,9 +24,18 @@ __all__ = [
     "add_generate_arguments",
     "add_run",
     "generate",
-    "load_queries",
     "read_manifest",
     "read_run",
     "run_from_args",
+    "run_queries",
     "settings_from_args",
 ]
+
+
+def __getattr__(name: str):
+    if name == "load_queries":  # the name until 0.2, when three functions shared it
+        import warnings
+
+        warnings.warn("fusionbench.generation.load_queries is now run_queries", DeprecationWarning, stacklevel=2)
+        return run_queries
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -21,7 +21,7 @@ from typing import Any
 
 from fusionbench.catalog import PriceSheet
 from fusionbench.generation.engines import make_engine
-from fusionbench.generation.runner import ProgressFn, RunSummary, WorkItem, run_items
+from fusionbench.generation.items import ProgressFn, RunSummary, WorkItem, run_items
 from fusionbench.generation.settings import GenerationSettings
 from fusionbench.generation.store import RunStore
 

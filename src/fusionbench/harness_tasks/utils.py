@@ -39,13 +39,14 @@ def task_name(task: str, mode: str) -> str:
 
 
 @lru_cache(maxsize=8)
-def load_queries(export: str | None = None) -> datasets.DatasetDict:
-    """The ``queries`` config, every split, from ``export`` (see :func:`resolve_export` for the forms)."""
-    from fusionbench.fusionbench_dataset import load_queries as load_queries_config
+def task_queries(export: str | None = None) -> datasets.DatasetDict:
+    """The ``queries`` config, every split, from ``export`` (see :func:`resolve_export` for the forms), without the
+    columns the task docs do not need; cached per export."""
+    from fusionbench.loading import load_queries_dataset
 
     if not export:
         log.info("fusionbench: using the embedded synthetic sample (do not report results on it)")
-    queries = load_queries_config(export)
+    queries = load_queries_dataset(export)
     drop = [c for c in DROPPED_COLUMNS if c in next(iter(queries.values())).column_names]
     return queries.remove_columns(drop) if drop else queries
 
@@ -110,7 +111,7 @@ def load_docs(
     variables ``FUSIONBENCH_EXPORT`` / ``FUSIONBENCH_SPLIT``); other metadata keys are ignored.
     """
     split = fusionbench_split or os.environ.get(SPLIT_ENV) or None
-    docs = task_docs(load_queries(resolve_export(fusionbench_export)), fusionbench_task, fusionbench_mode, split)
+    docs = task_docs(task_queries(resolve_export(fusionbench_export)), fusionbench_task, fusionbench_mode, split)
     return {EVAL_SPLIT: docs}
 
 

@@ -1,0 +1,75 @@
+"""One verb to add rows to an export: ``fusionbench ingest RUN --into EXPORT``.
+
+A run folder is either an lm-eval ``--output_path`` made with ``--log_samples`` on the ``fusionbench_*``
+tasks, or a ``fusionbench generate`` run folder; :func:`run_kind` tells which (or says why it is neither)
+and :func:`ingest_run` adds its rows, keyed so that adding a run again replaces its rows.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from fusionbench.export.merge import MergeReport
+
+RunKind = Literal["lm-eval", "generate"]
+
+
+class NotARunError(FileNotFoundError):
+    """A folder that is neither an lm-eval samples folder nor a generation run."""
+
+
+def run_kind(run_dir: Path) -> RunKind:
+    """``"generate"`` for a folder with ``run.json``; ``"lm-eval"`` for one with ``samples_fusionbench_*.jsonl``."""
+    from fusionbench.generation.store import MANIFEST
+    from fusionbench.harness.logs import SAMPLES_FILE
+
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise NotARunError(f"{run_dir}: no such folder")
+    if (run_dir / MANIFEST).is_file():
+        return "generate"
+    samples = list(run_dir.rglob("samples_*.jsonl"))
+    if any(SAMPLES_FILE.match(p.name) for p in samples):
+        return "lm-eval"
+    found = (
+        f"its samples files ({', '.join(sorted(p.name for p in samples)[:3])}) are not of fusionbench_* tasks"
+        if samples
+        else "it has no samples_*.jsonl files"
+    )
+    raise NotARunError(
+        f"{run_dir}: neither a fusionbench generate run (no {MANIFEST}) nor an lm-eval run of the fusionbench_* "
+        f"tasks made with --log_samples ({found})"
+    )
+
+
+def ingest_run(
+    run_dir: Path,
+    export_dir: Path,
+    *,
+    model: str | None = None,
+    tokenizer: str | None = None,
+    prices: str | None = None,
+    workers: int | None = None,
+) -> MergeReport:
+    """Add a run's rows to an export. lm-eval runs need ``model`` (the name in the export) and score, count
+    tokens and price their rows here; generation runs carry all of that in their rows and manifest."""
+    kind = run_kind(run_dir)
+    if kind == "generate":
+        given = {"--model": model, "--tokenizer": tokenizer, "--prices": prices}
+        ignored = [flag for flag, value in given.items() if value is not None]
+        if ignored:
+            raise ValueError(
+                f"{run_dir} is a generation run: its model name, token counts and prices are in its run.json; "
+                f"drop {', '.join(ignored)}"
+            )
+        from fusionbench.generation.runner import add_run
+
+        return add_run(Path(run_dir), Path(export_dir))
+    if model is None:
+        raise ValueError(f"{run_dir} is an lm-eval run: pass --model NAME, the model's name in the export")
+    from fusionbench.harness.logs import ingest_lm_eval_run
+
+    return ingest_lm_eval_run(
+        Path(run_dir), Path(export_dir), model, tokenizer=tokenizer, prices=prices, workers=workers
+    )
