@@ -98,18 +98,23 @@ def test_empty_and_header_only_files(tmp_path: Path) -> None:
 
 
 def test_truncated_file(tmp_path: Path) -> None:
-    source = write_release(tmp_path / "release" / "train.csv", release_rows("gsm8k"))
+    rows = release_rows("gsm8k")
+    source = write_release(tmp_path / "release" / "train.csv", rows)
     text = source.read_bytes()
     source.write_bytes(text[: len(text) // 2])  # cut inside a row (and inside a quoted prompt)
+    rows_complete = sum(
+        len(write_release(tmp_path / "n" / "t.csv", rows[:n]).read_bytes()) <= len(text) // 2 for n in range(1, 41)
+    )
     error = _build_error(source, tmp_path)
-    assert error.file == str(source) and ("truncated" in str(error) or "malformed" in str(error))
+    assert error.file == str(source) and error.row == rows_complete + 1 and "looks cut short" in str(error)
 
 
 def test_non_utf8_file(tmp_path: Path) -> None:
     source = write_release(tmp_path / "release" / "train.csv", release_rows("gsm8k"))
-    source.write_bytes(source.read_bytes().replace(b"from gemma-7b", b"from gemma-7b \xff\xfe"))
+    source.write_bytes(source.read_bytes().replace(b"from gemma-7b (direct)", b"from gemma-7b \xff\xfe (direct)"))
     error = _build_error(source, tmp_path)
-    assert error.file == str(source) and "UTF-8" in str(error)
+    assert error.file == str(source) and "not valid UTF-8" in str(error)
+    assert (error.row, error.column) == (5, "response")  # gemma-7b is the third model: direct row 5
 
 
 def test_existing_output_is_refused_unless_overwrite_and_an_export(tmp_path: Path) -> None:
