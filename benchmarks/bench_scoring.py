@@ -10,7 +10,7 @@ that applies one precompiled regex per row: the least any extraction can cost.
 The sandbox runs the canonical HumanEval and MBPP solutions with their tests (../shared/data/code;
 MBPP-style synthetic functions, a quarter of them wrong, without it) under each isolation backend
 that works here (bwrap, unshare, the Python guard alone), and an empty program serially; its floor is
-a bare interpreter start (``python -I -B -c pass``) in the same run.
+a bare interpreter start (``python -I -B -S -c pass``) in the same run.
 """
 
 from __future__ import annotations
@@ -141,10 +141,10 @@ def real_programs(n: int) -> list[Program] | None:
 
 
 def _interpreter_floor(n: int) -> float:
-    """Seconds per bare ``python -I -B -c pass``, serially: what any one-process-per-program sandbox pays."""
+    """Seconds per bare ``python -I -B -S -c pass`` (the child's flags), serially: what a process per program costs."""
     t0 = time.perf_counter()
     for _ in range(n):
-        subprocess.run([sys.executable, "-I", "-B", "-c", "pass"], check=True)
+        subprocess.run([sys.executable, "-I", "-B", "-S", "-c", "pass"], check=True)
     return (time.perf_counter() - t0) / n
 
 

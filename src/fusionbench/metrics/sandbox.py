@@ -44,6 +44,7 @@ import os
 import secrets
 import shutil
 import signal
+import site
 import subprocess
 import sys
 import tempfile
@@ -103,9 +104,17 @@ class Program:
     setup: str = ""
 
 
-# The code the child runs (see sandbox_child.py): it reads its payload from stdin, applies the limits
-# and the guard, then runs the parts.
-_HARNESS = resources.files("fusionbench.metrics").joinpath("sandbox_child.py").read_text(encoding="utf-8")
+# The code the child runs (see sandbox_child.py), compiled once here (compiling it in every child cost
+# a few milliseconds each); the bootstrap reads it and its payload from stdin.
+_HARNESS = compile(
+    resources.files("fusionbench.metrics").joinpath("sandbox_child.py").read_text(encoding="utf-8"),
+    "<fusionbench-sandbox-harness>",
+    "exec",
+    dont_inherit=True,
+)
+_BOOTSTRAP = "import marshal, sys\nexec(*marshal.loads(sys.stdin.buffer.read()))"
+# Where the program may import installed packages from; the child runs with -S, without the .pth hooks.
+_SITE_PACKAGES = tuple(p for p in site.getsitepackages() if os.path.isdir(p))
 
 _ENV_KEEP = ("LANG", "LC_ALL", "LC_CTYPE", "TZ")
 #: Environment variable that marks every process of one run (``<scorer pid>-<run number>``).
@@ -177,16 +186,17 @@ def _run_one(
             "root": workdir,
             "limits": limits,
             "uid": isolation.program_uid if isolation.uid_drop else None,
+            "site_packages": _SITE_PACKAGES,
             "program": job.program,
             "setup": job.setup,
             "tests": job.tests,
         }
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
             with tempfile.TemporaryFile() as stdin:  # no name on disk; closed here once the child has it
-                stdin.write(marshal.dumps(payload))
+                stdin.write(marshal.dumps((_HARNESS, {"__name__": "__main__", "PAYLOAD": payload})))
                 stdin.seek(0)
                 info_read, info_write = os.pipe() if isolation.backend == "bwrap" else (-1, -1)
-                command = [*prefix, sys.executable, "-I", "-B", "-c", _HARNESS]
+                command = [*prefix, sys.executable, "-I", "-B", "-S", "-c", _BOOTSTRAP]
                 if info_write >= 0:  # bwrap names the namespace's init there
                     command[1:1] = ["--info-fd", str(info_write)]
                 try:

@@ -1,11 +1,14 @@
-"""The sandboxed child: run as ``python -I -B -c <this file's text>`` by :mod:`fusionbench.metrics.sandbox`.
+"""The sandboxed child, compiled once by :mod:`fusionbench.metrics.sandbox` and run in ``python -I -B -S``.
 
-The code the child runs. It reads its payload from stdin, applies the limits and the guard, then
-runs the parts. Nothing of it may be looked up through builtins or modules after the guard, since
-the program can rebind those: every callable used afterwards is a saved local.
+The child's ``-c`` bootstrap reads ``(code, globals)`` from stdin with marshal and runs this module's
+code with ``PAYLOAD`` in its globals; the harness then applies the limits, drops to an unprivileged
+uid (root scorer), puts the scorer's site-packages on ``sys.path``, applies the guard and runs the
+parts. Nothing of it may be looked up through builtins or modules after the guard, since the program
+can rebind those: every callable used afterwards is a saved local.
 It is kept as a real module so that it is read, linted and formatted like the rest of the code; it is
-imported only for ``SETUP_FAILED``. Plain try/except and %-formatting are deliberate: after the guard the child must not
-reach for helpers (contextlib, str methods of rebindable modules) that the program could have replaced.
+imported only for ``SETUP_FAILED``. Plain try/except and %-formatting are deliberate: after the guard
+the child must not reach for helpers (contextlib, str methods of rebindable modules) that the program
+could have replaced.
 """
 
 # ruff: noqa: SIM105, UP031, RUF059
@@ -14,14 +17,12 @@ reach for helpers (contextlib, str methods of rebindable modules) that the progr
 SETUP_FAILED = 86
 
 
-def _harness():
+def _harness(payload):
     import builtins
-    import marshal
     import os
     import resource
     import sys
 
-    payload = marshal.loads(sys.stdin.buffer.read())
     fd = os.open(os.devnull, os.O_RDONLY)
     os.dup2(fd, 0)
     os.close(fd)
@@ -47,6 +48,9 @@ def _harness():
         if os.getresuid() != (uid, uid, uid) or os.getresgid() != (uid, uid, uid):
             os.write(2, b"fusionbench-sandbox: the uid drop did not hold\n")
             os._exit(SETUP_FAILED)
+    for folder in payload["site_packages"]:  # run with -S: no .pth file of the scorer's environment runs here
+        if folder not in sys.path:
+            sys.path.append(folder)
     _guard(payload["root"])
     _exec, _compile, _write, _exit = builtins.exec, builtins.compile, os.write, os._exit
     _gettrace, _stdout, _stderr, _excepthook = sys.gettrace, sys.stdout, sys.stderr, sys.__excepthook__
@@ -347,4 +351,4 @@ def _guard(root):
 
 
 if __name__ == "__main__":
-    _harness()
+    _harness(globals().pop("PAYLOAD"))
