@@ -363,7 +363,7 @@ def read_batches(source: SourceFile) -> Iterator[tuple[pa.RecordBatch, int]]:
     if source.format == "csv":
         _check_line_end(source.path)
         crlf = _uses_crlf(source.path)
-    offset, block = 0, BLOCK_BYTES
+    offset, block, slow = 0, BLOCK_BYTES, False
     batches = readers[source.format](source.path, block)
     while True:
         try:
@@ -379,14 +379,12 @@ def read_batches(source: SourceFile) -> Iterator[tuple[pa.RecordBatch, int]]:
             break
         except BadInputError:
             raise
-        except _SlowJson:
-            batches = _skip(_json_lines(source.path), offset)
-        except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as err:
-            if "straddling object" in str(err) and block < MAX_BLOCK_BYTES:
+        except (_SlowJson, pa.ArrowInvalid, OSError, UnicodeDecodeError) as err:
+            if "straddling object" in str(err) and block < MAX_BLOCK_BYTES and not slow:
                 block *= 2
                 batches = _skip(readers[source.format](source.path, block), offset)
-            elif source.format == "json":
-                batches = _skip(_json_lines(source.path), offset)  # names the line at fault, or reads the file
+            elif source.format == "json" and not slow:  # the slow reader names the line at fault, or reads the file
+                slow, batches = True, _skip(_json_lines(source.path), offset)
             else:
                 raise _located(source, err, offset) from err
     if offset == 0:
