@@ -70,13 +70,11 @@ def build_export(
     (``"write"``: slices written of those met so far). Input grouped by task, as the release is, is written
     slice by slice while it is read; input in any other order is read twice.
     """
-    out = Path(out)
-    synthetic = sources is None
-    if sources is None:
-        from fusionbench.synthetic import SAMPLE_DIR
+    from fusionbench.synthetic import SAMPLE_DIR, is_synthetic_release
 
-        sources = [str(SAMPLE_DIR)]
-    files = resolve_sources(list(sources))
+    out = Path(out)
+    files = resolve_sources([str(SAMPLE_DIR)] if sources is None else list(sources))
+    synthetic = any(is_synthetic_release(f.path.parent) for f in files)  # the sample, or a full-size synthetic release
     options = {"lenient": lenient, "models": models, "modes": modes}
     with rewrite(out, create=True, overwrite=overwrite, refresh_card=False) as staging, _gc_paused():
         build = functools.partial(_build, files, staging, out.name, on_progress=on_progress, options=options)

@@ -14,7 +14,16 @@ from huggingface_hub import DatasetCard, DatasetCardData
 
 from fusionbench import __version__
 from fusionbench.catalog import PriceSheet
-from fusionbench.export.folder import DATA, MODELS, QUERIES, all_shards, config_shards, shard_glob
+from fusionbench.export.folder import (
+    DATA,
+    MODELS,
+    QUERIES,
+    all_shards,
+    config_shards,
+    shard_glob,
+    task_configs,
+    task_order,
+)
 from fusionbench.export.report import IngestReport
 from fusionbench.export.stats import by, fmt
 from fusionbench.schema import (
@@ -24,7 +33,6 @@ from fusionbench.schema import (
     RESPONSE_SCHEMA,
     SPLITS,
     TASK_DOMAINS,
-    TASKS,
     column_docs,
 )
 
@@ -65,7 +73,7 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 
 def configs_yaml(splits_by_task: dict[str, list[str]]) -> list[dict]:
     """The ``configs:`` entries: all (default), one per task, queries, models."""
-    tasks = [t for t in TASKS if t in splits_by_task]
+    tasks = sorted(splits_by_task, key=task_order)
     splits = sorted({s for ss in splits_by_task.values() for s in ss}, key=["train", "test"].index)
     configs = [
         {
@@ -134,14 +142,14 @@ def render(
 def summary_sections(summary: list[dict]) -> dict[str, str]:
     """The bodies of the card's sections computed from the responses: {heading: Markdown}."""
     rows_by_task: dict[str, dict[str, int]] = {}
+    domains = {**{r["task"]: r.get("domain") or "—" for r in summary}, **TASK_DOMAINS}
     for row in by(summary, ["task", "split"]):
         rows_by_task.setdefault(row["task"], {})[row["split"]] = row["rows"]
     per_task = _table(
         ["task", "domain", *SPLITS],
         [
-            [task, TASK_DOMAINS[task], *(f"{rows_by_task[task].get(s, 0):,}" for s in SPLITS)]
-            for task in TASKS
-            if task in rows_by_task
+            [task, domains.get(task, "—"), *(f"{rows_by_task[task].get(s, 0):,}" for s in SPLITS)]
+            for task in sorted(rows_by_task, key=task_order)
         ],
     )
     per_model = sorted(by(summary, ["model", "mode"]), key=lambda r: (r["model"], r["mode"]))
@@ -212,7 +220,7 @@ def _describe_shards(data: DatasetCardData, folder: Path) -> None:
     """Set the YAML ``configs`` (one per shard folder and split) and each config's features and download size
     in ``dataset_info`` (so that a changed export never hits a stale ``datasets`` cache, and the Hub shows
     typed columns) from ``folder``'s shards."""
-    splits_by_task = {task: [s for s in SPLITS if config_shards(folder, task, s)] for task in TASKS}
+    splits_by_task = {task: [s for s in SPLITS if config_shards(folder, task, s)] for task in task_configs(folder)}
     data.configs = configs_yaml({task: splits for task, splits in splits_by_task.items() if splits})
     infos = {}
     for config in data.configs:

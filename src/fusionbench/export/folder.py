@@ -96,13 +96,23 @@ def require_export(path: Path) -> Path:
     return path
 
 
+def task_order(task: str) -> tuple[int, str]:
+    """Sort key of a task config: the release's 14 tasks in their order, then any other task (a converted
+    routing dataset's, say) by name."""
+    return (TASKS.index(task), "") if task in TASKS else (len(TASKS), task)
+
+
+def task_configs(export: Path) -> list[str]:
+    """The responses configs of an export: every ``data/<task>/`` folder holding shards, in task order."""
+    folders = {p.parent.name for p in (Path(export) / DATA).glob("*/*.parquet")} - {QUERIES, MODELS}
+    return sorted(folders, key=task_order)
+
+
 def response_shards(export: Path, tasks: Iterable[str] | None = None) -> list[Path]:
     """The responses shards (``data/<task>/*.parquet``), in task order; only ``tasks`` if given."""
-    wanted = set(tasks or TASKS)
-    return sorted(
-        (p for p in (Path(export) / DATA).glob("*/*.parquet") if p.parent.name in wanted),
-        key=lambda p: (TASKS.index(p.parent.name), p.name),
-    )
+    wanted = set(tasks) if tasks is not None else None
+    configs = [t for t in task_configs(export) if wanted is None or t in wanted]
+    return [shard for task in configs for shard in sorted(config_dir(export, task).glob("*.parquet"))]
 
 
 def config_shards(export: Path, config: str, split: str | None = None) -> list[Path]:

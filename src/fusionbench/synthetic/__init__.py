@@ -7,22 +7,26 @@ full-size releases for the benchmarks); :mod:`~fusionbench.synthetic.items` make
 
 from fusionbench.synthetic.generator import (
     FILES,
+    MARKER,
     SAMPLE_ARGS,
     SAMPLE_DIR,
     count_tokens,
     embedding_text,
     generate_release,
+    is_synthetic_release,
     regenerate_sample,
     release_performance,
 )
 
 __all__ = [
     "FILES",
+    "MARKER",
     "SAMPLE_ARGS",
     "SAMPLE_DIR",
     "count_tokens",
     "embedding_text",
     "generate_release",
+    "is_synthetic_release",
     "regenerate_sample",
     "release_performance",
 ]
