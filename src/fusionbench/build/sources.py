@@ -2,6 +2,15 @@
 
 Every batch comes out with all columns as strings, exactly as the release wrote them, so that one
 conversion step (:mod:`fusionbench.build.ingest`) serves every format and can name the row of a bad value.
+What reading refuses or changes, each error naming the file, data row, line and column
+(:mod:`fusionbench.build.positions`):
+
+* text columns must hold text and numeric columns numbers or their text (JSON, Parquet): an int64
+  ``response`` is a type mismatch, never cast to text;
+* a CSV file must end with a line break: one that does not was cut inside its last record (``0.8`` -> ``0.``);
+* in a CSV file whose header line ends in CRLF, every CRLF inside a quoted cell is a line break and reads as LF
+  (the file gives the same export as its LF copy); in an LF file a CRLF in a cell is kept as written;
+* invalid UTF-8 and malformed records are refused at the record that holds them.
 """
 
 from __future__ import annotations
@@ -225,8 +234,9 @@ def _json_lines(path: Path) -> Iterator[pa.RecordBatch]:
                 record = json.loads(raw.decode("utf-8"))
             except UnicodeDecodeError as err:
                 raise BadInputError(file, f"not valid UTF-8 text (byte {err.start + 1} of line {line})", row) from err
-            except ValueError as err:
-                raise BadInputError(file, f"not a JSON line ({err}) (line {line})", row=row) from err
+            except json.JSONDecodeError as err:  # its own "line 1" is the line's, not the file's
+                message = f"not a JSON line ({err.msg.removesuffix(' at')} at character {err.colno}) (line {line})"
+                raise BadInputError(file, message, row=row) from err
             if not isinstance(record, dict):
                 raise BadInputError(file, f"not a JSON object but {type(record).__name__} (line {line})", row=row)
             for name, value in record.items():
@@ -312,11 +322,13 @@ def _check_line_end(path: Path) -> None:
         if handle.read(1) == b"\n":
             return
     row, line = last_record(path)
+    if row is None:
+        return  # a header alone: "no data rows" says more
     raise BadInputError(
         str(path),
         "the file ends inside its last record, without a line break: it looks cut short (an interrupted download "
         "or copy); release files end every record with one. If the file is complete, end it with a line break"
-        + (f" (line {line})" if line else ""),
+        + f" (line {line})",
         row=row,
     )
 
