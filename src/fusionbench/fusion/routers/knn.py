@@ -1,0 +1,113 @@
+"""k-nearest-neighbour routing: FusionFactory's label vote, and the score average of CARROT-KNN / LLMRouter."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+from sklearn.model_selection import KFold
+from sklearn.neighbors import NearestNeighbors
+
+from fusionbench.fusion.routers.base import BaseRouter, FitData
+from fusionbench.fusion.routers.tradeoffs import LabelMode, Tradeoff
+
+#: CARROT-KNN's grid for ``n_neighbors="cv"``: 2^1 ... 2^9.
+CV_NEIGHBORS: tuple[int, ...] = tuple(2**i for i in range(1, 10))
+_CHUNK = 2048
+
+
+class KNNRouter(BaseRouter):
+    """Average the ``n_neighbors`` nearest training queries (cosine by default, brute force).
+
+    ``target="scores"`` (default): the utility estimate is the neighbours' mean objective, and the cost
+    estimate their mean cost (CARROT-KNN, LLMRouter kNN); any trade-off applies at route time.
+    ``target="labels"``: the utility is the share of neighbours whose label (the argmax of the training
+    reward under ``tradeoff``, ties by ``labels``) is each candidate: FusionFactory's kNN (k=50, cosine).
+    ``n_neighbors="cv"`` picks k by 5-fold cross-validated R^2 on the training set over 2^1..2^9 (CARROT);
+    the choice is ``n_neighbors_``.
+    """
+
+    def __init__(
+        self,
+        n_neighbors: int | Literal["cv"] = 50,
+        metric: str = "cosine",
+        target: Literal["scores", "labels"] = "scores",
+        labels: LabelMode = "auto",
+        tradeoff: Tradeoff | str = "performance_first",
+        missing: str = "raise",
+    ) -> None:
+        self.n_neighbors = n_neighbors
+        self.metric = metric
+        self.target = target
+        self.labels = labels
+        self.tradeoff = tradeoff
+        self.missing = missing
+
+    def _index(self, X: Any) -> NearestNeighbors:
+        return NearestNeighbors(metric=self.metric, algorithm="brute").fit(X)
+
+    def _fit(self, data: FitData) -> None:
+        if self.target not in ("scores", "labels"):
+            raise ValueError(f"target must be 'scores' or 'labels', not {self.target!r}")
+        values = self._labels(data) if self.target == "labels" else data.target
+        self.values_ = values
+        self.train_cost_ = data.cost if self.target == "scores" else None
+        self.X_fit_ = data.X
+        if self.n_neighbors == "cv":
+            self.n_neighbors_ = self._cross_validate(data.X, values)
+        elif isinstance(self.n_neighbors, (int, np.integer)) and self.n_neighbors >= 1:
+            self.n_neighbors_ = int(self.n_neighbors)
+        else:
+            raise ValueError(f"n_neighbors must be a positive int or 'cv', not {self.n_neighbors!r}")
+        self.index_ = self._index(data.X)
+
+    def _cross_validate(self, X: Any, values: np.ndarray) -> int:
+        """The k of the grid with the best mean 5-fold R^2 (over candidates that vary), neighbours found once."""
+        n = X.shape[0]
+        folds = KFold(n_splits=min(5, n), shuffle=True, random_state=0)
+        grid = np.array([k for k in CV_NEIGHBORS if k <= int(n * 0.8)] or [1])
+        scores = np.zeros(len(grid))
+        for train, test in folds.split(np.arange(n)):
+            index = self._index(X[train])
+            ks = np.minimum(grid, len(train))
+            truth = values[test]
+            residual = np.zeros((len(grid), values.shape[1]))
+            for start in range(0, len(test), 256):
+                rows = test[start : start + 256]
+                neighbours = index.kneighbors(X[rows], n_neighbors=int(ks.max()), return_distance=False)
+                cumulative = np.cumsum(values[train][neighbours], axis=1)  # [rows, k_max, k]
+                means = cumulative[:, ks - 1] / ks[None, :, None]  # [rows, grid, k]
+                residual += ((means - values[rows][:, None, :]) ** 2).sum(axis=0)
+            total = ((truth - truth.mean(axis=0)) ** 2).sum(axis=0)
+            varying = total > 0
+            if varying.any():
+                scores += (1.0 - residual[:, varying] / total[varying]).mean(axis=1)
+        return int(grid[int(np.argmax(scores))])
+
+    def _neighbour_mean(self, X: Any, values: np.ndarray) -> np.ndarray:
+        k = min(self.n_neighbors_, self.X_fit_.shape[0])
+        out = np.empty((X.shape[0], values.shape[1]))
+        for start in range(0, X.shape[0], _CHUNK):
+            neighbours = self.index_.kneighbors(X[start : start + _CHUNK], n_neighbors=k, return_distance=False)
+            out[start : start + _CHUNK] = values[neighbours].mean(axis=1)
+        return out
+
+    def _estimate(self, X: Any, tasks: np.ndarray | None) -> np.ndarray:
+        return self._neighbour_mean(X, self.values_)
+
+    def predict_cost(self, X: Any, tasks: Any = None) -> np.ndarray:
+        """The neighbours' mean cost (``target="scores"`` fitted with cost), else the training mean."""
+        if self.train_cost_ is None:
+            return super().predict_cost(X, tasks)
+        return self._neighbour_mean(self._check_features(X), self.train_cost_)
+
+    def _state(self) -> dict[str, Any]:
+        state: dict[str, Any] = {"values_": self.values_, "X_fit_": self.X_fit_, "n_neighbors_": self.n_neighbors_}
+        if self.train_cost_ is not None:
+            state["train_cost_"] = self.train_cost_
+        return state
+
+    def _load_state(self, state: dict[str, Any]) -> None:
+        state.setdefault("train_cost_", None)
+        super()._load_state(state)
+        self.index_ = self._index(self.X_fit_)

@@ -1,0 +1,317 @@
+"""save_pretrained / from_pretrained for routers: a JSON config plus numpy arrays, no pickle by default.
+
+A router folder holds:
+
+* ``config.json``: format, class, constructor parameters, candidates, ``n_features_in``, the featuriser spec,
+  the fusionbench version, the training fingerprint, and the small fitted values (JSON);
+* ``state.npz``: the fitted arrays (loaded with ``allow_pickle=False``);
+* one sub-folder per fitted sub-router (CARROT's estimators, a pair router's base router);
+* ``featurizer/`` when a fitted fusionbench featuriser was saved with the router (TF-IDF vocabulary and idf);
+* ``pickled.joblib`` only when the router holds an estimator that arrays cannot describe (a custom task
+  classifier) *and* ``save_pretrained(..., allow_pickle=True)`` was asked for; loading it needs ``trust=True``,
+  because unpickling runs code.
+
+Only fusionbench router classes and scikit-learn estimator classes are rebuilt from a config.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+FORMAT = "fusionbench-router"
+FORMAT_VERSION = 1
+_COMMON_FITTED = ("n_dropped_queries_", "training_fingerprint_")
+
+
+def _version() -> str:
+    from fusionbench import __version__
+
+    return __version__
+
+
+def _router_classes() -> dict[str, type]:
+    from fusionbench.fusion import routers
+
+    return routers.ROUTER_CLASSES
+
+
+# ---------------------------------------------------------------- parameters <-> JSON
+def encode_param(value: Any) -> Any:
+    """A constructor parameter as JSON (tuples, trade-offs, routers and sklearn estimators are tagged)."""
+    from sklearn.base import BaseEstimator
+
+    from fusionbench.fusion.routers.base import BaseRouter
+    from fusionbench.fusion.routers.tradeoffs import Tradeoff
+
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value)
+    if isinstance(value, tuple):
+        return {"__tuple__": [encode_param(v) for v in value]}
+    if isinstance(value, list):
+        return [encode_param(v) for v in value]
+    if isinstance(value, dict):
+        return {"__dict__": {str(k): encode_param(v) for k, v in value.items()}}
+    if isinstance(value, Tradeoff):
+        return {"__tradeoff__": value.to_dict()}
+    if isinstance(value, BaseRouter):
+        return {"__router__": type(value).__name__, "params": _encode_params(value)}
+    if isinstance(value, BaseEstimator) and type(value).__module__.startswith("sklearn."):
+        cls = type(value)
+        return {"__sklearn__": f"{cls.__module__}.{cls.__qualname__}", "params": _encode_params(value)}
+    raise TypeError(f"a parameter of type {type(value).__name__} cannot be written to config.json")
+
+
+def _encode_params(estimator: Any) -> dict[str, Any]:
+    return {name: encode_param(value) for name, value in estimator.get_params(deep=False).items()}
+
+
+def decode_param(value: Any) -> Any:
+    """The inverse of :func:`encode_param`; refuses classes outside fusionbench routers and scikit-learn."""
+    from fusionbench.fusion.routers.tradeoffs import Tradeoff
+
+    if isinstance(value, list):
+        return [decode_param(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if "__tuple__" in value:
+        return tuple(decode_param(v) for v in value["__tuple__"])
+    if "__dict__" in value:
+        return {k: decode_param(v) for k, v in value["__dict__"].items()}
+    if "__tradeoff__" in value:
+        return Tradeoff.parse(value["__tradeoff__"])
+    if "__router__" in value:
+        classes = _router_classes()
+        if value["__router__"] not in classes:
+            raise ValueError(f"unknown router class {value['__router__']!r}; known: {sorted(classes)}")
+        return classes[value["__router__"]](**{k: decode_param(v) for k, v in value["params"].items()})
+    if "__sklearn__" in value:
+        module, _, name = value["__sklearn__"].rpartition(".")
+        if not module.startswith("sklearn."):
+            raise ValueError(f"refusing to import {value['__sklearn__']!r}: only scikit-learn estimators load")
+        cls = getattr(importlib.import_module(module), name)
+        return cls(**{k: decode_param(v) for k, v in value["params"].items()})
+    return {k: decode_param(v) for k, v in value.items()}
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, dict):
+        return {str(k): _json_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_value(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _jsonable(value: Any) -> bool:
+    try:
+        json.dumps(_json_value(value))
+    except TypeError:
+        return False
+    return True
+
+
+# ---------------------------------------------------------------- the mixin
+class PretrainedMixin:
+    """``save_pretrained(path)`` and ``from_pretrained(path)`` for fitted routers."""
+
+    def _state(self) -> dict[str, Any]:
+        """Fitted values beyond the common ones: arrays, sparse matrices, lists of arrays, sub-routers, JSON."""
+        return {}
+
+    def _load_state(self, state: dict[str, Any]) -> None:
+        for name, value in state.items():
+            setattr(self, name, value)
+
+    def save_pretrained(self, path: str | Path, *, featurizer: Any = None, allow_pickle: bool = False) -> Path:
+        """Write the fitted router to folder ``path`` (config.json + state.npz); returns the folder.
+
+        ``featurizer``: the featuriser spec (dict) or a fusionbench featuriser; a fitted TF-IDF featuriser
+        is saved too, so the folder routes texts (:func:`fusionbench.fusion.routers.load_pipeline`).
+        """
+        from sklearn.utils.validation import check_is_fitted
+
+        from fusionbench.fusion.routers.base import BaseRouter
+
+        check_is_fitted(self, "candidates_")
+        folder = Path(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        spec = self._featurizer_spec(featurizer)
+        arrays: dict[str, np.ndarray] = {}
+        layout: dict[str, Any] = {"arrays": [], "sparse": [], "lists": {}, "routers": [], "json": {}, "pickled": []}
+        pickled: dict[str, Any] = {}
+        for name, value in self._state().items():
+            if isinstance(value, np.ndarray) and value.dtype != object:
+                arrays[name] = value
+                layout["arrays"].append(name)
+            elif sp.issparse(value):
+                csr = sp.csr_matrix(value)
+                arrays.update({f"{name}::data": csr.data, f"{name}::indices": csr.indices})
+                arrays.update({f"{name}::indptr": csr.indptr, f"{name}::shape": np.asarray(csr.shape)})
+                layout["sparse"].append(name)
+            elif isinstance(value, list) and value and all(isinstance(v, np.ndarray) for v in value):
+                arrays.update({f"{name}::{i}": v for i, v in enumerate(value)})
+                layout["lists"][name] = len(value)
+            elif isinstance(value, BaseRouter):
+                value.save_pretrained(folder / name, allow_pickle=allow_pickle)
+                layout["routers"].append(name)
+            elif _jsonable(value):
+                layout["json"][name] = _json_value(value)
+            elif allow_pickle:
+                pickled[name] = value
+                layout["pickled"].append(name)
+            else:
+                raise ValueError(
+                    f"{type(self).__name__}.{name} is a {type(value).__name__}, which only pickle can save: "
+                    "pass allow_pickle=True (loading it will then need trust=True)"
+                )
+        np.savez(folder / "state.npz", **arrays)
+        if pickled:
+            import joblib
+
+            joblib.dump(pickled, folder / "pickled.joblib")
+        config = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "class": type(self).__name__,
+            "params": _encode_params(self),
+            "candidates": _json_value(self.candidates_),
+            "n_features_in": int(self.n_features_in_),
+            "featurizer": spec,
+            "fusionbench_version": _version(),
+            "tradeoff": self.tradeoff_.to_dict(),
+            "cost_mean": None if self.cost_mean_ is None else self.cost_mean_.tolist(),
+            "cost_by_task": None if self.cost_by_task_ is None else _json_value(self.cost_by_task_),
+            "fitted": {name: _json_value(getattr(self, name, None)) for name in _COMMON_FITTED},
+            "state": layout,
+        }
+        (folder / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        if featurizer is not None and hasattr(featurizer, "get_state"):
+            from fusionbench.fusion.features import save_featurizer
+
+            save_featurizer(featurizer, folder / "featurizer")
+        return folder
+
+    def _featurizer_spec(self, featurizer: Any) -> dict[str, Any] | None:
+        if featurizer is None:
+            return getattr(self, "featurizer_spec_", None)
+        spec = featurizer if isinstance(featurizer, dict) else featurizer.spec()
+        dim = spec.get("dim")
+        if dim is not None and int(dim) != self.n_features_in_:
+            raise ValueError(
+                f"featuriser {spec} gives {dim} features, but the router was trained on {self.n_features_in_}"
+            )
+        return dict(spec)
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path, *, featurizer: Any = None, trust: bool = False) -> Any:
+        """Load a router saved with :meth:`save_pretrained`; refuses a featuriser that does not match.
+
+        ``featurizer`` (a spec dict or featuriser) is checked against the saved spec (kind, model, dimension);
+        ``trust=True`` is needed only for a folder with pickled estimators.
+        """
+        folder = Path(path)
+        config_path = folder / "config.json"
+        if not config_path.is_file():
+            raise FileNotFoundError(f"{config_path} does not exist: not a saved router folder")
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+        if config.get("format") != FORMAT:
+            raise ValueError(f"{config_path} is not a fusionbench router config (format {config.get('format')!r})")
+        if int(config.get("format_version", 0)) > FORMAT_VERSION:
+            raise ValueError(f"{config_path} has format version {config['format_version']}; upgrade fusionbench")
+        classes = _router_classes()
+        name = config["class"]
+        if name not in classes:
+            raise ValueError(f"{config_path}: unknown router class {name!r}; known: {sorted(classes)}")
+        router_cls = classes[name]
+        if not issubclass(router_cls, cls):
+            raise ValueError(f"{config_path} holds a {name}, not a {cls.__name__}")
+        router = router_cls(**{k: decode_param(v) for k, v in config["params"].items()})
+        state = _read_state(folder, config["state"], trust)
+        from fusionbench.fusion.routers.tradeoffs import Tradeoff
+
+        candidates = config["candidates"]
+        router.candidates_ = np.asarray(candidates, dtype=object if isinstance(candidates[0], str) else np.int64)
+        router.n_features_in_ = int(config["n_features_in"])
+        router.tradeoff_ = Tradeoff.parse(config["tradeoff"])
+        router.cost_mean_ = None if config["cost_mean"] is None else np.asarray(config["cost_mean"])
+        router.cost_by_task_ = (
+            None if config["cost_by_task"] is None else {k: np.asarray(v) for k, v in config["cost_by_task"].items()}
+        )
+        for key, value in config["fitted"].items():
+            setattr(router, key, value)
+        router.featurizer_spec_ = config.get("featurizer")
+        router._load_state(state)
+        if featurizer is not None:
+            check_featurizer(router, featurizer, where=str(folder))
+        return router
+
+
+def _read_state(folder: Path, layout: dict[str, Any], trust: bool) -> dict[str, Any]:
+    from fusionbench.fusion.routers.base import BaseRouter
+
+    state: dict[str, Any] = {}
+    with np.load(folder / "state.npz", allow_pickle=False) as npz:
+        for name in layout["arrays"]:
+            state[name] = npz[name]
+        for name in layout["sparse"]:
+            parts = [npz[f"{name}::{part}"] for part in ("data", "indices", "indptr")]
+            state[name] = sp.csr_matrix(tuple(parts), shape=tuple(npz[f"{name}::shape"]))
+        for name, count in layout["lists"].items():
+            state[name] = [npz[f"{name}::{i}"] for i in range(count)]
+    state.update(layout["json"])
+    for name in layout["routers"]:
+        state[name] = BaseRouter.from_pretrained(folder / name, trust=trust)
+    if layout["pickled"]:
+        if not trust:
+            raise ValueError(
+                f"{folder / 'pickled.joblib'} holds pickled estimators {layout['pickled']}; unpickling runs code, "
+                "so it loads only with from_pretrained(..., trust=True), for files you trust"
+            )
+        import joblib
+
+        state.update(joblib.load(folder / "pickled.joblib"))
+    return state
+
+
+def check_featurizer(router: Any, featurizer: Any, where: str = "the router") -> None:
+    """Raise when ``featurizer`` (spec or featuriser) is not the one the router was trained with."""
+    given = featurizer if isinstance(featurizer, dict) else featurizer.spec()
+    saved = getattr(router, "featurizer_spec_", None)
+    if given.get("dim") is not None and int(given["dim"]) != router.n_features_in_:
+        raise ValueError(
+            f"featuriser {given} gives {given['dim']} features, but {where} was trained on {router.n_features_in_}"
+        )
+    if saved:
+        for key in ("kind", "model", "pooling", "column"):
+            if key in saved and key in given and saved[key] != given[key]:
+                raise ValueError(f"{where} was trained on features {saved}; featuriser {given} differs in {key!r}")
+        if saved.get("vocabulary_sha256") and given.get("vocabulary_sha256") not in (None, saved["vocabulary_sha256"]):
+            raise ValueError(f"{where} was trained with another TF-IDF vocabulary ({saved['vocabulary_sha256'][:12]})")
+
+
+def load_pipeline(path: str | Path, *, trust: bool = False) -> Any:
+    """A text-in ``Pipeline([("features", featuriser), ("router", router)])`` from a folder saved with one."""
+    from sklearn.pipeline import Pipeline
+
+    from fusionbench.fusion.features import load_featurizer
+    from fusionbench.fusion.routers.base import BaseRouter
+
+    folder = Path(path)
+    if not (folder / "featurizer" / "config.json").is_file():
+        raise FileNotFoundError(f"{folder} has no saved featuriser: save_pretrained(path, featurizer=<fitted>)")
+    featurizer = load_featurizer(folder / "featurizer")
+    router = BaseRouter.from_pretrained(folder, featurizer=featurizer, trust=trust)
+    return Pipeline([("features", featurizer), ("router", router)])
