@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from fusionbench import _moved
-
-__version__ = "0.1.0"
+from fusionbench._version import __version__
 
 _moved.install()
 

@@ -43,12 +43,16 @@ def new_name(old: str) -> str | None:
 
 
 def _caller_stacklevel() -> int:
-    """The stack level of the first frame outside the import machinery and this module."""
+    """The ``stacklevel`` of the line that imported the old path: the first frame outside this module and the
+    import machinery. ``warnings`` itself skips importlib's bootstrap frames, so those are not counted."""
     frame, level = sys._getframe(1), 1
-    while frame is not None and (
-        frame.f_code.co_filename.startswith("<frozen") or frame.f_globals.get("__name__") == __name__
-    ):
-        frame, level = frame.f_back, level + 1
+    while frame is not None:
+        name, filename = frame.f_globals.get("__name__", ""), frame.f_code.co_filename
+        bootstrap = "importlib" in filename and "_bootstrap" in filename
+        if not bootstrap and name != __name__ and not name.startswith("importlib"):
+            return level
+        level += not bootstrap
+        frame = frame.f_back
     return level
 
 
@@ -77,4 +81,4 @@ class _Finder(importlib.abc.MetaPathFinder):
 def install() -> None:
     """Make the old paths importable (once per interpreter)."""
     if not any(isinstance(finder, _Finder) for finder in sys.meta_path):
-        sys.meta_path.append(_Finder())
+        sys.meta_path.insert(0, _Finder())  # before PathFinder, which would load a second copy of a submodule

@@ -114,7 +114,10 @@ def __getattr__(name: str) -> Any:
     """``load`` and ``load_queries_dataset`` live in :mod:`fusionbench.loading` (datasets patches this module's
     globals, ``Path`` among them, while a builder runs, so code outside the builder lives elsewhere)."""
     if name in ("load", "load_queries_dataset"):
+        import warnings
+
         from fusionbench import loading
 
+        warnings.warn(f"fusionbench.fusionbench_dataset.{name} is now fusionbench.loading.{name}", DeprecationWarning, 2)
         return getattr(loading, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

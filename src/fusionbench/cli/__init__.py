@@ -18,7 +18,7 @@ os.environ.setdefault("MIMALLOC_ALLOW_THP", "0")
 import argparse
 import sys
 
-from fusionbench import __version__
+from fusionbench._version import __version__
 from fusionbench.cli import exports, runs
 from fusionbench.cli.common import console
 from fusionbench.errors import BadInputError, ExportExistsError

@@ -12,7 +12,7 @@ from datasets import DatasetInfo, Features
 from datasets.info import DatasetInfosDict
 from huggingface_hub import DatasetCard, DatasetCardData
 
-from fusionbench import __version__
+from fusionbench._version import __version__
 from fusionbench.catalog import PriceSheet
 from fusionbench.export.folder import (
     DATA,

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from fusionbench import __version__
+from fusionbench._version import __version__
 from fusionbench.generation.settings import identity_differences
 from fusionbench.schema import RESPONSE_SCHEMA, ROW_KEY, row_keys
 

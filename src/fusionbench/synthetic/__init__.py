@@ -8,12 +8,15 @@ full-size releases for the benchmarks); :mod:`~fusionbench.synthetic.items` make
 from fusionbench.synthetic.generator import (
     FILES,
     MARKER,
+    PLANTED_KINDS,
     SAMPLE_ARGS,
     SAMPLE_DIR,
     count_tokens,
     embedding_text,
     generate_release,
     is_synthetic_release,
+    planted_kind,
+    planted_skill,
     regenerate_sample,
     release_performance,
 )
@@ -21,12 +24,15 @@ from fusionbench.synthetic.generator import (
 __all__ = [
     "FILES",
     "MARKER",
+    "PLANTED_KINDS",
     "SAMPLE_ARGS",
     "SAMPLE_DIR",
     "count_tokens",
     "embedding_text",
     "generate_release",
     "is_synthetic_release",
+    "planted_kind",
+    "planted_skill",
     "regenerate_sample",
     "release_performance",
 ]

@@ -27,7 +27,6 @@ partial_test, and GPQA gold letters from the release's buggy shuffle; a few judg
 
 from __future__ import annotations
 
-import ast
 import csv
 import hashlib
 import math
@@ -41,10 +40,10 @@ from importlib import resources
 from pathlib import Path
 
 from fusionbench import catalog
-from fusionbench.metrics.qa import normalize_answer
 from fusionbench.prompts import render
 from fusionbench.schema import MULTIPLE_CHOICE_TASKS, RELEASE_COLUMNS, RELEASE_METRICS, TASKS, THINK_SUFFIX, query_id
-from fusionbench.synthetic.items import Item, make_item, run_code
+from fusionbench.synthetic.items import Item, make_item
+from fusionbench.synthetic.release_scoring import release_performance
 
 #: The shipped sample (train_queries=2, test_queries=1, seed=0); rebuild it with :func:`regenerate_sample`.
 SAMPLE_DIR = Path(str(resources.files("fusionbench.synthetic").joinpath("sample")))
@@ -57,6 +56,11 @@ _MARKER_TEXT = (
     "format, to exercise every code path offline. They are not the LLMFusionBench release: do not report results "
     "on them. `fusionbench build` marks exports of these files synthetic.\n"
 )
+
+#: The planted option: query kinds; the logit a favoured model gains and the others lose; the embedding shift;
+#: the share of a task's queries of its dominant kind.
+PLANTED_KINDS = 4
+PLANTED_GAIN, PLANTED_LOSS, PLANTED_SIGNAL, PLANTED_DOMINANT = 2.0, 3.0, 0.25, 0.6
 
 TASK_DESCRIPTIONS = {
     "gsm8k": "Grade-school maths word problems that need a few steps of arithmetic.",
@@ -118,115 +122,6 @@ def _models() -> list[_Model]:
         slip = 0.12 if gen == "gemma-7b" else 0.03
         out.append(_Model(name, info.description, price_in, price_out, skill, slip, gen == "deepseek-r1"))
     return out
-
-
-# --------------------------------------------------------------------------------- release scoring
-_MC_PAREN = re.compile(r"\(\s*[a-zA-Z]\s*\)")
-_GSM_NUM = re.compile(r"(\-?[0-9\.\,]+)")
-_MBPP_CODE = re.compile(r"\[BEGIN\](.*?)(?:\[DONE\]|\[Done\]|$)", re.DOTALL | re.IGNORECASE)
-_HE_CODE = re.compile(r"\[BEGIN\](.*?)(?:\[DONE\]|$)", re.DOTALL | re.IGNORECASE)
-
-
-def _last_boxed(text: str) -> str | None:
-    if "\\boxed " in text:
-        return "\\boxed " + text.split("\\boxed ")[-1].split("$")[0]
-    idx = text.rfind("\\boxed")
-    idx = text.rfind("\\fbox") if idx < 0 else idx
-    if idx < 0:
-        return None
-    depth = 0
-    for i in range(idx, len(text)):
-        depth += (text[i] == "{") - (text[i] == "}")
-        if text[i] == "}" and depth == 0:
-            return text[idx : i + 1]
-    return None
-
-
-def _unbox(text: str | None) -> str | None:
-    if text is None:
-        return None
-    if text.startswith("\\boxed "):
-        return text[len("\\boxed ") :]
-    return text[len("\\boxed{") : -1] if text.startswith("\\boxed{") and text.endswith("}") else None
-
-
-def _fix_fracs(s: str) -> str:
-    head, *rest = s.split("\\frac")
-    for sub in rest:
-        head += "\\frac"
-        if sub.startswith("{") or len(sub) < 2:
-            if not sub.startswith("{"):
-                return s
-            head += sub
-        elif sub[1] == "{":
-            head += "{" + sub[0] + "}" + sub[1:]
-        else:
-            head += "{" + sub[0] + "}{" + sub[1] + "}" + sub[2:]
-    return head
-
-
-def _strip_latex(s: str) -> str:
-    """The Hendrycks MATH answer normalisation the release used."""
-    s = s.replace("\n", "").replace("\\!", "").replace("\\\\", "\\").replace("tfrac", "frac").replace("dfrac", "frac")
-    s = s.replace("\\left", "").replace("\\right", "").replace("^{\\circ}", "").replace("^\\circ", "")
-    s = s.replace("\\$", "")
-    if "\\text{ " in s:
-        parts = s.split("\\text{ ")
-        if len(parts) != 2:
-            raise ValueError("units")
-        s = parts[0]
-    s = s.replace("\\%", "").replace(" .", " 0.").replace("{.", "{0.")
-    if not s:
-        return s
-    s = "0" + s if s[0] == "." else s
-    if len(s.split("=")) == 2 and len(s.split("=")[0]) <= 2:
-        s = s.split("=")[1]
-    if "\\sqrt" in s:
-        head, *rest = s.split("\\sqrt")
-        s = head + "".join("\\sqrt" + (r if r[:1] == "{" else "{" + r[:1] + "}" + r[1:]) for r in rest)
-    s = _fix_fracs(s.replace(" ", ""))
-    s = "\\frac{1}{2}" if s == "0.5" else s
-    parts = s.split("/")
-    if len(parts) == 2:
-        a, b = int(parts[0]), int(parts[1])  # a ValueError falls back to plain comparison, as in the release
-        s = f"\\frac{{{a}}}{{{b}}}" if s == f"{a}/{b}" else s
-    return s
-
-
-def _math_equiv(a: str, b: str) -> bool:
-    try:
-        return _strip_latex(a) == _strip_latex(b)
-    except (ValueError, IndexError):
-        return a == b
-
-
-def release_performance(item: Item, response: str) -> str:
-    """The release's ``performance`` value for ``response``, by its own rules (defects included)."""
-    task, gold = item.task, item.ground_truth
-    if task in MULTIPLE_CHOICE_TASKS:
-        found = _MC_PAREN.findall(response)
-        return "1.0" if found and gold.strip().lower() in found[-1].lower() else "0.0"
-    if task == "gsm8k":
-        gold_n = gold.split("####")[-1].replace(",", "").replace("$", "").replace(".", "").strip()
-        nums = [n for n in _GSM_NUM.findall(response) if n not in ("", ".")]
-        ok = bool(nums) and nums[-1].replace(",", "").replace("$", "").replace(".", "").strip() == gold_n
-        return "1.0" if ok else "0.0"
-    if task == "math":
-        pred = _unbox(_last_boxed(response))
-        return "1.0" if pred is not None and _math_equiv(pred, _unbox(_last_boxed(gold)) or "") else "0.0"
-    if task == "mbpp":
-        match = _MBPP_CODE.search(response)
-        code = match.group(1).strip() if match else response.strip()
-        return f"{{'pass@1': {1.0 if run_code(code, tuple(ast.literal_eval(gold))) else 0.0}}}"
-    if task == "human_eval":
-        match = _HE_CODE.search(response)
-        raw = match.group(1).strip() if match else ""
-        code = (raw if raw.startswith("def ") else "    " + raw.replace("\n", "\n    ")) if match else response.strip()
-        stub = item.fields.function_stub or ""
-        program = f"{stub}{code}\n{gold}\ncheck({item.fields.entry_point})"
-        return f"{{'pass@1': {1.0 if run_code(program) else 0.0}}}"
-    pred, ref = normalize_answer(response), normalize_answer(gold)  # cem: the gold is a substring of the response
-    return "1.0" if ref in pred else "0.0"
 
 
 # ------------------------------------------------------------------------------------- responses
@@ -313,10 +208,12 @@ def _vector(key: str, scale: float) -> list[float]:
     return [(raw[i] + raw[i + 768]) / 65535.0 * scale - scale for i in range(768)]
 
 
-def embedding_text(text: str, task: str) -> str:
-    """A 768-d pseudo-embedding of ``text`` (near its task's centre), printed the way torch prints a tensor."""
+def embedding_text(text: str, task: str, kind: int | None = None) -> str:
+    """A 768-d pseudo-embedding of ``text`` (near its task's centre; with ``kind``, moved towards that planted
+    query kind's direction), printed the way torch prints a tensor."""
     centre, noise = _centre(task), _vector("q:" + text, 0.08)
-    cells = [f"{c + n:.4f}" for c, n in zip(centre, noise, strict=True)]
+    signal = _vector(f"kind:{kind}", PLANTED_SIGNAL) if kind is not None else [0.0] * 768
+    cells = [f"{c + n + k:.4f}" for c, n, k in zip(centre, noise, signal, strict=True)]
     width = max(map(len, cells))
     per_line = max(1, (80 - 8) // (width + 2))
     lines = [", ".join(c.rjust(width) for c in cells[i : i + per_line]) for i in range(0, 768, per_line)]
@@ -361,8 +258,26 @@ def _items(split: str, n: int, seed: int, offset: int, seen: set[str]) -> Iterat
                 raise RuntimeError(f"could not make {n} distinct synthetic {task} queries")
 
 
-def _block(item: Item, models: list[_Model], rng: random.Random, overrides: dict) -> list[list[str]]:
-    """The 40 rows of one query."""
+def planted_kind(item: Item) -> int:
+    """The planted kind of a query (0 .. PLANTED_KINDS - 1), a hash of its text, so the same in every split. Each
+    task has a dominant kind (most of its queries) and the rest spread evenly: the task says something about the
+    kind (per-task routing helps), the embedding says all of it (per-query routing helps more)."""
+    digest = hashlib.sha256(f"{item.task}|{item.fields.question}".encode()).digest()
+    dominant = TASKS.index(item.task) % PLANTED_KINDS
+    return dominant if digest[0] < PLANTED_DOMINANT * 256 else digest[1] % PLANTED_KINDS
+
+
+def planted_skill(model_index: int, kind: int) -> float:
+    """The logit a model gains (or loses) on queries of one planted kind: each kind favours a quarter of the models,
+    a different quarter for each kind, so no single model and no per-task choice is best on every query."""
+    return PLANTED_GAIN if model_index % PLANTED_KINDS == kind else -PLANTED_LOSS
+
+
+def _block(
+    item: Item, models: list[_Model], rng: random.Random, overrides: dict, planted: bool = False
+) -> list[list[str]]:
+    """The 40 rows of one query; ``planted``: a per-query skill signal, also written into the embedding."""
+    kind = planted_kind(item) if planted else None
     prompts = {mode: render(item.task, item.fields, mode) for mode in ("direct", "cot")}
     in_tokens = {mode: count_tokens(p) for mode, p in prompts.items()}
     desc, base = TASK_DESCRIPTIONS[item.task], _TASK_BASE[item.task] - 3 * item.difficulty
@@ -372,13 +287,14 @@ def _block(item: Item, models: list[_Model], rng: random.Random, overrides: dict
         for mode in ("direct", "cot"):
             cot = mode == "cot"
             logit = base + model.skill[item.task] + (_COT_BONUS.get(item.task, 0.15) if cot else 0.0)
+            logit += planted_skill(m, kind) if kind is not None else 0.0
             correct = rng.random() < 1 / (1 + math.exp(-logit))
             response: str | None = _respond(item, model, cot, correct, rng)
             correct, response = overrides.get((m, mode), (correct, response))
             if rows:
                 embed = ["", prompts[mode], ""]
             else:
-                embed = [_task_embedding(item.task), prompts[mode], embedding_text(prompts[mode], item.task)]
+                embed = [_task_embedding(item.task), prompts[mode], embedding_text(prompts[mode], item.task, kind)]
             llm = model.name + (THINK_SUFFIX if cot else "")
             if response is None:  # a failed generation: the release wrote "" for all of these
                 rows.append([*head, *embed, *tail, llm, "", "", "", "", "", "", "", model.description, "0.0"])
@@ -405,11 +321,16 @@ def _overrides(item: Item, failed_model: int | None) -> dict[tuple[int, str], tu
     return out
 
 
-def generate_release(out_dir: str | Path, train_queries: int, test_queries: int, seed: int = 0) -> dict[str, int]:
+def generate_release(
+    out_dir: str | Path, train_queries: int, test_queries: int, seed: int = 0, *, planted: bool = False
+) -> dict[str, int]:
     """Write a synthetic ``train.csv`` and ``partial_test.csv`` into ``out_dir``; return rows written per file.
 
     ``train_queries`` and ``test_queries`` are per task (GPQA has no test queries). The same
-    arguments give byte-identical files.
+    arguments give byte-identical files. ``planted``: every query gets one of :data:`PLANTED_KINDS` kinds
+    (:func:`planted_kind`) that shifts each model's chance of a correct answer (:func:`planted_skill`) and moves
+    the query's embedding along that kind's direction, so a router that reads the embedding can beat the best
+    per-task choice; without it no per-query signal exists beyond the task (routers must not beat per-task).
     """
     if train_queries < 2 or test_queries < 1:
         raise ValueError("need train_queries >= 2 and test_queries >= 1 to plant every quirk")
@@ -429,7 +350,8 @@ def generate_release(out_dir: str | Path, train_queries: int, test_queries: int,
             writer.writerow(RELEASE_COLUMNS)
             for b, item in enumerate(_items(split, n, seed, offset, seen)):
                 rng = random.Random(f"{seed}|{split}|{b}|rows")
-                rows = _block(item, models, rng, _overrides(item, failed_model if b == failed_block else None))
+                overrides = _overrides(item, failed_model if b == failed_block else None)
+                rows = _block(item, models, rng, overrides, planted)
                 if b == other_block and split == "train":
                     del rows[other_row]  # the one missing row
                 elif b == other_block:
@@ -437,7 +359,8 @@ def generate_release(out_dir: str | Path, train_queries: int, test_queries: int,
                 writer.writerows(rows)
                 rows_written += len(rows)
         counts[FILES[split]] = rows_written
-    (out_dir / MARKER).write_text(_MARKER_TEXT, encoding="utf-8")
+    planted_note = f"\nPlanted per-query skill signal: {PLANTED_KINDS} kinds (`planted=True`).\n" if planted else ""
+    (out_dir / MARKER).write_text(_MARKER_TEXT + planted_note, encoding="utf-8")
     return counts
 
 
