@@ -25,6 +25,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import warnings
 from dataclasses import dataclass
@@ -172,52 +173,40 @@ def warn_if_degraded(isolation: SandboxIsolation, stacklevel: int = 3) -> None:
 
 
 def _probe_named(backend: Backend) -> SandboxIsolation:
-    isolation = _probe(backend, [])
+    isolation, reason = _probe(backend, ())
     if isolation is None:
-        raise RuntimeError(f"the {backend!r} sandbox backend does not work here: {_last_reason.get(backend, '?')}")
+        raise RuntimeError(f"the {backend!r} sandbox backend does not work here: {reason}")
     return isolation
 
 
 def _probe_auto() -> SandboxIsolation:
-    notes: list[str] = []
+    notes: tuple[str, ...] = ()
     for backend in BACKENDS:
-        isolation = _probe(backend, notes)
+        isolation, reason = _probe(backend, notes)
         if isolation is not None:
             return isolation
-    raise RuntimeError("no code sandbox backend works here: " + " | ".join(notes))  # guard always starts
+        notes = (*notes, reason)
+    raise RuntimeError("no code sandbox backend works here: " + " | ".join(notes))
 
 
-_last_reason: dict[str, str] = {}
-
-
-def _probe(backend: Backend, notes: list[str]) -> SandboxIsolation | None:
-    """The isolation ``backend`` gives, or None (with the reason added to ``notes``) when it cannot start."""
-    root = os.geteuid() == 0
+def _probe(backend: Backend, notes: tuple[str, ...]) -> tuple[SandboxIsolation | None, str]:
+    """(the isolation ``backend`` gives, "") or (None, why it cannot start); ``notes`` say why better ones failed."""
     tools = {name: shutil.which(name) for name in ("bwrap", "unshare", "setpriv", "timeout")}
     if backend != "guard" and sys.platform != "linux":
-        reason = f"{backend}: Linux only"
-    elif backend != "guard" and tools[backend] is None:
-        reason = f"{backend}: not found on PATH"
-    else:
-        reason = ""
-    if reason:
-        notes.append(reason)
-        _last_reason[backend] = reason
-        return None
-    uid_notes: list[str] = []
+        return None, f"{backend}: Linux only"
+    if backend != "guard" and tools[backend] is None:
+        return None, f"{backend}: not found on PATH"
     reason = f"{backend}: did not start"
-    for uid_drop in (True, False) if root else (False,):
-        isolation = _isolation(backend, tools, uid_drop=uid_drop, notes=(*notes, *uid_notes))
+    for uid_drop in (True, False) if os.geteuid() == 0 else (False,):
+        isolation = _isolation(backend, tools, uid_drop=uid_drop, notes=notes)
         ok, detail = _try(isolation)
         if ok:
-            return isolation
+            return isolation, ""
         if uid_drop:
-            uid_notes.append(f"{backend}: cannot drop to uid {NOBODY} ({detail})")
+            notes = (*notes, f"{backend}: cannot drop to uid {NOBODY} ({detail})")
         else:
             reason = f"{backend}: {detail}"
-    notes.append(reason)
-    _last_reason[backend] = reason
-    return None
+    return None, reason
 
 
 def _isolation(
@@ -227,6 +216,7 @@ def _isolation(
     setpriv = tools["setpriv"] is not None
     uid = NOBODY if uid_drop else os.geteuid()
     dies = backend == "bwrap" or (backend == "unshare" and setpriv)
+    supervised = tools["timeout"] is not None and backend != "bwrap"  # under unshare also the init: not the program
     return SandboxIsolation(
         backend=backend,
         pid_namespace=namespaces,
@@ -238,16 +228,13 @@ def _isolation(
         program_uid=uid,
         no_new_privileges=backend == "bwrap" or setpriv,
         dies_with_scorer=dies,
-        wall_clock_supervisor=tools["timeout"] is not None
-        and backend != "bwrap",  # unshare: init, so pid 1 is not the program
+        wall_clock_supervisor=supervised,
         notes=notes,
     )
 
 
 def _try(isolation: SandboxIsolation) -> tuple[bool, str]:
     """Run the probe program in ``isolation``: (worked, why not)."""
-    import tempfile
-
     with tempfile.TemporaryDirectory(prefix="fusionbench-sandbox-probe-") as base:
         workdir = prepare_workdir(isolation, base)
         uid = str(isolation.program_uid if isolation.uid_drop else -1)
@@ -304,7 +291,7 @@ def launch_prefix(isolation: SandboxIsolation, timeout: float, network: bool) ->
 
 
 def _bwrap_prefix(isolation: SandboxIsolation, network: bool) -> list[str]:
-    workdir = BWRAP_WORKDIR
+    """bwrap's options: the namespaces, then the view, built in order (a later mount hides what is under it)."""
     args = [shutil.which("bwrap") or "bwrap", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
     if network:
         args.append("--unshare-net")
@@ -314,31 +301,20 @@ def _bwrap_prefix(isolation: SandboxIsolation, network: bool) -> list[str]:
             args += ["--symlink", os.readlink(top), top]
         elif os.path.isdir(top):
             args += ["--ro-bind", top, top]
-    args += ["--ro-bind", "/etc", "/etc"]
-    bound = ["/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"]
-    made: set[str] = set()
+    args += ["--ro-bind", "/etc", "/etc", "--proc", "/proc"]
+    # Only the devices Python may need: each mount costs the sandbox start a fraction of a millisecond.
+    args += ["--perms", "0755", "--dir", "/dev"]
+    args += ["--dev-bind", "/dev/null", "/dev/null", "--dev-bind", "/dev/urandom", "/dev/urandom"]
+    args += ["--perms", "1777", "--size", str(BWRAP_TMPFS_BYTES), "--tmpfs", BWRAP_WORKDIR]
+    # The interpreter last, so that one living under /tmp is bound onto the tmpfs, not hidden by it.
+    bound = ["/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/proc", "/dev"]
+    made = {BWRAP_WORKDIR}
     for path in _interpreter_paths():
         if not _under(path, bound):
             args += _parent_dirs(path, bound, made)
             args += ["--ro-bind", path, path]
             bound.append(path)
-    # Only the devices Python may need: each mount costs about a millisecond per program.
-    args += [
-        "--proc",
-        "/proc",
-        "--perms",
-        "0755",
-        "--dir",
-        "/dev",
-        "--dev-bind",
-        "/dev/null",
-        "/dev/null",
-        "--dev-bind",
-        "/dev/urandom",
-        "/dev/urandom",
-    ]
-    args += ["--perms", "1777", "--size", str(BWRAP_TMPFS_BYTES), "--tmpfs", workdir, "--chdir", workdir]
-    args += ["--remount-ro", "/", "--cap-drop", "ALL"]
+    args += ["--chdir", BWRAP_WORKDIR, "--remount-ro", "/", "--cap-drop", "ALL"]
     if isolation.uid_drop:
         args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]  # for the harness's drop, then gone
     return [*args, "--"]

@@ -96,7 +96,8 @@ def wait_and_kill(proc: subprocess.Popen, timeout: float, init_pidfd: int | None
 
     Returns (returncode, timed_out). With a pidfd the group is killed while the launcher is still
     unreaped, so its pid (the group id) cannot have been reused by then. ``init_pidfd`` (closed here)
-    is waited for too: bwrap's launcher can exit while the kernel is still ending the namespace.
+    is bwrap's namespace init, which can outlive the launcher: it is waited for, since its exit
+    completes only once the kernel has ended every process of the namespace (measured: no cost).
     """
     try:
         pidfd = os.pidfd_open(proc.pid)
