@@ -5,6 +5,7 @@ test_scoring_fields.py)."""
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from pathlib import Path
 
@@ -12,16 +13,42 @@ import numpy as np
 import pytest
 
 from fusionbench.metrics import (
+    boxed,
+    code,
+    extract_bool,
+    extract_choice,
     extract_code,
     f1_score,
+    gold_aliases,
     gold_label,
+    item_labels,
+    math_answers,
+    mc,
     normalize_answer,
+    numeric,
     parse_test_list,
+    qa,
     score,
     score_batch,
     score_details,
+    textscan,
 )
+from fusionbench.metrics.textscan import last_digit, last_match_after, word_positions
 from fusionbench.schema import CODE_TASKS, TASKS
+
+SCORER_MODULES = (boxed, code, math_answers, mc, numeric, qa, textscan)
+
+
+@pytest.fixture(autouse=True)
+def fresh_scorer_caches() -> None:
+    """Every test computes what it checks: the scorers' ``lru_cache``s start empty. A result cached by
+    an earlier test (or, under mutmut, by the clean run that the mutant's process was forked from)
+    would otherwise hide a bug in the function behind the cache. The other scoring test files import
+    this fixture."""
+    for module in SCORER_MODULES:
+        for value in vars(module).values():
+            if callable(getattr(value, "cache_clear", None)):
+                value.cache_clear()
 
 
 def _jsonl(path: Path) -> list[dict]:
@@ -41,8 +68,10 @@ def test_none_response_is_none_and_empty_is_zero() -> None:
 
 
 def test_unknown_task_raises() -> None:
-    with pytest.raises(ValueError, match="unknown task"):
+    with pytest.raises(ValueError, match=f"^unknown task 'nope'; expected one of {', '.join(TASKS)}$"):
         score("nope", "x", "y")
+    with pytest.raises(ValueError, match="unknown task 'nope'"):
+        score_batch(["gsm8k", "nope"], ["1", "2"], ["1", "2"])
     with pytest.raises(ValueError, match="same length"):
         score_batch(["gsm8k"], ["1", "2"], ["1", "2"])
 
@@ -92,6 +121,34 @@ def test_mc_gold_forms_and_option_text() -> None:
     assert score("commonsense_qa", "cat", "B", choices=["dog", "cat", "cow"], choice_labels=list("ABC")) == 1.0
 
 
+def test_mc_the_last_stated_label_counts() -> None:
+    assert extract_choice("(B)") == "B"  # letters by default
+    assert extract_choice("The answer is B. Wait, the correct option is C.") == "C"
+    assert extract_choice("The answer is B, as this choice shows.") == "B"  # a keyword with no label is passed over
+    assert extract_choice("Answer: C. Then the answer is A dog.") == "C"  # so is an article
+    assert extract_choice("Answer: I think so") is None  # "I" the pronoun
+    assert extract_choice("Answer: I because it is") == "I"
+    assert extract_choice("The answer is 3", kind="digit") == "3"
+    assert extract_choice("The answer is 3") is None
+
+
+def test_mc_item_information_decides_the_valid_labels() -> None:
+    assert item_labels("mmlu") == tuple("ABCD")
+    assert item_labels("commonsense_qa") == tuple("ABCDE")
+    assert item_labels("mmlu", None, 3) == tuple("ABC")
+    assert item_labels("mmlu", (" a", "b ")) == ("A", "B")
+    assert score("mmlu", "(D)", "D", choices=["w", "x", "y"]) == 0.0  # three options: no D
+    assert score("mmlu", "(C)", "C", choices=["w", "x", "y"]) == 1.0
+    assert score("mmlu", "(E)", "E") == 1.0  # no item information: the gold label is trusted
+    assert score("mmlu", "(E)", "Option E") == 0.0  # ... only when it is one label
+    # a gold given as an option's text, with letter and digit labels
+    assert score("mmlu", "(B)", "cat", choices=["dog", "cat"], choice_labels=["A", "B"]) == 1.0
+    assert score("arc_challenge", "(2)", "cat", choices=["dog", "cat"], choice_labels=["1", "2"]) == 1.0
+    # the option-text fallback with more labels than choices
+    assert score("mmlu", "cat", "B", choices=["dog", "cat"], choice_labels=list("ABCD")) == 1.0
+    assert score("mmlu", "cat", "B", choices=["cat", "cat"], choice_labels=list("AB")) == 0.0  # ambiguous text
+
+
 # ---------------------------------------------------------------- QA
 def test_normalize_answer() -> None:
     assert normalize_answer("  The  Eiffel-Tower!  ") == "eiffeltower"
@@ -125,6 +182,31 @@ def test_qa_f1_and_details() -> None:
     assert details["f1"] == pytest.approx(0.25)
 
 
+def test_gold_aliases_forms() -> None:
+    assert gold_aliases("['NYC', 'Big Apple']") == ("NYC", "Big Apple")
+    assert gold_aliases("[1990, 1991]") == ("[1990, 1991]",)  # not a list of strings: the text itself
+    assert gold_aliases("[not a list") == ("[not a list",)
+    assert gold_aliases(1990) == ("1990",)
+    assert gold_aliases(None) == ()
+    assert gold_aliases("x", "y") == ("x", "y")
+    assert gold_aliases(("x", "  ", "x"), ["z"]) == ("x", "z")  # blanks dropped, duplicates once
+    assert gold_aliases({"a": 1}) == ("{'a': 1}",)
+
+
+def test_qa_em_and_f1_edges() -> None:
+    assert score_details("squad", "Hawaii.", "hawaii") == {"acc": 1.0, "em": 1.0, "f1": 1.0}
+    assert score_details("trivia_qa", "Big Apple", "NYC", aliases=["the Big Apple"]) == {
+        "acc": 1.0,
+        "em": 1.0,
+        "f1": 1.0,
+    }
+    assert score_details("squad", "x", "", aliases=[" "]) == {"acc": 0.0, "em": 0.0, "f1": 0.0}
+    assert f1_score("a", "the") == 1.0  # both empty after normalisation
+    assert f1_score("", "cat") == 0.0
+    assert f1_score("cat", "") == 0.0
+    assert f1_score("x", []) == 0.0
+
+
 def test_boolq_rules() -> None:
     assert score("boolq", "True.", "True") == 1.0
     assert score("boolq", "Yes, it is.", "true") == 1.0
@@ -136,6 +218,25 @@ def test_boolq_rules() -> None:
     assert score("boolq", "There is no such rule, so the answer is True.", "True") == 1.0  # explicit answer
     assert score("boolq", "Answer: **False**", "False") == 1.0
     assert score_details("boolq", "yes", "True") == {"acc": 1.0, "pred": True}
+
+
+def test_extract_bool_forms() -> None:
+    assert extract_bool("The answer is: (False), though yes it looks true") is False
+    assert extract_bool("Answer - yes") is True
+    assert extract_bool("yes and no") is None
+    assert extract_bool("nothing") is None
+
+
+def test_word_positions_and_scans() -> None:
+    assert list(word_positions("answer x_answer answers answer", "answer")) == [0, 24]
+    assert list(word_positions("ab ab ab", "ab", 1)) == [3, 6]
+    assert list(word_positions("", "ab")) == []
+    assert last_digit("1 then 2 then 1.") == 14
+    assert last_digit("none") == -1
+    tail = re.compile(r"(?i:answer) is (\w+)")
+    assert last_match_after("Answer is x; answer is y", ("answer",), tail).group(1) == "y"
+    assert last_match_after("answer is x; the answer: y", ("answer",), tail).group(1) == "x"
+    assert last_match_after("no keyword", ("answer",), tail) is None
 
 
 # ---------------------------------------------------------------- code extraction
@@ -225,6 +326,49 @@ def test_mbpp_reference_code_passes_its_tests(shared_data: Path) -> None:
 def test_mbpp_setup_code_runs_after_the_program() -> None:
     code = "class Node:\n    def __init__(self, v):\n        self.v = v\n\ndef val(n):\n    return n.v\n"
     assert score("mbpp", code, ["assert val(root) == 3"], test_setup_code="root = Node(3)") == 1.0
+
+
+SLOW = "import time\n\ndef f():\n    time.sleep(1.5)\n    return 1\n"
+
+
+def test_code_timeouts_are_applied() -> None:
+    # the limit, not the default of 3 s, stops a program that sleeps 1.5 s
+    assert score("mbpp", SLOW, ["assert f() == 1"], timeout=0.3) == 0.0
+    details = score_details("mbpp", SLOW, ["assert f() == 1"], timeout=0.3)
+    assert details is not None and details["acc"] == 0.0 and details["status"] == "timeout"
+    assert score_batch("mbpp", [SLOW], [["assert f() == 1"]], timeout=0.3) == [0.0]
+
+
+def test_code_details_without_code_or_tests() -> None:
+    expected = {"acc": 0.0, "status": "failed", "stderr": "no code or no tests", "duration": 0.0}
+    assert score_details("mbpp", "", ["assert True"]) == expected
+    assert score_details("mbpp", "def f():\n    return 1", []) == expected
+    failed = score_details("mbpp", "def f():\n    return 2", ["assert f() == 1"])
+    assert failed is not None and failed["acc"] == 0.0 and failed["status"] == "failed"
+    assert isinstance(failed["duration"], float) and failed["duration"] > 0.0
+
+
+def test_score_batch_code_rows() -> None:
+    code = "class Node:\n    def __init__(self, v):\n        self.v = v\n\ndef val(n):\n    return n.v\n"
+    rows = [
+        ("mbpp", "", ["assert True"], {}),  # no code
+        ("mbpp", code, ["assert val(root) == 3"], {"test_setup_code": "root = Node(3)"}),
+        ("gsm8k", "#### 2", "2", {}),
+        ("mbpp", "def f():\n    return 2", ["assert f() == 1"], None),
+    ]
+    tasks, responses, golds, fields = (list(x) for x in zip(*rows, strict=True))
+    assert score_batch(tasks, responses, golds, fields) == [0.0, 1.0, 1.0, 0.0]
+    with pytest.raises(ValueError, match="same length"):
+        score_batch(["gsm8k", "gsm8k"], ["1", "2"], ["1"])
+    with pytest.raises(ValueError, match="same length"):
+        score_batch(["gsm8k", "gsm8k"], ["1", "2"], ["1", "2"], [{}])
+
+
+def test_human_eval_entry_point_field_picks_the_function_under_test() -> None:
+    check = "def check(candidate):\n    assert candidate(1, 2) == 3\n"
+    two = "def add(a, b):\n    return a + b\n\n\ndef helper():\n    return 0\n"
+    assert score("human_eval", two, check, prompt=None, entry_point="add") == 1.0
+    assert score("human_eval", two, check, prompt=None) == 0.0  # else the last function is checked
 
 
 # ---------------------------------------------------------------- batch == single

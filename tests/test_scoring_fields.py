@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from test_scoring import fresh_scorer_caches  # noqa: F401 - the autouse fixture that empties the scorer caches
 
 from fusionbench.metrics import score, score_batch, score_details
 from fusionbench.metrics.scoring import ACCEPTED_FIELDS
@@ -48,7 +49,11 @@ def test_humaneval_prompt_is_the_function_stub() -> None:
     assert score("human_eval", "    return a - b\n", CHECK, prompt=STUB) == 0.0
     details = score_details("human_eval", BODY, CHECK, prompt=STUB, entry_point="add")
     assert details is not None and details["acc"] == 1.0 and details["status"] == "passed"
-    with pytest.raises(ValueError, match="'prompt' and 'function_stub' that differ"):
+    message = (
+        r"^human_eval got 'prompt' and 'function_stub' that differ; 'prompt' is HumanEval's name for the "
+        r"function stub: pass one of them$"
+    )
+    with pytest.raises(ValueError, match=message):
         score("human_eval", BODY, CHECK, prompt=STUB, function_stub="def other():\n")
 
 
@@ -57,7 +62,11 @@ def test_humaneval_test_column_is_the_ground_truth() -> None:
     assert score("human_eval", BODY, "", prompt=STUB, test=CHECK) == 1.0
     assert score("human_eval", BODY, CHECK, prompt=STUB, test=CHECK) == 1.0
     assert score("human_eval", BODY, None, prompt=STUB) == 0.0  # no tests: nothing passes
-    with pytest.raises(ValueError, match="ground truth and a 'test' field that differ"):
+    message = (
+        r"^human_eval got a ground truth and a 'test' field that differ; 'test' is HumanEval's name for the "
+        r"check code, which is the ground truth: pass one of them$"
+    )
+    with pytest.raises(ValueError, match=message):
         score("human_eval", BODY, CHECK, prompt=STUB, test="def check(c):\n    assert False\n")
 
 
@@ -65,7 +74,13 @@ def test_humaneval_columns_are_refused_elsewhere_with_a_hint() -> None:
     for name in ("prompt", "test"):
         with pytest.raises(TypeError, match=f"unknown field '{name}' for task 'mbpp'.*accepted for human_eval only"):
             score("mbpp", "def f():\n    return 1", ["assert f() == 1"], **{name: "x"})
-    with pytest.raises(TypeError, match="unknown field 'stub' for task 'human_eval'; accepted"):
+    hint = (
+        r"^unknown field 'prompt' for task 'gsm8k' \('prompt' and 'test' are HumanEval's column names, "
+        r"accepted for human_eval only\); accepted fields: "
+    )
+    with pytest.raises(TypeError, match=hint):
+        score("gsm8k", "4", "4", prompt="x")
+    with pytest.raises(TypeError, match=r"^unknown field 'stub' for task 'human_eval'; accepted"):
         score("human_eval", BODY, CHECK, stub=STUB)
 
 

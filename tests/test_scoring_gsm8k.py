@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from test_scoring import fresh_scorer_caches  # noqa: F401 - the autouse fixture that empties the scorer caches
 
 from fusionbench.metrics import extract_number, gold_number, score, score_batch, score_details
 
@@ -31,8 +32,11 @@ def _jsonl(path: Path) -> list[dict]:
         ("no numbers at all", "4", 0.0),
         ("0.5 of them", "#### .5", 1.0),
         ("5 boxes", 5, 1.0),  # a numeric gold
-        ("5 boxes", 5.0000001, 1.0),  # within the 1e-6 tolerance
+        ("5 boxes", 5.0000001, 1.0),  # within 1e-6
         ("5 boxes", 5.001, 0.0),
+        ("10000001 people", "#### 10000000", 0.0),  # no relative tolerance hides a wrong digit
+        ("123456789.0000001", "#### 123456789", 1.0),
+        ("0.0000001", 1e-7, 1.0),  # a float gold is compared as a number, not as its repr "1e-07"
         ("5 boxes", "no gold number here", 0.0),
     ],
 )
@@ -47,6 +51,9 @@ def test_gsm8k_rules(response: str, gold: object, expected: float) -> None:
         ("#### 42\nThe 7 dwarves agree.", 42.0),
         ("A first guess: #### 3\nOn reflection the total is 4.\n#### 5\nCheck: 2 + 3", 5.0),
         ("#### \nno number after the marker, so the last number counts: 8", 8.0),
+        ("####\nwe have 7 apples\nand 8 pears", 8.0),  # only the marker's own line
+        ("####7, not 3", 7.0),
+        ("The answer is 12; more than that cannot be determined.", 12.0),  # declining after the number
         ("First 3 then 5.\nA: 12\nCheck: 2 + 10", 12.0),
         ("A: 3\nWait, I made a mistake.\nA: 9\nCheck: 4 + 5", 9.0),
         ("**A:** 7 and then 2 more", 7.0),
@@ -58,6 +65,9 @@ def test_gsm8k_rules(response: str, gold: object, expected: float) -> None:
         ("We get $\\boxed{1{,}000}$ and 3 later", 1000.0),
         ("\\boxed{4} at first, then \\boxed{6}; 2 is left", 6.0),
         ("\\boxed{x} and 7", 7.0),  # a box without a number does not decide
+        ("\\fbox{7} and 3", 7.0),
+        ("\\boxed{-\\$5} and 3", -5.0),
+        ("\\boxed{1\\!000} and 3", 1000.0),
         ("#### 1\nA: 2\nthe answer is 3\n\\boxed{4}", 1.0),  # #### first, then A:, then "the answer is", then \boxed
         ("A: 2\nthe answer is 3\n\\boxed{4}", 2.0),
         ("the answer is 3\n\\boxed{4} 5", 3.0),
@@ -79,6 +89,7 @@ def test_gsm8k_answer_markers(response: str, expected: float) -> None:
         ("it is 1,2345 units", 2345.0),  # "1,2345" has no three-digit group
         ("it costs $ 12", 12.0),
         ("a - 3 b", -3.0),
+        ("1 then 2 then 1", 1.0),  # the last number, though its digit occurs first
     ],
 )
 def test_gsm8k_number_forms(text: str, expected: float | None) -> None:

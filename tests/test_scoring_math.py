@@ -5,6 +5,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from test_scoring import fresh_scorer_caches  # noqa: F401 - the autouse fixture that empties the scorer caches
 
 from fusionbench.metrics import (
     extract_math_answer,
@@ -38,6 +39,9 @@ def test_boxed_answers_every_outermost_box() -> None:
     assert boxed_answers("\\boxed{unclosed and \\boxed{5}") == ["5"]
     assert boxed_answers("\\boxed{a}{b}") == ["a"]
     assert boxed_answers("\\boxed") == []
+    assert boxed_answers("\\boxed{1}\\boxed{2}") == ["1", "2"]
+    assert boxed_answers("\\boxed, then \\boxed{3}") == ["3"]  # the brace-less form needs white space
+    assert boxed_answers("\\boxed X") == ["X"]
     assert boxed_answers("nothing") == []
 
 
@@ -63,8 +67,9 @@ def test_boxed_answers_every_outermost_box() -> None:
         ("\\boxed{3}", "4", 0.0),
         ("\\boxed{3}", "", 0.0),
         ("\\boxed{12.0}", "12", 1.0),
-        ("\\boxed{12.0001}", "12", 0.0),
-        ("\\boxed{12.00001}", "12", 1.0),  # within the relative tolerance of 1e-6
+        ("\\boxed{12.00001}", "12", 0.0),
+        ("\\boxed{12.0000001}", "12", 1.0),  # within 1e-6
+        ("\\boxed{10000001}", "10000000", 0.0),  # no relative tolerance hides a wrong digit
         ("\\boxed{.5}", "0.5", 1.0),
         ("\\boxed{50\\%}", "50", 1.0),
         ("\\boxed{\\$18.50}", "18.5", 1.0),

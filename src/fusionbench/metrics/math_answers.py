@@ -11,7 +11,8 @@ response states two answers, and a hedge is not credited with the one that happe
 A thousands separator is a comma followed by exactly three digits, with no space: "1,000" is 1000,
 but "32, 349" is the list of 32 and 349 (and "32, 349" does not match 32349).
 
-Fast paths come first: equal strings after the Hendrycks normalisation, or two plain numbers. Only
+Fast paths come first: equal strings after the Hendrycks normalisation, or two plain numbers (equal
+within 1e-6, :func:`~fusionbench.metrics.numeric.numbers_equal`). Only
 the rest goes to math-verify (fractions, ``\\dfrac``, roots, intervals, sets, units, ...). math-verify
 times out with ``SIGALRM``, which only works in the main thread: there it runs with its timeouts; in
 any other thread it runs without them, on answers short and tame enough to be safe (no huge powers or
@@ -25,6 +26,7 @@ import threading
 from functools import lru_cache
 
 from fusionbench.metrics.boxed import boxed_answers
+from fusionbench.metrics.numeric import numbers_equal
 
 #: Seconds math-verify may spend parsing one answer or comparing two (main thread only).
 MATH_VERIFY_TIMEOUT = 5
@@ -128,7 +130,7 @@ def math_equivalent(gold: str, pred: str) -> bool:
         return True
     gn, pn = _plain_number(g), _plain_number(p)
     if gn is not None and pn is not None:
-        return abs(gn - pn) <= 1e-6 * max(1.0, abs(gn))
+        return numbers_equal(gn, pn)
     timed = threading.current_thread() is threading.main_thread()
     if not timed and any(len(x) > _MAX_UNTIMED_LEN or _RISKY.search(x) for x in (gold, pred)):
         return False

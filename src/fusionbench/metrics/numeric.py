@@ -106,8 +106,9 @@ def gold_number(ground_truth: str) -> float | None:
 
 
 def numbers_equal(a: float, b: float) -> bool:
-    """Equal up to a relative (and absolute) tolerance of 1e-6."""
-    return math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-6)
+    """Equal within 1e-6 (a relative 1e-9 above 1,000: float rounding). The answers are exact, so no
+    relative tolerance may hide a wrong digit: 10,000,001 is not 10,000,000."""
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-6)
 
 
 def gsm8k_score(response: str, ground_truth: object) -> float:
