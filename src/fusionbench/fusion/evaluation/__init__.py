@@ -1,0 +1,45 @@
+"""Evaluating routers: the leakage check before every evaluation, Table-4 settings under two protocols,
+paired bootstrap CIs against the best single and per-task baselines, and calibration of a trade-off knob.
+
+``evaluate(router, test, train=train, X=X_test)`` -> :class:`RoutingEvaluation`;
+``calibrate(router, val, X_val=..., target_cost=...)`` -> :class:`Calibration`.
+"""
+
+from __future__ import annotations
+
+from fusionbench.fusion.evaluation.calibration import Calibration, calibrate
+from fusionbench.fusion.evaluation.core import collect, concat, evaluate, finalize, map_choices, route_setting
+from fusionbench.fusion.evaluation.gate import TrainingRecord, TransductiveError, check_before_evaluation
+from fusionbench.fusion.evaluation.protocols import (
+    NO_COST,
+    NO_JUDGE,
+    PROTOCOLS,
+    SETTINGS,
+    SettingUnavailable,
+    setting_view,
+    unavailable_reason,
+)
+from fusionbench.fusion.evaluation.result import BASELINES, RoutingEvaluation
+
+__all__ = [
+    "BASELINES",
+    "NO_COST",
+    "NO_JUDGE",
+    "PROTOCOLS",
+    "SETTINGS",
+    "Calibration",
+    "RoutingEvaluation",
+    "SettingUnavailable",
+    "TrainingRecord",
+    "TransductiveError",
+    "calibrate",
+    "check_before_evaluation",
+    "collect",
+    "concat",
+    "evaluate",
+    "finalize",
+    "map_choices",
+    "route_setting",
+    "setting_view",
+    "unavailable_reason",
+]

@@ -1,0 +1,158 @@
+"""What runs before every evaluation: the leakage check (exact ``query_id`` and normalised-text overlap between
+the training data and the evaluated queries) and the transductive guard.
+
+* Overlap fails the evaluation (:class:`~fusionbench.fusion.leakage.LeakageError`) unless ``allow_overlap``;
+  the report then records how many test queries were seen in training.
+* A ``naive`` split (train = test, Bench-CoE's naive scenario) is refused (:class:`TransductiveError`) unless
+  the caller declares ``transductive=True``, which the benchmark runner does and which labels every number
+  "transductive".
+* A saved router keeps a :class:`TrainingRecord` (its training query ids and the SHA-256 of their normalised
+  texts), so ``fusionbench route eval`` checks a test set against the router's own training data, whatever
+  data it is evaluated on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fusionbench.fusion.data import RoutingData
+from fusionbench.fusion.leakage import LeakageError, LeakageReport, check_leakage, normalized_texts
+
+RECORD_FORMAT = "fusionbench-training-record/1"
+
+
+class TransductiveError(ValueError):
+    """An evaluation on a naive (train = test) split that was not declared transductive."""
+
+
+def _hash(text: str | None) -> str | None:
+    return None if text is None else hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class TrainingRecord:
+    """The training queries of a router, as ids and hashes of normalised texts (no texts are kept)."""
+
+    query_ids: tuple[str, ...]
+    text_sha256: tuple[str | None, ...]
+    source: str = ""
+    split: dict[str, Any] = field(default_factory=dict)
+    transductive: bool = False
+
+    @classmethod
+    def from_data(cls, train: RoutingData, split: dict[str, Any] | None = None) -> TrainingRecord:
+        hashes = tuple(_hash(t) for t in normalized_texts(train.texts))
+        return cls(
+            tuple(str(q) for q in train.query_ids),
+            hashes,
+            train.source,
+            dict(split or {}),
+            bool(train.provenance.get("transductive")),
+        )
+
+    def to_json(self) -> str:
+        payload = {"format": RECORD_FORMAT, "source": self.source, "split": self.split}
+        payload |= {"transductive": self.transductive, "query_ids": list(self.query_ids)}
+        payload["text_sha256"] = list(self.text_sha256)
+        return json.dumps(payload)
+
+    @classmethod
+    def load(cls, path: str | Path) -> TrainingRecord:
+        payload = json.loads(Path(path).read_text(encoding="utf-8"))
+        if payload.get("format") != RECORD_FORMAT:
+            raise ValueError(f"{path}: not a fusionbench training record (format {payload.get('format')!r})")
+        return cls(
+            tuple(payload["query_ids"]),
+            tuple(payload["text_sha256"]),
+            payload.get("source", ""),
+            payload.get("split", {}),
+            bool(payload.get("transductive")),
+        )
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.write_text(self.to_json() + "\n", encoding="utf-8")
+        return path
+
+
+def leakage_vs_record(record: TrainingRecord, test: RoutingData) -> LeakageReport:
+    """:func:`~fusionbench.fusion.leakage.check_leakage` of ``test`` against a router's training record."""
+    train_ids = set(record.query_ids)
+    by_hash = {h: q for q, h in zip(record.query_ids, record.text_sha256, strict=True) if h is not None}
+    test_ids = [str(q) for q in dict.fromkeys(test.query_ids)]
+    hashes = [_hash(t) for t in normalized_texts(test.texts)]
+    texts_compared = bool(by_hash) and any(h is not None for h in hashes)
+    id_overlap = [q for q in test_ids if q in train_ids]
+    text_overlap: list[str] = []
+    examples: list[tuple[str, str, str]] = []
+    seen: set[str] = set()
+    for qid, digest, raw in zip(test.query_ids, hashes, test.texts, strict=True):
+        qid = str(qid)
+        if digest is None or digest not in by_hash or qid in seen:
+            continue
+        seen.add(qid)
+        text_overlap.append(qid)
+        if len(examples) < 5:
+            examples.append((qid, by_hash[digest], str(raw)[:120]))
+    leaked = set(id_overlap) | set(text_overlap)
+    return LeakageReport(
+        n_train=len(train_ids),
+        n_test=len(test_ids),
+        id_overlap=tuple(id_overlap),
+        text_overlap=tuple(text_overlap),
+        leaked_ids=tuple(q for q in test_ids if q in leaked),
+        clean_ids=tuple(q for q in test_ids if q not in leaked),
+        texts_compared=texts_compared,
+        examples=tuple(examples),
+    )
+
+
+def is_transductive(*datasets: RoutingData | TrainingRecord | None) -> bool:
+    """True when any part comes from a naive (train = test) split."""
+    for part in datasets:
+        if isinstance(part, TrainingRecord) and part.transductive:
+            return True
+        if isinstance(part, RoutingData) and part.provenance.get("transductive"):
+            return True
+    return False
+
+
+def check_before_evaluation(
+    train: RoutingData | TrainingRecord | None,
+    test: RoutingData,
+    *,
+    allow_overlap: bool = False,
+    transductive: bool = False,
+) -> dict[str, Any]:
+    """Run the leakage check and the transductive guard; returns what the report records about them."""
+    naive = is_transductive(train, test)
+    if naive and not transductive:
+        raise TransductiveError(
+            "this is a naive split (train = test): its numbers are transductive, so it is evaluated only by "
+            "`fusionbench route benchmark --scenario naive` (evaluate(..., transductive=True)), which labels "
+            "every number 'transductive'"
+        )
+    if train is None:
+        if not allow_overlap:
+            raise ValueError(
+                "the leakage check runs before every evaluation: pass train= (the data the router was fitted on, "
+                "or its TrainingRecord), or allow_overlap=True to evaluate without the check"
+            )
+        return {"checked": False, "reason": "no training data given (allow_overlap=True)"}
+    report = leakage_vs_record(train, test) if isinstance(train, TrainingRecord) else check_leakage(train, test)
+    summary = {"checked": True, "transductive": bool(transductive), "summary": report.summary()}
+    summary |= {k: v for k, v in report.to_dict().items() if k != "leaked_ids"}
+    if not report.ok and not transductive:
+        if not allow_overlap:
+            shown = "; ".join(f"{q} ~ train {t}: {text!r}" for q, t, text in report.examples)
+            raise LeakageError(
+                f"train/test leakage: {report.summary()}. Examples: {shown or ', '.join(report.id_overlap[:5])}. "
+                "Use a leakage-safe split (the 'release' scheme removes them) or allow the overlap "
+                "(allow_overlap=True, --allow-overlap), which the report then states."
+            )
+        summary["overlap_allowed"] = True
+    return summary
