@@ -188,6 +188,17 @@ def test_logistic_needs_binary_targets_and_handles_constant_candidates() -> None
         LinearRouter(kind="logistic").fit(X, Y * 0.5)
 
 
+def test_joint_logistic_is_scikit_learns_per_candidate_fit() -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    X, Y, _ = synthetic(n=300, k=3)
+    router = LinearRouter(kind="logistic", C=0.5).fit(X, Y)
+    for j in range(3):
+        reference = LogisticRegression(C=0.5, max_iter=1000, tol=1e-8).fit(X, Y[:, j])
+        assert np.allclose(router.coef_[j], reference.coef_[0], atol=1e-3)
+        assert router.intercept_[j] == pytest.approx(reference.intercept_[0], abs=1e-3)
+
+
 def test_mlp_fusionfactory_preset() -> None:
     preset = MLPRouter.fusionfactory()
     assert preset.hidden_layer_sizes == (1,) and preset.alpha == 0.01 and preset.per_candidate

@@ -6,8 +6,9 @@ import warnings
 from typing import Any, Literal
 
 import numpy as np
+from scipy.optimize import minimize
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.linear_model import Ridge
 from sklearn.svm import LinearSVR
 
 from fusionbench.fusion.routers.base import BaseRouter, FitData
@@ -18,13 +19,37 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * z))
 
 
+def joint_logistic(X: Any, Y: np.ndarray, C: float, max_iter: int, tol: float = 1e-4) -> tuple[np.ndarray, np.ndarray]:
+    """``coef [k, d]``, ``intercept [k]`` of k L2 logistic regressions (scikit-learn's objective
+    ``0.5·|w|² + C·Σ log-loss``, intercept unpenalised) solved as one L-BFGS problem: the objective is a
+    sum of independent convex terms, so its minimiser is each candidate's own; one matrix product per step
+    serves all k."""
+    n, d = X.shape
+    k = Y.shape[1]
+    X = X.astype(np.float64)  # once, not at every product
+
+    def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        W, b = theta[: d * k].reshape(d, k), theta[d * k :]
+        scores = np.asarray(X @ W) + b
+        loss = float((np.logaddexp(0.0, scores) - Y * scores).sum()) * C + 0.5 * float((W * W).sum())
+        residual = (_sigmoid(scores) - Y) * C
+        grad = np.concatenate([(np.asarray(X.T @ residual) + W).ravel(), residual.sum(axis=0)])
+        return loss / n, grad / n
+
+    result = minimize(
+        objective, np.zeros(d * k + k), jac=True, method="L-BFGS-B", options={"maxiter": max_iter, "gtol": tol}
+    )
+    return result.x[: d * k].reshape(d, k).T.copy(), result.x[d * k :].copy()
+
+
 class LinearRouter(BaseRouter):
     """Per-candidate linear estimates of the objective (or of the one-hot label with ``target="labels"``).
 
     * ``kind="ridge"``: one multi-output ridge regression (MSE on correctness: Bench-CoE's query-level
       objective with a linear head);
-    * ``kind="logistic"``: a logistic regression per candidate on 0/1 targets; the estimate is P(correct). A
-      candidate that is always (never) right on train gets the constant 1 (0);
+    * ``kind="logistic"``: an L2 logistic regression per candidate on 0/1 targets (scikit-learn's
+      objective, all candidates in one L-BFGS solve); the estimate is P(correct). A candidate that is always
+      (never) right on train gets the constant 1 (0);
     * ``kind="linear_svr"``: a ``LinearSVR`` per candidate: FusionFactory's SVM router (which regresses the
       one-hot label: ``target="labels"``, ``labels="argmax_first"``).
 
@@ -66,13 +91,11 @@ class LinearRouter(BaseRouter):
         elif self.kind == "logistic":
             if not np.isin(values, (0.0, 1.0)).all():
                 raise ValueError("kind='logistic' needs 0/1 targets (correctness); use kind='ridge' for scores")
-            for j in range(k):
-                column = values[:, j]
-                if column.min() == column.max():  # one class on train: a constant probability
-                    intercept[j] = np.inf if column[0] == 1.0 else -np.inf
-                    continue
-                model = LogisticRegression(C=self.C, max_iter=self.max_iter).fit(data.X, column)
-                coef[j], intercept[j] = model.coef_[0], model.intercept_[0]
+            constant = values.min(axis=0) == values.max(axis=0)  # one class on train: a constant probability
+            intercept[constant] = np.where(values[0, constant] == 1.0, np.inf, -np.inf)
+            varying = np.flatnonzero(~constant)
+            if len(varying):
+                coef[varying], intercept[varying] = joint_logistic(data.X, values[:, varying], self.C, self.max_iter)
         elif self.kind == "linear_svr":
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
