@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+_trapezoid = getattr(np, "trapezoid", None) or np.trapz  # numpy < 2 names it trapz
+
 #: RouteLLM's CPT levels (% of the strong-weak gap recovered).
 CPT_LEVELS: tuple[int, ...] = (20, 50, 80)
 
@@ -103,7 +105,7 @@ def threshold_sweep(
     percentage, performance, thresholds = percentage[order], performance[order], thresholds[order]
     strong_mean, weak_mean = float(strong.mean()), float(weak.mean())
     x = percentage / 100.0
-    auc = float(np.trapezoid(performance, x))
+    auc = float(_trapezoid(performance, x))
     width = float(x[-1] - x[0])
     span = (strong_mean - weak_mean) * width
     apgr = (auc - weak_mean * width) / span if span != 0.0 else None

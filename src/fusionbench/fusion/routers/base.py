@@ -26,6 +26,7 @@ training normalisation), ``cost_mean_`` (per candidate) and ``cost_by_task_``. P
 from __future__ import annotations
 
 import hashlib
+import inspect
 import warnings
 from dataclasses import dataclass, replace
 from typing import Any
@@ -37,6 +38,9 @@ from sklearn.utils.validation import check_array, check_is_fitted
 
 from fusionbench.fusion.routers.persistence import PretrainedMixin
 from fusionbench.fusion.routers.tradeoffs import Tradeoff, argmax_cheapest, labels_from, resolve_labels
+
+# scikit-learn 1.6 renamed force_all_finite to ensure_all_finite
+_FINITE = next(n for n in ("ensure_all_finite", "force_all_finite") if n in inspect.signature(check_array).parameters)
 
 
 @dataclass
@@ -188,7 +192,7 @@ class BaseRouter(PretrainedMixin, BaseEstimator):
                 "X holds texts: put a featuriser first, e.g. make_pipeline(TfidfFeaturizer(), "
                 f"{type(self).__name__}()), or pass a feature matrix"
             )
-        features = check_array(X, accept_sparse="csr", dtype=(np.float64, np.float32), ensure_all_finite=True)
+        features = check_array(X, accept_sparse="csr", dtype=(np.float64, np.float32), **{_FINITE: True})
         if not fitting:
             check_is_fitted(self, "candidates_")
             if features.shape[1] != self.n_features_in_:
