@@ -1,0 +1,111 @@
+"""PNG plots of a report (matplotlib, the optional ``plot`` extra): the cost-accuracy frontier and per-task bars.
+
+* ``frontier.png``: every single candidate (grey points), each score router's curve over CARROT's λ, the
+  oracle's curve (dashed), for the in-distribution split of the first seed; needs cost data.
+* ``per_task.png``: Perf per task of the routers, best single, per task and oracle, with the CIs as error bars.
+
+A synthetic report carries "SYNTHETIC - do not report" on every plot. :func:`write_plots` returns the files
+written and a note saying what was left out and why (no matplotlib, no cost data).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+WATERMARK = "SYNTHETIC - do not report"
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _mark(fig: Any, synthetic: bool) -> None:
+    if synthetic:
+        fig.text(0.5, 0.5, WATERMARK, fontsize=28, color="red", alpha=0.25, ha="center", va="center", rotation=20)
+
+
+def frontier(report: dict[str, Any], path: Path) -> Path:
+    plt = _pyplot()
+    curves = report["curves"]
+    fig, ax = plt.subplots(figsize=(7.5, 5.0))
+    points = curves["candidates"]
+    ax.scatter([p["cost"] for p in points.values()], [p["perf"] for p in points.values()], c="0.6", s=18,
+               label="single candidates")  # fmt: skip
+    for name, line in curves.get("routers", {}).items():
+        ax.plot(line["cost"], line["perf"], marker="o", ms=3, lw=1.2, label=f"{name} (λ sweep)")
+    oracle = curves["oracle"]
+    ax.plot(oracle["cost"], oracle["perf"], "k--", lw=1.2, label="oracle (λ sweep)")
+    ax.set_xscale("log")
+    ax.set_xlabel("mean cost per query (USD, log scale)")
+    ax.set_ylabel("accuracy (mean performance)")
+    ax.set_title(f"Cost-accuracy frontier: {report['data']['source']} ({curves['scenario']}, seed {curves['seed']})")
+    ax.legend(fontsize=8, loc="lower right")
+    ax.grid(alpha=0.3)
+    _mark(fig, report.get("synthetic", False))
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def per_task(report: dict[str, Any], path: Path, scenario: str) -> Path | None:
+    plt = _pyplot()
+    protocols = report["scenarios"][scenario]["protocols"]
+    result = protocols.get("fusionbench", next(iter(protocols.values()))).get("performance_first")
+    if not result or not result.get("available", True):
+        return None
+    by_task = result["by_task"]
+    systems = [s for s in [*result["routers"], "best_single", "per_task", "oracle"] if by_task.get(s)]
+    tasks = list(dict.fromkeys(t for s in systems for t in by_task[s]))
+    if not tasks:
+        return None
+    import numpy as np
+
+    width = 0.8 / len(systems)
+    fig, ax = plt.subplots(figsize=(min(16.0, max(7.0, 0.2 * len(tasks) * len(systems))), 4.8))
+    for i, system in enumerate(systems):
+        values, low, high = [], [], []
+        for task in tasks:
+            entry = by_task[system].get(task) or {}
+            value = entry.get("value")
+            ci = entry.get("ci") or [value, value]
+            values.append(np.nan if value is None else value)
+            low.append(0 if value is None or ci[0] is None else value - ci[0])
+            high.append(0 if value is None or ci[1] is None else ci[1] - value)
+        x = np.arange(len(tasks)) + (i - (len(systems) - 1) / 2) * width
+        ax.bar(x, values, width, yerr=[low, high], capsize=2, label=system.replace("_", " "))
+    ax.set_xticks(np.arange(len(tasks)), tasks, rotation=45, ha="right", fontsize=8)
+    ax.set_ylabel(f"Perf ({result['protocol']} protocol)")
+    ax.set_title(f"Per task, {report['scenarios'][scenario]['label']}: {report['data']['source']}")
+    ax.legend(fontsize=7, ncol=min(len(systems), 4))
+    ax.grid(axis="y", alpha=0.3)
+    _mark(fig, report.get("synthetic", False))
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def write_plots(report: dict[str, Any], folder: Path) -> tuple[dict[str, str], str | None]:
+    """Write the plots into ``folder``; returns ({name: file name}, a note on what was left out)."""
+    try:
+        _pyplot()
+    except ImportError:
+        return {}, "No plots: matplotlib is not installed (`pip install 'fusionbench[plot]'`); the tables are complete."
+    written: dict[str, str] = {}
+    notes = []
+    if report.get("curves"):
+        written["cost-accuracy frontier"] = frontier(report, folder / "frontier.png").name
+    else:
+        reason = "no cost data" if not report["data"].get("has_cost") else "no in-distribution scenario was run"
+        notes.append(f"No cost-accuracy frontier: {reason}.")
+    scenario = next((s for s in ("id", "ood", "naive") if s in report["scenarios"]), None)
+    if scenario is not None and (made := per_task(report, folder / "per_task.png", scenario)) is not None:
+        written[f"Perf per task ({scenario})"] = made.name
+    return written, " ".join(notes) or None

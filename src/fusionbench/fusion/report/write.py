@@ -1,0 +1,60 @@
+"""Write a report folder: ``report.json`` (every number with its CI, seeds, splits, protocol, provenance, the
+synthetic flag), ``report.md`` (:mod:`.tables`) and the PNG plots (:mod:`.plots`, when matplotlib is there)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fusionbench.fusion.report.plots import write_plots
+from fusionbench.fusion.report.tables import render
+
+REPORT_JSON = "report.json"
+REPORT_MD = "report.md"
+
+
+def jsonable(value: Any) -> Any:
+    """numpy scalars and arrays as Python values, NaN and infinities as None (strict JSON)."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_report(result: Any, folder: str | Path) -> dict[str, Path]:
+    """Write ``result`` (a BenchmarkResult or its ``to_dict()``) into ``folder``; returns the files written."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(f"{folder} is a file: the report is a folder")
+    folder.mkdir(parents=True, exist_ok=True)
+    report = jsonable(result.to_dict() if hasattr(result, "to_dict") else result)
+    if report.get("format") != "fusionbench-route-report/1":
+        raise ValueError(f"not a fusionbench route report (format {report.get('format')!r})")
+    files = {"json": folder / REPORT_JSON, "markdown": folder / REPORT_MD}
+    files["json"].write_text(json.dumps(report, indent=1, allow_nan=False) + "\n", encoding="utf-8")
+    plots, note = write_plots(report, folder)
+    files["markdown"].write_text(render(report, plots, note), encoding="utf-8")
+    files |= {name: folder / file for name, file in plots.items()}
+    return files
+
+
+def read_report(path: str | Path) -> dict[str, Any]:
+    """A ``report.json`` (or the folder holding one)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / REPORT_JSON
+    report = json.loads(path.read_text(encoding="utf-8"))
+    if report.get("format") != "fusionbench-route-report/1":
+        raise ValueError(f"{path}: not a fusionbench route report (format {report.get('format')!r})")
+    return report
