@@ -105,7 +105,8 @@ def write_plots(report: dict[str, Any], folder: Path) -> tuple[dict[str, str], s
     else:
         reason = "no cost data" if not report["data"].get("has_cost") else "no in-distribution scenario was run"
         notes.append(f"No cost-accuracy frontier: {reason}.")
-    scenario = next((s for s in ("id", "ood", "naive") if s in report["scenarios"]), None)
+    order = [s for s in ("id", "ood", "naive") if s in report["scenarios"]] + list(report["scenarios"])
+    scenario = order[0] if order else None
     if scenario is not None and (made := per_task(report, folder / "per_task.png", scenario)) is not None:
         written[f"Perf per task ({scenario})"] = made.name
     return written, " ".join(notes) or None

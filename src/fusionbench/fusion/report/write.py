@@ -49,6 +49,27 @@ def write_report(result: Any, folder: str | Path) -> dict[str, Path]:
     return files
 
 
+def evaluation_report(results: dict[str, Any], test: Any, *, label: str, seed: int | None) -> dict[str, Any]:
+    """A report dict (the benchmark's shape, one scenario) of ``route eval``'s evaluations ``{setting: ev}``."""
+    from fusionbench.fusion.evaluation.core import describe
+
+    first = next(iter(results.values()))
+    config = {"routers": [{"name": r} for r in first.routers], "seeds": [seed], "protocols": [first.protocol]}
+    config |= {"n_boot": first.n_boot, "confidence": first.confidence}
+    scenario = {"label": label, "transductive": first.transductive, "splits": []}
+    scenario["protocols"] = {first.protocol: {s: ev.to_dict() for s, ev in results.items()}}
+    return {
+        "format": "fusionbench-route-report/1",
+        "synthetic": bool(test.synthetic),
+        "config": config,
+        "data": describe(test) | {"features": "as saved with the router"},
+        "scenarios": {"eval": scenario},
+        "skipped": [],
+        "curves": {},
+        "timings_s": {},
+    }
+
+
 def read_report(path: str | Path) -> dict[str, Any]:
     """A ``report.json`` (or the folder holding one)."""
     path = Path(path)
