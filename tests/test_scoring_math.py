@@ -64,6 +64,7 @@ def test_boxed_answers_every_outermost_box() -> None:
         ("\\boxed{\\left( 3, \\frac{\\pi}{2} \\right)}", "\\left( 3, \\frac{\\pi}{2} \\right)", 1.0),
         ("The answer is 1/2.", "\\frac{1}{2}", 0.0),  # no \boxed: nothing to compare
         ("\\boxed{}", "1", 0.0),
+        ("\\boxed{\\$}", "5", 0.0),  # nothing left after normalisation
         ("\\boxed{3}", "4", 0.0),
         ("\\boxed{3}", "", 0.0),
         ("\\boxed{12.0}", "12", 1.0),
@@ -118,6 +119,11 @@ def test_normalize_math_drops_thousands_commas_but_keeps_lists() -> None:
     assert normalize_math("4\\text{ inches}") == "4"
     assert normalize_math("\\text{odd}") == "odd"
     assert normalize_math("5\\%") == "5"
+    # Hendrycks' brace repair of \frac: each fraction of the answer, one- and two-brace forms
+    assert normalize_math("1+\\frac12") == "1+\\frac{1}{2}"
+    assert normalize_math("\\frac{1}{2}+\\frac34") == "\\frac{1}{2}+\\frac{3}{4}"
+    assert normalize_math("\\frac12x") == "\\frac{1}{2}x"
+    assert normalize_math("\\frac1{23}") == "\\frac{1}{23}"
 
 
 # ---------------------------------------------------------------- several boxes
@@ -215,3 +221,14 @@ def test_math_verify_works_in_worker_threads() -> None:
         # a huge power is not handed to sympy without a timeout; the string comparison decides
         assert pool.submit(math_equivalent, "9^{9^{9^{9}}}", "9^{9^{9^{9}}}+0").result() is False
         assert pool.submit(math_equivalent, "x" * 300, "x" * 299 + "y").result() is False
+        # answers up to 200 characters go to math-verify untimed, longer ones do not
+        assert pool.submit(math_equivalent, "1+x" + " " * 197, "x+1").result() is True
+        assert pool.submit(math_equivalent, "1+x" + " " * 198, "x+1").result() is False
+
+
+def test_long_answers_are_verified_in_the_main_thread() -> None:
+    terms = [f"x_{{{i}}}" for i in range(40)]
+    gold, pred = "+".join(terms), "+".join(reversed(terms))
+    assert len(gold) > 200
+    assert math_equivalent(gold, pred) is True
+    assert math_equivalent(gold, pred + "+1") is False

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import Any
 
 from fusionbench.metrics.qa import normalize_answer
 from fusionbench.metrics.textscan import word_positions
@@ -105,14 +106,10 @@ def extract_choice(
     return None
 
 
-def mc_score(
-    task: str,
-    response: str,
-    ground_truth: object,
-    choices: Sequence[str] | None = None,
-    choice_labels: Sequence[str] | None = None,
-) -> float:
-    """1.0 when the response picks the gold label and that label is one of the item's labels."""
+def _verdict(
+    task: str, response: str, ground_truth: object, choices: Sequence[str] | None, choice_labels: Sequence[str] | None
+) -> tuple[float, str | None]:
+    """(score, the label the response picks or None)."""
     choices_t = tuple(str(c) for c in choices) if choices is not None else None
     labels_t = tuple(str(x) for x in choice_labels) if choice_labels is not None else None
     choices_t, labels_t = choices_t or None, labels_t or None  # arrays are not truth-tested directly
@@ -123,4 +120,27 @@ def mc_score(
         valid.add(gold)  # no item information: trust the gold label
     kind = "digit" if gold.isdigit() else "letter"
     pred = extract_choice(response, kind, choices_t, labels)
-    return 1.0 if pred is not None and pred == gold and pred in valid else 0.0
+    return (1.0 if pred is not None and pred == gold and pred in valid else 0.0), pred
+
+
+def mc_score(
+    task: str,
+    response: str,
+    ground_truth: object,
+    choices: Sequence[str] | None = None,
+    choice_labels: Sequence[str] | None = None,
+) -> float:
+    """1.0 when the response picks the gold label and that label is one of the item's labels."""
+    return _verdict(task, response, ground_truth, choices, choice_labels)[0]
+
+
+def mc_details(
+    task: str,
+    response: str,
+    ground_truth: object,
+    choices: Sequence[str] | None = None,
+    choice_labels: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """``acc`` (as :func:`mc_score`) and ``pred``, the label the response picks (None when it picks none)."""
+    acc, pred = _verdict(task, response, ground_truth, choices, choice_labels)
+    return {"acc": acc, "pred": pred}

@@ -7,7 +7,7 @@ from typing import Any
 
 from fusionbench.metrics.code import build_job, is_missing
 from fusionbench.metrics.math_answers import extract_math_answer, math_score
-from fusionbench.metrics.mc import mc_score
+from fusionbench.metrics.mc import mc_details, mc_score
 from fusionbench.metrics.numeric import extract_number, gsm8k_score
 from fusionbench.metrics.qa import boolq_score, contains_match, extract_bool, gold_aliases, qa_details
 from fusionbench.metrics.sandbox import DEFAULT_TIMEOUT, ExecResult, Program, run_programs
@@ -111,7 +111,8 @@ def score(task: str, response: str | None, ground_truth: Any, **fields: Any) -> 
 
 def score_details(task: str, response: str | None, ground_truth: Any, **fields: Any) -> dict[str, Any] | None:
     """:func:`score` with its parts: always ``acc``; ``em`` and ``f1`` for natural_qa/trivia_qa/squad;
-    ``pred`` (the extracted answer) for the other non-code tasks; ``status``, ``stderr`` and ``duration``
+    ``pred`` (the extracted answer: a label, a number, a boxed answer, a truth value) for the other
+    non-code tasks; ``status``, ``stderr`` and ``duration``
     for code tasks. None when ``response`` is None. ``fields`` as for :func:`score`."""
     _check_task(task)
     ground_truth, fields = _resolve_fields(task, ground_truth, fields)
@@ -129,6 +130,8 @@ def score_details(task: str, response: str | None, ground_truth: Any, **fields: 
             "stderr": result.stderr,
             "duration": result.duration,
         }
+    if task in MULTIPLE_CHOICE_TASKS:
+        return mc_details(task, response, ground_truth, fields.get("choices"), fields.get("choice_labels"))
     details: dict[str, Any] = {"acc": _score_text(task, response, ground_truth, fields)}
     if task == "gsm8k":
         details["pred"] = extract_number(response)
