@@ -46,6 +46,7 @@ def test_humaneval_prompt_is_the_function_stub() -> None:
     assert score("human_eval", BODY, CHECK, function_stub=STUB) == 1.0
     assert score("human_eval", BODY, CHECK, prompt=STUB, function_stub=STUB) == 1.0  # both, equal
     assert score("human_eval", BODY, CHECK, prompt=STUB, function_stub=None) == 1.0  # the query row's null
+    assert score("human_eval", BODY, CHECK, prompt=None, function_stub=STUB) == 1.0  # a null prompt column
     assert score("human_eval", "    return a - b\n", CHECK, prompt=STUB) == 0.0
     details = score_details("human_eval", BODY, CHECK, prompt=STUB, entry_point="add")
     assert details is not None and details["acc"] == 1.0 and details["status"] == "passed"
@@ -61,6 +62,7 @@ def test_humaneval_test_column_is_the_ground_truth() -> None:
     assert score("human_eval", BODY, None, prompt=STUB, test=CHECK) == 1.0
     assert score("human_eval", BODY, "", prompt=STUB, test=CHECK) == 1.0
     assert score("human_eval", BODY, CHECK, prompt=STUB, test=CHECK) == 1.0
+    assert score("human_eval", BODY, CHECK, prompt=STUB, test=None) == 1.0  # a null test column
     assert score("human_eval", BODY, None, prompt=STUB) == 0.0  # no tests: nothing passes
     message = (
         r"^human_eval got a ground truth and a 'test' field that differ; 'test' is HumanEval's name for the "

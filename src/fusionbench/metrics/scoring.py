@@ -48,7 +48,7 @@ def _resolve_fields(
             f"{hint}; accepted fields: {', '.join(ACCEPTED_FIELDS)}"
         )
     resolved = {k: v for k, v in fields.items() if k not in HUMANEVAL_COLUMNS}
-    if "prompt" in fields:
+    if not is_missing(fields.get("prompt")):  # a null column does not hide the other name's value
         stub = fields.get("function_stub")
         if not is_missing(stub) and str(stub) != str(fields["prompt"]):
             raise ValueError(
@@ -56,7 +56,7 @@ def _resolve_fields(
                 "name for the function stub: pass one of them"
             )
         resolved["function_stub"] = fields["prompt"]
-    if "test" in fields:
+    if not is_missing(fields.get("test")):
         if not is_missing(ground_truth) and str(ground_truth) != str(fields["test"]):
             raise ValueError(
                 f"{where}human_eval got a ground truth and a 'test' field that differ; 'test' is HumanEval's "
