@@ -78,7 +78,11 @@ RELEASE_METRICS: dict[str, str] = {
     "human_eval": "code_eval",
 }
 
-MODES: tuple[str, ...] = ("direct", "cot")
+#: The release's two prompt modes: every release query was asked directly and with chain-of-thought.
+RELEASE_MODES: tuple[str, ...] = ("direct", "cot")
+#: Every prompt mode a responses row may have: the release's two, and ``thought`` (the query's direct prompt
+#: augmented with retrieved thought templates, written by ``fusionbench thoughts apply``).
+MODES: tuple[str, ...] = (*RELEASE_MODES, "thought")
 #: The score columns a responses table may hold: the release's, and ours (``fusionbench rescore --write``).
 SCORE_COLUMNS: dict[str, str] = {"released": "performance", "rescored": "rescored_performance"}
 #: The release marks chain-of-thought rows by this suffix on the model name.
@@ -154,7 +158,7 @@ RESPONSE_SCHEMA = pa.schema(
         _field("domain", pa.string(), "math, code, commonsense, world_knowledge, reading or popular", False),
         _field("split", pa.string(), "train or test (the release's partial_test)", False),
         _field("model", pa.string(), "canonical model name, without the _think suffix", False),
-        _field("mode", pa.string(), "direct or cot (chain-of-thought prompt)", False),
+        _field("mode", pa.string(), "direct, cot (chain-of-thought) or thought (with thought templates)", False),
         _field("sample", pa.int32(), "sample index for this (query, model, mode), 0 in the release", False),
         _field("query", pa.string(), "the bare question, without the instruction template", False),
         _field("prompt", pa.string(), "the exact text sent to the model", False),
