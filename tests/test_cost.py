@@ -28,6 +28,24 @@ def test_shipped_sheets_are_versioned_and_honest() -> None:
     assert release.price("deepseek-r1") == (0.55, 2.19)
 
 
+#: The release's prices ($ per million tokens, in / out), typed from the release notes (the FusionBench code's
+#: price table), not from the package's sheet: the independent source the sheet is checked against.
+RELEASE_NOTES_PRICES = {
+    "qwen2-7b-instruct": (0.2, 0.2), "qwen2.5-7b-instruct": (0.2, 0.2), "gemma-7b": (0.2, 0.2),
+    "codegemma-7b": (0.2, 0.2), "gemma-2-9b-it": (0.1, 0.1), "llama-3.1-8b-instruct": (0.2, 0.2),
+    "granite-3.0-8b-instruct": (0.2, 0.2), "llama3-chatqa-1.5-8b": (0.2, 0.2), "mistral-nemo-12b-instruct": (0.3, 0.3),
+    "mistral-7b-instruct-v0.3": (0.2, 0.2), "llama-3.3-nemotron-super-49b-v1": (0.9, 0.9),
+    "llama-3.1-nemotron-51b-instruct": (0.9, 0.9), "llama3-chatqa-1.5-70b": (0.9, 0.9),
+    "llama-3.1-70b-instruct": (0.9, 0.9), "llama3-70b-instruct": (0.9, 0.9), "granite-34b-code-instruct": (0.8, 0.8),
+    "mixtral-8x7b-instruct-v0.1": (0.6, 0.6), "deepseek-r1": (0.55, 2.19), "mixtral-8x22b-instruct-v0.1": (1.2, 1.2),
+    "palmyra-creative-122b": (1.8, 1.8),
+}  # fmt: skip
+
+
+def test_release_sheet_matches_the_release_notes() -> None:
+    assert load_price_sheet(RELEASE).prices == RELEASE_NOTES_PRICES
+
+
 def test_release_sheet_is_tokens_times_price() -> None:
     models = ["gemma-2-9b-it", "deepseek-r1", "palmyra-creative-122b"]
     costs = row_costs(models, [1000, 1000, 10], [500, 2000, 0], RELEASE)
@@ -35,7 +53,9 @@ def test_release_sheet_is_tokens_times_price() -> None:
     assert costs.tolist() == pytest.approx(expected)
 
 
-def test_release_sheet_reproduces_the_sample_release_costs() -> None:
+def test_row_costs_agree_with_the_sample_release_costs() -> None:
+    """A consistency check of the pricing code against the cost column of the sample (which the generator wrote
+    from the same sheet: the prices themselves are checked against the release notes above)."""
     csv.field_size_limit(sys.maxsize)
     text = resources.files("fusionbench.synthetic").joinpath("sample", "train.csv").read_text(encoding="utf-8")
     rows = list(csv.DictReader(text.splitlines(keepends=True)))

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 from datasets import load_dataset
+from release_factory import release_rows, write_release
 
+from fusionbench.build import build_export
 from fusionbench.cli import main
 from fusionbench.export.push import verify_export
 from fusionbench.export.rescore import CAUSES, RESCORED_COLUMN, explain, rescore_export
@@ -40,12 +42,49 @@ def test_rescore_explains_the_planted_release_defects(sample_export: Path) -> No
         assert result.rows > 0 and result.scored_both <= result.rows
         assert result.agree + sum(result.reasons.values()) == result.scored_both, task
         assert set(result.reasons) <= set(CAUSES)
-    # The sample plants one ARC item with digit labels: every one of its correct answers disagrees.
-    assert results["arc_challenge"].reasons["arc-digit-labels"] > 0
-    assert results["gsm8k"].reasons["gsm8k-decimal"] > 0  # the 18.5-style item
-    assert results["boolq"].reasons["qa-lenient-substring"] > 0  # "untrue" contains "true"
     assert results["arc_challenge"].rescored_mean > results["arc_challenge"].released_mean
     assert 0.9 < results["squad"].agreement <= 1.0
+
+
+@pytest.fixture
+def planted_export(tmp_path: Path) -> Path:
+    """A hand-made release whose release-scoring defects have known counts (see each block's comment)."""
+    arc = release_rows("arc_challenge", performance="0.0")
+    for row in arc:  # digit labels: every answer "(2)" is right, the release's letter regex scored all 40 as 0
+        row["response"] = "The answer is (2)."
+    gsm8k = release_rows("gsm8k", performance="1.0")
+    for row in gsm8k:
+        row["ground_truth"], row["response"] = "18 / 2 + 9.5 = 18.5\n#### 18.5", "The answer is 18.5."
+    for row in gsm8k[:2]:  # "185" is read as 185 = 18.5 with its point stripped: the release accepted it
+        row["response"] = "The answer is 185."
+    gsm8k[2].update(response="The answer is 18.50.", performance="0.0")  # "1850" != "185": the release rejected it
+    for row in gsm8k[3:5]:  # no response: the release still stored a score; ours is null
+        row.update(response="", performance="0.0")
+    boolq = release_rows("boolq", performance="1.0")
+    for row in boolq:
+        row["response"] = "True."
+    for row in boolq[:2]:  # "untrue" contains "true": the release accepted two wrong answers
+        row["response"] = "That is untrue."
+    source = write_release(tmp_path / "release" / "train.csv", arc + gsm8k + boolq)
+    return build_export([str(source)], tmp_path / "fusionbench").out
+
+
+def test_rescore_counts_every_planted_defect_exactly(planted_export: Path) -> None:
+    results = rescore_export(planted_export, write=True)
+    assert dict(results["arc_challenge"].reasons) == {"arc-digit-labels": 40}
+    assert (results["arc_challenge"].agree, results["arc_challenge"].scored_both) == (0, 40)
+    assert dict(results["gsm8k"].reasons) == {"gsm8k-decimal": 3}
+    gsm8k = results["gsm8k"]
+    assert (gsm8k.rows, gsm8k.scored_both, gsm8k.agree, gsm8k.released_only, gsm8k.ours_only) == (40, 38, 35, 2, 0)
+    assert dict(results["boolq"].reasons) == {"qa-lenient-substring": 2}
+    assert (results["boolq"].agree, results["boolq"].scored_both) == (38, 40)
+    assert results["gsm8k"].released_mean == pytest.approx(37 / 40)  # stored 1.0 but rows 2-4 (0.0)
+    rows = load_dataset(str(planted_export), "gsm8k", split="train")
+    rescored = dict(zip(rows["response"], rows[RESCORED_COLUMN], strict=True))
+    assert rescored[None] is None  # no response: null, never 0
+    assert (rescored["The answer is 185."], rescored["The answer is 18.50."], rescored["The answer is 18.5."]) == (
+        0.0, 1.0, 1.0,
+    )  # fmt: skip
 
 
 def test_write_adds_the_column_updates_the_card_and_keeps_checksums_valid(export_copy: Path) -> None:
