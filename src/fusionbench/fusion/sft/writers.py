@@ -1,0 +1,213 @@
+"""Writing SFT data: Alpaca and ShareGPT JSON, LLaMA-Factory's ``dataset_info.json``, a Hugging Face dataset
+folder, the provenance table and the report.
+
+``SFT_DIR`` after a run::
+
+    <name>.json              Alpaca: [{"instruction", "input", "output"}, ...]
+    <name>_sharegpt.json     ShareGPT: [{"conversations": [{"from": "human", ...}, {"from": "gpt", ...}]}, ...]
+    dataset_info.json        LLaMA-Factory's registration of both (other entries of an existing file are kept)
+    hf/README.md             dataset card with a ``configs:`` block: ``load_dataset(SFT_DIR / "hf")``
+    hf/data/train-00000-of-00001.parquet
+    provenance.parquet       one row per example: query, model, mode, rank, performance, judge, token counts
+    report.json              counts per task, tasks without examples, every skip
+
+Each file is written to a temporary name and renamed, so a reader never sees half of one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from fusionbench.errors import ExportExistsError
+from fusionbench.export.folder import write_parquet
+from fusionbench.fusion.sft.examples import Example
+from fusionbench.fusion.sft.report import SFTReport
+
+DATASET_INFO = "dataset_info.json"
+PROVENANCE = "provenance.parquet"
+REPORT = "report.json"
+HF_DIR = "hf"
+HF_SHARD = "data/train-00000-of-00001.parquet"
+
+
+def _field(name: str, type_: pa.DataType, doc: str) -> pa.Field:
+    return pa.field(name, type_, metadata={"doc": doc})
+
+
+EXAMPLE_SCHEMA = pa.schema(
+    [
+        _field("instruction", pa.string(), "the instruction (the same for every example)"),
+        _field("input", pa.string(), "the query's prompt (the direct prompt under the default protocol)"),
+        _field("output", pa.string(), "the target: a selected response or the query's ground truth"),
+        _field("task", pa.string(), "the query's task"),
+        _field("kind", pa.string(), "response or ground_truth"),
+        _field("query_id", pa.string(), "the query's id in the export (null from release files)"),
+        _field("model", pa.string(), "the model that wrote the response (ground truth: the row it was read from)"),
+        _field("mode", pa.string(), "direct or cot"),
+    ]
+)
+PROVENANCE_SCHEMA = pa.schema(
+    [
+        _field("example", pa.int64(), "position of the example in <name>.json"),
+        _field("query_id", pa.string(), "the query's id in the export"),
+        _field("task", pa.string(), "the query's task"),
+        _field("split", pa.string(), "the export split it came from (train)"),
+        _field("kind", pa.string(), "response or ground_truth"),
+        _field("model", pa.string(), "model of the response row"),
+        _field("mode", pa.string(), "mode of the response row"),
+        _field("rank", pa.int32(), "position in the query's ranking (0 = best); null for ground truth"),
+        _field("performance", pa.float64(), "the response row's score"),
+        _field("judge", pa.float64(), "the response row's judge score"),
+        _field("reference", pa.string(), "ground truth: where the answer came from"),
+        _field("source", pa.string(), "the row's source (file and row, or run)"),
+        _field("input_tokens", pa.int64(), "tokens of instruction + input (null without --tokenizer)"),
+        _field("output_tokens", pa.int64(), "tokens of the output (null without --tokenizer)"),
+        _field("token_counter", pa.string(), "the tokenizer that counted them"),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class SFTFiles:
+    """The files one run wrote."""
+
+    folder: Path
+    alpaca: Path
+    sharegpt: Path
+    dataset_info: Path
+    hf: Path
+    provenance: Path
+    report: Path
+
+
+def _atomic_text(path: Path, text: str) -> None:
+    temporary = path.with_name(f".tmp-{path.name}")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def _json(records: Sequence[dict]) -> str:
+    return json.dumps(list(records), ensure_ascii=False, indent=2) + "\n"
+
+
+def alpaca_records(examples: Sequence[Example]) -> list[dict[str, str]]:
+    return [{"instruction": e.instruction, "input": e.input, "output": e.output} for e in examples]
+
+
+def sharegpt_records(examples: Sequence[Example]) -> list[dict[str, Any]]:
+    return [
+        {"conversations": [{"from": "human", "value": e.prompt}, {"from": "gpt", "value": e.output}]} for e in examples
+    ]
+
+
+def dataset_info_entries(name: str) -> dict[str, dict]:
+    """LLaMA-Factory's registration of ``<name>.json`` (Alpaca) and ``<name>_sharegpt.json``."""
+    return {
+        name: {
+            "file_name": f"{name}.json",
+            "columns": {"prompt": "instruction", "query": "input", "response": "output"},
+        },
+        f"{name}_sharegpt": {
+            "file_name": f"{name}_sharegpt.json",
+            "formatting": "sharegpt",
+            "columns": {"messages": "conversations"},
+            "tags": {"role_tag": "from", "content_tag": "value", "user_tag": "human", "assistant_tag": "gpt"},
+        },
+    }
+
+
+def _merged_dataset_info(path: Path, name: str) -> str:
+    existing: dict = {}
+    if path.is_file():
+        try:
+            existing = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path}: not JSON ({err.msg}, line {err.lineno}); fix or remove it") from err
+        if not isinstance(existing, dict):
+            raise ValueError(f"{path}: expected a JSON object of dataset entries")
+    return json.dumps({**existing, **dataset_info_entries(name)}, ensure_ascii=False, indent=2) + "\n"
+
+
+def _card(name: str, report: SFTReport, rows: int) -> str:
+    from huggingface_hub import DatasetCardData
+
+    tags = ["fusionbench", "sft", "llm-fusion", *(["synthetic"] * report.synthetic)]
+    configs = [{"config_name": "default", "data_files": [{"split": "train", "path": "data/train-*.parquet"}]}]
+    data = DatasetCardData(configs=configs, tags=tags, task_categories=["text-generation"], pretty_name=name)
+    notice = (
+        "> **Synthetic.** Made from a synthetic fusionbench sample: do not report results on it.\n\n"
+        if report.synthetic
+        else ""
+    )
+    columns = "\n".join(f"| `{f.name}` | {f.metadata[b'doc'].decode()} |" for f in EXAMPLE_SCHEMA)
+    selection = f"`{report.select}`, top {report.top_k}, pool `{report.pool}`" + (
+        f", models {', '.join(report.models)}" if report.models else ""
+    )
+    length = (
+        f"tokens counted with `{report.tokenizer}`, at most {report.max_tokens:,} per example"
+        if report.tokenizer and report.max_tokens
+        else (f"tokens counted with `{report.tokenizer}`" if report.tokenizer else "no length check (no tokenizer)")
+    )
+    repeated = f" (the list repeated {report.repeats} times)" if report.repeats > 1 else ""
+    usage = 'from datasets import load_dataset\n\nds = load_dataset("path/to/SFT_DIR/hf", split="train")'
+    parts = [
+        f"---\n{data.to_yaml()}\n---\n\n# {name}\n\n{notice}",
+        f"Supervised fine-tuning data made by `fusionbench sft-data` from `{report.source}` (split `{report.split}`, "
+        f"score column `{report.score_column}`): protocol `{report.protocol}`, selection {selection}; {length}. "
+        f"{rows:,} examples{repeated}.\n\n```python\n{usage}\n```\n\n",
+        f"## Columns\n\n| column | meaning |\n|---|---|\n{columns}\n\n",
+        f"## Selection report\n\n{report.markdown()}\n",
+    ]
+    return "".join(parts)
+
+
+def _refuse_existing(paths: Sequence[Path], overwrite: bool) -> None:
+    existing = [p for p in paths if p.exists()]
+    if existing and not overwrite:
+        names = ", ".join(str(p) for p in existing)
+        raise ExportExistsError(f"{names} exist(s); pass overwrite=True (--overwrite) to replace them")
+
+
+def write_sft_dir(
+    folder: str | Path,
+    name: str,
+    examples: Sequence[Example],
+    report: SFTReport,
+    *,
+    repeats: int = 1,
+    token_counter: str | None = None,
+    overwrite: bool = False,
+) -> SFTFiles:
+    """Write one run's files into ``folder`` (see the module docstring); ``repeats`` copies of the list."""
+    if not name or "/" in name or name.startswith("."):
+        raise ValueError(f"invalid dataset name {name!r}: a plain file name stem is needed")
+    folder = Path(folder)
+    files = SFTFiles(
+        folder, folder / f"{name}.json", folder / f"{name}_sharegpt.json", folder / DATASET_INFO, folder / HF_DIR,
+        folder / PROVENANCE, folder / REPORT,
+    )  # fmt: skip
+    _refuse_existing([files.alpaca, files.sharegpt, files.hf, files.provenance, files.report], overwrite)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = list(examples) * repeats
+    _atomic_text(files.alpaca, _json(alpaca_records(written)))
+    _atomic_text(files.sharegpt, _json(sharegpt_records(written)))
+    _atomic_text(files.dataset_info, _merged_dataset_info(files.dataset_info, name))
+    table = pa.Table.from_pylist(
+        [{f.name: getattr(e, f.name) for f in EXAMPLE_SCHEMA} for e in written], schema=EXAMPLE_SCHEMA
+    )
+    (files.hf / "data").mkdir(parents=True, exist_ok=True)
+    for stale in (files.hf / "data").glob("*.parquet"):
+        stale.unlink()
+    write_parquet(table, files.hf / HF_SHARD)
+    _atomic_text(files.hf / "README.md", _card(name, report, len(written)))
+    rows = [{"example": i, **e.provenance(), "token_counter": token_counter} for i, e in enumerate(written)]
+    write_parquet(pa.Table.from_pylist(rows, schema=PROVENANCE_SCHEMA), files.provenance)
+    _atomic_text(files.report, report.to_json())
+    return files
