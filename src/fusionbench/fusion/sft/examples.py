@@ -7,7 +7,7 @@ response row it came from (model, mode, scores, rank) or, for a ground-truth exa
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 from fusionbench.prompts import COT_TRIGGER
@@ -23,9 +23,9 @@ REFERENCE_TEST_CODE = "release ground_truth (test code)"
 _COT_TAIL = re.compile(r"[ \t]*\n?[ \t]*" + re.escape(COT_TRIGGER) + r"\.?[ \t]*\n?[ \t]*\Z")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Example:
-    """One training example and where it came from."""
+    """One training example and where it came from (its token counts are set once counted)."""
 
     instruction: str
     input: str
@@ -52,13 +52,9 @@ class Example:
         """The user turn as LLaMA-Factory's Alpaca converter builds it: instruction, a line break, the input."""
         return f"{self.instruction}\n{self.input}" if self.input else self.instruction
 
-    def with_tokens(self, input_tokens: int | None, output_tokens: int | None) -> Example:
-        """The example with its token counts."""
-        return Example(**{**asdict(self), "input_tokens": input_tokens, "output_tokens": output_tokens})
-
     def provenance(self) -> dict[str, Any]:
         """Everything but the texts (one row of ``provenance.parquet``)."""
-        return {k: v for k, v in asdict(self).items() if k not in ("instruction", "input", "output")}
+        return {name: getattr(self, name) for name in PROVENANCE_FIELDS}
 
 
 def code_target(code: str) -> str:
@@ -90,3 +86,9 @@ def strip_cot_trigger(prompt: str) -> str:
 def normalised(text: str) -> str:
     """The text with every run of white space as one space, stripped: what two duplicate responses share."""
     return " ".join(text.split())
+
+
+#: the fields of an example that are not its texts
+PROVENANCE_FIELDS: tuple[str, ...] = tuple(
+    f.name for f in fields(Example) if f.name not in ("instruction", "input", "output")
+)

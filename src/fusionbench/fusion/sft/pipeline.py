@@ -94,10 +94,11 @@ def _counter(tokenizer: Any) -> TokenCounter | None:
     return tokenizer if isinstance(tokenizer, TokenCounter) else TokenCounter(tokenizer)
 
 
-def _count_all(examples: list[Example], counter: TokenCounter) -> list[Example]:
+def _count_all(examples: list[Example], counter: TokenCounter) -> None:
     prompts = counter.count([e.prompt for e in examples])
     outputs = counter.count([e.output for e in examples])
-    return [e.with_tokens(int(i), int(o)) for e, i, o in zip(examples, prompts, outputs, strict=True)]
+    for example, prompt_tokens, output_tokens in zip(examples, prompts.tolist(), outputs.tolist(), strict=True):
+        example.input_tokens, example.output_tokens = prompt_tokens, output_tokens
 
 
 def select_examples(data: str | Path | Sequence[str | Path], options: SFTOptions) -> SFTResult:
@@ -123,7 +124,7 @@ def select_examples(data: str | Path | Sequence[str | Path], options: SFTOptions
         default = options.protocol == "fusionbench"
         source = read_export(
             export, options.split, tasks=options.tasks, models=options.models if default else None,
-            pool=pool_models if default else None, score=options.score,
+            pool=pool_models if default else None, score=options.score, with_prompts=not default,
         )  # fmt: skip
         report.synthetic, report.score_column = source.synthetic, source.score_column
         report.skipped.update(source.skipped)
@@ -149,7 +150,7 @@ def select_examples(data: str | Path | Sequence[str | Path], options: SFTOptions
         )
         report.skipped.update(skipped)
         if counter is not None:
-            examples = _count_all(examples, counter)
+            _count_all(examples, counter)
             over = sum(e.input_tokens + e.output_tokens > max_tokens for e in examples)
             report.skipped["over_length_kept"] += over
         queries = Counter(

@@ -23,7 +23,7 @@ SKIP_REASONS: dict[str, str] = {
     "ground_truth_missing": "queries with a null ground truth: no ground-truth example",
     "queries_also_in_test": "train queries that are also in the test split: left out",
     "responses_without_query": "response rows whose query is not in the queries table: ignored",
-    "input_from_stripped_prompt": "queries without prompt_direct: the input is the row's prompt, trigger removed",
+    "input_from_stripped_prompt": "queries without prompt_direct: the input is prompt_cot without its trigger",
     "blocks_stopped_at_wrong_row": "40-row blocks whose walk stopped at a row with performance 0 (original protocol)",
     "trailing_rows": "rows after the last full 40-row block (the original protocol reads whole blocks only)",
 }

@@ -109,12 +109,11 @@ class DefaultSelection:
         self._input_tokens: dict[int, int] = {}
 
     # ---- inputs -----------------------------------------------------------------------------------------
-    def _input(self, query: dict, rows: np.ndarray, prompts: np.ndarray, modes: np.ndarray) -> str:
+    def _input(self, query: dict) -> str:
         if query.get("prompt_direct") is not None:
             return query["prompt_direct"]
         self.skipped["input_from_stripped_prompt"] += 1
-        direct = [i for i in rows if modes[i] == "direct"]
-        return prompts[direct[0]] if direct else strip_cot_trigger(prompts[rows[0]] if len(rows) else query["query"])
+        return strip_cot_trigger(query["prompt_cot"]) if query.get("prompt_cot") is not None else query["query"]
 
     def _count(self, pending: list[tuple[_Query, Example]]) -> list[Example]:
         """The examples with token counts (new query inputs counted once)."""
@@ -126,10 +125,9 @@ class DefaultSelection:
             for key, n in zip(new_inputs, self.counter.count(prompts), strict=True):
                 self._input_tokens[key] = int(n)
         outputs = self.counter.count([example.output for _, example in pending])
-        return [
-            example.with_tokens(self._input_tokens[id(q)], int(n))
-            for (q, example), n in zip(pending, outputs, strict=True)
-        ]
+        for (q, example), n in zip(pending, outputs.tolist(), strict=True):
+            example.input_tokens, example.output_tokens = self._input_tokens[id(q)], n
+        return [example for _, example in pending]
 
     def _fits(self, example: Example) -> bool:
         if self.max_tokens is None or example.input_tokens is None or example.output_tokens is None:
@@ -166,17 +164,13 @@ class DefaultSelection:
         else:
             order = selectable
         starts = np.searchsorted(row_query[order], np.arange(len(self.source.queries) + 1))
-        all_rows = np.argsort(row_query, kind="stable")
-        all_starts = np.searchsorted(row_query[all_rows], np.arange(len(self.source.queries) + 1))
-        prompts = table["prompt"].to_numpy(zero_copy_only=False)
         judge_or_none = [None if np.isnan(j) else float(j) for j in judge]
         sources = table["source"].to_numpy(zero_copy_only=False)
 
         states: list[_Query] = []
         ground_truths: list[tuple[_Query, Example]] = []
         for i, query in enumerate(self.source.queries):
-            rows = all_rows[all_starts[i] : all_starts[i + 1]]
-            state = _Query(query, self._input(query, rows, prompts, modes), order[starts[i] : starts[i + 1]], [], set())
+            state = _Query(query, self._input(query), order[starts[i] : starts[i + 1]], [], set())
             states.append(state)
             if len(state.candidates) == 0 and self.select != "label-only":
                 self.skipped["queries_without_correct_response"] += 1

@@ -18,7 +18,7 @@ from fusionbench.export.folder import QUERIES, config_shards, require_export, ta
 from fusionbench.schema import SPLIT_ALIASES, score_column
 
 RESPONSE_COLUMNS = (
-    "query_id", "task", "split", "model", "mode", "prompt", "response", "judge_score", "output_tokens", "source",
+    "query_id", "task", "split", "model", "mode", "response", "judge_score", "output_tokens", "source",
 )  # fmt: skip
 QUERY_COLUMNS = (
     "query_id", "task", "split", "query", "prompt_direct", "prompt_cot", "ground_truth", "source_task_id",
@@ -91,11 +91,12 @@ def read_export(
     models: Sequence[str] | None = None,
     score: str = "performance",
     pool: frozenset[str] | None = None,
+    with_prompts: bool = False,
 ) -> SFTSource:
     """Read one split of an export for SFT selection (see the module docstring).
 
     ``tasks`` and ``models`` restrict the rows (an unknown name is an error), so does ``pool`` (a set of model
-    names; those absent are no error); ``score``: ``performance`` (as
+    names; those absent are no error); ``with_prompts``: read each row's ``prompt`` too; ``score``: ``performance`` (as
     released) or ``rescored_performance`` (``fusionbench rescore --write``), read as ``performance``.
     """
     export = require_export(Path(export))
@@ -108,7 +109,7 @@ def read_export(
             raise ValueError(f"{export}: no task(s) {', '.join(unknown)}; the export has {', '.join(configs)}")
         configs = [c for c in configs if c in set(tasks)]
     shards = [p for config in configs for p in config_shards(export, config, split)]
-    responses = _read(shards, [*RESPONSE_COLUMNS, column])
+    responses = _read(shards, [*RESPONSE_COLUMNS, *(["prompt"] * with_prompts), column])
     if responses is None:
         raise FileNotFoundError(f"{export}: no {split} responses (tasks {', '.join(configs)})")
     if column != "performance":

@@ -94,7 +94,10 @@ def _atomic_text(path: Path, text: str) -> None:
 
 
 def _json(records: Sequence[dict]) -> str:
-    return json.dumps(list(records), ensure_ascii=False, indent=2) + "\n"
+    """A JSON list with one record per line (the C encoder: ``indent`` would fall back to the Python one)."""
+    if not records:
+        return "[]\n"
+    return "[\n" + ",\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n]\n"
 
 
 def alpaca_records(examples: Sequence[Example]) -> list[dict[str, str]]:
@@ -199,15 +202,14 @@ def write_sft_dir(
     _atomic_text(files.alpaca, _json(alpaca_records(written)))
     _atomic_text(files.sharegpt, _json(sharegpt_records(written)))
     _atomic_text(files.dataset_info, _merged_dataset_info(files.dataset_info, name))
-    table = pa.Table.from_pylist(
-        [{f.name: getattr(e, f.name) for f in EXAMPLE_SCHEMA} for e in written], schema=EXAMPLE_SCHEMA
-    )
+    table = pa.table({f.name: [getattr(e, f.name) for e in written] for f in EXAMPLE_SCHEMA}, schema=EXAMPLE_SCHEMA)
     (files.hf / "data").mkdir(parents=True, exist_ok=True)
     for stale in (files.hf / "data").glob("*.parquet"):
         stale.unlink()
     write_parquet(table, files.hf / HF_SHARD)
     _atomic_text(files.hf / "README.md", _card(name, report, len(written)))
-    rows = [{"example": i, **e.provenance(), "token_counter": token_counter} for i, e in enumerate(written)]
-    write_parquet(pa.Table.from_pylist(rows, schema=PROVENANCE_SCHEMA), files.provenance)
+    columns = {name: [getattr(e, name) for e in written] for name in PROVENANCE_SCHEMA.names if hasattr(Example, name)}
+    columns |= {"example": list(range(len(written))), "token_counter": [token_counter] * len(written)}
+    write_parquet(pa.table(columns, schema=PROVENANCE_SCHEMA), files.provenance)
     _atomic_text(files.report, report.to_json())
     return files
