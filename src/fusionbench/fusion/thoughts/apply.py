@@ -96,8 +96,8 @@ class PromptSet:
         return f"{Path(templates['folder']).name}@{templates['fingerprint']}"
 
 
-def read_prompts(folder: str | Path) -> PromptSet:
-    """The prompts folder written by :func:`apply_templates`."""
+def read_prompts_manifest(folder: str | Path) -> dict[str, Any]:
+    """The manifest of a prompts folder written by :func:`apply_templates` (checked)."""
     folder = Path(folder)
     path = folder / MANIFEST
     if not path.is_file() or not (folder / PROMPTS_FILE).is_file():
@@ -105,7 +105,13 @@ def read_prompts(folder: str | Path) -> PromptSet:
     manifest = json.loads(path.read_text(encoding="utf-8"))
     if manifest.get("format") != FORMAT:
         raise ValueError(f"{path}: format {manifest.get('format')!r}, expected {FORMAT!r}")
-    return PromptSet(folder, pq.read_table(folder / PROMPTS_FILE), manifest)
+    return manifest
+
+
+def read_prompts(folder: str | Path, columns: list[str] | None = None) -> PromptSet:
+    """The prompts folder written by :func:`apply_templates` (only ``columns``, if given)."""
+    manifest = read_prompts_manifest(folder)
+    return PromptSet(Path(folder), pq.read_table(Path(folder) / PROMPTS_FILE, columns=columns), manifest)
 
 
 def _queries_split(queries: pa.Table, source: str) -> str:
