@@ -27,6 +27,9 @@ def test_mc_details_carry_the_picked_label() -> None:
     assert score_details("mmlu", "So (D).", "D", **labels) == {"acc": 0.0, "pred": "D"}  # not one of the labels
     assert score_details("arc_challenge", "Answer: 2", "2") == {"acc": 1.0, "pred": "2"}
     assert score_details("gpqa", "no idea", "A") == {"acc": 0.0, "pred": None}
+    # the option text picks the label: the choices and their (digit) labels both reach the details
+    digits = {"choices": ["dog", "cat", "cow"], "choice_labels": ["1", "2", "3"]}
+    assert score_details("arc_challenge", "cow", "3", **digits) == {"acc": 1.0, "pred": "3"}
 
 
 def test_mc_item_information_decides_the_valid_labels() -> None:
