@@ -15,7 +15,7 @@ from pathlib import Path
 import pyarrow.compute as pc
 import pytest
 
-from fusionbench.fusion.thoughts import build_templates, read_templates
+from fusionbench.fusion.thoughts import apply_templates, build_templates, read_prompts, read_templates
 from fusionbench.fusion.thoughts.prompts import SUMMARIZER_PROMPT_SHA256, summarizer_question
 from fusionbench.generation.chat_client import ChatClient
 from fusionbench.generation.thoughts import LLMSummarizer, make_summarizer
@@ -129,6 +129,12 @@ def test_failures_and_timeouts_are_retried_then_null_and_counted_and_resume_fill
     body = server.bodies[0]
     assert body["model"] == "summariser-x" and body["max_tokens"] == 1024 and body["temperature"] == 0.2
     assert body["messages"][0]["content"] in server.calls and len(body["messages"]) == 1
+
+    applied = apply_templates(out, sample_export, tmp_path / "prompts", k=1)
+    assert applied.null_templates == len(broken) + len(blank)  # failed summaries are never retrieved
+    failed_ids = broken | blank
+    assert not failed_ids & {q for ids in read_prompts(tmp_path / "prompts").table["retrieved_query_ids"].to_pylist()
+                             for q in ids or []}  # fmt: skip
 
     server.broken = False
     sent_before = sum(server.calls.values())

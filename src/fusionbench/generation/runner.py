@@ -53,12 +53,7 @@ def _prompts_queries(settings: GenerationSettings) -> list[dict[str, Any]]:
     """The queries of a `fusionbench thoughts apply` folder (one split; every prompt column)."""
     from fusionbench.fusion.thoughts.apply import read_prompts
 
-    prompts = read_prompts(settings.prompts)
-    if prompts.split != settings.split:
-        raise ValueError(
-            f"{settings.prompts} holds thought prompts for the {prompts.split!r} split, not {settings.split!r}; "
-            f"pass --split {prompts.split}"
-        )
+    prompts = read_prompts(settings.prompts)  # its split is the settings' (checked by GenerationSettings)
     wanted = [*QUERY_COLUMNS, "prompt_direct", "prompt_cot", "prompt_thought"]
     missing = [c for c in wanted if c not in prompts.table.column_names]
     if missing:

@@ -127,6 +127,15 @@ class GenerationSettings:
         if self.split not in SPLIT_ALIASES:
             raise ValueError(f"unknown split {self.split!r}; expected one of {', '.join(SPLIT_ALIASES)}")
         self.split = SPLIT_ALIASES[self.split]
+        if self.prompts:
+            from fusionbench.fusion.thoughts.apply import read_prompts_manifest
+
+            prompts_split = read_prompts_manifest(self.prompts)["split"]
+            if prompts_split != self.split:
+                raise ValueError(
+                    f"{self.prompts} holds thought prompts for the {prompts_split!r} split, not {self.split!r}; "
+                    f"pass --split {prompts_split}"
+                )
         if self.limit is not None and self.limit < 1:
             raise ValueError("limit must be >= 1")
         sizes = (self.tensor_parallel_size, self.pipeline_parallel_size, self.data_parallel_size)
