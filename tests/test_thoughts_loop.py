@@ -21,10 +21,10 @@ from fusionbench.fusion.thoughts import read_prompts, read_templates
 from fusionbench.harness import tasks_path
 from fusionbench.harness_tasks import utils as harness_utils
 from fusionbench.metrics import score
-from fusionbench.schema import MODES, SCORER_FIELDS
+from fusionbench.schema import MODES, SCORER_FIELDS, TASKS
 
 NAME = "tiny-llama"
-TASKS = "gsm8k,mmlu"
+RUN_TASKS = "gsm8k,mmlu"
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +50,7 @@ def loop(sample_export: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[
 def test_generate_with_thought_prompts_then_ingest(loop: dict[str, Path], tiny: Path, capsys) -> None:
     run = loop["root"] / "run"
     argv = ["generate", "--model", str(tiny), "--name", NAME, "--engine", "hf", "--out", str(run), "--prompts",
-            str(loop["prompts"]), "--tasks", TASKS, "--limit", "1", "--max-new-tokens", "8", "--quiet"]  # fmt: skip
+            str(loop["prompts"]), "--tasks", RUN_TASKS, "--limit", "1", "--max-new-tokens", "8", "--quiet"]  # fmt: skip
     with pytest.warns(UserWarning, match="cost_usd left null"):  # no price sheet: cost stays null, never 0
         assert main(argv) == 0
     manifest = json.loads((run / "run.json").read_text())
@@ -111,6 +111,10 @@ def test_lm_eval_thought_tasks_read_the_prompts(loop: dict[str, Path], monkeypat
         docs = list(task.eval_docs)
         assert docs and all(name == harness_utils.task_name(d["task"], "thought") for d in docs)
         assert all(task.doc_to_text(d) == d["prompt_thought"] for d in docs) and "embedding" not in docs[0]
+    group = manager.load(["fusionbench_thought"])  # every task with test queries: the release has no GPQA test
+    assert set(group["tasks"]) == {harness_utils.task_name(t, "thought") for t in TASKS if t != "gpqa"}
+    with pytest.raises(ValueError, match="no thought prompts for task 'gpqa'"):
+        harness_utils.load_docs("gpqa", "thought")
     with pytest.raises(ValueError, match="not 'train'"):
         harness_utils.load_docs("gsm8k", "thought", fusionbench_split="train")
     harness_utils.thought_queries.cache_clear()

@@ -82,13 +82,23 @@ def group_name(domain: str | None, mode: str) -> str:
     return base if mode == "direct" else f"{base}_{mode}"
 
 
+#: Tasks left out of the thought groups: the release has no GPQA test queries (the direct and cot tasks fall back to
+#: train), and thought prompts are never made for the split the templates come from. ``fusionbench_gpqa_thought``
+#: stays, for exports that have GPQA test queries.
+THOUGHT_GROUPS_WITHOUT: tuple[str, ...] = ("gpqa",)
+
+
 def group_yaml(domain: str | None, mode: str) -> str:
     """A group of the tasks of ``domain`` (None: all 14) in ``mode``, acc averaged over tasks."""
     tasks = [t for t in TASKS if domain is None or TASK_DOMAINS[t] == domain]
+    note = ""
+    if mode == "thought" and set(tasks) & set(THOUGHT_GROUPS_WITHOUT):
+        tasks = [t for t in tasks if t not in THOUGHT_GROUPS_WITHOUT]
+        note = "# Without gpqa: the release has no GPQA test queries, hence no thought prompts for it.\n"
     members = "".join(f"  - {task_name(t, mode)}\n" for t in tasks)
     return (
         f"{HEADER}group: {group_name(domain, mode)}\n"
-        f"task:\n{members}"
+        f"task:\n{members}{note}"
         "# Macro average: every task counts the same, whatever its number of queries (mbpp's test split\n"
         "# has 10x more queries than the others in the release).\n"
         "aggregate_metric_list:\n"
