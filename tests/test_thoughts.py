@@ -359,3 +359,15 @@ def test_templates_from_real_gsm8k_solutions(shared_data: Path, tmp_path: Path) 
 def test_row_columns_are_what_an_export_has(sample_export: Path) -> None:
     shard = next(p for p in sample_export.glob("data/gsm8k/train-*.parquet"))
     assert set(ROW_COLUMNS) <= set(pq.read_schema(shard).names)
+
+
+def test_a_split_without_any_correct_response_gives_an_empty_finished_table(tmp_path: Path) -> None:
+    from fusionbench.fusion.data import RoutingData
+
+    data = RoutingData.from_arrays(
+        np.zeros((3, 2)), query_ids=["a", "b", "c"], tasks=["gsm8k"] * 3, texts=["x?", "y?", "z?"],
+        splits=["train"] * 3, responses=np.array([["wrong"] * 2] * 3, dtype=object),
+    )  # fmt: skip
+    report = build_templates(from_routing_data(data), tmp_path / "t", ExtractiveSummarizer(), pool="all")
+    assert (report.queries, report.no_correct, report.selected, report.complete) == (3, 3, 0, True)
+    assert read_templates(tmp_path / "t").table.num_rows == 0

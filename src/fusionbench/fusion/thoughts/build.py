@@ -151,10 +151,10 @@ def build_templates(
                 on_progress(start + len(batch), len(todo))
         report.errors = summarizer.last_errors[-5:]
         results = store.results()
+        results = TEMPLATE_SCHEMA.empty_table() if results is None else results
         wanted = pa.array(chosen.query_ids, pa.string())
-        if results is not None:
-            results = results.filter(pc.is_in(results["query_id"], value_set=wanted))
-        if results is not None and results.num_rows == len(chosen.query_ids):
+        results = results.filter(pc.is_in(results["query_id"], value_set=wanted))
+        if results.num_rows == len(chosen.query_ids):
             order = pc.index_in(results["query_id"], value_set=wanted)
             table = _with_embeddings(results.take(pc.sort_indices(order)), source.queries).cast(TEMPLATE_SCHEMA)
             report.templates = pc.sum(pc.equal(table["status"], "ok")).as_py() or 0
