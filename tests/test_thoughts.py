@@ -371,3 +371,12 @@ def test_a_split_without_any_correct_response_gives_an_empty_finished_table(tmp_
     report = build_templates(from_routing_data(data), tmp_path / "t", ExtractiveSummarizer(), pool="all")
     assert (report.queries, report.no_correct, report.selected, report.complete) == (3, 3, 0, True)
     assert read_templates(tmp_path / "t").table.num_rows == 0
+
+
+def test_two_builds_cannot_write_one_templates_folder(tmp_path: Path) -> None:
+    from fusionbench.fusion.thoughts import TemplatesLockedError
+    from fusionbench.fusion.thoughts.store import TemplateStore
+
+    with TemplateStore(tmp_path / "t"), pytest.raises(TemplatesLockedError, match="another fusionbench thoughts"):
+        TemplateStore(tmp_path / "t")
+    TemplateStore(tmp_path / "t").close()  # released with the first

@@ -27,6 +27,7 @@ _EXPORTS: dict[str, str] = {
     "TemplateSet": "fusionbench.fusion.thoughts.store",
     "TemplatesSettingsError": "fusionbench.fusion.thoughts.store",
     "TemplatesIncompleteError": "fusionbench.fusion.thoughts.store",
+    "TemplatesLockedError": "fusionbench.fusion.thoughts.store",
     "EmbeddingDimensionError": "fusionbench.fusion.thoughts.retrieval",
     "ExtractiveSummarizer": "fusionbench.fusion.thoughts.summarizers",
     "Summarizer": "fusionbench.fusion.thoughts.summarizers",

@@ -143,6 +143,8 @@ def apply_templates(
     template_set = templates if isinstance(templates, TemplateSet) else read_templates(templates)
     if isinstance(queries, pa.Table):
         source, table = "table", queries
+        if tasks is not None:
+            table = table.filter(pc.is_in(table["task"], value_set=pa.array(list(tasks))))
     else:
         source, table = str(Path(queries).resolve()), read_queries(queries, split, tasks)
     if table.num_rows == 0:

@@ -90,7 +90,6 @@ def build_templates(
     queries = {q["query_id"]: q for q in meta.to_pylist()}
     tasks_of = {qid: queries[qid]["task"] if qid in queries else "" for qid in chosen.query_ids}
     chosen = limit_per_task(chosen, tasks_of, queries_per_task)
-    pool_name = pool if isinstance(pool, str) and pool in ("small", "all") else "list"
     identity = {
         "source": source.name,
         "split": source.split,
@@ -119,7 +118,8 @@ def build_templates(
             todo = todo[:limit]
         responses = source.rows["response"].combine_chunks()
         labels = _source_labels(source.rows)
-        describe = f"{settings.describe()}/{pool_name if pool_name != 'list' else ','.join(settings.pool or ())}"
+        named_pool = isinstance(pool, str) and pool in ("small", "all")
+        describe = f"{settings.describe()}/{pool if named_pool else ','.join(settings.pool or ())}"
         for start in range(0, len(todo), batch_size):
             batch = todo[start : start + batch_size]
             texts = iter(responses.take(pa.array(np.concatenate([rows for _, rows in batch]))).to_pylist())

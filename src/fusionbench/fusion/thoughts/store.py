@@ -66,6 +66,10 @@ class TemplatesSettingsError(ValueError):
     """The templates folder holds a build with other settings."""
 
 
+class TemplatesLockedError(ValueError):
+    """Another build holds the templates folder."""
+
+
 class TemplatesIncompleteError(FileNotFoundError):
     """The folder has no finished templates table (the build was interrupted, or it is not a templates folder)."""
 
@@ -156,7 +160,7 @@ class TemplateStore:
             pass
         except OSError:
             self._lock.close()
-            raise TemplatesSettingsError(f"{self.folder}: another fusionbench thoughts build is writing it") from None
+            raise TemplatesLockedError(f"{self.folder}: another fusionbench thoughts build is writing it") from None
         for leftover in [*self.folder.glob(f"{TEMP_PREFIX}*"), *(self.folder / PARTS).glob(f"{TEMP_PREFIX}*")]:
             leftover.unlink(missing_ok=True)
 
