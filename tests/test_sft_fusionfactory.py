@@ -191,6 +191,25 @@ def test_records_from_an_export_of_the_same_blocks_are_the_same(blocks_export: P
     assert _records(blocks_export, select, top_k, pool) == EXPECTED[(select, top_k, pool)]
 
 
+def test_provenance_names_the_rows_and_queries(release_file: Path, blocks_export: Path) -> None:
+    """Each record's query id is the build's, from a release file as from an export; models and ranks too."""
+    options = SFTOptions(protocol="fusionfactory", select="perf", top_k=3)
+    from_file, from_export = select_examples([release_file], options), select_examples(blocks_export, options)
+    ids = [e.query_id for e in from_file.examples]
+    assert None not in ids and ids == [e.query_id for e in from_export.examples]
+    assert [(e.model, e.mode, e.rank, e.kind) for e in from_file.examples[:4]] == [
+        ("gemma-7b", "cot", None, "ground_truth"),
+        ("gemma-7b", "cot", 0, "response"),
+        ("qwen2-7b-instruct", "cot", 1, "response"),
+        ("qwen2.5-7b-instruct", "direct", 2, "response"),
+    ]
+    assert from_file.examples[0].reference == "release ground_truth (test code)"
+    assert from_file.examples[1].source == f"{release_file.name}:{row_index('gemma-7b', 'cot') + 1}"
+    assert {t: c.queries_with_examples for t, c in from_file.report.per_task.items()} == {"mbpp": 1, "mmlu": 1}
+    with pytest.raises(ValueError, match="no train rows of model"):
+        select_examples([release_file], SFTOptions(protocol="fusionfactory", models=("gpt-5",)))
+
+
 def test_the_written_file_and_its_report(release_file: Path, tmp_path: Path) -> None:
     result = make_sft_data([release_file], tmp_path / "sft", protocol="fusionfactory", select="label-only", top_k=3)
     assert result.files.alpaca.name == "baseline_sft_top_3.json"  # the original's file name

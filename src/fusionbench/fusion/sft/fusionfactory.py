@@ -28,22 +28,23 @@ column as numbers (``"0.50"`` -> ``"0.5"``).
 from __future__ import annotations
 
 import ast
+import functools
 import math
 import re
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from fusionbench import catalog
+from fusionbench import catalog, prompts
 from fusionbench.build.positions import csv_header
 from fusionbench.build.sources import SourceFile, check_header, read_batches, resolve_sources
 from fusionbench.fusion.sft.examples import INSTRUCTION, REFERENCE_RELEASE, REFERENCE_TEST_CODE, Example
 from fusionbench.fusion.sft.source import SFTSource, refuse_test_split
-from fusionbench.schema import RELEASE_ROWS_PER_QUERY, THINK_SUFFIX, split_model_mode
+from fusionbench.schema import RELEASE_ROWS_PER_QUERY, TASKS, THINK_SUFFIX, query_id, split_model_mode
 
 SETTINGS = {"perf": "perf", "judge": "judge", "hybrid": "hybrid", "label-only": "baseline"}
 _CODE = ("mbpp", "human_eval")
@@ -175,12 +176,28 @@ def _file_batches(file: SourceFile) -> Iterator[tuple[dict[str, list], int]]:
         yield batch.to_pydict(), before
 
 
+def _query_ids(escaped: bool) -> Callable[[str, str], str | None]:
+    """``(task, prompt) -> query_id`` as the build computes it (None for a task it does not know), cached."""
+
+    @functools.cache
+    def query_id_of(task: str, prompt: str) -> str | None:
+        if task not in TASKS:
+            return None
+        text = prompt.replace("\\\\", "\\") if escaped else prompt
+        fields = prompts.parse(task, text) or prompts.QueryFields(question=text.strip())
+        return query_id(task, fields.question, fields.context, fields.choices or ())
+
+    return query_id_of
+
+
 def rows_from_files(paths: Sequence[str | Path]) -> list[ReleaseRow]:
-    """Release files in file order, each cell as the original reads it (CSV without an escape character). A file
-    of the test split (``test`` in its name, or a ``test=`` prefix) is refused."""
+    """Release files in file order, each cell as the original reads it (CSV without an escape character), with
+    the query id the build would give the row. A file of the test split (``test`` in its name, or a ``test=``
+    prefix) is refused."""
     rows = []
     for file in resolve_sources([str(p) for p in paths]):
         refuse_test_split(file.split)
+        query_id_of = _query_ids(escaped=file.format == "csv")
         for cells, before in _file_batches(file):
             for i in range(len(cells["llm"])):
                 rows.append(
@@ -193,6 +210,7 @@ def rows_from_files(paths: Sequence[str | Path]) -> list[ReleaseRow]:
                         performance=as_number(cells["performance"][i] if "performance" in cells else None),
                         judge=as_number(cells["llm_judge"][i] if "llm_judge" in cells else None),
                         output_tokens=as_count(cells["output_tokens_num"][i] if "output_tokens_num" in cells else None),
+                        query_id=query_id_of(cells["task_name"][i] or "", cells["query"][i] or ""),
                         source=f"{file.path.name}:{before + i + 1}",
                     )
                 )

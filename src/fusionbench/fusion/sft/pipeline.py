@@ -24,7 +24,7 @@ from fusionbench.fusion.sft.report import SFTReport
 from fusionbench.fusion.sft.selection import CRITERIA, DefaultSelection
 from fusionbench.fusion.sft.source import read_export
 from fusionbench.fusion.sft.writers import SFTFiles, write_sft_dir
-from fusionbench.schema import RELEASE_ROWS_PER_QUERY
+from fusionbench.schema import RELEASE_ROWS_PER_QUERY, split_model_mode
 
 PROTOCOLS = ("fusionbench", "fusionfactory")
 POOLS = ("all", "small")
@@ -143,6 +143,9 @@ def select_examples(data: str | Path | Sequence[str | Path], options: SFTOptions
         if options.tasks is not None:
             rows = [r for r in rows if r.task_name in set(options.tasks)]
         allowed = frozenset(options.models) if options.models else None
+        unknown = sorted((allowed or frozenset()) - {split_model_mode(r.llm)[0] for r in rows})
+        if unknown:
+            raise ValueError(f"{report.source}: no {options.split} rows of model(s) {', '.join(unknown)}")
         if pool_models is not None:
             allowed = pool_models & allowed if allowed is not None else pool_models
         examples, report.repeats, skipped = fusionfactory_examples(

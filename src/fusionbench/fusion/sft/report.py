@@ -81,7 +81,7 @@ class SFTReport:
                 counts.ground_truth_examples += 1
             else:
                 counts.response_examples += 1
-            with_examples.setdefault(example.task, set()).add(example.query_id or example.source)
+            with_examples.setdefault(example.task, set()).add(example.query_id)
             total += 1
         for task, keys in with_examples.items():
             self.per_task[task].queries_with_examples = len(keys)

@@ -48,7 +48,7 @@ EXAMPLE_SCHEMA = pa.schema(
         _field("output", pa.string(), "the target: a selected response or the query's ground truth"),
         _field("task", pa.string(), "the query's task"),
         _field("kind", pa.string(), "response or ground_truth"),
-        _field("query_id", pa.string(), "the query's id in the export (null from release files)"),
+        _field("query_id", pa.string(), "the query's id (as the build gives it)"),
         _field("model", pa.string(), "the model that wrote the response (ground truth: the row it was read from)"),
         _field("mode", pa.string(), "direct or cot"),
     ]
