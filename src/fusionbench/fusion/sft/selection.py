@@ -67,6 +67,21 @@ def ranking_keys(select: str, performance: np.ndarray, judge: np.ndarray, tokens
     raise ValueError(f"unknown selection {select!r}; expected one of {', '.join(CRITERIA)}")
 
 
+@dataclass(frozen=True)
+class _Rows:
+    """The response rows' columns as arrays (``query``: the row's index in the queries, -1 if unknown)."""
+
+    query: np.ndarray
+    performance: np.ndarray
+    judge: np.ndarray
+    tokens: np.ndarray
+    response: np.ndarray
+    model: np.ndarray
+    mode: np.ndarray
+    source: np.ndarray
+    selectable: np.ndarray
+
+
 @dataclass
 class _Query:
     """One query's selection state."""
@@ -138,71 +153,82 @@ class DefaultSelection:
         return False
 
     # ---- the run ----------------------------------------------------------------------------------------
-    def run(self) -> list[Example]:
-        """The examples, query by query in the export's order: ground truth first, then responses by rank."""
+    def _rows(self) -> _Rows:
+        """The response rows as arrays, and which of them are selectable (skips counted)."""
         table = self.source.responses
         index = {q["query_id"]: i for i, q in enumerate(self.source.queries)}
-        row_query = np.array([index.get(q, -1) for q in table["query_id"].to_pylist()], dtype=np.int64)
-        self.skipped["responses_without_query"] += int((row_query < 0).sum())
-        responses = table["response"].to_numpy(zero_copy_only=False)
-        has_response = pc.fill_null(pc.greater(pc.utf8_length(pc.utf8_trim_whitespace(table["response"])), 0), False)
-        has_response = has_response.to_numpy(zero_copy_only=False)
+        query = np.array([index.get(q, -1) for q in table["query_id"].to_pylist()], dtype=np.int64)
+        self.skipped["responses_without_query"] += int((query < 0).sum())
+        blank = pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(table["response"])), 0)
+        has_response = pc.invert(pc.fill_null(blank, True)).to_numpy(zero_copy_only=False)
         performance = _floats(self.source, "performance")
-        known = row_query >= 0
-        scored = known & has_response & ~np.isnan(performance)
+        known, unscored = query >= 0, np.isnan(performance)
+        scored = known & has_response & ~unscored
         if self.select != "label-only":
             self.skipped["missing_responses"] += int((known & ~has_response).sum())
-            self.skipped["unscored_responses"] += int((known & has_response & np.isnan(performance)).sum())
+            self.skipped["unscored_responses"] += int((known & has_response & unscored).sum())
             self.skipped["wrong_responses"] += int((scored & (performance <= 0)).sum())
-        selectable = np.flatnonzero(scored & (performance > 0)) if self.select != "label-only" else np.array([], int)
-        models, modes = table["model"].to_numpy(zero_copy_only=False), table["mode"].to_numpy(zero_copy_only=False)
-        judge, tokens = _floats(self.source, "judge_score"), _floats(self.source, "output_tokens")
-        if len(selectable) and self.select != "label-only":
-            keys = ranking_keys(self.select, performance, judge, tokens)
-            keys = [k[selectable] for k in [*keys, _codes(models), _codes(modes)]]
-            order = selectable[np.lexsort([*reversed(keys), row_query[selectable]])]
-        else:
-            order = selectable
-        starts = np.searchsorted(row_query[order], np.arange(len(self.source.queries) + 1))
-        judge_or_none = [None if np.isnan(j) else float(j) for j in judge]
-        sources = table["source"].to_numpy(zero_copy_only=False)
+        column = {name: table[name].to_numpy(zero_copy_only=False) for name in ("response", "model", "mode", "source")}
+        return _Rows(
+            query, performance, _floats(self.source, "judge_score"), _floats(self.source, "output_tokens"),
+            selectable=np.flatnonzero(scored & (performance > 0)) if self.select != "label-only" else np.array([], int),
+            **column,
+        )  # fmt: skip
 
-        states: list[_Query] = []
-        ground_truths: list[tuple[_Query, Example]] = []
-        for i, query in enumerate(self.source.queries):
-            state = _Query(query, self._input(query), order[starts[i] : starts[i + 1]], [], set())
-            states.append(state)
-            if len(state.candidates) == 0 and self.select != "label-only":
-                self.skipped["queries_without_correct_response"] += 1
-            if self.include_ground_truth and (example := self._ground_truth(state)) is not None:
-                ground_truths.append((state, example))
-        for state, example in zip([s for s, _ in ground_truths], self._count(ground_truths), strict=True):
-            if self._fits(example):
-                state.examples.append(example)
-                state.seen.add(normalised(example.output))
+    def _ranked(self, rows: _Rows) -> list[np.ndarray]:
+        """Per query (in the queries' order), its selectable rows, best first."""
+        picked = rows.selectable
+        if len(picked):
+            keys = ranking_keys(self.select, rows.performance, rows.judge, rows.tokens)
+            keys = [k[picked] for k in [*keys, _codes(rows.model), _codes(rows.mode)]]
+            picked = picked[np.lexsort([*reversed(keys), rows.query[picked]])]
+        starts = np.searchsorted(rows.query[picked], np.arange(len(self.source.queries) + 1))
+        return [picked[starts[i] : starts[i + 1]] for i in range(len(self.source.queries))]
 
-        def response_example(state: _Query, row: int, rank: int) -> Example:
-            return Example(
-                self.instruction, state.input, responses[row], task=state.info["task"], kind="response",
-                query_id=state.info["query_id"], split=self.source.split, model=models[row], mode=modes[row],
-                rank=rank, performance=float(performance[row]), judge=judge_or_none[row], source=sources[row],
-            )  # fmt: skip
+    def _response(self, state: _Query, rows: _Rows, row: int) -> Example:
+        judge = rows.judge[row]
+        return Example(
+            self.instruction, state.input, rows.response[row], task=state.info["task"], kind="response",
+            query_id=state.info["query_id"], split=self.source.split, model=rows.model[row], mode=rows.mode[row],
+            rank=state.next - 1, performance=float(rows.performance[row]),
+            judge=None if np.isnan(judge) else float(judge), source=rows.source[row],
+        )  # fmt: skip
 
+    def _next_candidates(self, state: _Query, rows: _Rows) -> list[tuple[_Query, Example]]:
+        """The query's next distinct responses, as many as it still needs (duplicates skipped and counted)."""
+        found: list[tuple[_Query, Example]] = []
+        while len(found) < self.top_k - state.accepted and state.next < len(state.candidates):
+            row = int(state.candidates[state.next])
+            state.next += 1
+            text = normalised(rows.response[row])
+            if text in state.seen:
+                self.skipped["duplicate_responses"] += 1
+                continue
+            state.seen.add(text)
+            found.append((state, self._response(state, rows, row)))
+        return found
+
+    def run(self) -> list[Example]:
+        """The examples, query by query in the export's order: ground truth first, then responses by rank.
+
+        Responses are taken in rounds: each query's next distinct candidates, as many as it still needs, are
+        counted together; one over the length limit is dropped and the next round looks further down."""
+        rows = self._rows()
+        states = [
+            _Query(query, self._input(query), candidates, [], set())
+            for query, candidates in zip(self.source.queries, self._ranked(rows), strict=True)
+        ]
+        if self.select != "label-only":
+            self.skipped["queries_without_correct_response"] += sum(not len(s.candidates) for s in states)
+        if self.include_ground_truth:
+            ground_truths = [(s, e) for s in states if (e := self._ground_truth(s)) is not None]
+            for (state, _), example in zip(ground_truths, self._count(ground_truths), strict=True):
+                if self._fits(example):
+                    state.examples.append(example)
+                    state.seen.add(normalised(example.output))
         open_queries = [s for s in states if len(s.candidates)]
         while open_queries:
-            pending: list[tuple[_Query, Example]] = []
-            for state in open_queries:
-                wanted = self.top_k - state.accepted
-                while wanted and state.next < len(state.candidates):
-                    row = int(state.candidates[state.next])
-                    state.next += 1
-                    text = normalised(responses[row])
-                    if text in state.seen:
-                        self.skipped["duplicate_responses"] += 1
-                        continue
-                    state.seen.add(text)
-                    pending.append((state, response_example(state, row, state.next - 1)))
-                    wanted -= 1
+            pending = [candidate for state in open_queries for candidate in self._next_candidates(state, rows)]
             for (state, _), example in zip(pending, self._count(pending), strict=True):
                 if self._fits(example):
                     state.examples.append(example)
