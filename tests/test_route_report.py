@@ -153,3 +153,19 @@ def test_bad_configurations_are_named():
     result = run_benchmark(one_task, BenchmarkConfig(routers=[RouterSpec("knn", "knn", {"n_neighbors": 3})],
                                                      seeds=[0], scenarios=["ood"], n_boot=10))  # fmt: skip
     assert result.skipped[0]["scenario"] == "ood" and "at least two tasks" in result.skipped[0]["reason"]
+
+
+def test_a_router_worse_than_the_best_single_is_explained():
+    from fusionbench.fusion.report.tables import worse_lines
+
+    worse = {"value": -0.041, "ci": [-0.065, -0.018], "verdict": "worse"}
+    fine = {"value": -0.01, "ci": [-0.03, 0.01], "verdict": "n.s."}
+    settings = {
+        "performance_first": {
+            "paired": {"linear": {"vs_best_single": {"perf": worse}}, "knn": {"vs_best_single": {"perf": fine}}}
+        },
+        "balance": {"available": False, "reason": "no cost data (column 'cost_usd')"},
+    }
+    (line,) = worse_lines(settings)
+    assert line.startswith("**linear** is significantly worse than the best single candidate under Performance First")
+    assert "-0.041 [-0.065, -0.018] ▼" in line and "over-fits" in line

@@ -131,6 +131,26 @@ def paired_table(settings: dict[str, Any], transductive: bool) -> str:
     return table(header, rows) if rows else "(no routers)"
 
 
+def worse_lines(settings: dict[str, Any]) -> list[str]:
+    """Why a router can be significantly worse than always choosing the best single candidate."""
+    lines = []
+    for setting, result in settings.items():
+        if not result.get("available", True):
+            continue
+        metric = HEADLINE[setting]
+        for router, diffs in result.get("paired", {}).items():
+            entry = diffs.get("vs_best_single", {}).get(metric)
+            if entry and entry.get("verdict") == "worse":
+                lines.append(
+                    f"**{router}** is significantly worse than the best single candidate under "
+                    f"{SETTING_LABELS[setting]} ({cell(entry, signed=True)}): its per-query estimates do worse than "
+                    "one constant choice, i.e. it over-fits its features or they carry no routing signal here; a "
+                    "stronger penalty chosen on train (e.g. `--set linear.alpha=30`, cross-validated) or other "
+                    "features may help."
+                )
+    return lines
+
+
 def by_task_table(result: dict[str, Any], transductive: bool) -> str:
     """Perf per task of every system (the setting's Perf column)."""
     by_task = result.get("by_task", {})
@@ -215,6 +235,7 @@ def render(report: dict[str, Any], plots: dict[str, str] | None = None, plot_not
             out += [f"### Table 4 shape, {protocol} protocol", "", leakage_line(settings), ""]
             out += [table4(protocol, settings, transductive), ""]
             out += [f"Paired differences ({protocol} protocol):", "", paired_table(settings, transductive), ""]
+            out += [f"- {line}" for line in worse_lines(settings)]
             notes = list(dict.fromkeys(n for res in settings.values() for n in res.get("notes", [])))
             out += [f"- note: {n}" for n in notes] + ([""] if notes else [])
         headline = scenario["protocols"].get("fusionbench", next(iter(scenario["protocols"].values())))
