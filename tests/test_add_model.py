@@ -108,6 +108,22 @@ def test_ingest_without_prices_keeps_cost_null_and_warns(export: Path, tiny: Pat
     assert row["cost_usd"] is None and row["input_price"] is None and row["performance"] == 0.0
 
 
+def test_new_rows_of_a_known_model_keep_its_catalogue_facts(export: Path, tiny: Path, tmp_path: Path) -> None:
+    """A run under a name the export has (new samples of gemma-7b, say) keeps the model's size and the release's
+    prices where the run says nothing about them."""
+    before = {m["model"]: m for m in load_dataset(str(export), "models", split="train")}["gemma-7b"]
+    run = tmp_path / "run"
+    _write_run(run, tiny, _docs(export, "boolq"), "fusionbench_boolq", ["True"])
+    with pytest.warns(UserWarning, match="no price for gemma-7b"):
+        report = ingest_lm_eval_run(run, export, "gemma-7b")
+    assert (report.rows_added, report.rows_replaced) == (0, 1)  # the same (query, model, mode, sample) key
+    after = {m["model"]: m for m in load_dataset(str(export), "models", split="train")}["gemma-7b"]
+    assert (after["size_b"], after["input_price"], after["output_price"]) == (
+        before["size_b"], before["input_price"], before["output_price"],
+    )  # fmt: skip
+    assert after["generated_by"] == str(tiny) and after["n_rows"] == before["n_rows"]
+
+
 def test_unknown_queries_are_counted_and_skipped(export: Path, tiny: Path, tmp_path: Path) -> None:
     docs = _docs(export, "boolq")
     run = tmp_path / "run"

@@ -67,7 +67,8 @@ def test_old_module_paths_still_import_with_a_deprecation_warning(old: str, new:
         f"    old = importlib.import_module({old!r})\n"
         f"new = importlib.import_module({new!r})\n"
         "assert old is new, (old, new)\n"
-        f"(warning,) = [w for w in caught if issubclass(w.category, DeprecationWarning) and {new!r} in str(w.message)]\n"
+        "(warning,) = [w for w in caught\n"
+        f"              if issubclass(w.category, DeprecationWarning) and {new!r} in str(w.message)]\n"
         "print(warning.filename)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)

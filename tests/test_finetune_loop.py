@@ -16,9 +16,6 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("trl")
-pytest.importorskip("peft")
-
 LM_EVAL_TIMEOUT = 600
 
 
@@ -122,3 +119,5 @@ def test_sft_data_finetune_eval_ingest(tiny_model: Path, tmp_path: Path) -> None
         assert row["performance"] in (0.0, 1.0) and row["input_tokens"] > 0 and row["source"].startswith("lm-eval:")
     models = load_dataset(str(export), "models", split="train")
     assert "tiny-lora" in models["model"] and len(models) == 21
+    (row,) = [m for m in models if m["model"] == "tiny-lora"]
+    assert row["generated_by"] == f"{tiny_model}+peft={adapter}"  # the adapter is named, not only its base model

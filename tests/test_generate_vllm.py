@@ -21,7 +21,7 @@ pytest.importorskip("vllm")
 from tiny_model import build_tiny_llama
 from transformers import AutoTokenizer
 
-from fusionbench.generation import run_queries, read_manifest, read_run
+from fusionbench.generation import read_manifest, read_run, run_queries
 from fusionbench.generation.settings import GenerationSettings
 from fusionbench.schema import ROW_KEY as KEY
 

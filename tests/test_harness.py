@@ -24,7 +24,7 @@ from fusionbench.harness import lm_eval_argv, merge_include_path, run_lm_eval, t
 from fusionbench.harness_tasks import _generate
 from fusionbench.harness_tasks import utils as harness_utils
 from fusionbench.metrics import QA_TASKS, score
-from fusionbench.schema import CODE_TASKS, DOMAINS, SCORER_FIELDS, TASKS
+from fusionbench.schema import CODE_TASKS, DOMAINS, MODES, SCORER_FIELDS, TASKS
 
 MARKER = "[from-the-export] "
 LM_EVAL_TIMEOUT = 600
@@ -115,7 +115,8 @@ def test_generated_files_are_current() -> None:
 
 def test_task_and_group_names() -> None:
     names = _generate.all_task_names()
-    assert len(names) == len(set(names)) == 2 * len(TASKS) + 2 * (1 + len(DOMAINS))
+    # every task in every mode (direct, cot, thought), and a group per mode and per (domain, mode)
+    assert len(names) == len(set(names)) == len(MODES) * len(TASKS) + len(MODES) * (1 + len(DOMAINS))
     assert {"fusionbench", "fusionbench_cot", "fusionbench_gsm8k", "fusionbench_gsm8k_cot"} <= set(names)
     assert {f"fusionbench_domain_{d}" for d in DOMAINS} | {f"fusionbench_domain_{d}_cot" for d in DOMAINS} <= set(names)
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import evaluate
 import numpy as np
 import pytest
 import yaml
 
 import fusionbench.metrics
 from fusionbench.metrics import MODULE_NAMES, MissingPriceError, path, threshold_sweep
-
-evaluate = pytest.importorskip("evaluate")
 
 
 @pytest.fixture(scope="module")

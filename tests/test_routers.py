@@ -279,7 +279,8 @@ def test_pair_router_win_rates_threshold_and_sweep() -> None:
 
 # ---------------------------------------------------------------- names, bad input
 def test_candidate_names_and_registry() -> None:
-    pandas = pytest.importorskip("pandas")
+    import pandas
+
     frame = pandas.DataFrame(PERF, columns=["a/direct", "b/direct", "b/cot"])
     router = BestSingleRouter().fit(X3, frame, cost=COST)
     assert router.candidates_.tolist() == ["a/direct", "b/direct", "b/cot"]

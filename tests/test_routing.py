@@ -174,7 +174,8 @@ def test_matrices_from_rows_pivots_and_drops_incomplete_queries() -> None:
 
 
 def test_matrices_from_a_dataset_and_repriced() -> None:
-    datasets = pytest.importorskip("datasets")
+    import datasets
+
     from_dataset = matrices_from_rows(datasets.Dataset.from_list(_rows()))
     assert np.array_equal(from_dataset.performance, PERF)
     repriced = matrices_from_rows(_rows(), price_sheet="illustrative-output-4x")

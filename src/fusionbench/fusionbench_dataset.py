@@ -118,6 +118,7 @@ def __getattr__(name: str) -> Any:
 
         from fusionbench import loading
 
-        warnings.warn(f"fusionbench.fusionbench_dataset.{name} is now fusionbench.loading.{name}", DeprecationWarning, 2)
+        message = f"fusionbench.fusionbench_dataset.{name} is now fusionbench.loading.{name}"
+        warnings.warn(message, DeprecationWarning, stacklevel=2)
         return getattr(loading, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

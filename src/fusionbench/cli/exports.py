@@ -8,7 +8,7 @@ from pathlib import Path
 from rich.table import Table
 
 from fusionbench.cli.common import console, csv_list, out, print_merge, progress_display
-from fusionbench.schema import MODES, SCORE_COLUMNS, TASKS, score_column
+from fusionbench.schema import MODES, RELEASE_MODES, SCORE_COLUMNS, TASKS, score_column
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -22,8 +22,10 @@ def cmd_build(args: argparse.Namespace) -> int:
             print_merge(ingest_run(Path(run_dir), Path(args.out)), args.out)
         return 0
 
-    if args.modes and set(args.modes) - set(MODES):
-        console.print(f"[red]unknown mode(s) {sorted(set(args.modes) - set(MODES))}; expected {MODES}")
+    if args.modes and set(args.modes) - set(RELEASE_MODES):
+        console.print(
+            f"[red]unknown mode(s) {sorted(set(args.modes) - set(RELEASE_MODES))}; the release has {RELEASE_MODES}"
+        )
         return 2
     if args.source is None:
         console.print(SYNTHETIC_NOTICE.replace("> ", "").replace("**", ""), style="yellow")
@@ -67,6 +69,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     keys = ["model"] if args.by == "model" else ["task", "model"]
     groups = by(rows, [*keys, "mode"])
     present = [c for c in SCORE_COLUMNS.values() if any(g[f"{c}_count"] for g in groups)]
+    modes = [m for m in MODES if any(g["mode"] == m for g in groups)]  # only the modes the export has
     scores = [score_column(args.score)] if args.score else present or [SCORE_COLUMNS["released"]]
     merged: dict[tuple, dict] = {}
     for group in groups:
@@ -75,14 +78,14 @@ def cmd_info(args: argparse.Namespace) -> int:
         entry[group["mode"]] = group
     table = Table(title=f"{args.export}: per {' and '.join(keys)}")
     label = {SCORE_COLUMNS["released"]: "acc", SCORE_COLUMNS["rescored"]: "rescored"}
-    score_headers = [f"{label[c]} {m}" for c in scores for m in MODES]
+    score_headers = [f"{label[c]} {m}" for c in scores for m in modes]
     for name in [*keys, "rows", *score_headers, "mean cost $", "mean judge"]:
         table.add_column(name, justify="left" if name in keys else "right", no_wrap=name in keys)
     order = {t: i for i, t in enumerate(TASKS)}
     for key in sorted(merged, key=lambda k: (order.get(k[0], -1), *k) if len(k) > 1 else k):
         entry = merged[key]
-        both = [entry[m] for m in MODES if m in entry]
-        accuracies = [fmt(entry.get(m, {}).get(f"{c}_mean")) for c in scores for m in MODES]
+        both = [entry[m] for m in modes if m in entry]
+        accuracies = [fmt(entry.get(m, {}).get(f"{c}_mean")) for c in scores for m in modes]
         cost, judge = _mean_over(both, "cost_usd"), _mean_over(both, "judge_score")
         table.add_row(*key, f"{entry['rows']:,}", *accuracies, fmt(cost, 6), fmt(judge))
     out.print(table)
@@ -149,7 +152,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     build.add_argument("--overwrite", action="store_true", help="replace an existing export folder")
     build.add_argument("--lenient", action="store_true", help="bad values become null and are counted and flagged")
     build.add_argument("--models", type=csv_list, help="keep only these models (comma-separated)")
-    build.add_argument("--modes", type=csv_list, help="keep only these modes: direct, cot")
+    build.add_argument("--modes", type=csv_list, help="keep only these modes of the release: direct, cot")
     build.add_argument("--quiet", action="store_true", help="no progress bars")
     build.add_argument(
         "--add-run", nargs="+", metavar="RUN_DIR",

@@ -97,8 +97,10 @@ def _update_side_tables(staging: Path, models: list[dict]) -> None:
     )
     old_models = read_config(staging, MODELS)
     by_name = {m["model"]: m for m in (old_models.to_pylist() if old_models is not None else [])}
-    for model in models:
-        by_name[model["model"]] = {**dict.fromkeys(MODEL_SCHEMA.names), "id_swapped": False, **model}
+    for model in models:  # upsert: a known model keeps what the new row does not say (size, the release's prices)
+        known = by_name.get(model["model"], {})
+        given = {key: value for key, value in model.items() if value is not None}
+        by_name[model["model"]] = {**dict.fromkeys(MODEL_SCHEMA.names), "id_swapped": False, **known, **given}
     model_rows = [{**m, "n_rows": per_model.get(name, 0)} for name, m in by_name.items()]
     replace_shards(pa.Table.from_pylist(model_rows, schema=MODEL_SCHEMA), staging, MODELS, "train")
 

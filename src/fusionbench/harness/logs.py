@@ -16,7 +16,7 @@ from fusionbench.catalog import load_price_sheet
 from fusionbench.errors import BadInputError
 from fusionbench.export.merge import MergeReport, merge_rows
 from fusionbench.export.records import NewResponse, build_rows
-from fusionbench.schema import TASKS
+from fusionbench.schema import MODES, TASKS
 
 SAMPLES_FILE = re.compile(r"^samples_(?P<task>fusionbench_\w+?)_(?P<date>\d{4}-\d{2}-\d{2}T[\d\-.]+)\.jsonl$")
 _REQUIRED_DOC = ("query_id", "task", "split", "query", "ground_truth", "metric", "domain")
@@ -32,28 +32,50 @@ def sample_files(run_dir: Path) -> list[Path]:
         if task not in TASKS:
             raise BadInputError(
                 str(path),
-                f"unknown task {task!r} in the file name: expected fusionbench_<task>[_cot], task one of "
+                f"unknown task {task!r} in the file name: expected fusionbench_<task>[_cot|_thought], task one of "
                 + ", ".join(TASKS),
             )
     return files
 
 
+def file_task_mode(path: Path) -> tuple[str, str]:
+    """The FusionBench task and prompt mode of a samples file: ``samples_fusionbench_gsm8k_cot_<date>.jsonl`` ->
+    ``("gsm8k", "cot")``; no mode suffix is the direct prompt."""
+    name = SAMPLES_FILE.match(path.name).group("task").removeprefix("fusionbench_")
+    for mode in MODES[1:]:
+        if name.endswith(f"_{mode}"):
+            return name.removesuffix(f"_{mode}"), mode
+    return name, MODES[0]
+
+
 def file_task(path: Path) -> str:
     """The FusionBench task of a samples file: ``samples_fusionbench_gsm8k_cot_<date>.jsonl`` -> ``gsm8k``."""
-    name = SAMPLES_FILE.match(path.name).group("task").removeprefix("fusionbench_")
-    return name.removesuffix("_cot")
+    return file_task_mode(path)[0]
 
 
-def run_model_path(run_dir: Path) -> str | None:
-    """The ``pretrained=`` model of the run, read from lm-eval's results_*.json (None if absent)."""
+def run_model_args(run_dir: Path) -> dict[str, str]:
+    """The ``--model_args`` of the run (``pretrained``, ``peft``, ...), read from lm-eval's results_*.json."""
     for results in sorted(Path(run_dir).rglob("results_*.json")):
         model_args = json.loads(results.read_text()).get("config", {}).get("model_args") or ""
         if isinstance(model_args, dict):
-            return model_args.get("pretrained")
-        match = re.search(r"(?:^|,)pretrained=([^,]+)", model_args)
-        if match:
-            return match.group(1)
-    return None
+            return {key: str(value) for key, value in model_args.items()}
+        pairs = dict(part.split("=", 1) for part in model_args.split(",") if "=" in part)
+        if pairs:
+            return pairs
+    return {}
+
+
+def run_model_path(run_dir: Path) -> str | None:
+    """The ``pretrained=`` model of the run (None if absent)."""
+    return run_model_args(run_dir).get("pretrained")
+
+
+def run_generator(run_dir: Path) -> str | None:
+    """What generated the run's responses: the pretrained model, with its LoRA adapter when ``peft=`` was given."""
+    args = run_model_args(run_dir)
+    if "pretrained" not in args:
+        return None
+    return args["pretrained"] + (f"+peft={args['peft']}" if args.get("peft") else "")
 
 
 def _context(sample: dict) -> str:
@@ -82,7 +104,7 @@ def responses_from_run(run_dir: Path, model: str, tokenizer) -> list[NewResponse
     """One :class:`NewResponse` per logged generation (several per doc with ``repeats``)."""
     counter = getattr(tokenizer, "name_or_path", None) or type(tokenizer).__name__
     responses = []
-    for path, line_number, task_name, sample in read_samples(run_dir):
+    for path, line_number, _, sample in read_samples(run_dir):
         doc = sample.get("doc") or {}
         missing = [k for k in _REQUIRED_DOC if k not in doc]
         if missing:
@@ -102,7 +124,7 @@ def responses_from_run(run_dir: Path, model: str, tokenizer) -> list[NewResponse
                 NewResponse(
                     query=doc,
                     model=model,
-                    mode="cot" if task_name.endswith("_cot") else "direct",
+                    mode=file_task_mode(path)[1],
                     sample=index,
                     prompt=prompt,
                     response=text if text else None,
@@ -128,8 +150,8 @@ def ingest_lm_eval_run(
     from transformers import AutoTokenizer
 
     sample_files(run_dir)  # fail early, before loading a tokenizer, when there is nothing to ingest
-    generated_by = run_model_path(run_dir)
-    tokenizer_path = tokenizer or generated_by
+    generated_by = run_generator(run_dir)
+    tokenizer_path = tokenizer or run_model_path(run_dir)
     if tokenizer_path is None:
         raise ValueError(f"{run_dir}: cannot tell which tokenizer the model uses; pass --tokenizer PATH_OR_ID")
     loaded = AutoTokenizer.from_pretrained(tokenizer_path)
