@@ -33,3 +33,16 @@ def sample_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("sample") / "fusionbench"
     build_export(None, out)
     return out
+
+
+@pytest.fixture(autouse=True)
+def fresh_scorer_caches() -> None:
+    """Every test computes what it checks: the scorers' ``lru_cache``s start empty. A result cached by an earlier
+    test (or, under mutmut, by the clean run that the mutant's process was forked from) would otherwise hide a bug
+    in the function behind the cache."""
+    from fusionbench.metrics import boxed, code, math_answers, mc, numeric, qa, textscan
+
+    for module in (boxed, code, math_answers, mc, numeric, qa, textscan):
+        for value in vars(module).values():
+            if callable(getattr(value, "cache_clear", None)):
+                value.cache_clear()

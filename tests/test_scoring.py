@@ -12,37 +12,16 @@ import numpy as np
 import pytest
 
 from fusionbench.metrics import (
-    boxed,
-    code,
     extract_code,
     f1_score,
     gold_label,
-    math_answers,
-    mc,
     normalize_answer,
-    numeric,
     parse_test_list,
-    qa,
     score,
     score_batch,
     score_details,
-    textscan,
 )
 from fusionbench.schema import CODE_TASKS, TASKS
-
-SCORER_MODULES = (boxed, code, math_answers, mc, numeric, qa, textscan)
-
-
-@pytest.fixture(autouse=True)
-def fresh_scorer_caches() -> None:
-    """Every test computes what it checks: the scorers' ``lru_cache``s start empty. A result cached by
-    an earlier test (or, under mutmut, by the clean run that the mutant's process was forked from)
-    would otherwise hide a bug in the function behind the cache. The other scoring test files import
-    this fixture."""
-    for module in SCORER_MODULES:
-        for value in vars(module).values():
-            if callable(getattr(value, "cache_clear", None)):
-                value.cache_clear()
 
 
 def _jsonl(path: Path) -> list[dict]:

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-from test_scoring import fresh_scorer_caches  # noqa: F401 - the autouse fixture that empties the scorer caches
 
 from fusionbench.metrics import score, score_batch, score_details
 from fusionbench.metrics.scoring import ACCEPTED_FIELDS

@@ -5,7 +5,6 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from test_scoring import fresh_scorer_caches  # noqa: F401 - the autouse fixture that empties the scorer caches
 
 from fusionbench.metrics import (
     extract_math_answer,

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import re
 
-from test_scoring import fresh_scorer_caches  # noqa: F401 - the autouse fixture that empties the scorer caches
-
 from fusionbench.metrics import extract_bool, extract_choice, f1_score, gold_aliases, item_labels, score, score_details
 from fusionbench.metrics.textscan import last_digit, last_match_after, word_positions
 

@@ -26,6 +26,13 @@ _EXPORTS: dict[str, str] = {
     "MFRouter": "fusionbench.fusion.routers",
     "CarrotRouter": "fusionbench.fusion.routers",
     "PairRouter": "fusionbench.fusion.routers",
+    "Tradeoff": "fusionbench.fusion.routers",
+    "make_router": "fusionbench.fusion.routers",
+    "routing_scorer": "fusionbench.fusion.routers",
+    "load_pipeline": "fusionbench.fusion.routers",
+    "StoredEmbeddings": "fusionbench.fusion.features",
+    "TfidfFeaturizer": "fusionbench.fusion.features",
+    "SentenceTransformerFeaturizer": "fusionbench.fusion.features",
 }
 
 

@@ -13,7 +13,7 @@ Aggregate metrics: ``accuracy_summary``, ``cost_summary``/``reprice``, ``judge_p
 from typing import Any
 
 from fusionbench.metrics.accuracy import accuracy_summary
-from fusionbench.metrics.boxed import last_boxed
+from fusionbench.metrics.boxed import boxed_answers, last_boxed
 from fusionbench.metrics.code import (
     build_job,
     extract_code,
@@ -49,7 +49,8 @@ from fusionbench.metrics.routing import (
     tradeoff_choices,
 )
 from fusionbench.metrics.sandbox import DEFAULT_TIMEOUT, ExecResult, Program, run_program, run_programs
-from fusionbench.metrics.scoring import QA_TASKS, score, score_batch, score_details
+from fusionbench.metrics.sandbox_isolation import SandboxIsolation, SandboxIsolationWarning, sandbox_isolation
+from fusionbench.metrics.scoring import ACCEPTED_FIELDS, QA_TASKS, score, score_batch, score_details
 from fusionbench.metrics.sweep import threshold_sweep
 
 #: Lazily imported evaluate.Metric classes: attribute name -> module script.
@@ -72,6 +73,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "ACCEPTED_FIELDS",
     "DEFAULT_TIMEOUT",
     "JUDGE_ANCHORS",
     "MODULE_NAMES",
@@ -81,9 +83,12 @@ __all__ = [
     "MissingPriceError",
     "Program",
     "RoutingMatrices",
+    "SandboxIsolation",
+    "SandboxIsolationWarning",
     "accuracy_summary",
     "aiq",
     "auroc",
+    "boxed_answers",
     "build_job",
     "contains_match",
     "cost_save_vs_best_single",
@@ -121,6 +126,7 @@ __all__ = [
     "row_costs",
     "run_program",
     "run_programs",
+    "sandbox_isolation",
     "score",
     "score_batch",
     "score_details",

@@ -60,6 +60,7 @@ def matrices_from_rows(
     *,
     incomplete: Literal["drop", "keep"] = "drop",
     price_sheet: Any = None,
+    score_column: str = "performance",
 ) -> RoutingMatrices:
     """Pivot long rows (query_id, task, model, mode, performance, cost_usd) to query x candidate matrices.
 
@@ -68,13 +69,15 @@ def matrices_from_rows(
     a missing cell (listed in ``dropped_query_ids``), so the matrices are complete; ``"keep"`` keeps the
     NaNs (the routing metrics reject them; use it to inspect). With ``price_sheet`` (a PriceSheet, or a
     shipped sheet name or JSON path), cost is recomputed from ``input_tokens``/``output_tokens`` under
-    that sheet instead of read from ``cost_usd``. Two rows for the same (query, candidate) are an error
-    (filter to one ``sample`` first).
+    that sheet instead of read from ``cost_usd``. ``score_column``: the score routed on, ``performance`` (the
+    release's) or ``rescored_performance`` (ours, after ``fusionbench rescore --write``). Two rows for the same
+    (query, candidate) are an error (filter to one ``sample`` first).
     """
-    names = list(_ROW_COLUMNS)
+    names = [score_column if n == "performance" else n for n in _ROW_COLUMNS]
     if price_sheet is not None:
         names = [n for n in names if n != "cost_usd"] + ["input_tokens", "output_tokens"]
     cols = _columns(rows, names)
+    cols["performance"] = cols.pop(score_column)
     if price_sheet is not None:
         from fusionbench.metrics.cost import row_costs
 

@@ -304,13 +304,18 @@ def from_export(
     shards = [p for config in configs for p in config_shards(export, config, split)]
     if not shards:
         raise FileNotFoundError(f"{export}: no responses shards for split {split or 'any'} and tasks {configs}")
-    names = set(pq.read_schema(shards[0]).names)
-    if score_column not in names:
-        hint = " (run `fusionbench rescore --write` first)" if score_column == "rescored_performance" else ""
-        raise ValueError(f"{shards[0]}: no column {score_column!r}{hint}")
+    schemas = {shard: set(pq.read_schema(shard).names) for shard in shards}
+    lacking = sorted({shard.parent.name for shard, names in schemas.items() if score_column not in names})
+    if lacking:
+        hint = (
+            " (run `fusionbench rescore --write` on them, or pass tasks=)"
+            if score_column == "rescored_performance"
+            else ""
+        )
+        raise ValueError(f"{export}: no column {score_column!r} in the shards of {', '.join(lacking)}{hint}")
     wanted = [*_KEY_COLUMNS, score_column, *_VALUE_COLUMNS.values(), "source", *(["response"] * with_responses)]
     filters = [("mode", "=", mode)] if mode is not None else None
-    parts = [pq.read_table(p, columns=[c for c in wanted if c in names], filters=filters) for p in shards]
+    parts = [pq.read_table(p, columns=[c for c in wanted if c in schemas[p]], filters=filters) for p in shards]
     table = pa.concat_tables(parts, promote_options="default")
     models = pq.read_table(m) if (m := config_shards(export, MODELS)) and len(m) == 1 else None
     order = models["model"].to_pylist() if models is not None else ()

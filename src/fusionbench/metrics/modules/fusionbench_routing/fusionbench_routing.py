@@ -68,6 +68,7 @@ class Routing(evaluate.Metric):
         rows=None,
         incomplete: str = "drop",
         price_sheet=None,
+        score_column: str = "performance",
         performance=None,
         cost=None,
         candidates=None,
@@ -76,7 +77,9 @@ class Routing(evaluate.Metric):
         **options,
     ) -> dict:
         if rows is not None:
-            matrices = matrices_from_rows(rows, incomplete=incomplete, price_sheet=price_sheet)
+            matrices = matrices_from_rows(
+                rows, incomplete=incomplete, price_sheet=price_sheet, score_column=score_column
+            )
         elif performance is None or cost is None or candidates is None:
             raise ValueError("give rows=..., or performance=, cost= and candidates=")
         else:
