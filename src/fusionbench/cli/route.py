@@ -33,8 +33,7 @@ def _data(args: argparse.Namespace, context: dict[str, Any] | None = None) -> An
         from fusionbench.fusion.report.tables import SYNTHETIC_BANNER
 
         console.print(SYNTHETIC_BANNER.replace("> ", "").replace("**", ""), style="yellow")
-    skipped = {k: v for k, v in data.provenance.get("skipped", {}).items() if isinstance(v, int) and v}
-    if skipped:
+    if skipped := {k: v for k, v in data.provenance.get("skipped", {}).items() if isinstance(v, int) and v}:
         console.print(f"[yellow]skipped while loading {data.source}: {skipped}")
     return data
 
@@ -124,10 +123,7 @@ def _trained_and_data(args: argparse.Namespace, part: str) -> tuple[Any, Any, An
 
     trained = load_trained(args.router_dir, trust=args.trust)
     data = _data(args, trained.context)
-    spec = _split(args, data, trained.split)
-    if spec is None:
-        raise ValueError(f"{args.router_dir} records no split: give --split-scheme")
-    train, chosen = _part(data, spec, part)
+    train, chosen = _part(data, _split(args, data, trained.split), part)
     return trained, data, train, chosen
 
 
@@ -228,7 +224,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         train, test = _part(data, _split(args, data), args.split)
         choices, test, notes = _choices_file(args.choices, test)
         systems: dict[str, Any] = {Path(args.choices).stem: choices}
-        default = "performance_first"
+        X, default = None, "performance_first"
     elif not args.router_dir:
         raise ValueError("give a router folder (from `route train`) or --choices FILE")
     else:
@@ -236,13 +232,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if trained.record is not None:  # the router's own training queries, whatever data it is evaluated on
             check_before_evaluation(trained.record, test, allow_overlap=args.allow_overlap)
         X = _features(trained, test)
-        picks = trained.predict(X, tasks=test.tasks)
-        systems = {Path(args.router_dir).name or "router": trained.router.candidates_[picks]}
+        name = Path(args.router_dir).name or "router"
+        if trained.calibration is not None:  # the calibrated knob's choices, under every setting
+            systems = {name: trained.router.candidates_[trained.predict(X, tasks=test.tasks)]}
+        else:  # the router itself: a score router routes under each setting asked for
+            systems = {name: trained.router}
         default = trained.router.tradeoff_.name
     results = {}
     for setting in _settings(args, default, test):
         ev = evaluate(
-            systems, test, train=train, setting=setting, protocol=args.protocol, n_boot=args.n_boot,
+            systems, test, train=train, X=X, setting=setting, protocol=args.protocol, n_boot=args.n_boot,
             seed=args.seed, allow_overlap=args.allow_overlap,
         )  # fmt: skip
         ev.notes += notes

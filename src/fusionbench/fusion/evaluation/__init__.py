@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from fusionbench.fusion.evaluation.calibration import Calibration, calibrate
 from fusionbench.fusion.evaluation.core import collect, concat, evaluate, finalize, map_choices, route_setting
+from fusionbench.fusion.evaluation.correctness import correctness_auroc
 from fusionbench.fusion.evaluation.gate import TrainingRecord, TransductiveError, check_before_evaluation
 from fusionbench.fusion.evaluation.protocols import (
     NO_COST,
@@ -36,6 +37,7 @@ __all__ = [
     "check_before_evaluation",
     "collect",
     "concat",
+    "correctness_auroc",
     "evaluate",
     "finalize",
     "map_choices",

@@ -1,0 +1,62 @@
+"""How well a router's estimate predicts a candidate's correctness: AUROC with a paired-free bootstrap CI.
+
+For leave-one-model-out (``lomo``) studies: a router that estimates performance (``predict_performance``) is
+scored on whether its estimate for the held-out candidate ranks the test queries it answers correctly
+(performance > ``threshold``) above those it does not.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from fusionbench.fusion.data import RoutingData
+from fusionbench.fusion.evaluation.bootstrap import interval
+from fusionbench.metrics.routing import bootstrap_weights
+
+
+def _auroc(score: np.ndarray, positive: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """Weighted AUROC (Mann-Whitney, ties counted half); NaN when a class is absent."""
+    w = np.ones(len(score)) if weights is None else np.asarray(weights, dtype=np.float64)
+    _, group = np.unique(score, return_inverse=True)
+    pos_w = np.bincount(group, weights=w * positive)
+    neg_w = np.bincount(group, weights=w * ~positive)
+    below = np.cumsum(neg_w) - neg_w  # negative weight strictly below each score
+    total_pos, total_neg = pos_w.sum(), neg_w.sum()
+    if total_pos <= 0 or total_neg <= 0:
+        return float("nan")
+    return float((pos_w * (below + 0.5 * neg_w)).sum() / (total_pos * total_neg))
+
+
+def correctness_auroc(
+    router: Any,
+    X: Any,
+    test: RoutingData,
+    candidate: str,
+    *,
+    threshold: float = 0.5,
+    n_boot: int = 1000,
+    seed: int | None = 0,
+    confidence: float = 0.95,
+) -> dict[str, Any]:
+    """``{"value", "ci", "n_queries", "n_correct"}``: AUROC of the router's estimate for ``candidate``."""
+    names = [str(c) for c in router.candidates_]
+    if candidate not in names:
+        raise ValueError(f"the router has no estimate for {candidate!r}; it knows {names}")
+    if candidate not in test.candidates:
+        raise ValueError(f"{candidate!r} is not a candidate of the test data")
+    score = np.asarray(router.predict_performance(X, tasks=test.tasks))[:, names.index(candidate)]
+    truth = test.performance[:, test.candidates.index(candidate)]
+    if np.isnan(truth).any():
+        raise ValueError(f"{candidate!r} has {int(np.isnan(truth).sum())} test queries without performance")
+    positive = truth > threshold
+    value = _auroc(score, positive)
+    draws = [_auroc(score, positive, w) for chunk in bootstrap_weights(len(score), n_boot, seed) for w in chunk]
+    ci = interval(np.asarray(draws), confidence) if n_boot > 0 else None
+    return {
+        "value": None if np.isnan(value) else value,
+        "ci": ci,
+        "n_queries": len(score),
+        "n_correct": int(positive.sum()),
+    }
