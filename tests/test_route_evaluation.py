@@ -180,3 +180,16 @@ def test_seed_average_is_the_replicate_mean():
     j = mean.replicates.index(("r", "perf"))
     np.testing.assert_allclose(mean.replicates.draws[:, j], np.mean([p.replicates.draws[:, j] for p in parts], axis=0))
     assert "seed average" in mean.to_dict()["ci_method"]
+
+
+def test_per_task_cis_are_the_bootstrap_of_each_tasks_mean():
+    train, test = _split(_data(n_per_task=60))
+    result = evaluate({"r": test.performance.argmax(axis=1)}, test, train=train, n_boot=300, seed=3)
+    values = test.performance[np.arange(len(test)), test.performance.argmax(axis=1)]
+    mask = test.tasks == "boolq"
+    replicate = np.concatenate(
+        [w[:, mask] @ values[mask] / w[:, mask].sum(axis=1) for w in bootstrap_weights(len(test), 300, 3)]
+    )
+    entry = result.by_task()["r"]["boolq"]
+    assert entry["value"] == pytest.approx(values[mask].mean()) and entry["n_queries"] == int(mask.sum())
+    np.testing.assert_allclose(entry["ci"], np.nanpercentile(replicate, [2.5, 97.5]))

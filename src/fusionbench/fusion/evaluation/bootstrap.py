@@ -78,17 +78,16 @@ def resample(
     group_point = np.array([sub[m].mean(axis=0) for m in masks]) if masks else None
     draws_parts: list[np.ndarray] = []
     group_parts: list[np.ndarray] = []
+    onehot = np.column_stack(masks).astype(np.float64) if masks else np.zeros((n, 0))  # [n, G]
+    spread = (sub[:, None, :] * onehot[:, :, None]).reshape(n, -1)  # [n, G * mg]: a column per (group, metric)
     for weights in bootstrap_weights(n, n_boot, seed) if n_boot > 0 else ():
         total = weights.sum(axis=1, keepdims=True)
         draws_parts.append(weights @ matrix / total)
         if masks and sub.shape[1]:
-            per_group = []
-            for mask in masks:
-                w = weights[:, mask]
-                count = w.sum(axis=1, keepdims=True)
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    per_group.append(np.where(count > 0, w @ sub[mask] / np.where(count > 0, count, 1), np.nan))
-            group_parts.append(np.stack(per_group, axis=1))
+            count = weights @ onehot  # [c, G]
+            sums = (weights @ spread).reshape(len(weights), len(masks), sub.shape[1])
+            with np.errstate(invalid="ignore", divide="ignore"):
+                group_parts.append(np.where(count[:, :, None] > 0, sums / count[:, :, None], np.nan))
     draws = np.concatenate(draws_parts) if draws_parts else np.zeros((0, len(columns)))
     group_draws = np.concatenate(group_parts) if group_parts else None
     return Replicates(
