@@ -212,7 +212,8 @@ def main() -> None:
         f"score_batch / floor = {elapsed / floor:.1f}x"
     )
 
-    bench_sandbox(args.programs, args.workers or os.cpu_count() or 1)
+    if args.programs > 0:  # --programs 0: the scorers alone
+        bench_sandbox(args.programs, args.workers or os.cpu_count() or 1)
 
 
 if __name__ == "__main__":
