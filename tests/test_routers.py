@@ -242,6 +242,30 @@ def test_carrot_trades_performance_for_cost() -> None:
     assert router.scale_ == pytest.approx(1 / cost[:400].mean(axis=0).max())
 
 
+def test_carrot_knn_estimators_search_once_and_agree_with_separate_searches(monkeypatch, tmp_path) -> None:
+    """CARROT's kNN performance and cost estimators share one index: one search per route (counted with a spy
+    on the real search), nearest first, so each estimator's k neighbours are a prefix of the shared ones."""
+    from fusionbench.fusion.routers.knn import Neighbours
+
+    X, Y, cost = synthetic(n=600)
+    router = CarrotRouter(perf=KNNRouter(n_neighbors=5), cost_model=KNNRouter(n_neighbors=40), lam=0.3)
+    router.fit(X[:400], Y[:400], cost=cost[:400])
+    searches: list[int] = []
+    real = Neighbours.query
+    monkeypatch.setattr(Neighbours, "query", lambda self, *a, **k: searches.append(1) or real(self, *a, **k))
+    choices = router.predict(X[400:])
+    assert len(searches) == 1 and router.cost_model_.index_ is router.perf_.index_
+    alone = {name: KNNRouter(n_neighbors=k).fit(X[:400], target) for name, k, target in
+             (("perf", 5, Y[:400]), ("cost", 40, (cost[:400] - router.cost_shift_) / router.cost_spread_))}  # fmt: skip
+    np.testing.assert_allclose(router.predict_performance(X[400:]), alone["perf"].predict_performance(X[400:]))
+    expected_cost = alone["cost"].predict_performance(X[400:]) * router.cost_spread_ + router.cost_shift_
+    np.testing.assert_allclose(router.predict_cost(X[400:]), np.maximum(expected_cost, 0.0))
+    router.save_pretrained(tmp_path / "carrot")
+    loaded = CarrotRouter.from_pretrained(tmp_path / "carrot")
+    searches.clear()
+    assert np.array_equal(loaded.predict(X[400:]), choices) and len(searches) == 1
+
+
 def test_cost_aware_paths_refuse_missing_cost() -> None:
     X, Y, cost = synthetic(n=100)
     with pytest.raises(ValueError, match="needs cost="):

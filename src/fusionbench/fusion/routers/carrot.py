@@ -7,7 +7,7 @@ from typing import Any, Literal
 import numpy as np
 from sklearn.base import clone
 
-from fusionbench.fusion.routers.base import BaseRouter, FitData
+from fusionbench.fusion.routers.base import BaseRouter, FitData, fingerprint
 from fusionbench.fusion.routers.knn import KNNRouter
 from fusionbench.fusion.routers.tradeoffs import Tradeoff, argmax_cheapest
 
@@ -60,6 +60,7 @@ class CarrotRouter(BaseRouter):
         if self.cost_model_._label_target:
             raise ValueError("CarrotRouter's cost model must estimate scores (target='scores'), not labels")
         self.cost_model_.fit(data.X, standardised, tasks=data.tasks, candidates=names)
+        self._share_neighbours()
         if self.scale == "auto":
             top = float(self.cost_shift_.max())
             if top <= 0:
@@ -67,6 +68,20 @@ class CarrotRouter(BaseRouter):
             self.scale_ = 1.0 / top
         else:
             self.scale_ = float(self.scale)
+
+    def _share_neighbours(self) -> None:
+        """Two kNN estimators on the same training features search once: one index, asked for the larger k."""
+        perf, cost = self.perf_, self.cost_model_
+        if not (isinstance(perf, KNNRouter) and isinstance(cost, KNNRouter)) or perf.metric != cost.metric:
+            return
+        if perf.X_fit_ is not cost.X_fit_ and fingerprint(perf.X_fit_) != fingerprint(cost.X_fit_):
+            return
+        cost.index_ = perf.index_
+        perf.index_.k_hint = max(perf.n_neighbors_, cost.n_neighbors_)
+
+    def _load_state(self, state: dict[str, Any]) -> None:
+        super()._load_state(state)
+        self._share_neighbours()
 
     def _estimate(self, X: Any, tasks: np.ndarray | None) -> np.ndarray:
         return self.perf_.predict_performance(X, tasks=tasks)

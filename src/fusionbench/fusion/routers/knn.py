@@ -21,15 +21,33 @@ _CHUNK = 1024
 class Neighbours:
     """Brute-force k-nearest training rows. Dense cosine: unit rows and one matrix product per chunk of
     queries (about four times faster than scikit-learn's brute cosine search here); sparse features (TF-IDF)
-    and other metrics: scikit-learn's brute search, which is faster on sparse rows."""
+    and other metrics: scikit-learn's brute search, which is faster on sparse rows.
+
+    :meth:`nearest` remembers the last query matrix's neighbours (nearest first), so the utility and the cost
+    estimate of one ``route`` (and CARROT's two estimators, which share one index) search once; ``k_hint``
+    makes that one search find enough neighbours for every estimator that shares the index.
+    """
 
     def __init__(self, train: Any, metric: str) -> None:
         self.dense_cosine = metric == "cosine" and not sp.issparse(train)
         self.n = train.shape[0]
+        self.k_hint = 0
+        self._memo: tuple[str, np.ndarray] | None = None
         if self.dense_cosine:
             self.unit_t = np.ascontiguousarray(normalize(train).T)
         else:
             self.index = NearestNeighbors(metric=metric, algorithm="brute").fit(train)
+
+    def nearest(self, X: Any, k: int) -> np.ndarray:
+        """``[n, min(k, n_train)]`` indices of each row's nearest training rows, nearest first (remembered for
+        the last ``X``: a smaller ``k`` is a prefix of a larger one)."""
+        k = min(k, self.n)
+        key = fingerprint(X)
+        if self._memo is not None and self._memo[0] == key and self._memo[1].shape[1] >= k:
+            return self._memo[1][:, :k]
+        found = self.query(X, max(k, min(self.k_hint, self.n)), ordered=True)
+        self._memo = (key, found)
+        return found[:, :k]
 
     def query(self, X: Any, k: int, ordered: bool = False) -> np.ndarray:
         """``[n, min(k, n_train)]`` indices of each row's nearest training rows; nearest first if ``ordered``."""
@@ -41,7 +59,7 @@ class Neighbours:
         for start in range(0, X.shape[0], _CHUNK):
             similarity = normalize(dense[start : start + _CHUNK]) @ self.unit_t
             if k < self.n:
-                top = np.argpartition(-similarity, k - 1, axis=1)[:, :k]
+                top = np.argpartition(similarity, self.n - k, axis=1)[:, self.n - k :]  # the k largest
             else:
                 top = np.tile(np.arange(self.n), (similarity.shape[0], 1))
             if ordered:
@@ -92,7 +110,6 @@ class KNNRouter(BaseRouter):
         else:
             raise ValueError(f"n_neighbors must be a positive int or 'cv', not {self.n_neighbors!r}")
         self.index_ = Neighbours(data.X, self.metric)
-        self._memo: tuple[str, np.ndarray] | None = None
 
     def _cross_validate(self, X: Any, values: np.ndarray) -> int:
         """The k of the grid with the best mean 5-fold R^2 (over candidates that vary), neighbours found once."""
@@ -119,20 +136,16 @@ class KNNRouter(BaseRouter):
 
     def _neighbours(self, X: Any) -> np.ndarray:
         """Indices of the training neighbours of ``X`` (remembered for the last ``X``: one search per route)."""
-        key = fingerprint(X)
-        memo = getattr(self, "_memo", None)
-        if memo is not None and memo[0] == key:
-            return memo[1]
-        neighbours = self.index_.query(X, self.n_neighbors_)
-        self._memo = (key, neighbours)
-        return neighbours
+        return self.index_.nearest(X, self.n_neighbors_)
 
     def _mean(self, X: Any, values: np.ndarray) -> np.ndarray:
+        """The neighbours' mean of ``values``: a sparse averaging matrix times ``values`` (no [n, k, c] copy)."""
         neighbours = self._neighbours(X)
-        out = np.empty((X.shape[0], values.shape[1]))
-        for start in range(0, X.shape[0], _CHUNK):
-            out[start : start + _CHUNK] = values[neighbours[start : start + _CHUNK]].mean(axis=1)
-        return out
+        n, k = neighbours.shape
+        members = sp.csr_matrix(
+            (np.ones(n * k), neighbours.ravel(), np.arange(0, n * k + 1, k)), shape=(n, values.shape[0])
+        )
+        return np.asarray(members @ values) / k  # sums of 0/1 labels stay exact, so label ties stay ties
 
     def _estimate(self, X: Any, tasks: np.ndarray | None) -> np.ndarray:
         return self._mean(X, self.values_)
@@ -153,4 +166,3 @@ class KNNRouter(BaseRouter):
         state.setdefault("train_cost_", None)
         super()._load_state(state)
         self.index_ = Neighbours(self.X_fit_, self.metric)
-        self._memo = None

@@ -105,7 +105,7 @@ def decode_param(value: Any) -> Any:
 
 def _json_value(value: Any) -> Any:
     if isinstance(value, np.ndarray):
-        return value.tolist()
+        return [_json_value(v) for v in value.tolist()] if value.dtype == object else value.tolist()
     if isinstance(value, dict):
         return {str(k): _json_value(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
