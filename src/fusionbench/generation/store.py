@@ -8,7 +8,6 @@ from writing the same folder at once.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import uuid
@@ -21,12 +20,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from fusionbench._version import __version__
+from fusionbench.files import TEMP_PREFIX, atomic_write_bytes, fsync_dir
 from fusionbench.generation.settings import identity_differences
 from fusionbench.schema import RESPONSE_SCHEMA, ROW_KEY, row_keys
 
 MANIFEST = "run.json"
 SHARD_GLOB = "shard-*.parquet"
-TEMP_PREFIX = ".tmp-"
 #: Run shards: the canonical responses plus two run-only columns (``merge_rows`` drops them).
 RUN_SCHEMA = RESPONSE_SCHEMA.append(
     pa.field("finish_reason", pa.string(), metadata={"doc": "why generation stopped: stop, length, prompt_too_long"})
@@ -39,26 +38,6 @@ class RunSettingsError(ValueError):
 
 class RunLockedError(RuntimeError):
     """Another process is writing the run folder."""
-
-
-def _fsync_dir(folder: Path) -> None:
-    with contextlib.suppress(OSError):  # not every platform can open a directory
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a fsynced temporary file and ``os.replace``."""
-    temp = path.parent / f"{TEMP_PREFIX}{uuid.uuid4().hex}{path.suffix}"
-    with open(temp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temp, path)
-    _fsync_dir(path.parent)
 
 
 def read_manifest(run_dir: Path) -> dict[str, Any]:
@@ -172,5 +151,5 @@ class RunStore:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temp, final)
-        _fsync_dir(self.run_dir)
+        fsync_dir(self.run_dir)
         return final

@@ -29,6 +29,7 @@ from fusionbench.errors import ExportExistsError
 from fusionbench.export.folder import write_parquet
 from fusionbench.fusion.sft.examples import Example
 from fusionbench.fusion.sft.report import SFTReport
+from fusionbench.schema import doc_field
 
 DATASET_INFO = "dataset_info.json"
 PROVENANCE = "provenance.parquet"
@@ -37,39 +38,35 @@ HF_DIR = "hf"
 HF_SHARD = "data/train-00000-of-00001.parquet"
 
 
-def _field(name: str, type_: pa.DataType, doc: str) -> pa.Field:
-    return pa.field(name, type_, metadata={"doc": doc})
-
-
 EXAMPLE_SCHEMA = pa.schema(
     [
-        _field("instruction", pa.string(), "the instruction (the same for every example)"),
-        _field("input", pa.string(), "the query's prompt (the direct prompt under the default protocol)"),
-        _field("output", pa.string(), "the target: a selected response or the query's ground truth"),
-        _field("task", pa.string(), "the query's task"),
-        _field("kind", pa.string(), "response or ground_truth"),
-        _field("query_id", pa.string(), "the query's id (as the build gives it)"),
-        _field("model", pa.string(), "the model that wrote the response (ground truth: the row it was read from)"),
-        _field("mode", pa.string(), "direct or cot"),
+        doc_field("instruction", pa.string(), "the instruction (the same for every example)"),
+        doc_field("input", pa.string(), "the query's prompt (the direct prompt under the default protocol)"),
+        doc_field("output", pa.string(), "the target: a selected response or the query's ground truth"),
+        doc_field("task", pa.string(), "the query's task"),
+        doc_field("kind", pa.string(), "response or ground_truth"),
+        doc_field("query_id", pa.string(), "the query's id (as the build gives it)"),
+        doc_field("model", pa.string(), "the model that wrote the response (ground truth: the row it was read from)"),
+        doc_field("mode", pa.string(), "direct or cot"),
     ]
 )
 PROVENANCE_SCHEMA = pa.schema(
     [
-        _field("example", pa.int64(), "position of the example in <name>.json"),
-        _field("query_id", pa.string(), "the query's id in the export"),
-        _field("task", pa.string(), "the query's task"),
-        _field("split", pa.string(), "the export split it came from (train)"),
-        _field("kind", pa.string(), "response or ground_truth"),
-        _field("model", pa.string(), "model of the response row"),
-        _field("mode", pa.string(), "mode of the response row"),
-        _field("rank", pa.int32(), "position in the query's ranking (0 = best); null for ground truth"),
-        _field("performance", pa.float64(), "the response row's score"),
-        _field("judge", pa.float64(), "the response row's judge score"),
-        _field("reference", pa.string(), "ground truth: where the answer came from"),
-        _field("source", pa.string(), "the row's source (file and row, or run)"),
-        _field("input_tokens", pa.int64(), "tokens of instruction + input (null without --tokenizer)"),
-        _field("output_tokens", pa.int64(), "tokens of the output (null without --tokenizer)"),
-        _field("token_counter", pa.string(), "the tokenizer that counted them"),
+        doc_field("example", pa.int64(), "position of the example in <name>.json"),
+        doc_field("query_id", pa.string(), "the query's id in the export"),
+        doc_field("task", pa.string(), "the query's task"),
+        doc_field("split", pa.string(), "the export split it came from (train)"),
+        doc_field("kind", pa.string(), "response or ground_truth"),
+        doc_field("model", pa.string(), "model of the response row"),
+        doc_field("mode", pa.string(), "mode of the response row"),
+        doc_field("rank", pa.int32(), "position in the query's ranking (0 = best); null for ground truth"),
+        doc_field("performance", pa.float64(), "the response row's score"),
+        doc_field("judge", pa.float64(), "the response row's judge score"),
+        doc_field("reference", pa.string(), "ground truth: where the answer came from"),
+        doc_field("source", pa.string(), "the row's source (file and row, or run)"),
+        doc_field("input_tokens", pa.int64(), "tokens of instruction + input (null without --tokenizer)"),
+        doc_field("output_tokens", pa.int64(), "tokens of the output (null without --tokenizer)"),
+        doc_field("token_counter", pa.string(), "the tokenizer that counted them"),
     ]
 )
 

@@ -33,10 +33,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from fusionbench._version import __version__
+from fusionbench.files import atomic_write_bytes
 from fusionbench.fusion.thoughts.prompts import FUSIONFACTORY_COMMIT, THOUGHT_PROMPT_SHA256, thought_prompt
 from fusionbench.fusion.thoughts.retrieval import nearest_templates
 from fusionbench.fusion.thoughts.sources import read_queries
-from fusionbench.fusion.thoughts.store import CARD, MANIFEST, TemplateSet, atomic_write, read_templates, table_bytes
+from fusionbench.fusion.thoughts.store import CARD, MANIFEST, TemplateSet, read_templates, table_bytes
 
 FORMAT = "fusionbench-thought-prompts/1"
 PROMPTS_FILE = "prompts.parquet"
@@ -231,9 +232,9 @@ def apply_templates(
         "fingerprint": digest,
     }
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write(out / PROMPTS_FILE, table_bytes(table))
-    atomic_write(out / MANIFEST, (json.dumps(manifest, indent=1) + "\n").encode("utf-8"))
-    atomic_write(out / CARD, _card(manifest).encode("utf-8"))
+    atomic_write_bytes(out / PROMPTS_FILE, table_bytes(table))
+    atomic_write_bytes(out / MANIFEST, (json.dumps(manifest, indent=1) + "\n").encode("utf-8"))
+    atomic_write_bytes(out / CARD, _card(manifest).encode("utf-8"))
     return report
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -30,34 +29,31 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from fusionbench._version import __version__
+from fusionbench.files import TEMP_PREFIX, atomic_write_bytes
+from fusionbench.schema import doc_field
 
 FORMAT = "fusionbench-thought-templates/1"
 MANIFEST = "manifest.json"
 PARTS = "parts"
 TEMPLATES_FILE = "templates.parquet"
 CARD = "README.md"
-TEMP_PREFIX = ".tmp-"
-
-
-def _field(name: str, type_: pa.DataType, doc: str) -> pa.Field:
-    return pa.field(name, type_, metadata={"doc": doc})
 
 
 TEMPLATE_SCHEMA = pa.schema(
     [
-        _field("query_id", pa.string(), "the query the template was built from"),
-        _field("task", pa.string(), "its task"),
-        _field("split", pa.string(), "its split (train: templates are never built from the split evaluated)"),
-        _field("query", pa.string(), "its bare question"),
-        _field("question", pa.string(), "the text the prompts show for it (its direct prompt)"),
-        _field("template", pa.string(), "the thought template; null when summarising failed"),
-        _field("sources", pa.list_(pa.string()), "the responses summarised, best first, as model/mode"),
-        _field("summarizer_model", pa.string(), "the model (or extractive method) that wrote the template"),
-        _field("prompt_hash", pa.string(), "SHA-256 of the summariser prompt's wording; null without a prompt"),
-        _field("selection", pa.string(), "how the responses were chosen, e.g. hybrid(stage1=5,top_n=3)/small"),
-        _field("status", pa.string(), "ok, failed (every retry failed) or empty (a blank reply)"),
-        _field("error", pa.string(), "why it failed; null when ok"),
-        _field("embedding", pa.list_(pa.float32()), "the query's stored embedding, for retrieval"),
+        doc_field("query_id", pa.string(), "the query the template was built from"),
+        doc_field("task", pa.string(), "its task"),
+        doc_field("split", pa.string(), "its split (train: templates are never built from the split evaluated)"),
+        doc_field("query", pa.string(), "its bare question"),
+        doc_field("question", pa.string(), "the text the prompts show for it (its direct prompt)"),
+        doc_field("template", pa.string(), "the thought template; null when summarising failed"),
+        doc_field("sources", pa.list_(pa.string()), "the responses summarised, best first, as model/mode"),
+        doc_field("summarizer_model", pa.string(), "the model (or extractive method) that wrote the template"),
+        doc_field("prompt_hash", pa.string(), "SHA-256 of the summariser prompt's wording; null without a prompt"),
+        doc_field("selection", pa.string(), "how the responses were chosen, e.g. hybrid(stage1=5,top_n=3)/small"),
+        doc_field("status", pa.string(), "ok, failed (every retry failed) or empty (a blank reply)"),
+        doc_field("error", pa.string(), "why it failed; null when ok"),
+        doc_field("embedding", pa.list_(pa.float32()), "the query's stored embedding, for retrieval"),
     ]
 )
 
@@ -72,16 +68,6 @@ class TemplatesLockedError(ValueError):
 
 class TemplatesIncompleteError(FileNotFoundError):
     """The folder has no finished templates table (the build was interrupted, or it is not a templates folder)."""
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a fsynced temporary file in the same folder and ``os.replace``."""
-    temp = path.parent / f"{TEMP_PREFIX}{uuid.uuid4().hex}{path.suffix}"
-    with open(temp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temp, path)
 
 
 def table_bytes(table: pa.Table) -> bytes:
@@ -206,7 +192,7 @@ class TemplateStore:
         return manifest
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
-        atomic_write(self.manifest_path, (json.dumps(manifest, indent=1) + "\n").encode("utf-8"))
+        atomic_write_bytes(self.manifest_path, (json.dumps(manifest, indent=1) + "\n").encode("utf-8"))
 
     def parts(self) -> list[Path]:
         return sorted((self.folder / PARTS).glob("part-*.parquet"))
@@ -217,13 +203,13 @@ class TemplateStore:
     def write_part(self, rows: list[dict[str, Any]]) -> Path:
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
         path = self.folder / PARTS / f"part-{stamp}-{uuid.uuid4().hex[:6]}.parquet"
-        atomic_write(path, table_bytes(pa.Table.from_pylist(rows, schema=TEMPLATE_SCHEMA)))
+        atomic_write_bytes(path, table_bytes(pa.Table.from_pylist(rows, schema=TEMPLATE_SCHEMA)))
         return path
 
     def finish(self, table: pa.Table, manifest: dict[str, Any], card: str) -> None:
         """Write the templates table, then the manifest (with the table's ``fingerprint``), then the card."""
         if manifest.get("fingerprint") != fingerprint(table):
             raise ValueError("the manifest's fingerprint is not the table's")
-        atomic_write(self.folder / TEMPLATES_FILE, table_bytes(table.cast(TEMPLATE_SCHEMA)))
+        atomic_write_bytes(self.folder / TEMPLATES_FILE, table_bytes(table.cast(TEMPLATE_SCHEMA)))
         self.write_manifest(manifest)
-        atomic_write(self.folder / CARD, card.encode("utf-8"))
+        atomic_write_bytes(self.folder / CARD, card.encode("utf-8"))
