@@ -25,8 +25,9 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+from full_export import ensure_export
 
 COLUMNS = """
 RESPONSES = ["query_id", "task", "domain", "split", "model", "mode", "sample", "performance", "cost_usd",
@@ -103,21 +104,6 @@ def measure(name: str, code: str, export: Path) -> tuple[float, int, float]:
         raise SystemExit(f"{name} failed:\n{done.stderr[-3000:]}")
     _, seconds, rss, user, _size = next(line for line in done.stdout.splitlines() if line.startswith("RESULT")).split()
     return float(seconds), int(rss), float(user)
-
-
-def ensure_export(export: Path) -> None:
-    """Generate and build a full-size synthetic export at ``export`` unless one is there."""
-    if (export / "README.md").is_file():
-        return
-    from fusionbench.build import build_export
-    from fusionbench.synthetic import generate_release
-
-    release = export.with_name(export.name + "-release")
-    start = time.perf_counter()
-    if not any(release.glob("*.csv")):
-        generate_release(release, 500, 50)
-    build_export([str(release)], export, overwrite=True)
-    print(f"built {export} from a synthetic release in {time.perf_counter() - start:.1f} s")
 
 
 def main() -> None:

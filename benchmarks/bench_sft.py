@@ -33,6 +33,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from full_export import ensure_export
+
 FLOOR = """
 import json
 from pathlib import Path
@@ -107,19 +109,6 @@ def command_line(export: Path, tokenizer: str, out: Path) -> tuple[float, float]
     seconds = time.perf_counter() - start
     after = os.times()
     return seconds, (after.children_user - before.children_user) + (after.children_system - before.children_system)
-
-
-def ensure_export(export: Path) -> None:
-    """Generate and build a full-size synthetic export at ``export`` unless one is there (in subprocesses: a
-    process's peak RSS survives ``exec``, so the parent stays small for the children's numbers to be theirs)."""
-    if (export / "README.md").is_file():
-        return
-    release = export.with_name(export.name + "-release")
-    here = Path(__file__).with_name("make_synthetic_release.py")
-    if not any(release.glob("*.csv")):
-        subprocess.run([sys.executable, str(here), "--out", str(release)], check=True)
-    build = [sys.executable, "-m", "fusionbench", "build", "--source", str(release), "--out", str(export)]
-    subprocess.run([*build, "--overwrite", "--quiet"], check=True)
 
 
 def tiny_tokenizer(folder: Path) -> str:

@@ -24,8 +24,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from full_export import ensure_export
 
 FLOOR = """
 import pyarrow as pa, pyarrow.parquet as pq
@@ -82,21 +83,6 @@ def measure(name: str, code: str, export: Path) -> dict:
     if done.returncode != 0:
         raise SystemExit(f"{name} failed:\n{done.stderr[-3000:]}")
     return json.loads(next(line for line in done.stdout.splitlines() if line.startswith("RESULT"))[len("RESULT ") :])
-
-
-def ensure_export(export: Path) -> None:
-    """Generate and build a full-size synthetic export at ``export`` unless one is there."""
-    if (export / "README.md").is_file():
-        return
-    from fusionbench.build import build_export
-    from fusionbench.synthetic import generate_release
-
-    release = export.with_name(export.name + "-release")
-    start = time.perf_counter()
-    if not any(release.glob("*.csv")):
-        generate_release(release, 500, 50)
-    build_export([str(release)], export, overwrite=True)
-    print(f"built {export} from a synthetic release in {time.perf_counter() - start:.1f} s")
 
 
 def main() -> None:
