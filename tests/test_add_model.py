@@ -137,7 +137,7 @@ def test_bad_logs_name_the_file_and_line(export: Path, tiny: Path, tmp_path: Pat
     _write_run(run, tiny, _docs(export, "gsm8k"), "fusionbench_gsm8k", ["7"])
     log = next(run.rglob("samples_*.jsonl"))
     log.write_text(log.read_text() + "{not json\n")
-    with pytest.raises(BadInputError, match="row 2"):
+    with pytest.raises(BadInputError, match=r"samples_fusionbench_gsm8k_.*\.jsonl, line 2: not a JSON line"):
         ingest_lm_eval_run(run, export, "tiny-llama")
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="no samples_fusionbench"):
@@ -164,7 +164,7 @@ def test_unknown_task_names_the_file_and_line(export: Path, tiny: Path, tmp_path
     _write_run(run, tiny, docs, "fusionbench_gsm8k", ["7"], extra={"task": "quac"})
     log = next(run.rglob("samples_*.jsonl"))
     with pytest.raises(
-        BadInputError, match=r"unknown task 'quac' in the doc of a gsm8k samples file \(line 1\)"
+        BadInputError, match=r"jsonl, line 1, column 'doc.task': unknown task 'quac' in the doc of a gsm8k samples file"
     ) as caught:
         ingest_lm_eval_run(run, export, "tiny-llama")
-    assert (caught.value.file, caught.value.row, caught.value.column) == (str(log), 1, "doc.task")
+    assert (caught.value.file, caught.value.line, caught.value.column) == (str(log), 1, "doc.task")

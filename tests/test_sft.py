@@ -283,7 +283,7 @@ def test_a_bad_reference_file_names_its_line(blocks_export: Path, tmp_path: Path
     with pytest.raises(BadInputError, match=r"refs.jsonl: line 2: neither a HumanEval item"):
         select_examples(blocks_export, SFTOptions(references=(bad,)))
     bad.write_text("{not json\n", encoding="utf-8")
-    with pytest.raises(BadInputError, match="line 1: not JSON"):
+    with pytest.raises(BadInputError, match=r"refs\.jsonl, line 1: not a JSON line"):
         select_examples(blocks_export, SFTOptions(references=(bad,)))
 
 

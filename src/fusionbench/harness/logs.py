@@ -16,6 +16,7 @@ from fusionbench.catalog import load_price_sheet
 from fusionbench.errors import BadInputError
 from fusionbench.export.merge import MergeReport, merge_rows
 from fusionbench.export.records import NewResponse, build_rows
+from fusionbench.files import read_jsonl
 from fusionbench.schema import MODES, TASKS
 
 SAMPLES_FILE = re.compile(r"^samples_(?P<task>fusionbench_\w+?)_(?P<date>\d{4}-\d{2}-\d{2}T[\d\-.]+)\.jsonl$")
@@ -89,15 +90,8 @@ def read_samples(run_dir: Path) -> Iterator[tuple[Path, int, str, dict]]:
     """(file, line number, lm-eval task name, sample) for every logged sample."""
     for path in sample_files(run_dir):
         task_name = SAMPLES_FILE.match(path.name).group("task")
-        with path.open(encoding="utf-8") as handle:
-            for line_number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    sample = json.loads(line)
-                except json.JSONDecodeError as err:
-                    raise BadInputError(str(path), f"not a JSON line ({err.msg})", row=line_number) from err
-                yield path, line_number, task_name, sample
+        for line_number, sample in read_jsonl(path):
+            yield path, line_number, task_name, sample
 
 
 def responses_from_run(run_dir: Path, model: str, tokenizer) -> list[NewResponse]:
@@ -109,12 +103,12 @@ def responses_from_run(run_dir: Path, model: str, tokenizer) -> list[NewResponse
         missing = [k for k in _REQUIRED_DOC if k not in doc]
         if missing:
             raise BadInputError(
-                str(path), f"the doc has no {', '.join(missing)}: not a fusionbench task", row=line_number
+                str(path), f"the doc has no {', '.join(missing)}: not a fusionbench task", line=line_number
             )
         if doc["task"] != file_task(path):
             known = "unknown task" if doc["task"] not in TASKS else "task"
-            message = f"{known} {doc['task']!r} in the doc of a {file_task(path)} samples file (line {line_number})"
-            raise BadInputError(str(path), message, row=line_number, column="doc.task")
+            message = f"{known} {doc['task']!r} in the doc of a {file_task(path)} samples file"
+            raise BadInputError(str(path), message, line=line_number, column="doc.task")
         prompt = _context(sample)
         outputs = sample.get("resps") or [[None]]
         generations = outputs[0] if isinstance(outputs[0], list) else outputs

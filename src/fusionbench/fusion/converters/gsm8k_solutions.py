@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from fusionbench.errors import BadInputError
+from fusionbench.files import read_jsonl
 from fusionbench.fusion.converters.common import Builder, external_query_id, find_file
 from fusionbench.fusion.data import Candidate, Incomplete, RoutingData
 
@@ -36,10 +37,10 @@ def _solution(path: Path, number: int, column: str, value: Any) -> tuple[float, 
             value = ast.literal_eval(value)
         except (ValueError, SyntaxError):
             raise BadInputError(
-                str(path), "not a {'is_correct', 'solution'} literal", row=number, column=column
+                str(path), "not a {'is_correct', 'solution'} literal", line=number, column=column
             ) from None
     if not isinstance(value, dict) or not isinstance(value.get("is_correct"), bool):
-        raise BadInputError(str(path), "expected a boolean 'is_correct'", row=number, column=column)
+        raise BadInputError(str(path), "expected a boolean 'is_correct'", line=number, column=column)
     return float(value["is_correct"]), value.get("solution")
 
 
@@ -53,33 +54,26 @@ def convert(path: str | Path, *, with_responses: bool = True, incomplete: Incomp
     candidates = [Candidate(f"{name}/direct", name, "direct", size_b=size) for name, size in MODELS.values()]
     builder = Builder(KIND, candidates, with_responses=with_responses)
     seen: set[str] = set()
-    with file.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                item = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise BadInputError(str(file), f"not valid JSON ({error})", row=number) from None
-            if "question" not in item:
-                raise BadInputError(str(file), "no 'question'", row=number)
-            question = item["question"]
-            if question in seen:
-                builder.skip("repeated_questions")
-                continue
-            seen.add(question)
-            cells = [_solution(file, number, column, item.get(column)) for column in MODELS]
-            builder.add(
-                query_id=external_query_id("gsm8k", "gsm8k", question),
-                task="gsm8k",
-                domain="math",
-                text=question,
-                split="test",
-                ground_truth=gold.get(question, item.get("ground_truth")),
-                metric="is_correct",
-                performance=[c[0] for c in cells],
-                responses=[c[1] for c in cells],
-            )
+    for number, item in read_jsonl(file):
+        if "question" not in item:
+            raise BadInputError(str(file), "no 'question'", line=number)
+        question = item["question"]
+        if question in seen:
+            builder.skip("repeated_questions")
+            continue
+        seen.add(question)
+        cells = [_solution(file, number, column, item.get(column)) for column in MODELS]
+        builder.add(
+            query_id=external_query_id("gsm8k", "gsm8k", question),
+            task="gsm8k",
+            domain="math",
+            text=question,
+            split="test",
+            ground_truth=gold.get(question, item.get("ground_truth")),
+            metric="is_correct",
+            performance=[c[0] for c in cells],
+            responses=[c[1] for c in cells],
+        )
     provenance = {
         "path": str(file),
         "gold_from_test_jsonl": sum(q in gold for q in seen),

@@ -20,6 +20,7 @@ from typing import Any
 
 from fusionbench import catalog
 from fusionbench.errors import BadInputError
+from fusionbench.files import read_jsonl
 from fusionbench.fusion.converters.common import Builder, domain_of, external_query_id, find_file
 from fusionbench.fusion.data import Candidate, Incomplete, RoutingData
 
@@ -46,18 +47,11 @@ def _read_queries(path: Path) -> tuple[dict[str, dict[str, Any]], int]:
     """{text: first record with that text}, and how many texts occur under more than one task."""
     first: dict[str, dict[str, Any]] = {}
     tasks: dict[str, set[str]] = {}
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise BadInputError(str(path), f"not valid JSON ({error})", row=number) from None
-            if "query" not in record or "task_name" not in record:
-                raise BadInputError(str(path), "a query record needs 'query' and 'task_name'", row=number)
-            first.setdefault(record["query"], record)
-            tasks.setdefault(record["query"], set()).add(record["task_name"])
+    for number, record in read_jsonl(path):
+        if "query" not in record or "task_name" not in record:
+            raise BadInputError(str(path), "a query record needs 'query' and 'task_name'", line=number)
+        first.setdefault(record["query"], record)
+        tasks.setdefault(record["query"], set()).add(record["task_name"])
     return first, sum(len(t) > 1 for t in tasks.values())
 
 

@@ -25,6 +25,7 @@ from typing import Any, Literal
 import numpy as np
 
 from fusionbench.errors import BadInputError
+from fusionbench.files import read_jsonl
 from fusionbench.fusion.converters.common import Builder, external_query_id, find_file
 from fusionbench.fusion.data import Candidate, Incomplete, RoutingData
 
@@ -46,8 +47,7 @@ def _contaminated(folder: Path) -> list[str]:
     path = folder / "contaminated_prompts.jsonl"
     if not path.is_file():
         raise FileNotFoundError(f"{path}: missing; pass decontaminate=False to convert without it")
-    with path.open(encoding="utf-8") as handle:
-        return [json.loads(line)["eval_prompt"] for line in handle if line.strip()]
+    return [item["eval_prompt"] for _, item in read_jsonl(path)]
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
@@ -167,19 +167,16 @@ def convert_mt_bench(
 ) -> RoutingData:
     """RouteLLM's MT-Bench judgements: 80 questions, GPT-4 grades (1-10) normalised to [0, 1]."""
     folder = _evals_dir(path, "mt_bench")
-    with (folder / "question.jsonl").open(encoding="utf-8") as handle:
-        questions = [json.loads(line) for line in handle if line.strip()]
+    questions = [item for _, item in read_jsonl(folder / "question.jsonl")]
     grades: dict[tuple[int, str], dict[int, float]] = {}
     file = folder / "judgements.jsonl"
-    with file.open(encoding="utf-8") as handle:
-        for number, line in enumerate(filter(str.strip, handle), 1):
-            item = json.loads(line)
-            score = float(item["score"])
-            if not 1 <= score <= 10:
-                raise BadInputError(
-                    str(file), f"grade {score} outside 1-10 (a failed judgement?)", row=number, column="score"
-                )
-            grades.setdefault((int(item["question_id"]), item["model"]), {})[int(item["turn"])] = (score - 1) / 9
+    for number, item in read_jsonl(file):
+        score = float(item["score"])
+        if not 1 <= score <= 10:
+            raise BadInputError(
+                str(file), f"grade {score} outside 1-10 (a failed judgement?)", line=number, column="score"
+            )
+        grades.setdefault((int(item["question_id"]), item["model"]), {})[int(item["turn"])] = (score - 1) / 9
     records = [{"prompt": q["turns"][0], "question": q} for q in questions]
     kept, report = _decontaminate(records, folder, decontaminate, "prompt")
     builder = Builder(f"{KIND}-mt_bench", _candidates())

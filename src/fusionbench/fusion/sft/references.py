@@ -11,7 +11,6 @@ solves another problem. A queries table with a ``reference_solution`` column nee
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -19,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fusionbench.errors import BadInputError
+from fusionbench.files import read_jsonl
 
 HUMANEVAL = "HumanEval canonical_solution"
 MBPP = "MBPP code"
@@ -69,15 +69,8 @@ class ReferenceIndex:
 
     def add_file(self, path: Path) -> None:
         """Add every item of one HumanEval or MBPP JSON Lines file; a bad line is an error naming it."""
-        with path.open(encoding="utf-8") as handle:
-            for line_number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    item = json.loads(line)
-                except json.JSONDecodeError as err:
-                    raise BadInputError(str(path), f"line {line_number}: not JSON ({err.msg})") from err
-                self._add(item, path, line_number)
+        for line_number, item in read_jsonl(path):
+            self._add(item, path, line_number)
         self.files.append(str(path))
 
     def _add(self, item: object, path: Path, line_number: int) -> None:
