@@ -222,6 +222,59 @@ def test_mf_loss_gradients_match_finite_differences(loss) -> None:
     assert np.allclose(grad, numeric, atol=1e-5)
 
 
+def test_masked_pointwise_loss_counts_only_the_observed_cells() -> None:
+    rng = np.random.default_rng(2)
+    scores, target = rng.normal(size=(6, 3)), (rng.random((6, 3)) < 0.5).astype(float)
+    observed = rng.random((6, 3)) < 0.6
+    value, grad = pointwise_loss(scores, np.where(observed, target, np.nan), observed)
+    reference, _ = pointwise_loss(scores[observed], target[observed])
+    assert value == pytest.approx(reference)
+    assert np.all(grad[~observed] == 0.0) and np.isfinite(grad).all()
+    _, full_grad = pointwise_loss(scores, target)
+    np.testing.assert_allclose(grad[observed], full_grad[observed] * scores.size / observed.sum())
+
+
+def test_mf_under_mask_is_not_moved_by_unobserved_cells_and_gives_an_unseen_candidate_the_prior() -> None:
+    X, Y, _ = synthetic(n=300)
+    Y[100:, 1] = np.nan  # 100 labelled queries of candidate 1
+    Y[:, 3] = np.nan  # candidate 3 never observed
+    a = MFRouter(n_factors=4, max_iter=60, missing="mask").fit(X, Y)
+    garbage = np.where(np.isnan(Y), 7.0, Y)
+    with pytest.raises(ValueError, match=r"in \[0, 1\]"):  # without the mask the garbage is data
+        MFRouter(n_factors=4, max_iter=60).fit(X, garbage)
+    assert a.n_dropped_queries_ == 0 and list(a.unobserved_) == [3]
+    np.testing.assert_allclose(a.V_[3], a.population_embedding_)
+    estimate = a.predict_performance(X)
+    assert np.isfinite(estimate).all() and estimate[:, 3].std() > 0  # the query still matters for the prior
+    with pytest.warns(UserWarning, match="dropped 1 of 301 queries without any observed cell"):
+        MFRouter(n_factors=4, max_iter=5, missing="mask").fit(np.vstack([X, X[:1]]), np.vstack([Y, np.full(4, np.nan)]))
+
+
+def test_penalty_cross_validation_scores_the_routed_reward_fold_by_fold() -> None:
+    from sklearn.model_selection import KFold
+
+    from fusionbench.fusion.routers.penalty import RIDGE_ALPHAS
+
+    X, Y, _ = synthetic(n=200)
+    router = LinearRouter().fit(X, Y)  # alpha="cv" is the default
+    assert router.alpha_ in RIDGE_ALPHAS and router.cv_scores_.shape == (len(RIDGE_ALPHAS),)
+    assert router.alpha_ == RIDGE_ALPHAS[int(np.argmax(router.cv_scores_))]
+    j = 4  # one grid value by hand
+    by_hand = []
+    for train, test in KFold(5, shuffle=True, random_state=0).split(X):
+        fold = LinearRouter(alpha=RIDGE_ALPHAS[j]).fit(X[train], Y[train])
+        by_hand.append(routed(Y[test], fold.predict(X[test])))
+    assert router.cv_scores_[j] == pytest.approx(np.mean(by_hand))
+    np.testing.assert_allclose(router.coef_, LinearRouter(alpha=router.alpha_).fit(X, Y).coef_)
+    logistic = LinearRouter(kind="logistic", C="cv").fit(X, Y)
+    assert logistic.C_ in (0.01, 0.1, 1.0, 10.0, 100.0) and logistic.alpha_ is None
+    mf = MFRouter(n_factors=4, max_iter=20, alpha="cv").fit(X, Y)
+    assert mf.alpha_ in (1e-2, 3e-3, 1e-3, 3e-4, 1e-4) and len(mf.cv_scores_) == 5
+    for bad in (LinearRouter(alpha=-1.0), LinearRouter(alpha="auto"), MFRouter(alpha="best")):
+        with pytest.raises(ValueError, match="or 'cv'"):
+            bad.fit(X, Y)
+
+
 def test_mf_refuses_targets_outside_unit_interval() -> None:
     X, Y, _ = synthetic(n=100)
     with pytest.raises(ValueError, match=r"in \[0, 1\]"):

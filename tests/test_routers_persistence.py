@@ -42,6 +42,7 @@ ROUTERS = [
     MLPRouter(hidden_layer_sizes=(8, 4), max_iter=30),
     MLPRouter(max_iter=20, per_candidate=True, hidden_layer_sizes=(3,)),
     MFRouter(n_factors=4, max_iter=30),
+    MFRouter(n_factors=4, max_iter=10, alpha="cv", missing="mask"),
     CarrotRouter(perf=LinearRouter(), cost_model=KNNRouter(n_neighbors=5), lam=0.3),
     PairRouter(KNNRouter(n_neighbors=5), strong="c2", weak="c0"),
 ]
@@ -73,6 +74,9 @@ def test_round_trip_predicts_the_same(router: BaseRouter, tmp_path: Path) -> Non
         loaded.predict_utility(d["X"], tasks=d["tasks"]), router.predict_utility(d["X"], tasks=d["tasks"])
     )
     assert loaded.candidates_.tolist() == ["c0", "c1", "c2"]
+    for fitted in ("alpha_", "C_", "cv_scores_", "population_embedding_"):  # penalties chosen by CV, MF's prior
+        if hasattr(router, fitted):
+            assert np.array_equal(np.asarray(getattr(loaded, fitted)), np.asarray(getattr(router, fitted)))
 
 
 def test_pickle_needs_consent_on_save_and_trust_on_load(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ import numpy as np
 from rich.table import Table
 
 from fusionbench.cli.common import console, csv_list, out, progress_display
+from fusionbench.cli.route_tables import print_aurocs, print_evaluation
 
 
 # ---------------------------------------------------------------- shared pieces
@@ -65,12 +66,6 @@ def _require_cost(router: Any, tradeoff: Any, data: Any) -> None:
     if (getattr(router, "_needs_cost", False) or tradeoff.uses_cost) and not has_cost(data):
         what = type(router).__name__ if getattr(router, "_needs_cost", False) else f"trade-off {tradeoff.name!r}"
         raise ValueError(f"{what} needs costs, and {data.source} has {NO_COST}")
-
-
-def _fmt(entry: dict[str, Any] | None, usd: bool = False, signed: bool = False) -> str:
-    from fusionbench.fusion.report.tables import cell
-
-    return cell(entry, usd=usd, signed=signed)
 
 
 # ---------------------------------------------------------------- train / predict
@@ -217,6 +212,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from fusionbench.fusion.evaluation.core import describe
 
     notes: list[str] = []
+    aurocs: dict[str, Any] = {}
     if args.choices:
         if args.router_dir:
             raise ValueError("give a router folder or --choices, not both")
@@ -238,6 +234,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         else:  # the router itself: a score router routes under each setting asked for
             systems = {name: trained.router}
         default = trained.router.tradeoff_.name
+        aurocs = _held_out_aurocs(args, trained, data, X, test)
     results = {}
     for setting in _settings(args, default, test):
         ev = evaluate(
@@ -246,11 +243,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
         )  # fmt: skip
         ev.notes += notes
         results[setting] = ev
-        _print_eval(ev)
+        print_evaluation(ev)
     payload = {
         "format": "fusionbench-route-eval/1", "protocol": args.protocol, "split": args.split,
         "evaluations": {s: ev.to_dict() for s, ev in results.items()}, "data": describe(test),
-    }  # fmt: skip
+    } | ({"held_out_auroc": aurocs} if aurocs else {})  # fmt: skip
     if args.json:
         from fusionbench.fusion.report.write import jsonable
 
@@ -261,26 +258,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_eval(ev: Any) -> None:
-    usd = ev.protocol == "fusionbench"
-    title = f"{ev.setting} ({ev.protocol} protocol), {ev.n_queries:,} queries, {int(ev.confidence * 100)} % CIs"
-    table = Table(title=title)
-    columns = list(ev.columns)
-    for name in ["system", *columns, "Δ vs best single", "Δ vs per task"]:
-        table.add_column(name, justify="left" if name == "system" else "right")
-    rows, paired = ev.rows(), ev.paired()
-    headline = "llm_score" if ev.setting == "llm_judge" else ("perf" if ev.setting == "performance_first" else "reward")
-    for system, row in rows.items():
-        diffs = paired.get(system, {})
-        table.add_row(
-            system, *[_fmt(row.get(c), usd=usd and c == "cost") for c in columns],
-            *[_fmt(diffs.get(k, {}).get(headline), signed=True) for k in ("vs_best_single", "vs_per_task")],
-        )  # fmt: skip
-    out.print(table)
-    if "cost" not in columns:
-        out.print("cost: no cost data (column 'cost_usd')")
-    for note in ev.notes:
-        console.print(f"[yellow]note: {note}")
+def _held_out_aurocs(args: argparse.Namespace, trained: Any, data: Any, X: Any, test: Any) -> dict[str, Any]:
+    """Under ``lomo``: how well the router's estimate for each held-out candidate predicts its correctness."""
+    from fusionbench.fusion.evaluation import held_out_aurocs
+
+    spec = _split(args, data, trained.split)
+    if spec.scheme != "lomo":
+        return {}
+    aurocs = held_out_aurocs(trained.router, X, test, spec.meta["new_candidates"], n_boot=args.n_boot, seed=args.seed)
+    print_aurocs(aurocs)
+    return aurocs
 
 
 def _write_eval_report(args: argparse.Namespace, results: dict[str, Any], test: Any) -> None:

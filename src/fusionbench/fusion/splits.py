@@ -277,9 +277,15 @@ def lomo(
     val_size: float = 0.0,
     base: SplitSpec | None = None,
     name: str | None = None,
+    unseen: Literal["drop", "mask"] = "drop",
 ) -> SplitSpec:
     """Leave ``model`` (all its modes) out of train and val, except ``k_shot`` labelled train queries; test
-    keeps every candidate. The query split is ``base`` (default: :func:`random` with these sizes)."""
+    keeps every candidate. The query split is ``base`` (default: :func:`random` with these sizes). With
+    ``k_shot=0`` the new candidates are dropped from train and val (``unseen="drop"``), or kept as all-NaN
+    columns (``"mask"``) for a router that learns from a partly observed matrix and so can estimate a
+    candidate it never saw (``MFRouter(missing="mask")``: the population prior)."""
+    if unseen not in ("drop", "mask"):
+        raise SplitError(f"unseen must be 'drop' or 'mask', not {unseen!r}")
     new = [c.name for c in data.candidate_info if model in (c.model, c.name)]
     if not new:
         raise SplitError(f"no candidate of model {model!r}; models are {sorted(set(data.models))}")
@@ -298,7 +304,7 @@ def lomo(
         pick = np.random.default_rng(seed).choice(len(labelled), size=k_shot, replace=False)
         k_ids = [labelled[i] for i in sorted(pick.tolist())]
     meta = {**base.meta, "base": base.name, "held_out_model": model, "new_candidates": new}
-    meta |= {"k_shot": k_shot, "k_shot_ids": k_ids}
+    meta |= {"k_shot": k_shot, "k_shot_ids": k_ids, "unseen": unseen}
     label = name or f"lomo-{re.sub(r'[^A-Za-z0-9_.-]+', '_', model)}-k{k_shot}-{seed}"
     return SplitSpec(label, "lomo", seed, base.train_ids, base.val_ids, base.test_ids, meta)
 
@@ -329,17 +335,18 @@ def _rows(data: RoutingData, ids: Sequence[str], shipped: str | None, part: str,
 def apply(data: RoutingData, spec: SplitSpec) -> tuple[RoutingData, RoutingData, RoutingData]:
     """(train, val, test) RoutingData of ``spec``. ``release`` takes train rows from the shipped train and test
     rows from the shipped test; the others take each query's first row. ``lomo`` hides the new candidates
-    in train and val (dropped when k_shot is 0, else NaN outside the k labelled train queries)."""
+    in train and val (NaN outside the k labelled train queries; with k_shot 0 dropped, or all NaN under
+    ``unseen="mask"``)."""
     release_rows = spec.scheme == "release"
     train = _rows(data, spec.train_ids, "train" if release_rows else None, "train", spec)
     val = _rows(data, spec.val_ids, "train" if release_rows else None, "val", spec)
     test = _rows(data, spec.test_ids, "test" if release_rows else None, "test", spec)
     if spec.scheme == "lomo":
         new = list(spec.meta["new_candidates"])
-        if spec.meta.get("k_shot", 0) == 0:
+        if spec.meta.get("k_shot", 0) == 0 and spec.meta.get("unseen", "drop") == "drop":
             train, val = train.without_candidates(new), val.without_candidates(new)
         else:
-            k_ids = set(spec.meta["k_shot_ids"])
+            k_ids = set(spec.meta.get("k_shot_ids", ()))
             train = train.masked(new, np.isin(train.query_ids.astype(str), list(k_ids)))
             val = val.masked(new, np.zeros(val.n_queries, dtype=bool))
     return train, val, test

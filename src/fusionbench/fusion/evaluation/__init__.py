@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from fusionbench.fusion.evaluation.calibration import Calibration, calibrate
 from fusionbench.fusion.evaluation.core import collect, concat, evaluate, finalize, map_choices, route_setting
-from fusionbench.fusion.evaluation.correctness import correctness_auroc
+from fusionbench.fusion.evaluation.correctness import correctness_auroc, held_out_aurocs
 from fusionbench.fusion.evaluation.gate import TrainingRecord, TransductiveError, check_before_evaluation
 from fusionbench.fusion.evaluation.protocols import (
     NO_COST,
@@ -40,6 +40,7 @@ __all__ = [
     "correctness_auroc",
     "evaluate",
     "finalize",
+    "held_out_aurocs",
     "map_choices",
     "route_setting",
     "setting_view",

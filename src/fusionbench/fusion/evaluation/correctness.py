@@ -60,3 +60,18 @@ def correctness_auroc(
         "n_queries": len(score),
         "n_correct": int(positive.sum()),
     }
+
+
+def held_out_aurocs(router: Any, X: Any, test: RoutingData, candidates: list[str], **options: Any) -> dict[str, Any]:
+    """:func:`correctness_auroc` of each held-out candidate of a ``lomo`` split; a candidate the router has no
+    estimate for (it never saw it, or it estimates no performance) gets the reason instead."""
+    out: dict[str, Any] = {}
+    for name in candidates:
+        if not hasattr(router, "predict_performance"):
+            out[name] = {"value": None, "reason": f"{type(router).__name__} estimates no performance"}
+        elif name not in [str(c) for c in router.candidates_]:
+            hint = "; MFRouter(missing='mask') with --scheme-arg unseen=mask can (the population prior)"
+            out[name] = {"value": None, "reason": f"the router was trained without {name!r}{hint}"}
+        else:
+            out[name] = correctness_auroc(router, X, test, name, **options)
+    return out

@@ -11,7 +11,11 @@ through a featuriser) and ``cross_val_score`` work. The data:
 * ``judge``: ``[n, k]`` judge scores, the objective of the ``llm_judge`` trade-off.
 
 A NaN performance cell is refused with a count unless ``missing="drop"``, which drops (and counts, in
-``n_dropped_queries_``, with a warning) every query with a NaN in performance, cost or judge.
+``n_dropped_queries_``, with a warning) every query with a NaN in performance, cost or judge, or
+``missing="mask"``, which keeps NaN cells as unobserved (``FitData.observed``) for the routers that can learn
+from a partly observed matrix (:class:`~fusionbench.fusion.routers.MFRouter`: leave-one-model-out with k
+labelled queries of a new candidate, or none); the others raise :class:`NotSupported`. Under ``"mask"`` only
+queries without any observed cell are dropped (counted), and cost means are over the observed cells.
 
 After ``fit``: ``candidates_`` (names, else ``0..k-1``), ``n_features_in_``, ``tradeoff_`` (the trade-off with
 training normalisation), ``cost_mean_`` (per candidate) and ``cost_by_task_``. Prediction:
@@ -28,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import warnings
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -43,15 +48,20 @@ from fusionbench.fusion.routers.tradeoffs import Tradeoff, argmax_cheapest, labe
 _FINITE = next(n for n in ("ensure_all_finite", "force_all_finite") if n in inspect.signature(check_array).parameters)
 
 
+class NotSupported(ValueError):
+    """The router cannot do what was asked (learn from unobserved cells, estimate an unseen candidate)."""
+
+
 @dataclass
 class FitData:
     """Validated training arrays (after dropping queries under ``missing="drop"``)."""
 
     X: Any
-    target: np.ndarray  # the objective: performance, or judge under llm_judge
+    target: np.ndarray  # the objective: performance, or judge under llm_judge (NaN where unobserved)
     performance: np.ndarray
     cost: np.ndarray | None
     tasks: np.ndarray | None
+    observed: np.ndarray | None = None  # [n, k] bool under missing="mask" when some cells are NaN, else None
 
 
 def _matrix(name: str, values: Any, n: int | None, k: int | None) -> np.ndarray:
@@ -78,6 +88,24 @@ def _nan_report(name: str, array: np.ndarray, candidates: np.ndarray) -> str:
     )
 
 
+def blas_threads(limit: int) -> AbstractContextManager[Any]:
+    """At most ``limit`` BLAS threads inside the block. The L-BFGS fits (MF, joint logistic) work on vectors of
+    a few ten thousand parameters: threads gain nothing at that size, and on a machine busy with other work
+    OpenBLAS's spinning threads made each L-BFGS step 30x slower (measured: an MF fit 6.9 s -> 0.5 s)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        return nullcontext()
+    return threadpool_limits(limits=limit, user_api="blas")
+
+
+def _observed_mean(values: np.ndarray) -> np.ndarray:
+    """Column means over the observed (non-NaN) cells; NaN for a column without any (never 0)."""
+    counts = (~np.isnan(values)).sum(axis=0)
+    sums = np.where(np.isnan(values), 0.0, values).sum(axis=0)
+    return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+
+
 def fingerprint(*arrays: Any) -> str:
     """sha256 over the shapes and bytes of the training arrays (sparse: its CSR parts)."""
     digest = hashlib.sha256()
@@ -102,6 +130,8 @@ class BaseRouter(PretrainedMixin, BaseEstimator):
 
     #: False for routers whose utility is not a reward of estimates (label routers, random): no trade-off.
     _applies_tradeoff = True
+    #: True for routers that learn from a partly observed matrix (``missing="mask"``).
+    _supports_mask = False
 
     # ------------------------------------------------------------ fit
     def fit(
@@ -150,22 +180,29 @@ class BaseRouter(PretrainedMixin, BaseEstimator):
         if task_array is not None and len(task_array) != n:
             raise ValueError(f"{len(task_array)} tasks for {n} queries")
         checked = {"performance (Y)": perf, "cost": cst, "judge": jdg if tradeoff.objective == "judge" else None}
+        missing = getattr(self, "missing", "raise")
+        if missing not in ("raise", "drop", "mask"):
+            raise ValueError(f"missing must be 'raise', 'drop' or 'mask', not {missing!r}")
+        if missing == "mask" and not self._supports_mask:
+            raise NotSupported(
+                f"{type(self).__name__} cannot learn from unobserved cells (missing='mask'); MFRouter can. Drop the "
+                "queries with NaN cells (missing='drop') or the candidates (RoutingData.without_candidates)"
+            )
         bad = np.zeros(n, dtype=bool)
         for array in checked.values():
             if array is not None:
-                bad |= np.isnan(array).any(axis=1)
-        missing = getattr(self, "missing", "raise")
-        if missing not in ("raise", "drop"):
-            raise ValueError(f"missing must be 'raise' or 'drop', not {missing!r}")
+                bad |= np.isnan(array).all(axis=1) if missing == "mask" else np.isnan(array).any(axis=1)
         if bad.any() and missing == "raise":
             name, array = next((k_, a) for k_, a in checked.items() if a is not None and np.isnan(a).any())
-            raise ValueError(f"{_nan_report(name, array, names)}: drop those queries, or fit with missing='drop'")
+            raise ValueError(
+                f"{_nan_report(name, array, names)}: drop those queries, or fit with missing='drop'"
+                + (" (or 'mask': unobserved cells)" if self._supports_mask else "")
+            )
         self.n_dropped_queries_ = int(bad.sum())
         if bad.any():
+            what = "without any observed cell" if missing == "mask" else "with NaN performance, cost or judge"
             warnings.warn(
-                f"{type(self).__name__}: dropped {int(bad.sum())} of {n} queries with NaN performance, cost or judge",
-                UserWarning,
-                stacklevel=3,
+                f"{type(self).__name__}: dropped {int(bad.sum())} of {n} queries {what}", UserWarning, stacklevel=3
             )
             keep = ~bad
             if keep.sum() == 0:
@@ -174,15 +211,18 @@ class BaseRouter(PretrainedMixin, BaseEstimator):
             perf, cst, jdg = perf[keep], None if cst is None else cst[keep], None if jdg is None else jdg[keep]
             task_array = None if task_array is None else task_array[keep]
         target = jdg if tradeoff.objective == "judge" else perf
+        observed = ~np.isnan(target)
+        if cst is not None:
+            observed &= ~np.isnan(cst)
         self.candidates_ = names
         self.n_features_in_ = int(features.shape[1])
         self.tradeoff_ = tradeoff.fit(target, cst, task_array)
-        self.cost_mean_ = None if cst is None else cst.mean(axis=0)
+        self.cost_mean_ = None if cst is None else _observed_mean(cst)
         self.cost_by_task_ = None
         if cst is not None and task_array is not None:
-            self.cost_by_task_ = {str(t): cst[task_array == t].mean(axis=0) for t in np.unique(task_array)}
+            self.cost_by_task_ = {str(t): _observed_mean(cst[task_array == t]) for t in np.unique(task_array)}
         self.training_fingerprint_ = fingerprint(features, perf, cst)
-        return FitData(features, target, perf, cst, task_array)
+        return FitData(features, target, perf, cst, task_array, None if observed.all() else observed)
 
     # ------------------------------------------------------------ features
     def _check_features(self, X: Any, fitting: bool = False) -> Any:
@@ -290,7 +330,7 @@ class BaseRouter(PretrainedMixin, BaseEstimator):
         ties = (self.tradeoff_ if tradeoff is None else Tradeoff.parse(tradeoff)).ties
         if ties == "first":
             return utility.argmax(axis=1)
-        return argmax_cheapest(utility, cost)
+        return argmax_cheapest(utility, None if cost is None else np.where(np.isnan(cost), np.inf, cost))
 
     def predict(self, X: Any, tasks: Any = None) -> np.ndarray:
         """Index into ``candidates_`` per query under the fitted trade-off."""

@@ -11,7 +11,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import Ridge
 from sklearn.svm import LinearSVR
 
-from fusionbench.fusion.routers.base import BaseRouter, FitData
+from fusionbench.fusion.routers.base import BaseRouter, FitData, blas_threads
+from fusionbench.fusion.routers.penalty import INVERSE_PENALTIES, RIDGE_ALPHAS, cross_validate_penalty
 from fusionbench.fusion.routers.tradeoffs import LabelMode, Tradeoff
 
 
@@ -53,6 +54,12 @@ class LinearRouter(BaseRouter):
     * ``kind="linear_svr"``: a ``LinearSVR`` per candidate: FusionFactory's SVM router (which regresses the
       one-hot label: ``target="labels"``, ``labels="argmax_first"``).
 
+    ``alpha="cv"`` (ridge, the default) and ``C="cv"`` (logistic, linear SVR) choose the penalty by 5-fold
+    cross-validation of the routed reward on the training queries (:mod:`fusionbench.fusion.routers.penalty`;
+    grids ``RIDGE_ALPHAS`` and ``INVERSE_PENALTIES``); the value used is ``alpha_`` / ``C_``, the fold scores
+    ``cv_scores_``. A fixed ``alpha=1`` overfits sparse TF-IDF features (LLMRouter's clean test: 0.041 below
+    the best single candidate, CI [-0.080, -0.001]; chosen by CV, 30: not significantly different).
+
     The fitted model is ``coef_`` ``[k, d]`` and ``intercept_`` ``[k]``; prediction is ``X @ coef_.T +
     intercept_`` (through a sigmoid for logistic), so a saved router needs no pickle.
     """
@@ -60,8 +67,8 @@ class LinearRouter(BaseRouter):
     def __init__(
         self,
         kind: Literal["ridge", "logistic", "linear_svr"] = "ridge",
-        alpha: float = 1.0,
-        C: float = 1.0,
+        alpha: float | Literal["cv"] = "cv",
+        C: float | Literal["cv"] = 1.0,
         target: Literal["scores", "labels"] = "scores",
         labels: LabelMode = "auto",
         tradeoff: Tradeoff | str = "performance_first",
@@ -82,11 +89,23 @@ class LinearRouter(BaseRouter):
     def _fit(self, data: FitData) -> None:
         if self.target not in ("scores", "labels"):
             raise ValueError(f"target must be 'scores' or 'labels', not {self.target!r}")
+        if self.kind not in ("ridge", "logistic", "linear_svr"):
+            raise ValueError(f"kind must be 'ridge', 'logistic' or 'linear_svr', not {self.kind!r}")
+        param = "alpha" if self.kind == "ridge" else "C"
+        value = getattr(self, param)
+        self.cv_scores_ = None
+        if value == "cv":
+            grid = RIDGE_ALPHAS if param == "alpha" else INVERSE_PENALTIES
+            value, self.cv_scores_ = cross_validate_penalty(self, param, grid, data, seed=self.random_state)
+        elif not isinstance(value, (int, float, np.floating)) or value <= 0:
+            raise ValueError(f"{param} must be a positive number or 'cv', not {value!r}")
+        self.alpha_ = float(value) if param == "alpha" else None
+        self.C_ = float(value) if param == "C" else None
         values = self._labels(data) if self.target == "labels" else data.target
         d, k = data.X.shape[1], values.shape[1]
         coef, intercept = np.zeros((k, d)), np.zeros(k)
         if self.kind == "ridge":
-            model = Ridge(alpha=self.alpha).fit(data.X, values)
+            model = Ridge(alpha=self.alpha_).fit(data.X, values)
             coef, intercept = np.asarray(model.coef_).reshape(k, d), np.asarray(model.intercept_).reshape(k)
         elif self.kind == "logistic":
             if not np.isin(values, (0.0, 1.0)).all():
@@ -95,17 +114,18 @@ class LinearRouter(BaseRouter):
             intercept[constant] = np.where(values[0, constant] == 1.0, np.inf, -np.inf)
             varying = np.flatnonzero(~constant)
             if len(varying):
-                coef[varying], intercept[varying] = joint_logistic(data.X, values[:, varying], self.C, self.max_iter)
-        elif self.kind == "linear_svr":
+                with blas_threads(1):
+                    coef[varying], intercept[varying] = joint_logistic(
+                        data.X, values[:, varying], self.C_, self.max_iter
+                    )
+        else:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
                 for j in range(k):
                     model = LinearSVR(
-                        C=self.C, epsilon=0.0, max_iter=self.max_iter, random_state=self.random_state, dual="auto"
+                        C=self.C_, epsilon=0.0, max_iter=self.max_iter, random_state=self.random_state, dual="auto"
                     ).fit(data.X, values[:, j])
                     coef[j], intercept[j] = model.coef_, np.asarray(model.intercept_).reshape(-1)[0]
-        else:
-            raise ValueError(f"kind must be 'ridge', 'logistic' or 'linear_svr', not {self.kind!r}")
         self.coef_, self.intercept_ = coef, intercept
 
     def _estimate(self, X: Any, tasks: np.ndarray | None) -> np.ndarray:
@@ -113,4 +133,11 @@ class LinearRouter(BaseRouter):
         return _sigmoid(scores) if self.kind == "logistic" else scores
 
     def _state(self) -> dict[str, Any]:
-        return {"coef_": self.coef_, "intercept_": self.intercept_}
+        state = {"coef_": self.coef_, "intercept_": self.intercept_, "alpha_": self.alpha_, "C_": self.C_}
+        return state | ({} if self.cv_scores_ is None else {"cv_scores_": self.cv_scores_})
+
+    def _load_state(self, state: dict[str, Any]) -> None:
+        state.setdefault("cv_scores_", None)
+        for name in ("alpha_", "C_"):
+            state.setdefault(name, None)
+        super()._load_state(state)

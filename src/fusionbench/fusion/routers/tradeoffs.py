@@ -49,7 +49,11 @@ ALL = "__all__"
 
 
 def _minmax(values: np.ndarray) -> tuple[float, float]:
-    low, high = float(np.min(values)), float(np.max(values))
+    """(min, span) of the observed (non-NaN) cells; (0, 0) when none is observed."""
+    observed = values[~np.isnan(values)]
+    if observed.size == 0:
+        return 0.0, 0.0
+    low, high = float(observed.min()), float(observed.max())
     return low, high - low
 
 
