@@ -108,36 +108,48 @@ class LeakageReport:
 
 def check_leakage(train: _Queries, test: _Queries, *, n_examples: int = 5) -> LeakageReport:
     """Compare two query sets (anything with ``query_ids`` and ``texts``, e.g. :class:`RoutingData`)."""
-    train_ids = {str(q) for q in train.query_ids}
-    test_ids = [str(q) for q in dict.fromkeys(test.query_ids)]
-    id_overlap = [q for q in test_ids if q in train_ids]
     train_norms, test_norms = normalized_texts(train.texts), normalized_texts(test.texts)
     texts_compared = any(t is not None for t in train_norms) and any(t is not None for t in test_norms)
+    return overlap_report(train.query_ids, train_norms, test, test_norms if texts_compared else None, n_examples)
+
+
+def overlap_report(
+    train_ids: Sequence[Any],
+    train_keys: Sequence[str | None],
+    test: _Queries,
+    test_keys: Sequence[str | None] | None,
+    n_examples: int = 5,
+) -> LeakageReport:
+    """The report of ``test`` against training queries given by id and text key (a normalised text, or its
+    hash); ``test_keys`` None when the texts cannot be compared. A test query leaks by id or by key."""
+    train_set = {str(q) for q in train_ids}
+    test_ids = [str(q) for q in dict.fromkeys(test.query_ids)]
+    id_overlap = [q for q in test_ids if q in train_set]
     text_overlap: list[str] = []
     examples: list[tuple[str, str, str]] = []
-    if texts_compared:
-        train_by_text: dict[str, str] = {}
-        for qid, norm in zip(train.query_ids, train_norms, strict=True):
-            if norm is not None:
-                train_by_text.setdefault(norm, str(qid))
+    if test_keys is not None:
+        train_by_key: dict[str, str] = {}
+        for qid, key in zip(train_ids, train_keys, strict=True):
+            if key is not None:
+                train_by_key.setdefault(key, str(qid))
         seen: set[str] = set()
-        for qid, norm, raw in zip(test.query_ids, test_norms, test.texts, strict=True):
+        for qid, key, raw in zip(test.query_ids, test_keys, test.texts, strict=True):
             qid = str(qid)
-            if norm is None or norm not in train_by_text or qid in seen:
+            if key is None or key not in train_by_key or qid in seen:
                 continue
             seen.add(qid)
             text_overlap.append(qid)
             if len(examples) < n_examples:
-                examples.append((qid, train_by_text[norm], str(raw)[:120]))
+                examples.append((qid, train_by_key[key], str(raw)[:120]))
     leaked = set(id_overlap) | set(text_overlap)
     return LeakageReport(
-        n_train=len(train_ids),
+        n_train=len(train_set),
         n_test=len(test_ids),
         id_overlap=tuple(id_overlap),
         text_overlap=tuple(text_overlap),
         leaked_ids=tuple(q for q in test_ids if q in leaked),
         clean_ids=tuple(q for q in test_ids if q not in leaked),
-        texts_compared=texts_compared,
+        texts_compared=test_keys is not None,
         examples=tuple(examples),
     )
 

@@ -35,7 +35,7 @@ from fusionbench.fusion.evaluation.protocols import (
     routing_tradeoff,
     setting_view,
 )
-from fusionbench.fusion.evaluation.result import BASELINES, RoutingEvaluation
+from fusionbench.fusion.evaluation.result import BASELINES, RoutingEvaluation, sum_choice_counts
 
 #: the largest candidate set whose single candidates get their own bootstrapped rows (frontier, tables)
 MAX_CANDIDATE_ROWS = 64
@@ -73,12 +73,7 @@ def concat(parts: list[Collected]) -> Collected:
         if list(part.values) != keys:
             missing = sorted(set(keys) ^ set(part.values))[:3]
             raise ValueError(f"cannot pool evaluations with different systems or metrics: {missing}")
-    counts: dict[str, dict[str, int]] = {}
-    for part in parts:
-        for system, table in part.choice_counts.items():
-            merged = counts.setdefault(system, {})
-            for name, n in table.items():
-                merged[name] = merged.get(name, 0) + n
+    counts = sum_choice_counts(p.choice_counts for p in parts)
     return Collected(
         setting=first.setting,
         protocol=first.protocol,

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from fusionbench.fusion.data import RoutingData
-from fusionbench.fusion.leakage import LeakageError, LeakageReport, check_leakage, normalized_texts
+from fusionbench.fusion.leakage import LeakageError, LeakageReport, check_leakage, normalized_texts, overlap_report
 
 RECORD_FORMAT = "fusionbench-training-record/1"
 
@@ -81,34 +81,9 @@ class TrainingRecord:
 
 def leakage_vs_record(record: TrainingRecord, test: RoutingData) -> LeakageReport:
     """:func:`~fusionbench.fusion.leakage.check_leakage` of ``test`` against a router's training record."""
-    train_ids = set(record.query_ids)
-    by_hash = {h: q for q, h in zip(record.query_ids, record.text_sha256, strict=True) if h is not None}
-    test_ids = [str(q) for q in dict.fromkeys(test.query_ids)]
     hashes = [_hash(t) for t in normalized_texts(test.texts)]
-    texts_compared = bool(by_hash) and any(h is not None for h in hashes)
-    id_overlap = [q for q in test_ids if q in train_ids]
-    text_overlap: list[str] = []
-    examples: list[tuple[str, str, str]] = []
-    seen: set[str] = set()
-    for qid, digest, raw in zip(test.query_ids, hashes, test.texts, strict=True):
-        qid = str(qid)
-        if digest is None or digest not in by_hash or qid in seen:
-            continue
-        seen.add(qid)
-        text_overlap.append(qid)
-        if len(examples) < 5:
-            examples.append((qid, by_hash[digest], str(raw)[:120]))
-    leaked = set(id_overlap) | set(text_overlap)
-    return LeakageReport(
-        n_train=len(train_ids),
-        n_test=len(test_ids),
-        id_overlap=tuple(id_overlap),
-        text_overlap=tuple(text_overlap),
-        leaked_ids=tuple(q for q in test_ids if q in leaked),
-        clean_ids=tuple(q for q in test_ids if q not in leaked),
-        texts_compared=texts_compared,
-        examples=tuple(examples),
-    )
+    comparable = any(h is not None for h in record.text_sha256) and any(h is not None for h in hashes)
+    return overlap_report(record.query_ids, record.text_sha256, test, hashes if comparable else None)
 
 
 def is_transductive(*datasets: RoutingData | TrainingRecord | None) -> bool:

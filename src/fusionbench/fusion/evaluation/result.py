@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +19,17 @@ BASELINE_LABELS: dict[str, str] = {
 }
 #: paired comparisons of every router
 COMPARISONS: dict[str, str] = {"vs_best_single": "best_single", "vs_per_task": "per_task"}
+
+
+def sum_choice_counts(tables: Iterable[dict[str, dict[str, int]]]) -> dict[str, dict[str, int]]:
+    """Per system, the candidates' choice counts added over several evaluations (folds or seeds)."""
+    counts: dict[str, dict[str, int]] = {}
+    for table in tables:
+        for system, chosen in table.items():
+            merged = counts.setdefault(system, {})
+            for name, n in chosen.items():
+                merged[name] = merged.get(name, 0) + n
+    return counts
 
 
 @dataclass
@@ -99,12 +110,7 @@ class RoutingEvaluation:
         if not parts:
             raise ValueError("no evaluations to average")
         first = parts[0]
-        counts: dict[str, dict[str, int]] = {}
-        for part in parts:
-            for system, table in part.choice_counts.items():
-                merged = counts.setdefault(system, {})
-                for name, n in table.items():
-                    merged[name] = merged.get(name, 0) + n
+        counts = sum_choice_counts(p.choice_counts for p in parts)
         return cls(
             setting=first.setting,
             protocol=first.protocol,
