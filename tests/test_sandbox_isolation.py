@@ -134,3 +134,27 @@ def test_describe_names_every_layer() -> None:
     assert "MISSING" in bare.describe() and "bwrap: not found on PATH" in bare.describe()
     full = SandboxIsolation(backend="bwrap", program_uid=65534, **dict.fromkeys(layers, True))
     assert full.missing == () and "MISSING" not in full.describe()
+
+
+def test_scratch_folders_of_killed_scorers_are_swept_by_the_next_run(monkeypatch, tmp_path) -> None:
+    """A scorer killed with SIGKILL cannot remove its scratch folder; the next process's first run does, and
+    leaves the folders of live processes alone."""
+    import subprocess
+    import sys
+
+    from fusionbench.metrics import sandbox
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # reaped: its pid names no process now
+    monkeypatch.setattr(sandbox.tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(sandbox, "_swept_stale_scratch", False)
+    stale = tmp_path / f"fusionbench-sandbox-{dead.pid}-abc"
+    live = tmp_path / f"fusionbench-sandbox-{os.getpid()}-def"
+    other = tmp_path / "fusionbench-sandbox-probe-xyz"  # not a scratch folder of a scorer
+    for folder in (stale, live, other):
+        (folder / "work").mkdir(parents=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SandboxIsolationWarning)
+        assert run_programs([GOOD], backend="guard")[0].passed
+    assert not stale.exists() and live.exists() and other.exists()
+    assert not [p for p in tmp_path.iterdir() if p not in (live, other)]  # this run's own folder is gone too

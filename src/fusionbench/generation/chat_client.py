@@ -126,7 +126,9 @@ class LocalChat:
         from fusionbench.generation.settings import GenerationSettings, SamplingSettings
 
         sampling = SamplingSettings(temperature=temperature, top_p=1.0, max_new_tokens=max_new_tokens, seed=seed)
-        out = Path(work or tempfile.mkdtemp(prefix="fusionbench-chat-"))
+        # the engine's scratch folder: the caller's, else one removed with this client (or at exit)
+        self._scratch = None if work else tempfile.TemporaryDirectory(prefix="fusionbench-chat-")
+        out = Path(work or self._scratch.name)
         settings = GenerationSettings(
             model=model, name=model, out=out, engine=engine, sampling=sampling, progress=False, **engine_settings
         )

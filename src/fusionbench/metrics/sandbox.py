@@ -53,6 +53,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 from typing import Literal
 
 from fusionbench.metrics.sandbox_child import SETUP_FAILED
@@ -120,6 +121,25 @@ _ENV_KEEP = ("LANG", "LC_ALL", "LC_CTYPE", "TZ")
 #: Environment variable that marks every process of one run (``<scorer pid>-<run number>``).
 MARKER_VARIABLE = "FUSIONBENCH_SANDBOX"
 _run_numbers = itertools.count()
+_SCRATCH_PREFIX = "fusionbench-sandbox-"
+_swept_stale_scratch = False
+
+
+def _sweep_stale_scratch() -> None:
+    """Remove the scratch folders (``<prefix><pid>-*``) of scoring processes that died before their cleanup ran
+    (a scorer killed with SIGKILL). Once per process; a folder of a live process is left alone."""
+    global _swept_stale_scratch
+    if _swept_stale_scratch:
+        return
+    _swept_stale_scratch = True
+    for path in Path(tempfile.gettempdir()).glob(f"{_SCRATCH_PREFIX}[0-9]*-*"):
+        pid = path.name[len(_SCRATCH_PREFIX) :].split("-", 1)[0]
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+        except (PermissionError, ValueError, OverflowError):
+            continue
 
 
 def _child_env(workdir: str, marker: str) -> dict[str, str]:
@@ -176,7 +196,8 @@ def _run_one(
     job: Program, timeout: float, limits: dict[str, int], isolation: SandboxIsolation, prefix: list[str]
 ) -> ExecResult:
     start = time.perf_counter()
-    base = None if isolation.backend == "bwrap" else tempfile.mkdtemp(prefix="fusionbench-sandbox-")
+    scratch = f"{_SCRATCH_PREFIX}{os.getpid()}-"
+    base = None if isolation.backend == "bwrap" else tempfile.mkdtemp(prefix=scratch)
     token = secrets.token_hex(16)
     marker = f"{os.getpid()}-{next(_run_numbers)}"
     try:
@@ -262,6 +283,7 @@ def run_programs(
         return []
     isolation = sandbox_isolation(backend)
     warn_if_degraded(isolation)
+    _sweep_stale_scratch()
     workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
     limits = _limits(timeout, memory_mb, _task_count(isolation.program_uid) + 64 * workers)
     prefix = launch_prefix(isolation, timeout, network=isolate_network)
