@@ -145,7 +145,7 @@ def worse_lines(settings: dict[str, Any]) -> list[str]:
                     f"**{router}** is significantly worse than the best single candidate under "
                     f"{SETTING_LABELS[setting]} ({cell(entry, signed=True)}): its per-query estimates do worse than "
                     "one constant choice, i.e. it over-fits its features or they carry no routing signal here; a "
-                    "stronger penalty chosen on train (e.g. `--set linear.alpha=30`, cross-validated) or other "
+                    f"penalty cross-validated on train (`--set {router}.alpha=cv`; ridge's default) or other "
                     "features may help."
                 )
     return lines
