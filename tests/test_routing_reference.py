@@ -299,3 +299,68 @@ def test_evaluate_router_matches_by_id_counts_the_rest_and_sweeps() -> None:
     ]:
         with pytest.raises(ValueError, match=message):
             evaluate_router(*bad[:3], strong_win_rates=bad[3] if len(bad) > 3 else None, n_boot=0)
+
+
+def continuous_problem(seed: int, n: int = 30, k: int = 4):
+    """Scores in [0.2, 0.9] (min above 0, spans below 1) and costs of about 1e-3, one task with constant scores."""
+    rng = np.random.default_rng(seed)
+    perf = np.round(0.2 + 0.7 * rng.random((n, k)), 1)
+    cost = np.round(1e-3 * (1 + rng.random((n, k))), 5)
+    tasks = rng.choice(["t1", "t2", "flat"], size=n).tolist()
+    flat = [q for q in range(n) if tasks[q] == "flat"]
+    perf[flat] = 0.6
+    return perf, cost, tasks
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_labels_normalise_scores_whose_minimum_is_not_zero_and_spans_below_one(seed: int) -> None:
+    perf, cost, tasks = continuous_problem(seed)
+    for (a, b), cheapest in itertools.product([(1.0, 0.0), (0.5, 0.5), (0.2, 0.8)], [False, True]):
+        got = tradeoff_choices(perf, cost, tasks, a, b, tie_break="cheapest" if cheapest else "first")
+        assert got.tolist() == ref_labels(perf, cost, tasks, a, b, cheapest), (a, b, cheapest)
+    assert tradeoff_choices(perf, cost, tasks, 0.5, 0.5).tolist() == ref_labels(perf, cost, tasks, 0.5, 0.5, False)
+
+
+@pytest.mark.parametrize("router", ["best_single", "cheapest", "oracle"])
+def test_operating_points_on_the_ties_the_definitions_name(router: str) -> None:
+    """A router equal to the best single (CostSave vs best single defined at equal accuracy), one cheaper than
+    every candidate on average (its AIQ point left of the candidates' cost range, clipped), the oracle; and a
+    free candidate (a cost of 0 leaves CostSave undefined)."""
+    perf, cost, tasks = continuous_problem(7)
+    cost[:, 3] = 0.0 if router == "oracle" else cost[:, 3]
+    cand_acc, cand_cost = perf.mean(axis=0), cost.mean(axis=0)
+    best = ref_best(list(cand_acc), list(cand_cost))
+    chosen = {
+        "best_single": np.full(30, best),
+        "cheapest": cost.argmin(axis=1),
+        "oracle": np.array([ref_best(list(perf[q]), list(cost[q])) for q in range(30)]),
+    }[router]
+    worst = ref_best(list(-cand_acc), list(cand_cost))
+    result = evaluate_routing(perf, cost, list("abcd"), chosen, tasks, n_boot=0)
+    for key, expected in ref_stats(perf, cost, chosen, tasks, best, worst).items():
+        assert_close(result[key], expected, key)
+    if router == "best_single":
+        assert result["cost_save_vs_best_single"] == pytest.approx(0.0)
+        assert result["cost_save"] == pytest.approx(1 - cand_cost[best] / min(
+            c for a, c in zip(cand_acc, cand_cost, strict=True) if a >= cand_acc[best] - TOL))  # fmt: skip
+    if router == "cheapest":
+        assert result["router_cost"] < cand_cost.min()
+    if router == "oracle":
+        assert result["cost_save"] is None or cand_cost.min() > 0
+
+
+def test_cost_save_vs_best_single_at_equal_accuracy_and_free_best() -> None:
+    from fusionbench.metrics import cost_save_vs_best_single
+
+    assert cost_save_vs_best_single([0.7, 0.8], [0.5, 2.0], 0.7, 1.0) == pytest.approx(0.5)  # equal accuracy counts
+    assert cost_save_vs_best_single([0.7 - 1e-10], [0.5], 0.7, 1.0) == pytest.approx(0.5)  # within the tolerance
+    assert cost_save_vs_best_single([0.69], [0.5], 0.7, 1.0) is None
+    assert cost_save_vs_best_single([0.8], [0.5], 0.7, 0.0) is None  # a free best single: nothing to save
+    assert cost_save_vs_best_single([0.8], [0.25], 0.7, 0.5) == pytest.approx(0.5)  # costs below 1
+    with pytest.raises(ValueError, match=r"accuracies \(2,\) and costs \(1,\) must be two equal-length vectors"):
+        cost_save_vs_best_single([0.7, 0.8], [0.5], 0.7, 1.0)
+
+
+def test_pareto_frontier_keeps_a_point_only_when_strictly_more_accurate() -> None:
+    assert pareto_frontier([0.5, 0.5 + 1e-10, 0.6], [1.0, 2.0, 3.0]) == [0, 2]  # within 1e-9: not better
+    assert pareto_frontier([0.5, 0.5, 0.6], [1.0, 2.0, 3.0]) == [0, 2]
