@@ -244,6 +244,9 @@ def test_choices_pareto_and_oracles_with_ties_and_integers() -> None:
     assert pareto_frontier([1, 2], [0, 0]) == [1]
 
 
+FINITE = r"^performance and cost must be finite; drop incomplete queries \(matrices_from_rows drops\)$"
+
+
 def test_invalid_inputs_name_what_is_wrong() -> None:
     perf, cost, tasks, chosen = problem(0, n=5)
     names = list("abcd")
@@ -252,7 +255,7 @@ def test_invalid_inputs_name_what_is_wrong() -> None:
         ((perf, cost, names[:3], chosen), r"must both be \[n_queries, 3\]"),
         ((perf[0], cost[0], names, chosen), r"performance \(4,\) and cost \(4,\)"),
         ((perf[:0], cost[:0], names, []), "^no queries to evaluate$"),
-        ((np.where(perf == 0, np.nan, perf), cost, names, chosen), "performance and cost must be finite"),
+        ((np.where(perf == 0, np.nan, perf), cost, names, chosen), FINITE),
         ((perf, np.where(cost == 1, np.inf, cost), names, chosen), "performance and cost must be finite"),
         ((perf, cost, names, chosen[:4]), "^4 choices for 5 queries$"),
         ((perf, cost, names, ["a", "z", "y", "a", "a"]), r"unknown candidates \['y', 'z'\]; candidates are"),
@@ -295,7 +298,7 @@ def test_evaluate_router_matches_by_id_counts_the_rest_and_sweeps() -> None:
     for bad, message in [
         ((chosen[:3], asked, matrices), "^3 choices for 5 query ids$"),
         ((chosen, asked, matrices, [0.5]), "^1 strong_win_rates for 5 query ids$"),
-        ((chosen[:2], ["q1", "q1"], matrices), "a query id appears twice"),
+        ((chosen[:2], ["q1", "q1"], matrices), "^a query id appears twice among the router's choices$"),
     ]:
         with pytest.raises(ValueError, match=message):
             evaluate_router(*bad[:3], strong_win_rates=bad[3] if len(bad) > 3 else None, n_boot=0)
@@ -364,3 +367,24 @@ def test_cost_save_vs_best_single_at_equal_accuracy_and_free_best() -> None:
 def test_pareto_frontier_keeps_a_point_only_when_strictly_more_accurate() -> None:
     assert pareto_frontier([0.5, 0.5 + 1e-10, 0.6], [1.0, 2.0, 3.0]) == [0, 2]  # within 1e-9: not better
     assert pareto_frontier([0.5, 0.5, 0.6], [1.0, 2.0, 3.0]) == [0, 2]
+
+
+def test_free_candidates_leave_cost_savings_undefined_never_infinite() -> None:
+    perf = np.array([[1.0, 1.0, 0.0], [1.0, 0.0, 1.0], [0.0, 1.0, 1.0], [1.0, 1.0, 1.0]])
+    cost = np.array([[0.0, 2.0, 1.0]] * 4)  # candidate a is free and the best single (3 of 4 right)
+    result = evaluate_routing(perf, cost, list("abc"), [1, 1, 2, 2], n_boot=0)  # 0.75 at a cost of 1.5
+    assert result["best_single"] == "a" and result["router_accuracy"] == pytest.approx(0.75)
+    assert result["cost_save"] is None  # the cheapest candidate as accurate costs 0: nothing to divide by
+    assert result["cost_save_vs_best_single"] is None  # the best single is free
+    boot = evaluate_routing(perf, cost, list("abc"), [1, 1, 2, 2], n_boot=50)
+    assert boot["ci"]["cost_save"] is None and boot["ci"]["cost_save_vs_best_single"] is None
+
+
+def test_one_resample_gives_cis_and_an_undefined_metric_gives_none() -> None:
+    perf, cost, tasks, chosen = problem(2, n=12)
+    one = evaluate_routing(perf, cost, list("abcd"), chosen, tasks, n_boot=1)
+    assert set(one["ci"]) >= {"router_accuracy", "aiq"} and one["ci"]["router_accuracy"][0] == one["ci"][
+        "router_accuracy"][1]  # fmt: skip
+    same = evaluate_routing(perf, cost, list("abcd"), chosen, tasks, n_boot=30, strong="b", weak="b")
+    assert same["pgr"] is None and same["ci"]["pgr"] is None  # strong = weak: no gap to recover, in any resample
+    assert same["ci"]["router_accuracy"] is not None
