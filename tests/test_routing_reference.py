@@ -288,7 +288,17 @@ def test_evaluate_router_matches_by_id_counts_the_rest_and_sweeps() -> None:
     rows = [4, 0, 2, 5]
     direct = evaluate_routing(perf[rows], cost[rows], list("abcd"), chosen[:4], [tasks[r] for r in rows], n_boot=0,
                               strong="a", weak="c")  # fmt: skip
-    for key in ("router_accuracy", "best_single_accuracy", "per_task_oracle_accuracy", "aiq", "frontier"):
+    for key in (
+        "router_accuracy",
+        "best_single_accuracy",
+        "per_task_oracle_accuracy",
+        "aiq",
+        "frontier",
+        "strong",
+        "weak",
+        "pgr",
+        "ci",
+    ):  # options (n_boot, strong, weak) reach evaluate_routing
         assert result[key] == direct[key], key
     assert (result["n_unmatched_choices"], result["n_queries_without_choice"]) == (1, 2)
     assert (result["n_missing_cells"], result["n_dropped_queries"]) == (3, 1)
