@@ -244,3 +244,24 @@ def test_leftovers_of_dead_writers_are_removed_by_the_next_writer(small_export: 
         pass
     assert _leftovers(small_export) == [".out.judge-abc"]
     verify_export(small_export)
+
+
+def test_leftovers_of_a_hyphenated_export_name_are_found_and_the_newest_old_one_restored(tmp_path: Path) -> None:
+    """Leftovers are ``.<name>.<kind>-<pid>``: the pid is after the last hyphen, so a name with hyphens works;
+    of several swapped-out exports the most recent one (by modification time, not by pid) comes back."""
+    export = tmp_path / "my-fusion-export"
+    made = {}
+    for name, age in [(".my-fusion-export.old-900", 30), (".my-fusion-export.old-100", 10),
+                      (".my-fusion-export.partial-555", 20), (".my-fusion-export.old-abc", 5)]:  # fmt: skip
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "which").write_text(name)
+        os.utime(folder, (time.time() - age, time.time() - age))
+        made[name] = folder
+    touched = clean_leftovers(export)
+    assert (export / "which").read_text() == ".my-fusion-export.old-100"  # the newest, though its pid is lower
+    assert sorted(p.name for p in touched) == sorted(
+        [".my-fusion-export.old-100", ".my-fusion-export.old-900", ".my-fusion-export.partial-555"]
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".my-fusion-export.old-abc", "my-fusion-export"]
+    assert clean_leftovers(export) == []  # an export at the path: nothing is restored over it
