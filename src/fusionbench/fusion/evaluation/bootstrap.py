@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from fusionbench.fusion.blas import blas_threads
 from fusionbench.metrics.routing import bootstrap_weights
 
 Column = tuple[str, str]  # (system, metric)
@@ -43,17 +43,6 @@ class Replicates:
 
     def has(self, column: Column) -> bool:
         return column in self.columns
-
-
-def _one_blas_thread() -> AbstractContextManager[Any]:
-    """The resampling products ([100, n] x [n, a few hundred]) on one BLAS thread: threads gain little at that
-    size, and on a machine busy with other work OpenBLAS's spinning threads made them 20x slower (measured:
-    2.5 s instead of 0.12 s for 1,000 resamples of 7.6k queries x 250 columns on 2 loaded cores)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-        return nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
 
 
 def resample(
@@ -92,7 +81,7 @@ def resample(
     group_parts: list[np.ndarray] = []
     onehot = np.column_stack(masks).astype(np.float64) if masks else np.zeros((n, 0))  # [n, G]
     spread = (sub[:, None, :] * onehot[:, :, None]).reshape(n, -1)  # [n, G * mg]: a column per (group, metric)
-    with _one_blas_thread():
+    with blas_threads(1):
         for weights in bootstrap_weights(n, n_boot, seed) if n_boot > 0 else ():
             total = weights.sum(axis=1, keepdims=True)
             draws_parts.append(weights @ matrix / total)

@@ -32,7 +32,6 @@ from __future__ import annotations
 import hashlib
 import inspect
 import warnings
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -86,17 +85,6 @@ def _nan_report(name: str, array: np.ndarray, candidates: np.ndarray) -> str:
         f"{name} has {len(cells)} NaN cells in {len(rows)} queries (first: row {row}, candidate "
         f"{candidates[col]!r}); a missing value is never 0"
     )
-
-
-def blas_threads(limit: int) -> AbstractContextManager[Any]:
-    """At most ``limit`` BLAS threads inside the block. The L-BFGS fits (MF, joint logistic) work on vectors of
-    a few ten thousand parameters: threads gain nothing at that size, and on a machine busy with other work
-    OpenBLAS's spinning threads made each L-BFGS step 30x slower (measured: an MF fit 6.9 s -> 0.5 s)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-        return nullcontext()
-    return threadpool_limits(limits=limit, user_api="blas")
 
 
 def _observed_mean(values: np.ndarray) -> np.ndarray:

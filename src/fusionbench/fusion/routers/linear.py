@@ -11,7 +11,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import Ridge
 from sklearn.svm import LinearSVR
 
-from fusionbench.fusion.routers.base import BaseRouter, FitData, blas_threads
+from fusionbench.fusion.blas import blas_threads
+from fusionbench.fusion.routers.base import BaseRouter, FitData
 from fusionbench.fusion.routers.penalty import INVERSE_PENALTIES, RIDGE_ALPHAS, cross_validate_penalty
 from fusionbench.fusion.routers.tradeoffs import LabelMode, Tradeoff
 

@@ -33,7 +33,8 @@ from typing import Any, Literal
 import numpy as np
 from scipy.optimize import minimize
 
-from fusionbench.fusion.routers.base import BaseRouter, FitData, blas_threads
+from fusionbench.fusion.blas import blas_threads
+from fusionbench.fusion.routers.base import BaseRouter, FitData
 from fusionbench.fusion.routers.penalty import MF_ALPHAS, cross_validate_penalty
 from fusionbench.fusion.routers.tradeoffs import Tradeoff
 

@@ -10,7 +10,7 @@ for each held-out query (a leave-one-model-out fit hides cells). The routed rewa
 a held-out squared error or log-loss chooses weaker penalties that route worse (measured on LLMRouter's
 TF-IDF features: ridge alpha 3 by MSE against 30 by routed performance, MF 1e-3 by log-loss against 3e-4).
 Grids run from the strongest penalty to the weakest, and ties go to the stronger. The fold fits run on one
-BLAS thread (many small products; see :func:`~fusionbench.fusion.routers.base.blas_threads`).
+BLAS thread (many small products; see :func:`~fusionbench.fusion.blas.blas_threads`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.model_selection import KFold
 
-from fusionbench.fusion.routers.base import BaseRouter, FitData, blas_threads
+from fusionbench.fusion.blas import blas_threads
+from fusionbench.fusion.routers.base import BaseRouter, FitData
 
 #: ridge ``alpha`` (scikit-learn's objective: squared error summed over queries + alpha |w|²), strongest first
 RIDGE_ALPHAS: tuple[float, ...] = (1000.0, 300.0, 100.0, 30.0, 10.0, 3.0, 1.0, 0.3, 0.1)
