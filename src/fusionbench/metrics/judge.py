@@ -112,19 +112,25 @@ def parse_judge_output(output: Any) -> float | None:
     return _parse_value(phrases[-1]["value"]) if phrases else None
 
 
-def auroc(scores: Sequence[float], labels: Sequence[bool | int]) -> float | None:
-    """Rank-based AUROC (Mann-Whitney U / (n_pos * n_neg)), ties counted half; None with one class only."""
-    from scipy.stats import rankdata
-
+def auroc(
+    scores: Sequence[float], labels: Sequence[bool | int], weights: Sequence[float] | None = None
+) -> float | None:
+    """AUROC as the Mann-Whitney statistic (the share of positive-negative pairs the scores order correctly, ties
+    counted half), each query counted ``weights`` times (a bootstrap resample's multiplicities); None when a
+    class is absent."""
     x = np.asarray(scores, dtype=np.float64)
     y = np.asarray(labels, dtype=bool)
     if x.shape != y.shape:
         raise ValueError(f"scores ({x.shape}) and labels ({y.shape}) differ in shape")
-    n_pos, n_neg = int(y.sum()), int((~y).sum())
-    if n_pos == 0 or n_neg == 0:
+    w = np.ones(len(x)) if weights is None else np.asarray(weights, dtype=np.float64)
+    _, group = np.unique(x, return_inverse=True)
+    pos_w = np.bincount(group, weights=w * y)
+    neg_w = np.bincount(group, weights=w * ~y)
+    total_pos, total_neg = pos_w.sum(), neg_w.sum()
+    if total_pos <= 0 or total_neg <= 0:
         return None
-    ranks = rankdata(x)
-    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    below = np.cumsum(neg_w) - neg_w  # negative weight strictly below each score
+    return float((pos_w * (below + 0.5 * neg_w)).sum() / (total_pos * total_neg))
 
 
 def spearman(x: Sequence[float], y: Sequence[float]) -> tuple[float | None, float | None]:

@@ -13,20 +13,14 @@ import numpy as np
 
 from fusionbench.fusion.data import RoutingData
 from fusionbench.fusion.evaluation.bootstrap import interval
+from fusionbench.metrics.judge import auroc
 from fusionbench.metrics.routing import bootstrap_weights
 
 
 def _auroc(score: np.ndarray, positive: np.ndarray, weights: np.ndarray | None = None) -> float:
-    """Weighted AUROC (Mann-Whitney, ties counted half); NaN when a class is absent."""
-    w = np.ones(len(score)) if weights is None else np.asarray(weights, dtype=np.float64)
-    _, group = np.unique(score, return_inverse=True)
-    pos_w = np.bincount(group, weights=w * positive)
-    neg_w = np.bincount(group, weights=w * ~positive)
-    below = np.cumsum(neg_w) - neg_w  # negative weight strictly below each score
-    total_pos, total_neg = pos_w.sum(), neg_w.sum()
-    if total_pos <= 0 or total_neg <= 0:
-        return float("nan")
-    return float((pos_w * (below + 0.5 * neg_w)).sum() / (total_pos * total_neg))
+    """:func:`fusionbench.metrics.auroc`, NaN (not None) when a class is absent: a bootstrap replicate to skip."""
+    value = auroc(score, positive, weights)
+    return float("nan") if value is None else value
 
 
 def correctness_auroc(
