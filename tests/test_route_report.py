@@ -168,4 +168,4 @@ def test_a_router_worse_than_the_best_single_is_explained():
     }
     (line,) = worse_lines(settings)
     assert line.startswith("**linear** is significantly worse than the best single candidate under Performance First")
-    assert "-0.041 [-0.065, -0.018] ▼" in line and "over-fits" in line and "--set linear.alpha=cv" in line
+    assert "-0.041 [-0.065, -0.018] ▼" in line and "over-fits" in line and "`alpha=cv` for linear" in line

@@ -145,8 +145,8 @@ def worse_lines(settings: dict[str, Any]) -> list[str]:
                     f"**{router}** is significantly worse than the best single candidate under "
                     f"{SETTING_LABELS[setting]} ({cell(entry, signed=True)}): its per-query estimates do worse than "
                     "one constant choice, i.e. it over-fits its features or they carry no routing signal here; a "
-                    f"penalty cross-validated on train (`--set {router}.alpha=cv`; ridge's default) or other "
-                    "features may help."
+                    "penalty or neighbourhood cross-validated on train (`alpha=cv` for linear, ridge's default, and "
+                    "MF; `n_neighbors=cv` for kNN) or other features may help."
                 )
     return lines
 
