@@ -17,10 +17,11 @@ Two parts (``--part eval``, ``--part labels`` or both):
 
 Usage::
 
-    python benchmarks/make_synthetic_release.py --out /tmp/fbfull_rel
-    fusionbench build --source /tmp/fbfull_rel --out /tmp/fbfull --quiet
-    python benchmarks/bench_route.py --release /tmp/fbfull_rel --export /tmp/fbfull \\
-        --fusionfactory /work/.mirror/ulab-uiuc+FusionFactory/repo [--part eval|labels] [--routers knn,linear]
+    python benchmarks/bench_route.py --fusionfactory /work/.mirror/ulab-uiuc+FusionFactory/repo \\
+        [--release DIR --export DIR] [--part eval|labels] [--routers knn,linear]
+
+Without ``--release`` the full-size synthetic release and its export are made at ``--export`` (default
+``bench_data/routing_export``) and beside it, as the other benchmarks make theirs.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from full_export import ensure_export
 
 EVAL = r"""
 import json, resource, sys, time, warnings
@@ -156,12 +159,15 @@ def bench_labels(release: Path, export: Path, mirror: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--release", type=Path, default=Path("bench_data/release"), help="release CSV folder")
+    parser.add_argument("--release", type=Path, help="release CSV folder (default: the export's, beside it)")
     parser.add_argument("--export", type=Path, default=Path("bench_data/routing_export"), help="its built export")
     parser.add_argument("--fusionfactory", type=Path, help="git dir of a ulab-uiuc/FusionFactory mirror")
     parser.add_argument("--part", choices=["eval", "labels", "both"], default="both")
     parser.add_argument("--routers", default="best_single,per_task,knn,linear,mlp,mf,carrot")
     args = parser.parse_args()
+    if args.release is None:  # the full-size synthetic release and export the benchmarks share
+        ensure_export(args.export)
+        args.release = args.export.with_name(args.export.name + "-release")
     if args.part in ("eval", "both"):
         bench_eval(args.export, args.routers)
     if args.part in ("labels", "both"):
