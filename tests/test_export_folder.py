@@ -265,3 +265,22 @@ def test_leftovers_of_a_hyphenated_export_name_are_found_and_the_newest_old_one_
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == [".my-fusion-export.old-abc", "my-fusion-export"]
     assert clean_leftovers(export) == []  # an export at the path: nothing is restored over it
+
+
+def test_a_successful_fallback_swap_leaves_only_the_new_export(small_export: Path, monkeypatch) -> None:
+    """Without renameat2 the swap is two renames; once it succeeds, the old export must be gone, not beside it."""
+    from fusionbench.export import swap
+    from fusionbench.export.merge import merge_rows
+
+    exchanges = []
+    monkeypatch.setattr(swap, "_exchange", lambda first, second: exchanges.append((first, second)) or False)
+    import pyarrow as pa
+
+    rows = read_config(small_export, "gsm8k")
+    rows = rows.set_column(rows.schema.get_field_index("model"), "model", pa.array(["fallback"] * rows.num_rows))
+    merge_rows(small_export, rows, [{"model": "fallback"}], source="fallback")
+    assert exchanges, "the fallback path was not taken"
+    assert "fallback" in _models(small_export)
+    verify_export(small_export)
+    assert _leftovers(small_export) == []
+    assert sorted(p.name for p in small_export.parent.iterdir() if p.name.startswith(".out")) == [".out.lock"]
