@@ -208,3 +208,19 @@ def test_complete_release_reports_no_column_problem(tmp_path: Path) -> None:
     report = build_export([str(source)], tmp_path / "out").report
     assert (report.absent_columns, report.empty_columns, report.unknown_columns) == ({}, {}, {})
     assert dict(report.invalid_values) == {} and dict(report.unparsed_values) == {}
+
+
+@pytest.mark.parametrize("later", ["input_price", "input_tokens_num", "task_name"])
+def test_the_first_bad_row_is_reported_whatever_its_column(tmp_path: Path, later: str) -> None:
+    """The columns are checked one after another: a cost error on row 7 must win over a bad value on row 9 in a
+    column checked earlier (prices, tokens, the task name), not the other way round."""
+    rows = release_rows("gsm8k")
+    rows[6]["cost"] = "-1.5"
+    rows[8][later] = "nope" if later == "task_name" else "-2"
+    source = write_release(tmp_path / "release" / "train.csv", rows)
+    error = _error([source], tmp_path)
+    assert (error.file, error.row, error.column) == (str(source), 7, "cost")
+    assert f"out of the valid range >= 0: '-1.5' (line {_line_of_row(source, rows, 7)})" in str(error)
+    rows[6]["cost"] = rows[8]["cost"]  # the later row alone: it is reported
+    source = write_release(tmp_path / "again" / "train.csv", rows)
+    assert (_error([source], tmp_path).row, _error([source], tmp_path).column) == (9, later)

@@ -30,6 +30,7 @@ from fusionbench import catalog
 from fusionbench.build.flags import FLAG_BITS, flags_column
 from fusionbench.build.positions import bad_value
 from fusionbench.build.queries import QueryRegistry
+from fusionbench.build.ranges import NUMBER, RELEASE_RANGES, range_text
 from fusionbench.build.slices import Slice, ranks
 from fusionbench.build.sources import OPTIONAL_COLUMNS, SourceFile, prefetched, read_batches
 from fusionbench.export.report import IngestReport
@@ -42,31 +43,24 @@ from fusionbench.schema import (
     TASK_DOMAINS,
     TASKS,
     THINK_SUFFIX,
-    VALID_RANGES,
 )
 
 #: Converted rows kept in memory before every slice spills to disk (bounds memory on a full-size release).
 MEMORY_BUDGET = 768 << 20
-_NUMBER = r"^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$"
 _MISSING = pa.array(["", "nan", "NaN", "None", "none", "null"])
 _PASS_AT_1 = r"^\{\s*['\"]pass@1['\"]\s*:\s*(?P<v>[^\s}]+)\s*\}$"
-#: Each numeric release column's valid range: that of the export column it becomes.
-_RANGES: dict[str, tuple[float, float]] = {
-    release: VALID_RANGES[export]
-    for release, export in {
-        "input_tokens_num": "input_tokens",
-        "output_tokens_num": "output_tokens",
-        "input_price": "input_price",
-        "output_price": "output_price",
-        "cost": "cost_usd",
-        "performance": "performance",
-        "llm_judge": "judge_score",
-    }.items()
-}
 
 
 class SliceReopened(Exception):
     """Rows of a (task, split) slice arrived after the slice was handed over (input not grouped by task)."""
+
+
+class _BadCell(Exception):
+    """The first bad value one check found in a batch: its index in the batch, column and message."""
+
+    def __init__(self, index: int, column: str, message: str) -> None:
+        super().__init__(message)
+        self.index, self.column, self.message = index, column, message
 
 
 class Ingestor:
@@ -155,8 +149,9 @@ class Ingestor:
             self._in_memory = 0
 
     def _fail(self, source: SourceFile, offset: int, bad: pa.Array, column: str, message: str, values) -> None:
+        """Stop the conversion at the first bad row of one column (:meth:`_convert` finds the batch's first bad row)."""
         index = int(np.flatnonzero(bad.to_numpy(zero_copy_only=False))[0])
-        raise bad_value(source.path, offset + index + 1, f"{message}: {values[index].as_py()!r}", column)
+        raise _BadCell(index, column, f"{message}: {values[index].as_py()!r}")
 
     def _number(self, batch: pa.RecordBatch, column: str, source: SourceFile, offset: int, mask: np.ndarray):
         """A text column -> float64 in its valid range; '' / nan -> null; junk or a value out of range -> error,
@@ -184,7 +179,7 @@ class Ingestor:
             bad = pc.invert(pc.fill_null(pc.is_finite(values), True))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             values = None
-            bad = pc.and_(pc.invert(missing), pc.invert(pc.fill_null(pc.match_substring_regex(text, _NUMBER), False)))
+            bad = pc.and_(pc.invert(missing), pc.invert(pc.fill_null(pc.match_substring_regex(text, NUMBER), False)))
         if pc.any(bad).as_py():
             if not self.lenient:
                 self._fail(source, offset, bad, column, "not a number", batch.column(column))
@@ -197,14 +192,15 @@ class Ingestor:
 
     def _in_range(self, values, batch: pa.RecordBatch, column: str, source: SourceFile, offset: int, mask):
         """``values`` with those outside the column's valid range refused, or nulled, counted and flagged."""
-        low, high = _RANGES[column]
+        low, high = RELEASE_RANGES[column]
         extremes = pc.min_max(values).as_py()  # one pass; nulls skipped
         if extremes["min"] is None or (low <= extremes["min"] and extremes["max"] <= high):
             return values
         out = pc.fill_null(pc.or_(pc.less(values, low), pc.greater(values, high)), False)
         if not self.lenient:
-            valid = f"[{low:g}, {high:g}]" if high < np.inf else f">= {low:g}"
-            self._fail(source, offset, out, column, f"out of the valid range {valid}", batch.column(column))
+            self._fail(
+                source, offset, out, column, f"out of the valid range {range_text(low, high)}", batch.column(column)
+            )
         self.report.invalid_values[column] += pc.sum(out).as_py()
         mask |= np.where(out.to_numpy(zero_copy_only=False), FLAG_BITS["invalid_value"], 0).astype(np.int32)
         return pc.if_else(out, pa.scalar(None, pa.float64()), values)
@@ -239,6 +235,22 @@ class Ingestor:
                 self._values_present[column] += pc.sum(pc.not_equal(batch.column(column), "")).as_py() or 0
 
     def _convert(self, batch: pa.RecordBatch, source: SourceFile, offset: int) -> pa.Table:
+        """The batch as canonical rows; a bad value is an error naming its file, row, line and column. Columns are
+        checked one after another, so a failed check is repeated on the rows before the bad one until none fails:
+        the error names the first bad row, whatever its column (a cost on row 7 before a price on row 9)."""
+        try:
+            return self._converted(batch, source, offset)
+        except _BadCell as found:
+            bad = found
+        while bad.index > 0:
+            try:
+                self._converted(batch.slice(0, bad.index), source, offset)
+                break
+            except _BadCell as earlier:
+                bad = earlier
+        raise bad_value(source.path, offset + bad.index + 1, bad.message, bad.column)
+
+    def _converted(self, batch: pa.RecordBatch, source: SourceFile, offset: int) -> pa.Table:
         n = batch.num_rows
         task = batch.column("task_name")
         unknown = pc.fill_null(pc.invert(pc.is_in(task, value_set=pa.array(TASKS))), True)
