@@ -223,3 +223,25 @@ def test_llmrouter_shipped_overlap_and_release_split(shared_data):
         train, val, test = splits.apply(data, spec)
         assert_no_leakage(train, test)
         assert_no_leakage(val, test)
+
+
+def test_release_split_removes_test_queries_that_leak_by_text_only():
+    """A test query with its own id whose normalised text is a train question is removed, as is one leaking by id."""
+    n = 8
+    texts = [f"Question {i}: how many apples?" for i in range(n)]
+    texts[6] = "  QUESTION 1:   how many   APPLES?"  # test, new id, same normalised text as train query q1
+    query_ids = [f"q{i}" for i in range(n)]
+    query_ids[7] = "q2"  # test, leaks by id (its text is new)
+    texts[7] = "A question never asked in train."
+    data = RoutingData.from_arrays(
+        np.tile([1.0, 0.0], (n, 1)),
+        query_ids=query_ids,
+        tasks=["gsm8k"] * n,
+        texts=texts,
+        candidates=["a/direct", "b/direct"],
+        splits=np.array(["train"] * 4 + ["test"] * 4),
+    )
+    spec = splits.release(data)
+    assert list(spec.test_ids) == ["q4", "q5"]
+    assert spec.meta["removed_by_text"] == 1 and spec.meta["removed_by_id"] == 1
+    assert sorted(spec.meta["removed_ids"]) == ["q2", "q6"]
