@@ -295,3 +295,30 @@ def test_array_fields_from_dataframes() -> None:
     assert score("mmlu", "(C)", "C", choices=choices, choice_labels=labels) == 1.0
     assert score("trivia_qa", "the big apple", np.array(["NYC", "Big Apple"]), aliases=np.array([])) == 1.0
     assert score("mbpp", "def f():\n    return 1", None, test_list=np.array(["assert f() == 1"])) == 1.0
+
+
+@pytest.mark.parametrize(
+    ("completion", "expected_body"),
+    [
+        # a body whose first line lost its indentation (the release's ``response.strip()``)
+        (
+            "total = 0\n    for x in xs:\n        total += x\n    return total",
+            "    total = 0\n    for x in xs:\n        total += x\n    return total",
+        ),
+        # the same when the first line opens a block: one level less than the rest would be 0, so 4 spaces
+        (
+            "if not xs:\n        return 0\n    return sum(xs)",
+            "    if not xs:\n        return 0\n    return sum(xs)",
+        ),
+    ],
+)
+def test_humaneval_body_with_an_unindented_first_line_is_reindented(completion: str, expected_body: str) -> None:
+    """Self-contained (no ../shared): the program joins the stub to the re-indented body and really runs."""
+    from fusionbench.metrics.code import humaneval_program
+
+    stub = 'def total_of(xs):\n    """Sum of xs."""\n'
+    program = humaneval_program(stub, completion, "total_of")
+    assert program == stub + expected_body
+    namespace: dict = {}
+    exec(compile(program, "<humaneval>", "exec"), namespace)  # our own fixed text, not model output
+    assert namespace["total_of"]([1, 2, 3]) == 6 and namespace["total_of"]([]) == 0
