@@ -141,6 +141,23 @@ def test_bootstrap_is_seeded_and_covers_the_point() -> None:
     assert first["ci"]["router_accuracy"][1] - first["ci"]["router_accuracy"][0] > 0
 
 
+@pytest.mark.parametrize(("confidence", "z"), [(None, 1.959964), (0.95, 1.959964), (0.80, 1.281552)])
+def test_bootstrap_interval_has_the_asked_level(confidence: float | None, z: float) -> None:
+    """The percentile interval of a mean of n = 4,000 coin flips is, to Monte Carlo error (about 3 % of its
+    half-width at 4,000 resamples), the normal interval p ± z·sqrt(p(1-p)/n): a 90 % or 99 % interval is 16 % or 31 %
+    off at the 95 % level, so the level itself is checked, not only that the interval covers the point."""
+    n = 4000
+    router_right = np.arange(n) % 2 == 0  # p = 0.5 exactly
+    perf = np.column_stack([router_right, ~router_right]).astype(float)
+    cost = np.ones((n, 2))
+    level = {} if confidence is None else {"confidence": confidence}  # None: the default must be 95 %
+    result = evaluate_routing(perf, cost, ["a", "b"], np.zeros(n, dtype=int), n_boot=4000, seed=3, **level)
+    low, high = result["ci"]["router_accuracy"]
+    expected_half = z * np.sqrt(0.25 / n)
+    assert (high - low) / 2 == pytest.approx(expected_half, rel=0.08)
+    assert (low + high) / 2 == pytest.approx(0.5, abs=0.1 * expected_half)
+
+
 def _rows() -> list[dict]:
     rows = []
     for q, task in zip(["q0", "q1", "q2"], TASKS, strict=True):
