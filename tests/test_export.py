@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from datasets import get_dataset_config_names, load_dataset
@@ -314,3 +315,26 @@ def test_cli_loads_arrow_without_transparent_huge_pages_unless_told(user_value: 
     )
     option = next(line for line in done.stderr.splitlines() if "'allow_thp'" in line)
     assert option.split(":")[-1].strip() == ("0" if user_value is None else user_value)
+
+
+def test_info_by_model_gives_one_line_per_model_summed_over_tasks(sample_export: Path, monkeypatch, capsys) -> None:
+    """``info --by model``: one row per model with every task's rows summed; ``--by task`` has a row per (task,
+    model). Checked against the shards' own counts, so a CLI that ignores ``--by`` fails."""
+    import pyarrow.compute as pc
+
+    from fusionbench.cli import main
+    from fusionbench.export.folder import response_shards
+
+    monkeypatch.setenv("COLUMNS", "250")
+    rows = pa.concat_tables([pq.read_table(p, columns=["task", "model"]) for p in response_shards(sample_export)])
+    per_model = {m["values"]: m["counts"] for m in pc.value_counts(rows["model"]).to_pylist()}
+    n_pairs = len({(t, m) for t, m in zip(rows["task"].to_pylist(), rows["model"].to_pylist(), strict=True)})
+
+    def table_rows(*extra: str) -> list[list[str]]:
+        assert main(["info", str(sample_export), *extra]) == 0
+        lines = [line.strip("│ ").split("│") for line in capsys.readouterr().out.splitlines() if line.startswith("│")]
+        return [[cell.strip() for cell in cells] for cells in lines]  # data rows only: the header uses "┃"
+
+    by_model = table_rows("--by", "model")
+    assert {cells[0]: int(cells[1].replace(",", "")) for cells in by_model} == per_model
+    assert len(table_rows()) == n_pairs > len(by_model)
