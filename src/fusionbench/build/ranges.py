@@ -130,3 +130,39 @@ def _parse(value: Any) -> tuple[float, str | None]:
         if text.lstrip("+-").lower() in ("inf", "infinity"):
             return math.nan, INFINITE
     return math.nan, NOT_A_NUMBER
+
+
+def check_matrices(
+    matrices: dict[str, np.ndarray],
+    fields: dict[str, str],
+    *,
+    file: str,
+    queries: list[str],
+    candidates: list[str],
+    lenient: bool = False,
+) -> dict[str, dict[str, int]]:
+    """Check [queries, candidates] float matrices in place: ``matrices[name]`` against the valid range of
+    ``fields[name]``. The first bad **row** (over every matrix) is an error naming ``file``, the 1-based row, the
+    matrix as its column, the value, the valid range, the query and the candidate; with ``lenient`` every bad cell
+    becomes NaN and the counts per matrix are returned (``{"invalid_values": ..., "unparsed_values": ...}``)."""
+    bad = {name: bad_cells(values, fields[name]) for name, values in matrices.items()}
+    if not lenient:
+        firsts = [(int(rows[0]), name) for name, mask in bad.items() if len(rows := np.flatnonzero(mask.any(axis=1)))]
+        if firsts:
+            row, name = min(firsts, key=lambda first: first[0])
+            column = int(np.flatnonzero(bad[name][row])[0])
+            value = float(matrices[name][row, column])
+            where = f" (query {queries[row]!r}, candidate {candidates[column]!r})"
+            raise BadInputError(file, f"{problem(value, fields[name])}: {value!r}{where}", row=row + 1, column=name)
+        return {}
+    counts: dict[str, dict[str, int]] = {"invalid_values": {}, "unparsed_values": {}}
+    for name, mask in bad.items():
+        if mask.any():
+            values = matrices[name]
+            low, high = VALID_RANGES[fields[name]]
+            with np.errstate(invalid="ignore"):
+                outside = int((mask & np.isfinite(values) & ((values < low) | (values > high))).sum())
+            counts["invalid_values"][name] = outside
+            counts["unparsed_values"][name] = int(mask.sum()) - outside
+            values[mask] = np.nan
+    return {kind: {k: v for k, v in found.items() if v} for kind, found in counts.items() if any(found.values())}

@@ -178,11 +178,14 @@ class RoutingData:
         texts: Sequence[str | None] | None = None,
         candidates: Sequence[str] | None = None,
         incomplete: Incomplete = "error",
+        lenient: bool = False,
         **fields: Any,
     ) -> RoutingData:
         """From plain [n, k] matrices. Defaults: ids ``q000000``..., task ``"default"``, candidates ``c0``...,
-        cost NaN (unknown). ``fields``: any other field (judge, input_tokens, splits, embeddings, ...)."""
-        perf = np.asarray(performance, dtype=np.float64)
+        cost NaN (unknown). ``fields``: any other field (judge, input_tokens, splits, embeddings, ...). Values must
+        be in the build's valid ranges (:mod:`fusionbench.build.ranges`; NaN is missing): the first bad row is an
+        error naming row, matrix, value and range, or with ``lenient`` NaN, counted in ``provenance["skipped"]``."""
+        perf = np.array(performance, dtype=np.float64)
         if perf.ndim != 2:
             raise ValueError(f"performance must be a [n_queries, n_candidates] matrix, not shape {perf.shape}")
         n, k = perf.shape
@@ -196,16 +199,16 @@ class RoutingData:
             fields["domains"] = [TASK_DOMAINS.get(t, "other") for t in task_list]
         if fields.get("candidate_info") is None:
             fields["candidate_info"] = tuple(Candidate.from_name(c) for c in names)
-        data = cls(
-            query_ids=[f"q{i:06d}" for i in range(n)] if query_ids is None else [str(q) for q in query_ids],
-            tasks=task_list,
-            texts=texts,
-            candidates=tuple(names),
-            performance=perf,
-            cost=nan if cost is None else cost,
-            **fields,
-        )
-        return data.resolve_incomplete(incomplete)
+        from fusionbench.build.ranges import check_matrices  # here: importing fusionbench.build loads the build
+
+        ids = [f"q{i:06d}" for i in range(n)] if query_ids is None else [str(q) for q in query_ids]
+        fields |= {"performance": perf, "cost": nan if cost is None else cost}
+        cells = {name: np.array(fields[name], dtype=np.float64) for name in _CELL_FIELDS}
+        checked = {name: values for name, values in cells.items() if values.shape == (n, k) and len(ids) == n}
+        nulled = check_matrices(checked, COLUMNS, file="RoutingData.from_arrays", queries=ids, candidates=names,
+                                lenient=lenient)  # fmt: skip
+        data = cls(query_ids=ids, tasks=task_list, texts=texts, candidates=tuple(names), **(fields | checked))
+        return (data.with_skipped(**nulled) if nulled else data).resolve_incomplete(incomplete)
 
     @classmethod
     def from_table(cls, table: Any, queries: Any = None, **options: Any) -> RoutingData:

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from fusionbench.build.ranges import ValueCheck
 from fusionbench.fusion.data import Candidate, Incomplete, RoutingData
 from fusionbench.schema import TASK_DOMAINS
 
@@ -92,6 +93,14 @@ class Builder:
     def skip(self, reason: str, count: int = 1) -> None:
         """Count ``count`` inputs left out for ``reason`` (reported in provenance["skipped"])."""
         self.skipped[reason] += count
+
+    def nulled(self, check: ValueCheck) -> None:
+        """Count the values a lenient check set to null: ``provenance["skipped"]["invalid_values"]`` (out of
+        range) and ``["unparsed_values"]`` (not a number), per column, as the build's report counts them."""
+        for name, counts in check.counts().items():
+            merged = Counter(self.skipped.get(name, {}))
+            merged.update(counts)
+            self.skipped[name] = dict(merged)  # type: ignore[assignment]
 
     def build(
         self, *, source: str, provenance: dict[str, Any], incomplete: Incomplete = "error", **fields: Any

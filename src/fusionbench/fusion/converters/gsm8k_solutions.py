@@ -1,7 +1,10 @@
 """OpenAI's GSM8K model solutions (openai/grade-school-math ``example_model_solutions.jsonl``): for each of
 the 1,319 test problems, a solution and an ``is_correct`` label from four GPT-3 models (6B and 175B, each
 fine-tuned or with a verifier). The gold answer comes from ``test.jsonl`` beside it when present (matched on
-the question), else from the file's own ``ground_truth``. No costs or tokens: NaN.
+the question), else from the file's own ``ground_truth``. No costs or tokens: NaN. ``is_correct`` is a boolean; a
+number there must be in the build's valid range of performance, [0, 1] (:mod:`fusionbench.build.ranges`): another is
+an error naming the file, line, column, value and range, or with ``lenient=True`` NaN, counted in
+``provenance["skipped"]``.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from fusionbench.build.ranges import ValueCheck
 from fusionbench.errors import BadInputError
 from fusionbench.files import read_jsonl
 from fusionbench.fusion.converters.common import Builder, external_query_id, find_file
@@ -28,23 +32,30 @@ MODELS = {
 }
 
 
-def _solution(path: Path, number: int, column: str, value: Any) -> tuple[float, str | None]:
+def _solution(check: ValueCheck, number: int, column: str, value: Any) -> tuple[float, str | None]:
     """(is_correct as 0/1, solution text) of one cell; a dict, or its Python-literal string."""
+    path = check.file
     if value is None:
         return np.nan, None
     if isinstance(value, str):
         try:
             value = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
             raise BadInputError(
                 str(path), "not a {'is_correct', 'solution'} literal", line=number, column=column
             ) from None
-    if not isinstance(value, dict) or not isinstance(value.get("is_correct"), bool):
+    correct = value.get("is_correct") if isinstance(value, dict) else None
+    if not isinstance(correct, bool | int | float):
         raise BadInputError(str(path), "expected a boolean 'is_correct'", line=number, column=column)
-    return float(value["is_correct"]), value.get("solution")
+    solution = value.get("solution")
+    if solution is not None and not isinstance(solution, str):
+        raise BadInputError(str(path), f"the solution is not text: {solution!r}", line=number, column=column)
+    return check.value(correct, "performance", column=f"{column}.is_correct", line=number), solution
 
 
-def convert(path: str | Path, *, with_responses: bool = True, incomplete: Incomplete = "error") -> RoutingData:
+def convert(
+    path: str | Path, *, with_responses: bool = True, incomplete: Incomplete = "error", lenient: bool = False
+) -> RoutingData:
     """RoutingData of the GSM8K test set x the four GPT-3 models (split "test")."""
     file = find_file(Path(path), "example_model_solutions.jsonl")
     gold: dict[str, str] = {}
@@ -54,15 +65,16 @@ def convert(path: str | Path, *, with_responses: bool = True, incomplete: Incomp
     candidates = [Candidate(f"{name}/direct", name, "direct", size_b=size) for name, size in MODELS.values()]
     builder = Builder(KIND, candidates, with_responses=with_responses)
     seen: set[str] = set()
+    check = ValueCheck(file, lenient=lenient)
     for number, item in read_jsonl(file):
-        if "question" not in item:
-            raise BadInputError(str(file), "no 'question'", line=number)
+        if not isinstance(item, dict) or not isinstance(item.get("question"), str):
+            raise BadInputError(str(file), "expected an object with a 'question' text", line=number)
         question = item["question"]
         if question in seen:
             builder.skip("repeated_questions")
             continue
         seen.add(question)
-        cells = [_solution(file, number, column, item.get(column)) for column in MODELS]
+        cells = [_solution(check, number, column, item.get(column)) for column in MODELS]
         builder.add(
             query_id=external_query_id("gsm8k", "gsm8k", question),
             task="gsm8k",
@@ -74,6 +86,7 @@ def convert(path: str | Path, *, with_responses: bool = True, incomplete: Incomp
             performance=[c[0] for c in cells],
             responses=[c[1] for c in cells],
         )
+    builder.nulled(check)
     provenance = {
         "path": str(file),
         "gold_from_test_jsonl": sum(q in gold for q in seen),

@@ -9,7 +9,10 @@ A question's task, ground truth and metric come from the query file of the same 
 text. The train query file repeats 8 texts (6 of them under two tasks, e.g. mmlu and openbook_qa); the JSON
 keeps each text once, in the order of its first occurrence, so the first occurrence's task is used and the
 ambiguous ones are counted. FusionBench task names are kept as they are; the others (agentverse-*,
-commongen) are tasks of their own. There are no costs or token counts: those cells are NaN.
+commongen) are tasks of their own. There are no costs or token counts: those cells are NaN. A score must be a
+number in the build's valid range of performance, [0, 1] (:mod:`fusionbench.build.ranges`): another is an error
+naming the file, row (the item's position in the JSON list), column ``scores.<model>``, value and range, or with
+``lenient=True`` NaN, counted in ``provenance["skipped"]``.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from fusionbench import catalog
+from fusionbench.build.ranges import ValueCheck
 from fusionbench.errors import BadInputError
 from fusionbench.files import read_jsonl
 from fusionbench.fusion.converters.common import Builder, domain_of, external_query_id, find_file
@@ -48,7 +52,7 @@ def _read_queries(path: Path) -> tuple[dict[str, dict[str, Any]], int]:
     first: dict[str, dict[str, Any]] = {}
     tasks: dict[str, set[str]] = {}
     for number, record in read_jsonl(path):
-        if "query" not in record or "task_name" not in record:
+        if not isinstance(record, dict) or "query" not in record or "task_name" not in record:
             raise BadInputError(str(path), "a query record needs 'query' and 'task_name'", line=number)
         first.setdefault(record["query"], record)
         tasks.setdefault(record["query"], set()).add(record["task_name"])
@@ -75,7 +79,7 @@ def _candidates(names: list[str]) -> list[Candidate]:
     return out
 
 
-def convert(path: str | Path, *, incomplete: Incomplete = "error") -> RoutingData:
+def convert(path: str | Path, *, incomplete: Incomplete = "error", lenient: bool = False) -> RoutingData:
     """RoutingData of LLMRouter's shipped train and test sets (splits "train" and "test")."""
     root = Path(path)
     files = {
@@ -95,6 +99,7 @@ def convert(path: str | Path, *, incomplete: Incomplete = "error") -> RoutingDat
     ambiguous = {}
     for split, (scores_path, queries_path) in files.items():
         queries, ambiguous[split] = _read_queries(queries_path)
+        check = ValueCheck(scores_path, lenient=lenient)
         for number, item in enumerate(items[split], 1):
             record = queries.get(item["question"])
             if record is None:
@@ -105,6 +110,7 @@ def convert(path: str | Path, *, incomplete: Incomplete = "error") -> RoutingDat
             for model, value in scores.items():
                 if value is not None and not isinstance(value, (int, float)):
                     raise BadInputError(str(scores_path), f"score of {model!r} is not a number: {value!r}", row=number)
+                scores[model] = check.value(value, "performance", column=f"scores.{model}", row=number)
             builder.add(
                 query_id=external_query_id(KIND, task, item["question"]),
                 task=task,
@@ -115,6 +121,7 @@ def convert(path: str | Path, *, incomplete: Incomplete = "error") -> RoutingDat
                 ground_truth=None if record.get("ground_truth") is None else str(record["ground_truth"]),
                 metric=record.get("metric"),
             )
+        builder.nulled(check)
     provenance = {
         "path": str(root),
         "files": {split: [str(a), str(b)] for split, (a, b) in files.items()},

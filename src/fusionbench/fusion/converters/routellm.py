@@ -171,7 +171,11 @@ def convert_mt_bench(
     grades: dict[tuple[int, str], dict[int, float]] = {}
     file = folder / "judgements.jsonl"
     for number, item in read_jsonl(file):
-        score = float(item["score"])
+        if not isinstance(item, dict) or not {"score", "question_id", "model", "turn"} <= set(item):
+            raise BadInputError(str(file), "expected an object with score, question_id, model and turn", line=number)
+        score = item["score"]
+        if isinstance(score, bool) or not isinstance(score, int | float):
+            raise BadInputError(str(file), f"not a number: {score!r}", line=number, column="score")
         if not 1 <= score <= 10:
             raise BadInputError(
                 str(file), f"grade {score} outside 1-10 (a failed judgement?)", line=number, column="score"

@@ -7,6 +7,10 @@ task ``mmlu`` with that subject, ``grade-school-math`` is ``gsm8k``, ``arc-chall
 ``arc_challenge``); the others (winogrande, mt-bench, ...) are tasks of their own. A prompt stored as a
 Python list literal (``"['...']"``) is read with :func:`ast.literal_eval` (no code runs). The pickle that
 RouterBench ships runs code when loaded, so it is refused unless ``trust=True``.
+
+Correctness and cost cells are read as text and checked against the build's valid ranges
+(:mod:`fusionbench.build.ranges`): performance in [0, 1], cost >= 0; a bad value is an error naming the file, row,
+column, value and range, or with ``lenient=True`` NaN, counted in ``provenance["skipped"]``.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from fusionbench.build.ranges import ValueCheck
 from fusionbench.errors import BadInputError
 from fusionbench.fusion.converters.common import Builder, domain_of, external_query_id
 from fusionbench.fusion.data import Candidate, Incomplete, RoutingData
@@ -71,29 +76,43 @@ def _read(path: Path, trust: bool) -> Any:
                 "(or use RouterBench's CSV)"
             )
         return pd.read_pickle(path)
-    return pd.read_csv(path, keep_default_na=True)
+    models = _models(list(pd.read_csv(path, nrows=0).columns))
+    values = [*models, *(m + COST_SUFFIX for m in models)]  # read as written, checked one by one
+    return pd.read_csv(path, keep_default_na=True, dtype=dict.fromkeys(values, str))
 
 
-def _float(path: Path, number: int, column: str, value: Any) -> float:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return np.nan
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise BadInputError(str(path), f"not a number: {value!r}", row=number, column=column) from None
+def _models(columns: list[str]) -> list[str]:
+    """The model columns: those with a ``<model>|model_response`` or ``<model>|total_cost`` column."""
+    names = set(columns)
+    return [c for c in columns if "|" not in c and {c + RESPONSE_SUFFIX, c + COST_SUFFIX} & names]
+
+
+_BOOLS = {"True": 1.0, "False": 0.0}
+
+
+def _value(check: ValueCheck, number: int, column: str, field: str, value: Any) -> float:
+    """A correctness (``field`` "performance") or cost ("cost_usd") cell, in its valid range (see the docstring)."""
+    if isinstance(value, str) and value.strip() in _BOOLS:  # a boolean correctness column
+        value = _BOOLS[value.strip()]
+    return check.value(value, field, column=column, row=number)
 
 
 def convert(
-    path: str | Path, *, trust: bool = False, with_responses: bool = True, incomplete: Incomplete = "error"
+    path: str | Path,
+    *,
+    trust: bool = False,
+    with_responses: bool = True,
+    incomplete: Incomplete = "error",
+    lenient: bool = False,
 ) -> RoutingData:
     """RoutingData of a RouterBench wide file (CSV; a pickle only with ``trust=True``). Split "test"."""
     file = Path(path)
     frame = _read(file, trust)
+    check = ValueCheck(file, lenient=lenient)
     missing = [c for c in ("prompt", "eval_name") if c not in frame.columns]
     if missing:
         raise BadInputError(str(file), f"missing columns {missing} (not RouterBench's wide format?)")
-    columns = set(frame.columns)
-    models = [c for c in frame.columns if "|" not in c and {c + RESPONSE_SUFFIX, c + COST_SUFFIX} & columns]
+    models = _models(list(frame.columns))
     if not models:
         raise BadInputError(str(file), "no model columns (a model has '<model>|model_response' or '|total_cost')")
     no_cost = [m for m in models if f"{m}{COST_SUFFIX}" not in frame.columns]
@@ -114,10 +133,11 @@ def convert(
             text=text,
             split="test",
             subject=subject,
-            performance=[_float(file, number, m, row[m]) for m in models],
-            cost=[_float(file, number, m + COST_SUFFIX, row.get(m + COST_SUFFIX)) for m in models],
+            performance=[_value(check, number, m, "performance", row[m]) for m in models],
+            cost=[_value(check, number, m + COST_SUFFIX, "cost_usd", row.get(m + COST_SUFFIX)) for m in models],
             responses=[_response(row.get(m + RESPONSE_SUFFIX)) for m in models],
         )
+    builder.nulled(check)
     provenance = {
         "path": str(file),
         "models_without_cost_column": no_cost,
