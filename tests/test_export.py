@@ -161,6 +161,24 @@ def test_builder_and_load_helper(tmp_path: Path, sample_export: Path) -> None:
         fusionbench.load("quac")
 
 
+def test_builder_reads_the_release_files_it_is_given(tmp_path: Path) -> None:
+    """``source=`` is honoured: the rows come from the given release CSV (one gsm8k query, 40 rows, a question
+    the synthetic sample does not have), not from the default sample; a task absent from the file is refused."""
+    source = write_release(tmp_path / "release" / "train.csv", release_rows("gsm8k", performance="0.0"))
+    builder = FusionBench(config_name="gsm8k", source=[str(source)], cache_dir=str(tmp_path / "cache"))
+    builder.download_and_prepare()
+    dataset = builder.as_dataset()
+    assert list(dataset) == ["train"] and dataset["train"].num_rows == 40
+    assert {q.split("\n")[0] for q in dataset["train"]["query"]} >= {"Ann has 3 apples and buys 4. How many now?"}
+    assert set(dataset["train"]["performance"]) == {0.0}
+    loaded = fusionbench.load("gsm8k", source=str(source), split="train", cache_dir=str(tmp_path / "c2"))
+    assert loaded.num_rows == 40 and set(loaded["query_id"]) == set(dataset["train"]["query_id"])
+    with pytest.raises(ValueError, match="no rows"):
+        math = FusionBench(config_name="math", source=[str(source)], cache_dir=str(tmp_path / "c3"))
+        math.download_and_prepare()
+        math.as_dataset()
+
+
 def test_load_filters_and_columns_as_load_dataset_does(tmp_path: Path, sample_export: Path) -> None:
     """fusionbench.load reads through datasets' own Parquet builder: filters and columns, from release files or an
     export folder, give what load_dataset gives on the export."""
