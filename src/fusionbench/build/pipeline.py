@@ -99,9 +99,13 @@ def _build(
 ) -> list[tuple[str, int, str]]:
     """Write the export of ``files`` into ``staging`` (responses, queries and models shards, then the card),
     filling ``report``; returns (shard, rows, sha256) per shard."""
-    shutil.rmtree(staging, ignore_errors=True)
+    for child in staging.iterdir():  # a second pass starts afresh; the staging folder itself stays (it is ours,
+        if child.is_dir() and not child.is_symlink():  # and a name freed for a moment could be taken by a link)
+            shutil.rmtree(child)
+        else:
+            child.unlink()
     scratch = staging / ".scratch"
-    scratch.mkdir(parents=True)
+    scratch.mkdir()
     progress = on_progress or (lambda stage, done, total: None)
     ingestor = Ingestor(scratch, report, streaming=streaming, **options)
     finished = []  # futures of (task, split, partial summary, shards), in hand-over order

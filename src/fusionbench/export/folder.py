@@ -20,7 +20,6 @@ Every command that writes an export (build, merge/ingest, rescore, judge) goes t
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import math
 import os
@@ -35,6 +34,7 @@ import pyarrow.parquet as pq
 
 from fusionbench.errors import ExportExistsError
 from fusionbench.export.swap import clean_leftovers, staging_path, swap_in
+from fusionbench.files import atomic_write_text, atomic_writer, ensure_folder, open_lock, refuse_symlink, take_over
 from fusionbench.schema import SPLITS, TASKS
 
 README = "README.md"
@@ -144,27 +144,25 @@ def _dictionary_columns(schema: pa.Schema) -> list[str]:
 
 def write_parquet(table: pa.Table, path: Path) -> None:
     """Write one shard the way every fusionbench shard is written: zstd, 4,096-row groups with statistics
-    and a page index (so ``filters`` skip row groups), deterministic bytes; atomically (temp file, rename),
-    so a hard-linked copy of the old file is never changed."""
-    temporary = path.with_name(f".tmp-{path.name}")
-    pq.write_table(
-        table,
-        temporary,
-        compression="zstd",
-        row_group_size=ROW_GROUP_ROWS,
-        use_dictionary=_dictionary_columns(table.schema),
-        write_statistics=True,
-        write_page_index=True,
-    )
-    os.replace(temporary, path)
+    and a page index (so ``filters`` skip row groups), deterministic bytes; atomically (a new temporary file,
+    never through a link, then a rename), so a hard-linked copy of the old file is never changed."""
+    with atomic_writer(path, durable=False) as handle:
+        pq.write_table(
+            table,
+            handle,
+            compression="zstd",
+            row_group_size=ROW_GROUP_ROWS,
+            use_dictionary=_dictionary_columns(table.schema),
+            write_statistics=True,
+            write_page_index=True,
+        )
 
 
 def write_shards(table: pa.Table, export: Path, config: str, split: str) -> list[Checksum]:
     """Write ``table`` as the ``<split>-NNNNN-of-NNNNN.parquet`` shards of ``config``; same input, same bytes."""
     from fusionbench.export.card import sha256_file
 
-    folder = config_dir(export, config)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = ensure_folder(config_dir(export, config), "a config folder of the export")
     count = max(1, math.ceil(table.num_rows / MAX_ROWS_PER_SHARD))
     written = []
     for index in range(count):
@@ -194,42 +192,50 @@ def lock_path(export: Path) -> Path:
 @contextlib.contextmanager
 def locked(export: Path, wait: float | None = None) -> Iterator[None]:
     """Hold the export's exclusive write lock. ``wait``: seconds to wait for another writer (None: forever);
-    then :class:`ExportLockedError`. The lock dies with its process: a killed writer never leaves it held."""
+    then :class:`ExportLockedError`. The lock dies with its process: a killed writer never leaves it held.
+
+    The lock file is opened without following a link and must be a regular file (:func:`fusionbench.files.open_lock`);
+    its holder's note is written only into a lock file this process created (one left by another process is
+    replaced by a new one, never truncated: it may be a hard link to a file that is not fusionbench's)."""
     path = lock_path(export)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a+") as handle:
+    path.parent.mkdir(parents=True, exist_ok=True)  # the folders above the export are the user's to link
+    lock = open_lock(path)
+    try:
         deadline = None if wait is None else time.monotonic() + wait
         told = False
         while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if lock.try_lock() and lock.is_current():
                 break
-            except BlockingIOError:
-                handle.seek(0)
-                holder = handle.read().strip() or "another process"
-                if deadline is not None and time.monotonic() >= deadline:
-                    raise ExportLockedError(
-                        f"{export} is being written by {holder}; wait for it to finish and run again"
-                    ) from None
-                if not told:
-                    _log.warning("%s is being written by %s; waiting for it to finish", export, holder)
-                    told = True
-                time.sleep(0.1)
-        handle.seek(0)
-        handle.truncate()
-        command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:2]]) if sys.argv and sys.argv[0] else "python"
-        handle.write(f"pid {os.getpid()} ({command})\n")
-        handle.flush()
+            if not lock.is_current():  # its holder replaced it: wait on the file the path names now
+                lock.close()
+                lock = open_lock(path)
+                continue
+            note = lock.read_note()
+            holder = note if note.startswith("pid ") else "another process"
+            if deadline is not None and time.monotonic() >= deadline:
+                raise ExportLockedError(f"{export} is being written by {holder}; wait for it to finish and run again")
+            if not told:
+                _log.warning("%s is being written by %s; waiting for it to finish", export, holder)
+                told = True
+            time.sleep(0.1)
+        if not lock.created:
+            lock = take_over(lock)
+        if lock.created:
+            command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:2]]) if sys.argv and sys.argv[0] else "python"
+            lock.write_note(f"pid {os.getpid()} ({command})\n")
         try:
             yield
         finally:
-            handle.seek(0)
-            handle.truncate()
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            if lock.created:
+                with contextlib.suppress(OSError):
+                    lock.write_note("")
+    finally:
+        lock.close()
 
 
 def _check_target(export: Path, *, create: bool, overwrite: bool) -> None:
-    if export.is_symlink() or (export.exists() and not export.is_dir()):
+    refuse_symlink(export, "the export folder")
+    if export.exists() and not export.is_dir():
         raise ExportExistsError(f"{export} exists and is not a folder; refusing to replace it")
     if not create:
         require_export(export)
@@ -241,7 +247,11 @@ def _check_target(export: Path, *, create: bool, overwrite: bool) -> None:
 
 
 def _copy_for_rewrite(export: Path, staging: Path) -> None:
-    """Copy the export into ``staging``; shards are hard links (they are only ever replaced by rename)."""
+    """Copy the export into ``staging``; shards are hard links (they are only ever replaced by rename). A link
+    inside the export is refused, naming it: a copy would take in (and a later write change) what it points to."""
+    for root, folders, files in os.walk(export):
+        for name in [*folders, *files]:
+            refuse_symlink(Path(root) / name, "an entry of the export")
 
     def link_or_copy(source: str, target: str) -> object:
         if source.endswith(".parquet"):
@@ -276,11 +286,10 @@ def rewrite(
         _check_target(export, create=create, overwrite=overwrite)  # refuse before touching anything
     elif export.is_symlink() or (export.exists() and not export.is_dir()):
         _check_target(export, create=create, overwrite=overwrite)
-    export.parent.mkdir(parents=True, exist_ok=True)
     with locked(export, wait=wait):
-        clean_leftovers(export)  # may restore an export that a killed writer hid
+        clean_leftovers(export)  # may restore an export that a killed writer hid; refuses links
         _check_target(export, create=create, overwrite=overwrite)
-        staging = staging_path(export)
+        staging = refuse_symlink(staging_path(export), "the staging folder")
         shutil.rmtree(staging, ignore_errors=True)
         try:
             if create:
@@ -292,7 +301,7 @@ def rewrite(
                 from fusionbench.export.card import refresh
 
                 readme = staging / README
-                readme.write_text(refresh(readme.read_text(encoding="utf-8"), staging), encoding="utf-8")
+                atomic_write_text(readme, refresh(readme.read_text(encoding="utf-8"), staging))
             swap_in(staging, export)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)

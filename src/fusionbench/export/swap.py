@@ -16,6 +16,8 @@ import os
 import shutil
 from pathlib import Path
 
+from fusionbench.files import UnsafePathError, refuse_symlink
+
 _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2
 _NO_EXCHANGE = {errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EXDEV, errno.ENOTSUP}
@@ -31,9 +33,14 @@ def _swapped_out_path(export: Path) -> Path:
 
 
 def _leftovers(export: Path, kind: str) -> list[Path]:
-    """Folders beside ``export`` left by writers: ``kind`` is ``partial`` (staging) or ``old`` (swapped out)."""
+    """Folders beside ``export`` left by writers: ``kind`` is ``partial`` (staging) or ``old`` (swapped out).
+    One of those names that is a symbolic link (or not a folder) was not left by a writer: it is refused, naming it."""
     found = [p for p in export.parent.glob(f".{export.name}.{kind}-*") if p.name.rsplit("-", 1)[-1].isdigit()]
-    return sorted(found, key=lambda p: p.stat().st_mtime)
+    for path in found:
+        refuse_symlink(path, "a staging folder's name")
+        if not path.is_dir():
+            raise UnsafePathError(path, "a staging folder's name holds a file, not a folder; remove it")
+    return sorted(found, key=lambda p: p.lstat().st_mtime)
 
 
 def clean_leftovers(export: Path) -> list[Path]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from fusionbench.export.folder import is_export, response_shards, rewrite, write_parquet
+from fusionbench.files import TEMP_PREFIX, atomic_writer, ensure_folder
 from fusionbench.generation.chat_client import ChatClient, ChatEngine, LocalChat
 from fusionbench.metrics.judge import judge_prompt, parse_judge_output
 from fusionbench.schema import ROW_KEY, row_keys
@@ -103,9 +103,9 @@ def judge_target(
     """Judge every response of an export or run folder; resumable through ``work``."""
     target = Path(target)
     work = Path(work) if work else target.parent / f".{target.name}.judge-{prompt_hash(judge.model)}"
-    work.mkdir(parents=True, exist_ok=True)
-    for leftover in work.glob(".tmp-*"):
-        leftover.unlink()
+    ensure_folder(work, "the judge work folder")  # its name is predictable: a link planted there is refused
+    for leftover in work.glob(f"{TEMP_PREFIX}*"):
+        leftover.unlink()  # removes a link itself, never what it points to
     report = JudgeReport()
     columns = [*ROW_KEY, "prompt", "response", "ground_truth"]
     rows = pa.concat_tables([pq.read_table(p, columns=columns) for p in _target_shards(target)])
@@ -135,9 +135,8 @@ def judge_target(
                 {**{k: row[k] for k in ROW_KEY}, "judge_score": score, "judge_model": judge.model,
                  "judge_prompt_hash": prompt_hash(prompt), "judge_output": output, "status": status}
             )  # fmt: skip
-        temporary = work / f".tmp-part-{part:06d}.parquet"
-        pq.write_table(pa.Table.from_pylist(results, schema=_RESULT_SCHEMA), temporary)
-        os.replace(temporary, work / f"part-{part:06d}.parquet")
+        with atomic_writer(work / f"part-{part:06d}.parquet") as handle:  # a new temporary file, then a rename
+            pq.write_table(pa.Table.from_pylist(results, schema=_RESULT_SCHEMA), handle)
         part += 1
         if on_progress:
             on_progress(start + len(batch), len(todo))

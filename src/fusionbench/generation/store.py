@@ -9,7 +9,6 @@ from writing the same folder at once.
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,7 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from fusionbench._version import __version__
-from fusionbench.files import TEMP_PREFIX, atomic_write_bytes, fsync_dir
+from fusionbench.files import TEMP_PREFIX, LockFile, atomic_write_bytes, atomic_writer, ensure_folder, open_lock
 from fusionbench.generation.settings import identity_differences
 from fusionbench.schema import RESPONSE_SCHEMA, ROW_KEY, row_keys
 
@@ -81,34 +80,32 @@ class RunStore:
     """The open run folder of one process: lock, manifest, cleanup and atomic shard writes."""
 
     def __init__(self, run_dir: Path, *, lock: bool = True, rank: int = 0) -> None:
-        self.run_dir = Path(run_dir)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        self._lock_handle = self._lock() if lock else None
+        self.run_dir = ensure_folder(run_dir, "the run folder")
+        self._lock_file = self._lock() if lock else None
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
         self.session = f"{stamp}-{uuid.uuid4().hex[:6]}-r{rank}"
         self.sequence = 0
 
-    def _lock(self) -> Any:
-        handle = open(self.run_dir / ".lock", "a+")  # noqa: SIM115 - held open for the run's lifetime
+    def _lock(self) -> LockFile:
+        """Take ``.lock`` (opened without following a link, a regular file, never written)."""
+        lock = open_lock(self.run_dir / ".lock")
         try:
-            import fcntl
+            locked = lock.try_lock()
         except ImportError:  # no flock on this platform: no protection against concurrent runs
-            return handle
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            handle.close()
-            raise RunLockedError(f"{self.run_dir}: another fusionbench generate is writing this folder") from None
-        return handle
+            return lock
+        if not locked:
+            lock.close()
+            raise RunLockedError(f"{self.run_dir}: another fusionbench generate is writing this folder")
+        return lock
 
     def close(self) -> None:
-        if self._lock_handle is not None:
-            self._lock_handle.close()
-            self._lock_handle = None
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
 
     def remove_temp_files(self) -> int:
         """Delete temporary files a killed run left behind (safe: this process holds the lock)."""
-        leftovers = list(self.run_dir.glob(f"{TEMP_PREFIX}*"))
+        leftovers = list(self.run_dir.glob(f"{TEMP_PREFIX}*"))  # unlink removes a link itself, never its target
         for path in leftovers:
             path.unlink(missing_ok=True)
         return len(leftovers)
@@ -143,13 +140,8 @@ class RunStore:
         return f"shard-{self.session}-{self.sequence:05d}.parquet"
 
     def write_shard(self, table: pa.Table, name: str) -> Path:
-        """Write ``table`` (RUN_SCHEMA) as shard ``name``: temporary file, fsync, rename."""
+        """Write ``table`` (RUN_SCHEMA) as shard ``name``: a new temporary file, fsync, rename (never via a link)."""
         final = self.run_dir / name
-        temp = self.run_dir / f"{TEMP_PREFIX}{name}"
-        with open(temp, "wb") as handle:
+        with atomic_writer(final) as handle:
             pq.write_table(table.cast(RUN_SCHEMA), handle, compression="zstd")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, final)
-        fsync_dir(self.run_dir)
         return final

@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import json
 import math
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from fusionbench.files import TEMP_PREFIX, atomic_write_text, ensure_folder, move_into, refuse_symlink
 from fusionbench.fusion.report.plots import write_plots
 from fusionbench.fusion.report.tables import render
 
 REPORT_JSON = "report.json"
 REPORT_MD = "report.md"
+#: Every file a report folder may hold (the plots' names are :mod:`.plots`').
+OUTPUT_FILES = (REPORT_JSON, REPORT_MD, "frontier.png", "per_task.png")
 
 
 def jsonable(value: Any) -> Any:
@@ -35,16 +39,21 @@ def jsonable(value: Any) -> Any:
 def write_report(result: Any, folder: str | Path) -> dict[str, Path]:
     """Write ``result`` (a BenchmarkResult or its ``to_dict()``) into ``folder``; returns the files written."""
     folder = Path(folder)
-    if folder.exists() and not folder.is_dir():
+    if folder.exists() and not folder.is_symlink() and not folder.is_dir():
         raise NotADirectoryError(f"{folder} is a file: the report is a folder")
-    folder.mkdir(parents=True, exist_ok=True)
     report = jsonable(result.to_dict() if hasattr(result, "to_dict") else result)
     if report.get("format") != "fusionbench-route-report/1":
         raise ValueError(f"not a fusionbench route report (format {report.get('format')!r})")
+    ensure_folder(folder, "the report folder")
+    for name in OUTPUT_FILES:  # refused before anything is written: a link is never written through
+        refuse_symlink(folder / name, "a report file")
     files = {"json": folder / REPORT_JSON, "markdown": folder / REPORT_MD}
-    files["json"].write_text(json.dumps(report, indent=1, allow_nan=False) + "\n", encoding="utf-8")
-    plots, note = write_plots(report, folder)
-    files["markdown"].write_text(render(report, plots, note), encoding="utf-8")
+    atomic_write_text(files["json"], json.dumps(report, indent=1, allow_nan=False) + "\n")
+    with tempfile.TemporaryDirectory(dir=folder, prefix=f"{TEMP_PREFIX}plots-") as scratch:
+        plots, note = write_plots(report, Path(scratch))  # drawn in a fresh private folder, then renamed in
+        for file in plots.values():
+            move_into(Path(scratch) / file, folder / file)
+    atomic_write_text(files["markdown"], render(report, plots, note))
     files |= {name: folder / file for name, file in plots.items()}
     return files
 

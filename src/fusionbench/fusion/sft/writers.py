@@ -17,7 +17,6 @@ Each file is written to a temporary name and renamed, so a reader never sees hal
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ import pyarrow as pa
 
 from fusionbench.errors import ExportExistsError
 from fusionbench.export.folder import write_parquet
+from fusionbench.files import atomic_write_text, ensure_folder, refuse_symlink
 from fusionbench.fusion.sft.examples import Example
 from fusionbench.fusion.sft.report import SFTReport
 from fusionbench.schema import doc_field
@@ -85,9 +85,8 @@ class SFTFiles:
 
 
 def _atomic_text(path: Path, text: str) -> None:
-    temporary = path.with_name(f".tmp-{path.name}")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
+    """Write through a new temporary file and a rename; a link at ``path`` is refused, never written through."""
+    atomic_write_text(path, text)
 
 
 def _json(records: Sequence[dict]) -> str:
@@ -194,15 +193,18 @@ def write_sft_dir(
         folder / PROVENANCE, folder / REPORT,
     )  # fmt: skip
     _refuse_existing([files.alpaca, files.sharegpt, files.hf, files.provenance, files.report], overwrite)
-    folder.mkdir(parents=True, exist_ok=True)
+    ensure_folder(folder, "the SFT folder")
+    for path in (files.alpaca, files.sharegpt, files.dataset_info, files.provenance, files.report):
+        refuse_symlink(path, "an output file")  # before anything is written: all or nothing
     written = list(examples) * repeats
     _atomic_text(files.alpaca, _json(alpaca_records(written)))
     _atomic_text(files.sharegpt, _json(sharegpt_records(written)))
     _atomic_text(files.dataset_info, _merged_dataset_info(files.dataset_info, name))
     table = pa.table({f.name: [getattr(e, f.name) for e in written] for f in EXAMPLE_SCHEMA}, schema=EXAMPLE_SCHEMA)
-    (files.hf / "data").mkdir(parents=True, exist_ok=True)
+    ensure_folder(files.hf, "the SFT folder's hf folder")
+    ensure_folder(files.hf / "data", "the SFT folder's hf/data folder")
     for stale in (files.hf / "data").glob("*.parquet"):
-        stale.unlink()
+        stale.unlink()  # removes a link itself, never what it points to
     write_parquet(table, files.hf / HF_SHARD)
     _atomic_text(files.hf / "README.md", _card(name, report, len(written)))
     columns = {name: [getattr(e, name) for e in written] for name in PROVENANCE_SCHEMA.names if hasattr(Example, name)}

@@ -15,7 +15,6 @@ the next run into the same folder. ``.lock`` (flock) keeps two builds out of one
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import uuid
@@ -29,7 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from fusionbench._version import __version__
-from fusionbench.files import TEMP_PREFIX, atomic_write_bytes
+from fusionbench.files import TEMP_PREFIX, atomic_write_bytes, ensure_folder, open_lock
 from fusionbench.schema import doc_field
 
 FORMAT = "fusionbench-thought-templates/1"
@@ -135,24 +134,22 @@ class TemplateStore:
     """The open templates folder of one build: lock, manifest, parts and the final table."""
 
     def __init__(self, folder: str | Path) -> None:
-        self.folder = Path(folder)
-        (self.folder / PARTS).mkdir(parents=True, exist_ok=True)
-        self._lock = open(self.folder / ".lock", "a+")  # noqa: SIM115 - held for the build's lifetime
+        self.folder = ensure_folder(folder, "the templates folder")
+        ensure_folder(self.folder / PARTS, "the templates folder's parts folder")
+        # opened without following a link, a regular file, never written; held for the build's lifetime
+        self._lock = open_lock(self.folder / ".lock")
         try:
-            import fcntl
-
-            fcntl.flock(self._lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            locked = self._lock.try_lock()
         except ImportError:  # no flock on this platform: no protection against concurrent builds
-            pass
-        except OSError:
+            locked = True
+        if not locked:
             self._lock.close()
-            raise TemplatesLockedError(f"{self.folder}: another fusionbench thoughts build is writing it") from None
+            raise TemplatesLockedError(f"{self.folder}: another fusionbench thoughts build is writing it")
         for leftover in [*self.folder.glob(f"{TEMP_PREFIX}*"), *(self.folder / PARTS).glob(f"{TEMP_PREFIX}*")]:
             leftover.unlink(missing_ok=True)
 
     def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self._lock.close()
+        self._lock.close()
 
     def __enter__(self) -> TemplateStore:
         return self
