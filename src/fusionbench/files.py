@@ -261,3 +261,5 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
                 yield line_number, json.loads(line)
             except json.JSONDecodeError as err:
                 raise BadInputError(str(path), f"not a JSON line ({err.msg})", line=line_number) from err
+            except RecursionError:  # a value nested thousands deep: json gives up, and so do we, naming the line
+                raise BadInputError(str(path), "a JSON value nested too deeply", line=line_number) from None
