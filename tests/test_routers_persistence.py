@@ -28,6 +28,7 @@ from fusionbench.fusion import (
 )
 from fusionbench.fusion.features import TfidfFeaturizer
 from fusionbench.fusion.routers import BaseRouter, Tradeoff, load_pipeline, routing_scorer
+from fusionbench.fusion.routers.persistence_checks import UntrustedRouterError, get_untrusted_types
 
 ROUTERS = [
     BestSingleRouter(tradeoff="balance"),
@@ -102,12 +103,16 @@ def test_loading_refuses_other_classes_and_foreign_imports(tmp_path: Path) -> No
     config = json.loads((folder / "config.json").read_text())
     config["params"]["alpha"] = {"__sklearn__": "os.system", "params": {}}
     (folder / "config.json").write_text(json.dumps(config))
-    with pytest.raises(ValueError, match="only scikit-learn estimators load"):
+    with pytest.raises(UntrustedRouterError, match=r"params\.alpha\.__sklearn__: 'os\.system' \(not in the allow-list"):
         BaseRouter.from_pretrained(folder)
+    with pytest.raises(UntrustedRouterError, match="not a scikit-learn estimator class"):
+        BaseRouter.from_pretrained(folder, trust=True)  # trust opens scikit-learn estimators, not os.system
     config["class"] = "EvilRouter"
     (folder / "config.json").write_text(json.dumps(config))
-    with pytest.raises(ValueError, match="unknown router class 'EvilRouter'"):
+    with pytest.raises(UntrustedRouterError, match="refused 2 untrusted") as refused:
         BaseRouter.from_pretrained(folder)
+    assert "at class: 'EvilRouter' (not a fusionbench router" in str(refused.value)
+    assert get_untrusted_types(folder) == ["EvilRouter", "os.system"]
     with pytest.raises(FileNotFoundError, match="not a saved router folder"):
         BaseRouter.from_pretrained(tmp_path / "nothing")
 

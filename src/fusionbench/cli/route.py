@@ -377,7 +377,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         _data_arguments(verb)
         default = "val" if name == "calibrate" else "test"
         verb.add_argument("--split", choices=["train", "val", "test", "all"], default=default, help="the part to use")
-        verb.add_argument("--trust", action="store_true", help="load pickled estimators in the router folder")
+        verb.add_argument("--trust", action="store_true", help="trust the folder: any estimator, pickles (runs code)")
         verb.set_defaults(func={"predict": cmd_predict, "calibrate": cmd_calibrate, "eval": cmd_eval}[name])
     verbs.choices["predict"].add_argument("--out", required=True, help="choices Parquet to write")
     calibrate = verbs.choices["calibrate"]

@@ -335,7 +335,11 @@ _FEATURIZERS = {
 
 
 def save_featurizer(featurizer: Any, folder: str | Path) -> Path:
-    """Write a fusionbench featuriser's parameters and fitted state (no pickle) to ``folder``."""
+    """Write a fusionbench featuriser's parameters and fitted state (no pickle) to ``folder``, atomically."""
+    import io
+
+    from fusionbench.files import atomic_write_bytes
+
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     spec = featurizer.spec()
@@ -345,26 +349,40 @@ def save_featurizer(featurizer: Any, folder: str | Path) -> Path:
     if isinstance(featurizer, TfidfFeaturizer):
         state = featurizer.get_state()
         config["vocabulary"] = state["vocabulary"]
-        np.savez(folder / "state.npz", idf=state["idf"])
+        buffer = io.BytesIO()
+        np.savez(buffer, idf=state["idf"])
+        atomic_write_bytes(folder / "state.npz", buffer.getvalue())
     elif isinstance(featurizer, StoredEmbeddings):
         config["dim"] = spec["dim"]
-    (folder / "config.json").write_text(json.dumps(config) + "\n", encoding="utf-8")
+    atomic_write_bytes(folder / "config.json", (json.dumps(config) + "\n").encode())
     return folder
 
 
-def load_featurizer(folder: str | Path) -> Any:
-    """The featuriser saved by :func:`save_featurizer` (fitted)."""
+def load_featurizer(folder: str | Path, *, trust: bool = False) -> Any:
+    """The featuriser saved by :func:`save_featurizer` (fitted), checked before it is built: a known kind with
+    known plain parameters; a sentence-transformers model or cache folder named by the file needs ``trust``
+    (:func:`fusionbench.fusion.routers.persistence_checks.scan_featurizer`)."""
+    from fusionbench.fusion.routers.persistence_checks import (
+        DamagedRouterError,
+        UntrustedRouterError,
+        read_npz,
+        scan_featurizer,
+    )
+
     folder = Path(folder)
-    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    if config.get("kind") not in _FEATURIZERS:
-        raise ValueError(f"{folder}: unknown featuriser kind {config.get('kind')!r}")
-    params = config["params"]
+    config, findings = scan_featurizer(folder, trust=trust)
+    if findings:
+        raise UntrustedRouterError(folder, findings)
+    params = dict(config["params"])
     if "ngram_range" in params:
         params["ngram_range"] = tuple(params["ngram_range"])
     featurizer = _FEATURIZERS[config["kind"]](**params)
     if isinstance(featurizer, TfidfFeaturizer):
-        with np.load(folder / "state.npz", allow_pickle=False) as npz:
-            featurizer.set_state({"vocabulary": config["vocabulary"], "idf": npz["idf"]})
+        idf = read_npz(folder / "state.npz", ["idf"])["idf"]
+        if idf.ndim != 1 or idf.dtype.kind != "f" or len(idf) != len(config["vocabulary"]):
+            message = f"idf has shape {idf.shape} ({idf.dtype}) for {len(config['vocabulary'])} terms"
+            raise DamagedRouterError(str(folder / "state.npz"), message)
+        featurizer.set_state({"vocabulary": config["vocabulary"], "idf": idf})
     elif isinstance(featurizer, StoredEmbeddings):
         featurizer.dim_ = int(config["dim"])
     else:

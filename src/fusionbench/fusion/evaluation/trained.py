@@ -75,14 +75,10 @@ def save_trained(
 def load_trained(folder: str | Path, *, trust: bool = False) -> Trained:
     """Load a router folder written by :func:`save_trained` (or any ``save_pretrained`` folder with a
     featuriser: the context, split and record are then empty)."""
-    from fusionbench.fusion.features import load_featurizer
-    from fusionbench.fusion.routers import BaseRouter
+    from fusionbench.fusion.routers.persistence import load_router_folder
 
     folder = Path(folder)
-    if not (folder / "config.json").is_file():
-        raise FileNotFoundError(f"{folder}: not a router folder (no config.json); train one with `route train`")
-    featurizer = load_featurizer(folder / "featurizer") if (folder / "featurizer" / "config.json").is_file() else None
-    router = BaseRouter.from_pretrained(folder, featurizer=featurizer, trust=trust)
+    router, featurizer = load_router_folder(folder, trust=trust)  # the whole folder is checked before it is built
     context = json.loads((folder / CONTEXT).read_text(encoding="utf-8")) if (folder / CONTEXT).is_file() else {}
     split = SplitSpec.load(folder / SPLIT) if (folder / SPLIT).is_file() else None
     record = TrainingRecord.load(folder / RECORD) if (folder / RECORD).is_file() else None

@@ -11,12 +11,14 @@ A router folder holds:
   classifier) *and* ``save_pretrained(..., allow_pickle=True)`` was asked for; loading it needs ``trust=True``,
   because unpickling runs code.
 
-Only fusionbench router classes and scikit-learn estimator classes are rebuilt from a config.
+Loading builds only fusionbench router classes (from the registry) and allow-listed scikit-learn estimators,
+after every parameter was checked (:mod:`fusionbench.fusion.routers.persistence_checks`); anything else, a
+pickle included, needs ``trust=True``. A damaged folder is one :class:`DamagedRouterError` naming the file.
 """
 
 from __future__ import annotations
 
-import importlib
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -24,21 +26,28 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-FORMAT = "fusionbench-router"
-FORMAT_VERSION = 1
-_COMMON_FITTED = ("n_dropped_queries_", "training_fingerprint_")
+from fusionbench.files import atomic_write_bytes
+from fusionbench.fusion.routers.persistence_checks import (
+    COMMON_FITTED,
+    FORMAT,
+    FORMAT_VERSION,
+    DamagedRouterError,
+    UntrustedRouterError,
+    find_untrusted,
+    read_json,
+    read_npz,
+    resolve_estimator,
+    router_classes,
+)
+
+__all__ = ["FORMAT", "FORMAT_VERSION", "DamagedRouterError", "PretrainedMixin", "UntrustedRouterError"]
+_COMMON_FITTED = COMMON_FITTED
 
 
 def _version() -> str:
     from fusionbench import __version__
 
     return __version__
-
-
-def _router_classes() -> dict[str, type]:
-    from fusionbench.fusion import routers
-
-    return routers.ROUTER_CLASSES
 
 
 # ---------------------------------------------------------------- parameters <-> JSON
@@ -75,32 +84,31 @@ def _encode_params(estimator: Any) -> dict[str, Any]:
     return {name: encode_param(value) for name, value in estimator.get_params(deep=False).items()}
 
 
-def decode_param(value: Any) -> Any:
-    """The inverse of :func:`encode_param`; refuses classes outside fusionbench routers and scikit-learn."""
+def decode_param(value: Any, trust: bool = False) -> Any:
+    """The inverse of :func:`encode_param`, for a value :func:`~.persistence_checks.scan_value` passed: routers
+    come from the registry, scikit-learn classes from the allow-list (with ``trust``, any estimator class)."""
     from fusionbench.fusion.routers.tradeoffs import Tradeoff
 
     if isinstance(value, list):
-        return [decode_param(v) for v in value]
+        return [decode_param(v, trust) for v in value]
     if not isinstance(value, dict):
         return value
     if "__tuple__" in value:
-        return tuple(decode_param(v) for v in value["__tuple__"])
+        return tuple(decode_param(v, trust) for v in value["__tuple__"])
     if "__dict__" in value:
-        return {k: decode_param(v) for k, v in value["__dict__"].items()}
+        return {k: decode_param(v, trust) for k, v in value["__dict__"].items()}
     if "__tradeoff__" in value:
         return Tradeoff.parse(value["__tradeoff__"])
     if "__router__" in value:
-        classes = _router_classes()
+        classes = router_classes()
         if value["__router__"] not in classes:
             raise ValueError(f"unknown router class {value['__router__']!r}; known: {sorted(classes)}")
-        return classes[value["__router__"]](**{k: decode_param(v) for k, v in value["params"].items()})
-    if "__sklearn__" in value:
-        module, _, name = value["__sklearn__"].rpartition(".")
-        if not module.startswith("sklearn."):
-            raise ValueError(f"refusing to import {value['__sklearn__']!r}: only scikit-learn estimators load")
-        cls = getattr(importlib.import_module(module), name)
-        return cls(**{k: decode_param(v) for k, v in value["params"].items()})
-    return {k: decode_param(v) for k, v in value.items()}
+        cls = classes[value["__router__"]]
+    elif "__sklearn__" in value:
+        cls = resolve_estimator(value["__sklearn__"], trust)
+    else:
+        raise ValueError(f"a JSON object with keys {sorted(value)} is not a value fusionbench writes")
+    return cls(**{k: decode_param(v, trust) for k, v in value.get("params", {}).items()})
 
 
 def _json_value(value: Any) -> Any:
@@ -177,11 +185,15 @@ class PretrainedMixin:
                     f"{type(self).__name__}.{name} is a {type(value).__name__}, which only pickle can save: "
                     "pass allow_pickle=True (loading it will then need trust=True)"
                 )
-        np.savez(folder / "state.npz", **arrays)
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)
+        atomic_write_bytes(folder / "state.npz", buffer.getvalue())
         if pickled:
             import joblib
 
-            joblib.dump(pickled, folder / "pickled.joblib")
+            buffer = io.BytesIO()
+            joblib.dump(pickled, buffer)
+            atomic_write_bytes(folder / "pickled.joblib", buffer.getvalue())
         config = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -197,7 +209,7 @@ class PretrainedMixin:
             "fitted": {name: _json_value(getattr(self, name, None)) for name in _COMMON_FITTED},
             "state": layout,
         }
-        (folder / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        atomic_write_bytes(folder / "config.json", (json.dumps(config, indent=2, sort_keys=True) + "\n").encode())
         if featurizer is not None and hasattr(featurizer, "get_state"):
             from fusionbench.fusion.features import save_featurizer
 
@@ -216,66 +228,82 @@ class PretrainedMixin:
         return dict(spec)
 
     @classmethod
-    def from_pretrained(cls, path: str | Path, *, featurizer: Any = None, trust: bool = False) -> Any:
+    def from_pretrained(
+        cls, path: str | Path, *, featurizer: Any = None, trust: bool = False, max_bytes: int | None = None
+    ) -> Any:
         """Load a router saved with :meth:`save_pretrained`; refuses a featuriser that does not match.
 
-        ``featurizer`` (a spec dict or featuriser) is checked against the saved spec (kind, model, dimension);
-        ``trust=True`` is needed only for a folder with pickled estimators.
+        ``featurizer`` (a spec dict or featuriser) is checked against the saved spec (kind, model, dimension).
+        Without ``trust`` the whole folder (sub-routers and featuriser included) is checked first and anything
+        outside the allow-list is an :class:`UntrustedRouterError` listing every refused item; ``trust=True``
+        also loads other scikit-learn estimators and pickled ones. ``max_bytes`` caps each ``state.npz``
+        (default 4 GiB or ``$FUSIONBENCH_ROUTER_MAX_BYTES``). A damaged folder is a :class:`DamagedRouterError`.
         """
         folder = Path(path)
         config_path = folder / "config.json"
         if not config_path.is_file():
             raise FileNotFoundError(f"{config_path} does not exist: not a saved router folder")
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-        if config.get("format") != FORMAT:
-            raise ValueError(f"{config_path} is not a fusionbench router config (format {config.get('format')!r})")
-        if int(config.get("format_version", 0)) > FORMAT_VERSION:
-            raise ValueError(f"{config_path} has format version {config['format_version']}; upgrade fusionbench")
-        classes = _router_classes()
+        findings = find_untrusted(folder, trust=trust)  # also checks the folder's structure
+        if findings:
+            raise UntrustedRouterError(folder, findings)
+        config = read_json(folder)
         name = config["class"]
-        if name not in classes:
-            raise ValueError(f"{config_path}: unknown router class {name!r}; known: {sorted(classes)}")
-        router_cls = classes[name]
+        router_cls = router_classes()[name]
         if not issubclass(router_cls, cls):
             raise ValueError(f"{config_path} holds a {name}, not a {cls.__name__}")
-        router = router_cls(**{k: decode_param(v) for k, v in config["params"].items()})
-        state = _read_state(folder, config["state"], trust)
-        from fusionbench.fusion.routers.tradeoffs import Tradeoff
-
-        candidates = config["candidates"]
-        router.candidates_ = np.asarray(candidates, dtype=object if isinstance(candidates[0], str) else np.int64)
-        router.n_features_in_ = int(config["n_features_in"])
-        router.tradeoff_ = Tradeoff.parse(config["tradeoff"])
-        router.cost_mean_ = None if config["cost_mean"] is None else np.asarray(config["cost_mean"])
-        router.cost_by_task_ = (
-            None if config["cost_by_task"] is None else {k: np.asarray(v) for k, v in config["cost_by_task"].items()}
-        )
-        for key, value in config["fitted"].items():
-            setattr(router, key, value)
-        router.featurizer_spec_ = config.get("featurizer")
-        router._load_state(state)
+        try:
+            router = router_cls(**{k: decode_param(v, trust) for k, v in config["params"].items()})
+        except (TypeError, ValueError, ImportError) as err:
+            raise DamagedRouterError(str(config_path), f"its parameters do not build a {name}: {err}") from err
+        state = _read_state(folder, config["state"], trust, max_bytes)
+        try:
+            _set_common(router, config)
+            router._load_state(state)
+        except (KeyError, IndexError, TypeError, ValueError) as err:
+            raise DamagedRouterError(str(config_path), f"its fitted values do not fit a {name}: {err!r}") from err
         if featurizer is not None:
             check_featurizer(router, featurizer, where=str(folder))
         return router
 
 
-def _read_state(folder: Path, layout: dict[str, Any], trust: bool) -> dict[str, Any]:
+def _set_common(router: Any, config: dict[str, Any]) -> None:
+    """The fitted values every router has, from ``config.json``."""
+    from fusionbench.fusion.routers.tradeoffs import Tradeoff
+
+    candidates = config["candidates"]
+    router.candidates_ = np.asarray(candidates, dtype=object if isinstance(candidates[0], str) else np.int64)
+    router.n_features_in_ = int(config["n_features_in"])
+    router.tradeoff_ = Tradeoff.parse(config["tradeoff"])
+    cost_mean, by_task = config["cost_mean"], config["cost_by_task"]
+    router.cost_mean_ = None if cost_mean is None else np.asarray(cost_mean, dtype=np.float64)
+    router.cost_by_task_ = None if by_task is None else {k: np.asarray(v, np.float64) for k, v in by_task.items()}
+    for key, value in config["fitted"].items():
+        setattr(router, key, value)
+    router.featurizer_spec_ = config.get("featurizer")
+
+
+def _read_state(folder: Path, layout: dict[str, Any], trust: bool, max_bytes: int | None) -> dict[str, Any]:
     from fusionbench.fusion.routers.base import BaseRouter
 
-    state: dict[str, Any] = {}
-    with np.load(folder / "state.npz", allow_pickle=False) as npz:
-        for name in layout["arrays"]:
-            state[name] = npz[name]
-        for name in layout["sparse"]:
-            parts = [npz[f"{name}::{part}"] for part in ("data", "indices", "indptr")]
-            state[name] = sp.csr_matrix(tuple(parts), shape=tuple(npz[f"{name}::shape"]))
-        for name, count in layout["lists"].items():
-            state[name] = [npz[f"{name}::{i}"] for i in range(count)]
+    names = list(layout["arrays"])
+    names += [f"{name}::{part}" for name in layout["sparse"] for part in ("data", "indices", "indptr", "shape")]
+    names += [f"{name}::{i}" for name, count in layout["lists"].items() for i in range(count)]
+    npz = read_npz(folder / "state.npz", names, max_bytes)
+    state: dict[str, Any] = {name: npz[name] for name in layout["arrays"]}
+    for name in layout["sparse"]:
+        parts = tuple(npz[f"{name}::{part}"] for part in ("data", "indices", "indptr"))
+        try:
+            state[name] = sp.csr_matrix(parts, shape=tuple(int(n) for n in npz[f"{name}::shape"]))
+        except (ValueError, TypeError) as err:
+            message = f"sparse matrix {name!r} is inconsistent: {err}"
+            raise DamagedRouterError(str(folder / "state.npz"), message) from err
+    for name, count in layout["lists"].items():
+        state[name] = [npz[f"{name}::{i}"] for i in range(count)]
     state.update(layout["json"])
     for name in layout["routers"]:
-        state[name] = BaseRouter.from_pretrained(folder / name, trust=trust)
+        state[name] = BaseRouter.from_pretrained(folder / name, trust=trust, max_bytes=max_bytes)
     if layout["pickled"]:
-        if not trust:
+        if not trust:  # find_untrusted already refused it; kept as a second lock
             raise ValueError(
                 f"{folder / 'pickled.joblib'} holds pickled estimators {layout['pickled']}; unpickling runs code, "
                 "so it loads only with from_pretrained(..., trust=True), for files you trust"
@@ -302,16 +330,29 @@ def check_featurizer(router: Any, featurizer: Any, where: str = "the router") ->
             raise ValueError(f"{where} was trained with another TF-IDF vocabulary ({saved['vocabulary_sha256'][:12]})")
 
 
-def load_pipeline(path: str | Path, *, trust: bool = False) -> Any:
-    """A text-in ``Pipeline([("features", featuriser), ("router", router)])`` from a folder saved with one."""
-    from sklearn.pipeline import Pipeline
-
+def load_router_folder(path: str | Path, *, trust: bool = False) -> tuple[Any, Any]:
+    """(router, featuriser or None) of a folder saved with :meth:`~PretrainedMixin.save_pretrained`; the whole
+    folder is checked before anything in it is built (see :meth:`~PretrainedMixin.from_pretrained`)."""
     from fusionbench.fusion.features import load_featurizer
     from fusionbench.fusion.routers.base import BaseRouter
 
     folder = Path(path)
+    if not (folder / "config.json").is_file():
+        raise FileNotFoundError(f"{folder}: not a router folder (no config.json); train one with `route train`")
+    findings = [] if trust else find_untrusted(folder)
+    if findings:
+        raise UntrustedRouterError(folder, findings)
+    saved = folder / "featurizer" / "config.json"
+    featurizer = load_featurizer(folder / "featurizer", trust=trust) if saved.is_file() else None
+    return BaseRouter.from_pretrained(folder, featurizer=featurizer, trust=trust), featurizer
+
+
+def load_pipeline(path: str | Path, *, trust: bool = False) -> Any:
+    """A text-in ``Pipeline([("features", featuriser), ("router", router)])`` from a folder saved with one."""
+    from sklearn.pipeline import Pipeline
+
+    folder = Path(path)
     if not (folder / "featurizer" / "config.json").is_file():
         raise FileNotFoundError(f"{folder} has no saved featuriser: save_pretrained(path, featurizer=<fitted>)")
-    featurizer = load_featurizer(folder / "featurizer")
-    router = BaseRouter.from_pretrained(folder, featurizer=featurizer, trust=trust)
+    router, featurizer = load_router_folder(folder, trust=trust)
     return Pipeline([("features", featurizer), ("router", router)])
