@@ -14,11 +14,16 @@ from fusionbench.cli.common import console, progress_display
 def load(spec: str, *, incomplete: str, tasks_from: str, score_column: str) -> Any:
     """The data of ``spec`` through the route verbs' loader; an export folder is read with its response texts
     (for the majority vote and CAPA)."""
-    from fusionbench.fusion.data import RoutingData
+    from fusionbench.fusion.data import IncompleteDataError, RoutingData
     from fusionbench.fusion.evaluation.inputs import load_data
 
     if Path(spec).is_dir():
-        data = RoutingData.from_export(spec, incomplete=incomplete, score_column=score_column, with_responses=True)
+        try:
+            data = RoutingData.from_export(spec, incomplete=incomplete, score_column=score_column, with_responses=True)
+        except IncompleteDataError as error:
+            raise IncompleteDataError(
+                f"{error} (on the command line: --incomplete drop_queries or --incomplete drop_candidates)"
+            ) from None
         return data.subjects_as_tasks() if tasks_from == "subject" else data
     return load_data(spec, incomplete=incomplete, tasks_from=tasks_from, score_column=score_column)
 

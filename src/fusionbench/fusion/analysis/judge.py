@@ -18,11 +18,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-from scipy.stats import kendalltau
 
-from fusionbench.fusion.analysis.common import boot_ci, cohen_kappa, correct, table, task_order, weighted_means
+from fusionbench.fusion.analysis.common import cohen_kappa, correct, table, task_order
 from fusionbench.fusion.data import RoutingData
+from fusionbench.fusion.evaluation.bootstrap import interval
 from fusionbench.metrics import auroc
+from fusionbench.metrics.routing import bootstrap_weights
 
 ALL = "(all)"
 
@@ -124,11 +125,19 @@ def _cell(
     }
 
 
-def _tau(judge_means: np.ndarray, truth_means: np.ndarray) -> float:
-    ok = np.isfinite(judge_means) & np.isfinite(truth_means)
-    if ok.sum() < 2 or np.ptp(judge_means[ok]) == 0 or np.ptp(truth_means[ok]) == 0:
-        return np.nan
-    return float(kendalltau(judge_means[ok], truth_means[ok]).statistic)
+def kendall_tau_b(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Kendall's tau-b of the rows of ``x`` and ``y`` ([..., k]; NaN entries left out of every pair): the sum of
+    sign(x_i - x_j) sign(y_i - y_j) over pairs over the root of the products of the untied pair counts; NaN
+    when a side is constant or fewer than 2 entries are present."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    ok = np.isfinite(x) & np.isfinite(y)
+    pair = ok[..., :, None] & ok[..., None, :]
+    with np.errstate(invalid="ignore"):
+        sx = np.where(pair, np.sign(x[..., :, None] - x[..., None, :]), 0.0)
+        sy = np.where(pair, np.sign(y[..., :, None] - y[..., None, :]), 0.0)
+    denom = np.sqrt((sx**2).sum(axis=(-1, -2)) * (sy**2).sum(axis=(-1, -2)))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denom > 0, (sx * sy).sum(axis=(-1, -2)) / np.where(denom > 0, denom, 1.0), np.nan)
 
 
 def _ranking(
@@ -140,20 +149,26 @@ def _ranking(
     seed: int | None,
     confidence: float,
 ) -> dict:
-    """Kendall's tau-b between the candidates' mean judge score and mean ground truth (judged cells only)."""
-    j = np.where(judged, judge, np.nan)
-    t = np.where(judged, truth, np.nan)
-    ones = np.ones(len(j))
-    tau = _tau(weighted_means(ones, j), weighted_means(ones, t))
+    """Kendall's tau-b between the candidates' mean judge score and mean ground truth (judged cells only), with a
+    percentile CI over resamples of the task's queries."""
+    present = judged.astype(np.float64)
+    j_sum, t_sum = np.where(judged, judge, 0.0), np.where(judged, truth, 0.0)
 
-    def statistic(w: np.ndarray) -> float:
-        return _tau(weighted_means(w, j), weighted_means(w, t))
+    def means(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        count = weights @ present
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(count > 0, (weights @ j_sum) / count, np.nan), np.where(
+                count > 0, (weights @ t_sum) / count, np.nan
+            )
 
-    ci = boot_ci(statistic, len(j), n_boot=n_boot, seed=seed, confidence=confidence)
+    point_j, point_t = means(np.ones(len(judge)))
+    tau = float(kendall_tau_b(point_j, point_t))
+    draws = [kendall_tau_b(*means(w)) for w in bootstrap_weights(len(judge), n_boot, seed)] if n_boot > 0 else []
+    ci = interval(np.concatenate(draws), confidence) if draws else None
     return {
         "task": task,
-        "n_candidates": int(np.isfinite(weighted_means(ones, j)).sum()),
+        "n_candidates": int(np.isfinite(point_j).sum()),
         "kendall_tau": tau,
-        "ci_low": None if ci is None else ci[0, 0],
-        "ci_high": None if ci is None else ci[0, 1],
+        "ci_low": None if ci is None else ci[0],
+        "ci_high": None if ci is None else ci[1],
     }

@@ -83,7 +83,11 @@ def analyze(data: RoutingData, config: AnalysisConfig | None = None, *, progress
     agreement = judge_agreement(
         data, threshold=config.threshold, zero_is_failure=config.zero_is_failure, min_kappa=config.min_kappa, **boot
     )
-    if agreement is None:
+    both = np.isfinite(data.judge) & np.isfinite(data.performance)
+    if agreement is not None and both.any() and np.array_equal(data.judge[both], data.performance[both]):
+        agreement = None  # e.g. RouteLLM's MT-Bench: the GPT-4 grades are the only score
+        skipped.append("judge vs ground truth: the judge's scores are the ground truth here (identical)")
+    elif agreement is None:
         skipped.append("judge vs ground truth, judge-picked best-of-n and their plot: the data has no judge scores")
     else:
         report["judge"] = {
