@@ -19,7 +19,15 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from fusionbench._version import __version__
-from fusionbench.files import TEMP_PREFIX, LockFile, atomic_write_bytes, atomic_writer, ensure_folder, open_lock
+from fusionbench.files import (
+    TEMP_PREFIX,
+    LockFile,
+    atomic_write_bytes,
+    atomic_writer,
+    ensure_folder,
+    open_lock,
+    refuse_symlink,
+)
 from fusionbench.generation.settings import identity_differences
 from fusionbench.schema import RESPONSE_SCHEMA, ROW_KEY, row_keys
 
@@ -113,7 +121,7 @@ class RunStore:
     def open_manifest(self, identity: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
         """Check the recorded identity against ``identity`` (RunSettingsError naming the differences), or
         write a new ``run.json`` when the folder has none."""
-        path = self.run_dir / MANIFEST
+        path = refuse_symlink(self.run_dir / MANIFEST, "the run's manifest")
         if path.is_file():
             manifest = json.loads(path.read_text(encoding="utf-8"))
             differences = identity_differences(manifest.get("settings", {}), identity)

@@ -196,6 +196,8 @@ def write_sft_dir(
     ensure_folder(folder, "the SFT folder")
     for path in (files.alpaca, files.sharegpt, files.dataset_info, files.provenance, files.report):
         refuse_symlink(path, "an output file")  # before anything is written: all or nothing
+    refuse_symlink(files.hf, "the SFT folder's hf folder")
+    refuse_symlink(files.hf / "data", "the SFT folder's hf/data folder")
     written = list(examples) * repeats
     _atomic_text(files.alpaca, _json(alpaca_records(written)))
     _atomic_text(files.sharegpt, _json(sharegpt_records(written)))

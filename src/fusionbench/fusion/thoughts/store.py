@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from fusionbench._version import __version__
-from fusionbench.files import TEMP_PREFIX, atomic_write_bytes, ensure_folder, open_lock
+from fusionbench.files import TEMP_PREFIX, atomic_write_bytes, ensure_folder, open_lock, refuse_symlink
 from fusionbench.schema import doc_field
 
 FORMAT = "fusionbench-thought-templates/1"
@@ -163,7 +163,7 @@ class TemplateStore:
 
     def open_manifest(self, settings: dict[str, Any]) -> dict[str, Any]:
         """Check the recorded settings against ``settings`` (an error naming the differences), or start anew."""
-        if self.manifest_path.is_file():
+        if refuse_symlink(self.manifest_path, "the templates manifest").is_file():
             manifest = json.loads(self.manifest_path.read_text(encoding="utf-8"))
             recorded = manifest.get("settings", {})
             differences = [
