@@ -74,15 +74,6 @@ def boot_ci(
     return out
 
 
-def weighted_means(weights: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Column means of ``values`` [n, m] under query multiplicities ``weights`` [n], NaN cells left out."""
-    present = ~np.isnan(values)
-    totals = weights @ present
-    sums = weights @ np.where(present, values, 0.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(totals > 0, sums / totals, np.nan)
-
-
 def nanmean_or_none(values: np.ndarray) -> float | None:
     """The mean of the finite values, or None when there are none."""
     finite = np.asarray(values, dtype=np.float64)
