@@ -79,11 +79,57 @@ def run_generator(run_dir: Path) -> str | None:
     return args["pretrained"] + (f"+peft={args['peft']}" if args.get("peft") else "")
 
 
-def _context(sample: dict) -> str:
-    """The exact text lm-eval sent (chat template applied if it was asked for)."""
-    arguments = sample["arguments"]
-    first = arguments["gen_args_0"]["arg_0"] if isinstance(arguments, dict) else arguments[0][0]
-    return first if isinstance(first, str) else json.dumps(first)
+def _context(path: Path, line: int, sample: dict) -> str:
+    """The exact text lm-eval sent (chat template applied if it was asked for): ``arguments.gen_args_0.arg_0``, or
+    ``arguments[0][0]`` in older lm-eval logs."""
+    arguments = sample.get("arguments")
+    if isinstance(arguments, dict) and isinstance(arguments.get("gen_args_0"), dict):
+        first = arguments["gen_args_0"].get("arg_0")
+    elif isinstance(arguments, list) and arguments and isinstance(arguments[0], list) and arguments[0]:
+        first = arguments[0][0]
+    else:
+        raise _shape(path, line, "arguments", "{'gen_args_0': {'arg_0': PROMPT, ...}} or [[PROMPT, ...]]", arguments)
+    if isinstance(first, str):
+        return first
+    if isinstance(first, list | dict):  # chat messages
+        return json.dumps(first)
+    raise _shape(path, line, "arguments", "a prompt text or chat messages", first)
+
+
+def _shape(path: Path, line: int, column: str, expected: str, found: object) -> BadInputError:
+    """A record of another shape than lm-eval writes, naming the file, line and field."""
+    shown = repr(found)
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    message = f"expected {expected}, not {shown}: not an lm-eval sample"
+    return BadInputError(str(path), message, line=line, column=column)
+
+
+def _generations(path: Path, line: int, sample: dict) -> list[str | None]:
+    """The sample's generations: ``resps`` is ``[[TEXT, ...]]`` (one list per request) or ``[TEXT, ...]``; absent or
+    empty means no response."""
+    outputs = sample.get("resps")
+    if outputs is None or outputs == []:
+        return [None]
+    generations = outputs[0] if isinstance(outputs, list) and isinstance(outputs[0], list) else outputs
+    if not isinstance(generations, list) or not all(text is None or isinstance(text, str) for text in generations):
+        raise _shape(path, line, "resps", "a list of generated texts ([[TEXT, ...]])", outputs)
+    return generations or [None]
+
+
+def _sample_doc(path: Path, line: int, sample: object) -> dict:
+    """The sample's ``doc``, once the record is an object with a ``doc`` object holding the fusionbench fields."""
+    if not isinstance(sample, dict):
+        raise _shape(path, line, "sample", "a JSON object per line", sample)
+    doc = sample.get("doc")
+    if not isinstance(doc, dict):
+        raise _shape(path, line, "doc", "the task's document (an object)", doc)
+    missing = [k for k in _REQUIRED_DOC if k not in doc]
+    if missing:
+        raise BadInputError(str(path), f"the doc has no {', '.join(missing)}: not a fusionbench task", line=line)
+    for key in _REQUIRED_DOC:
+        if doc[key] is not None and not isinstance(doc[key], str):
+            raise _shape(path, line, f"doc.{key}", "a text", doc[key])
+    return doc
 
 
 def read_samples(run_dir: Path) -> Iterator[tuple[Path, int, str, dict]]:
@@ -99,19 +145,13 @@ def responses_from_run(run_dir: Path, model: str, tokenizer) -> list[NewResponse
     counter = getattr(tokenizer, "name_or_path", None) or type(tokenizer).__name__
     responses = []
     for path, line_number, _, sample in read_samples(run_dir):
-        doc = sample.get("doc") or {}
-        missing = [k for k in _REQUIRED_DOC if k not in doc]
-        if missing:
-            raise BadInputError(
-                str(path), f"the doc has no {', '.join(missing)}: not a fusionbench task", line=line_number
-            )
+        doc = _sample_doc(path, line_number, sample)
         if doc["task"] != file_task(path):
             known = "unknown task" if doc["task"] not in TASKS else "task"
             message = f"{known} {doc['task']!r} in the doc of a {file_task(path)} samples file"
             raise BadInputError(str(path), message, line=line_number, column="doc.task")
-        prompt = _context(sample)
-        outputs = sample.get("resps") or [[None]]
-        generations = outputs[0] if isinstance(outputs[0], list) else outputs
+        prompt = _context(path, line_number, sample)
+        generations = _generations(path, line_number, sample)
         input_tokens = len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
         for index, text in enumerate(generations):
             responses.append(
