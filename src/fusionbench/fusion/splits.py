@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from fusionbench.files import atomic_write_text
 from fusionbench.fusion.data import RoutingData
 from fusionbench.fusion.leakage import check_leakage, normalized_texts
 
@@ -88,7 +89,7 @@ class SplitSpec:
     def save(self, path: str | Path) -> Path:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(self.to_json() + "\n", encoding="utf-8")
+        atomic_write_text(path, self.to_json() + "\n")  # never through a link
         return path
 
     @classmethod

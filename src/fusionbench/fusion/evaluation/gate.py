@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fusionbench.files import atomic_write_text
 from fusionbench.fusion.data import RoutingData
 from fusionbench.fusion.leakage import LeakageError, LeakageReport, check_leakage, normalized_texts, overlap_report
 
@@ -75,7 +76,7 @@ class TrainingRecord:
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
-        path.write_text(self.to_json() + "\n", encoding="utf-8")
+        atomic_write_text(path, self.to_json() + "\n")  # never through a link
         return path
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fusionbench.files import atomic_write_text
 from fusionbench.fusion.evaluation.calibration import Calibration
 from fusionbench.fusion.evaluation.gate import TrainingRecord
 from fusionbench.fusion.splits import SplitSpec
@@ -63,7 +64,7 @@ def save_trained(
     router.save_pretrained(folder, featurizer=featurizer)
     if not (folder / "featurizer" / "config.json").is_file():
         save_featurizer(featurizer, folder / "featurizer")
-    (folder / CONTEXT).write_text(json.dumps({"format": FORMAT, **context}, indent=1) + "\n", encoding="utf-8")
+    atomic_write_text(folder / CONTEXT, json.dumps({"format": FORMAT, **context}, indent=1) + "\n")
     split.save(folder / SPLIT)
     record.save(folder / RECORD)
     stale = folder / CALIBRATION
@@ -90,5 +91,5 @@ def load_trained(folder: str | Path, *, trust: bool = False) -> Trained:
 
 def save_calibration(folder: str | Path, calibration: Calibration) -> Path:
     path = Path(folder) / CALIBRATION
-    path.write_text(json.dumps(calibration.to_dict(), indent=1) + "\n", encoding="utf-8")
+    atomic_write_text(path, json.dumps(calibration.to_dict(), indent=1) + "\n")
     return path
