@@ -30,6 +30,14 @@ COMMAND_MODULES = (exports, runs, route, sft, thoughts, analyze)
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(prog="fusionbench", description=__doc__.split("\n\n")[0])
     main.add_argument("--version", action="version", version=f"fusionbench {__version__}")
+    main.add_argument(
+        "--sandbox",
+        choices=("full", "weak"),
+        default="full",
+        help="code tasks: 'full' (default) runs model-written code only in a full sandbox (bubblewrap, or unshare as "
+        "root) and leaves it unscored (null) elsewhere; 'weak' runs it anyway with rlimits and a Python guard alone "
+        "(the same as FUSIONBENCH_ALLOW_WEAK_SANDBOX=1)",
+    )
     commands = main.add_subparsers(dest="command", required=True)
     for module in COMMAND_MODULES:
         module.register(commands)
@@ -43,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_lm_eval(argv[1:])
     args = parser().parse_args(argv)
+    if args.sandbox == "weak":  # read by fusionbench.metrics.run_programs wherever scoring runs code
+        os.environ["FUSIONBENCH_ALLOW_WEAK_SANDBOX"] = "1"
     try:
         return args.func(args)
     except Exception as err:  # errors about the user's input or files: one line; anything else: a traceback

@@ -49,7 +49,14 @@ from fusionbench.metrics.routing import (
     tradeoff_choices,
 )
 from fusionbench.metrics.sandbox import DEFAULT_TIMEOUT, ExecResult, Program, run_program, run_programs
-from fusionbench.metrics.sandbox_isolation import SandboxIsolation, SandboxIsolationWarning, sandbox_isolation
+from fusionbench.metrics.sandbox_isolation import (
+    WEAK_SANDBOX_VARIABLE,
+    SandboxIsolation,
+    SandboxIsolationWarning,
+    SandboxUnavailableError,
+    SandboxUnscoredWarning,
+    sandbox_isolation,
+)
 from fusionbench.metrics.scoring import ACCEPTED_FIELDS, QA_TASKS, score, score_batch, score_details
 from fusionbench.metrics.sweep import threshold_sweep
 
@@ -79,12 +86,15 @@ __all__ = [
     "MODULE_NAMES",
     "QA_TASKS",
     "TRADEOFFS",
+    "WEAK_SANDBOX_VARIABLE",
     "ExecResult",
     "MissingPriceError",
     "Program",
     "RoutingMatrices",
     "SandboxIsolation",
     "SandboxIsolationWarning",
+    "SandboxUnavailableError",
+    "SandboxUnscoredWarning",
     "accuracy_summary",
     "aiq",
     "auroc",

@@ -13,10 +13,12 @@ its handle refuses to be compared or truth-tested), and the verdict is the judge
 program cannot write: the judge is not dumpable (no ptrace, no ``/proc/<pid>/mem``), holds no pipe end the
 program could use to speak for it, and the scorer reads nothing the program prints.
 
-What stays with the program: names that are also builtins are never taken from it (a program's ``sum``
-does not replace the builtin in the tests); a module it imported is re-imported in the judge when it is in
-the standard library, else it is a handle; arguments are copied, so a test that checks that the program
-mutated its argument in place sees the copy unchanged.
+What stays with the program: a name that is also a builtin is taken from it only for the function under
+test (``f`` of ``assert f(1, 2) == 3``, ``x`` of ``check(x)``), so a program's ``set`` or ``sorted`` does not
+replace the builtin the tests use as a helper; builtins themselves (``int``, ``len``) cross by name; a
+module it imported is re-imported in the judge when it is in the standard library, else it is a handle;
+arguments are copied, so a test that checks that the program mutated its argument in place sees the copy
+unchanged (no HumanEval or MBPP test does; all 1,138 canonical solutions pass).
 """
 
 # ruff: noqa: UP031
@@ -83,6 +85,7 @@ def _decode(text, resolve, module):
     ``resolve(n)`` gives the object for a handle ``H(n)`` and ``module(name, n)`` the one for ``M(name, n)``.
     """
     import ast
+    import builtins
 
     tree = ast.parse(text, mode="eval")
     numbers = (int, float, complex)
@@ -111,6 +114,8 @@ def _decode(text, resolve, module):
                 return resolve(args[0])
             if name == "M" and len(args) == 2 and type(args[0]) is str and type(args[1]) is int:
                 return module(args[0], args[1])
+            if name == "B" and len(args) == 1 and type(args[0]) is str and hasattr(builtins, args[0]):
+                return getattr(builtins, args[0])  # a builtin (``int``, ``len``): this side's own
             if name == "complex" and len(args) == 2 and all(type(a) is float for a in args):
                 return complex(args[0], args[1])
         raise ValueError("not a literal: %s" % ast.dump(node)[:200])
@@ -151,12 +156,16 @@ def _recv(fd):
 
 def _serve(rfd, wfd, namespace):
     """The program process: answer the judge's requests until it hangs up, then exit."""
+    import builtins
     import os
     import types
 
     table = {}
 
     def handle(v):
+        name = getattr(v, "__name__", None)
+        if type(name) is str and getattr(builtins, name, None) is v:
+            return "B(%r)" % name
         table[len(table) + 1] = v
         if isinstance(v, types.ModuleType):
             return "M(%r, %d)" % (str(v.__name__), len(table))
@@ -255,6 +264,9 @@ def _judge(rfd, wfd, source):
     def outgoing(v):
         if type(v) is Remote:
             return "H(%d)" % v._n
+        name = getattr(v, "__name__", None)
+        if type(name) is str and getattr(builtins, name, None) is v:
+            return "B(%r)" % name
         raise TypeError("the tests cannot pass %s to the program: only data and its own objects cross" % type(v))
 
     names, stack = set(), [code]
@@ -262,7 +274,30 @@ def _judge(rfd, wfd, source):
         current = stack.pop()
         names.update(current.co_names)
         stack.extend(c for c in current.co_consts if type(c) is type(code))
-    wanted = tuple(sorted(n for n in names if not hasattr(builtins, n)))
+    tested = _under_test(source)
+    wanted = tuple(sorted(n for n in names if not hasattr(builtins, n) or n in tested))
     namespace = {"__name__": "__sandbox__", "__builtins__": builtins}
     namespace.update(request(("names", wanted)))
     exec(code, namespace)
+
+
+def _under_test(source):
+    """The functions the tests test by name: ``f`` of a top-level ``assert f(<no calls>) == ...`` and ``x`` of
+    ``check(x)``. Only these may shadow a builtin (MBPP asks for a function named ``sum``); a builtin the tests
+    use as a helper (``set(f(x)) == set(...)``) stays the judge's own."""
+    import ast
+
+    names = set()
+    for node in ast.parse(source).body:
+        if type(node) is ast.Assert:
+            test = node.test
+            while type(test) is ast.UnaryOp and type(test.op) is ast.Not:
+                test = test.operand
+            call = test.left if type(test) is ast.Compare else test
+            if type(call) is ast.Call and type(call.func) is ast.Name:
+                inner = [n for a in (*call.args, *call.keywords) for n in ast.walk(a) if type(n) is ast.Call]
+                if not inner:
+                    names.add(call.func.id)
+        elif type(node) is ast.Expr and type(node.value) is ast.Call and getattr(node.value.func, "id", "") == "check":
+            names.update(a.id for a in node.value.args if type(a) is ast.Name)
+    return names

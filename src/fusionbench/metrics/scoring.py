@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -11,6 +12,7 @@ from fusionbench.metrics.mc import mc_details, mc_score
 from fusionbench.metrics.numeric import extract_number, gsm8k_score
 from fusionbench.metrics.qa import boolq_score, contains_match, extract_bool, gold_aliases, qa_details
 from fusionbench.metrics.sandbox import DEFAULT_TIMEOUT, ExecResult, Program, run_programs
+from fusionbench.metrics.sandbox_isolation import SandboxUnavailableError, SandboxUnscoredWarning
 from fusionbench.schema import CODE_TASKS, MULTIPLE_CHOICE_TASKS, SCORER_FIELDS, TASKS
 
 QA_TASKS: frozenset[str] = frozenset({"natural_qa", "trivia_qa", "squad"})
@@ -79,12 +81,28 @@ def _score_text(task: str, response: str, ground_truth: Any, fields: Mapping[str
     return contains_match(response, gold_aliases(ground_truth, fields.get("aliases")))
 
 
-def _code_result(task: str, response: str, ground_truth: Any, fields: Mapping[str, Any]) -> ExecResult | None:
+def _unscored(count: int, error: SandboxUnavailableError) -> None:
+    """Say that ``count`` code responses were left unscored (null), and why."""
+    warnings.warn(
+        f"{count} code response{'s' if count != 1 else ''} left unscored (null, neither 0 nor 1): {error}",
+        SandboxUnscoredWarning,
+        stacklevel=3,
+    )
+
+
+def _code_result(
+    task: str, response: str, ground_truth: Any, fields: Mapping[str, Any]
+) -> ExecResult | SandboxUnavailableError | None:
+    """The sandbox's result, None without code or tests, or the refusal when the sandbox is not full here."""
     job = build_job(task, response, ground_truth, dict(fields))
     if job is None:
         return None
     timeout = float(fields.get("timeout", DEFAULT_TIMEOUT))
-    return run_programs([Program(job.program, job.tests, job.setup)], timeout=timeout, workers=1)[0]
+    try:
+        return run_programs([Program(job.program, job.tests, job.setup)], timeout=timeout, workers=1)[0]
+    except SandboxUnavailableError as error:
+        _unscored(1, error)
+        return error
 
 
 def score(task: str, response: str | None, ground_truth: Any, **fields: Any) -> float | None:
@@ -97,7 +115,9 @@ def score(task: str, response: str | None, ground_truth: Any, **fields: Any) -> 
     ``prompt`` (the stub) and ``test`` (the check code) are accepted too.
     For code tasks ``ground_truth`` is the tests: HumanEval's ``check`` code, MBPP's assert list (or
     its Python repr); MBPP's ``test_list`` field is used when the ground truth is missing. An empty or
-    unparseable answer scores 0.0.
+    unparseable answer scores 0.0. Where the code sandbox refuses to run model code (no full isolation
+    here and weak isolation not allowed, see :func:`~fusionbench.metrics.run_programs`) a code response
+    is unscored: None, with a :class:`~fusionbench.metrics.sandbox_isolation.SandboxUnscoredWarning`.
     """
     _check_task(task)
     ground_truth, fields = _resolve_fields(task, ground_truth, fields)
@@ -105,6 +125,8 @@ def score(task: str, response: str | None, ground_truth: Any, **fields: Any) -> 
         return None
     if task in CODE_TASKS:
         result = _code_result(task, response, ground_truth, fields)
+        if isinstance(result, SandboxUnavailableError):
+            return None
         return 1.0 if result is not None and result.passed else 0.0
     return _score_text(task, response, ground_truth, fields)
 
@@ -124,6 +146,8 @@ def score_details(task: str, response: str | None, ground_truth: Any, **fields: 
         result = _code_result(task, response, ground_truth, fields)
         if result is None:
             return {"acc": 0.0, "status": "failed", "stderr": "no code or no tests", "duration": 0.0}
+        if isinstance(result, SandboxUnavailableError):
+            return {"acc": None, "status": "unscored", "stderr": str(result), "duration": 0.0}
         return {
             "acc": 1.0 if result.passed else 0.0,
             "status": result.status,
@@ -156,7 +180,8 @@ def score_batch(
     (or None) per row, checked as :func:`score` checks its keywords, except that the sandbox time limit
     is this function's ``timeout``, not a per-row field. Non-code rows are scored in this process (gold
     parsing is cached); code rows all go through the sandbox together, ``workers`` programs at a time
-    (default: the number of CPUs).
+    (default: the number of CPUs). Where the sandbox refuses to run model code, the code rows are None
+    and one :class:`~fusionbench.metrics.sandbox_isolation.SandboxUnscoredWarning` says how many and why.
     """
     n = len(responses)
     task_list = [tasks] * n if isinstance(tasks, str) else list(tasks)
@@ -186,6 +211,11 @@ def score_batch(
         else:
             out[i] = _score_text(task, response, gold, fields)
     if jobs:
-        for i, result in zip(code_rows, run_programs(jobs, timeout=timeout, workers=workers), strict=True):
+        try:
+            results = run_programs(jobs, timeout=timeout, workers=workers)
+        except SandboxUnavailableError as error:  # the rows stay None: unscored, counted
+            _unscored(len(jobs), error)
+            return out
+        for i, result in zip(code_rows, results, strict=True):
             out[i] = 1.0 if result.passed else 0.0
     return out
