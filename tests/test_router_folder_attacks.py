@@ -189,6 +189,24 @@ def test_the_featuriser_folder_is_checked(tmp_path: Path) -> None:
     assert not marker.exists()
 
 
+def test_a_damaged_featuriser_folder_names_its_file(tmp_path: Path) -> None:
+    folder = _text_folder(tmp_path)
+    saved = folder / "featurizer" / "state.npz"
+    good = saved.read_bytes()
+    saved.write_bytes(_npz({"idf": np.ones(3)}))  # three weights for a longer vocabulary
+    with pytest.raises(DamagedRouterError, match=r"featurizer/state\.npz: idf has shape \(3,\)"):
+        load_pipeline(folder)
+    saved.write_bytes(good[:-20])
+    with pytest.raises(DamagedRouterError, match=r"featurizer/state\.npz: not a readable \.npz"):
+        load_pipeline(folder)
+    saved.unlink()
+    with pytest.raises(DamagedRouterError, match=r"featurizer/state\.npz: missing in router folder"):
+        load_pipeline(folder)
+    _tamper(folder / "featurizer" / "config.json", lambda c: c.pop("vocabulary"))
+    with pytest.raises(DamagedRouterError, match=r"featurizer/config\.json: key 'vocabulary' is missing"):
+        load_pipeline(folder)
+
+
 # ---------------------------------------------------------------- damaged folders
 def test_a_cut_or_invalid_config_is_one_error_naming_the_file(tmp_path: Path) -> None:
     folder = _saved(LinearRouter(), tmp_path / "r")

@@ -372,7 +372,7 @@ def load_featurizer(folder: str | Path, *, trust: bool = False) -> Any:
     folder = Path(folder)
     config, findings = scan_featurizer(folder, trust=trust)
     if findings:
-        raise UntrustedRouterError(folder, findings)
+        raise UntrustedRouterError(folder, findings, trusted=trust)
     params = dict(config["params"])
     if "ngram_range" in params:
         params["ngram_range"] = tuple(params["ngram_range"])

@@ -34,13 +34,22 @@ from fusionbench.fusion.routers.persistence_checks import (
     DamagedRouterError,
     UntrustedRouterError,
     find_untrusted,
+    get_untrusted_types,
     read_json,
     read_npz,
     resolve_estimator,
     router_classes,
 )
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "DamagedRouterError", "PretrainedMixin", "UntrustedRouterError"]
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "DamagedRouterError",
+    "PretrainedMixin",
+    "UntrustedRouterError",
+    "get_untrusted_types",
+    "load_router_folder",
+]
 _COMMON_FITTED = COMMON_FITTED
 
 
@@ -245,7 +254,7 @@ class PretrainedMixin:
             raise FileNotFoundError(f"{config_path} does not exist: not a saved router folder")
         findings = find_untrusted(folder, trust=trust)  # also checks the folder's structure
         if findings:
-            raise UntrustedRouterError(folder, findings)
+            raise UntrustedRouterError(folder, findings, trusted=trust)
         config = read_json(folder)
         name = config["class"]
         router_cls = router_classes()[name]

@@ -81,14 +81,19 @@ class DamagedRouterError(BadInputError):
 class UntrustedRouterError(BadInputError):
     """A router folder that would construct something outside the allow-list; ``findings`` lists each."""
 
-    def __init__(self, folder: Path, findings: list[Finding]) -> None:
+    def __init__(self, folder: Path, findings: list[Finding], trusted: bool = False) -> None:
         self.folder, self.findings = folder, findings
         listed = "; ".join(f.describe(folder) for f in findings)
         types = ", ".join(sorted({f.type for f in findings}))
+        door = (
+            "refused even with trust: a router folder builds only routers and scikit-learn estimators"
+            if trusted
+            else _TRUST
+        )
         super().__init__(
             str(folder / "config.json"),
             f"refused {len(findings)} untrusted item(s) in router folder {folder} (building them could run code): "
-            f"{listed}. Untrusted types: {types}; {_TRUST}",
+            f"{listed}. Untrusted types: {types}; {door}",
         )
 
 
@@ -274,6 +279,9 @@ def check_router_config(config: dict[str, Any], folder: Path) -> None:
     version = config.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise DamagedRouterError(file, f"format version {version!r}: this fusionbench reads up to {FORMAT_VERSION}")
+    for key in ("tradeoff", "cost_mean", "cost_by_task"):
+        if key not in config:
+            raise DamagedRouterError(file, f"key {key!r} is missing")
     shapes = {"params": dict, "candidates": list, "n_features_in": int, "fitted": dict, "state": dict}
     for key, kind in {**shapes, "class": str}.items():
         if not isinstance(config.get(key), kind) or isinstance(config.get(key), bool):
