@@ -350,3 +350,19 @@ def test_the_route_report_folder_is_never_a_link(tmp_path: Path, victim_dir: Pat
     with pytest.raises(UnsafePathError, match="report folder is a symbolic link"):
         write_report(REPORT, folder)
     _dir_unchanged(victim_dir)
+
+
+def test_route_train_never_writes_through_a_link(tmp_path: Path, victim: Path, victim_dir: Path, capsys) -> None:
+    """The real ``route train`` (linear router, 64 TF-IDF terms, the embedded LLMRouter data)."""
+    train = ["route", "train", "--router", "linear", "--features", "tfidf:64", "--quiet", "--out"]
+    folder = tmp_path / "router"
+    folder.mkdir()
+    (folder / "training_record.json").symlink_to(victim)
+    assert main([*train, str(folder)]) == 1
+    assert "training_record.json" in "".join(capsys.readouterr()).replace("\n", "")
+    _unchanged(victim)
+    linked = tmp_path / "linked"
+    linked.symlink_to(victim_dir, target_is_directory=True)
+    assert main([*train, str(linked)]) == 1
+    assert "symbolic link" in "".join(capsys.readouterr())
+    _dir_unchanged(victim_dir)

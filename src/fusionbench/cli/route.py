@@ -18,6 +18,7 @@ from rich.table import Table
 
 from fusionbench.cli.common import console, csv_list, out, progress_display
 from fusionbench.cli.route_tables import print_aurocs, print_evaluation
+from fusionbench.files import atomic_write_text, atomic_writer
 
 
 # ---------------------------------------------------------------- shared pieces
@@ -143,7 +144,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         "candidate": [str(c) for c in trained.router.candidates_[picks]], "utility": utility.astype(np.float64),
     })  # fmt: skip
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, args.out)
+    with atomic_writer(args.out) as handle:  # never through a link
+        pq.write_table(table, handle)
     names, counts = np.unique(table["candidate"].to_numpy(zero_copy_only=False), return_counts=True)
     how = f" (calibrated {trained.calibration.knob} {trained.calibration.value:.4g})" if trained.calibration else ""
     shares = dict(zip(names, counts.tolist(), strict=True))
@@ -251,7 +253,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.json:
         from fusionbench.fusion.report.write import jsonable
 
-        Path(args.json).write_text(json.dumps(jsonable(payload), indent=1) + "\n", encoding="utf-8")
+        atomic_write_text(args.json, json.dumps(jsonable(payload), indent=1) + "\n")  # never through a link
         console.print(f"[green]wrote[/green] {args.json}")
     if args.report:
         _write_eval_report(args, results, test)

@@ -22,6 +22,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from fusionbench.files import atomic_write_text, ensure_folder, refuse_symlink
+
 MANIFEST = "finetune.json"
 _DTYPES = ("auto", "float32", "bfloat16", "float16")
 
@@ -152,7 +154,7 @@ def _warmup(config_class: type, ratio: float) -> dict[str, float]:
 def finetune(data: str | Path, out: str | Path, config: FinetuneConfig, *, overwrite: bool = False) -> FinetuneResult:
     """Fine-tune ``config.base_model`` with LoRA on the examples of ``data`` and save the adapter to ``out``."""
     config.check()
-    out = Path(out)
+    out = refuse_symlink(out, "the adapter folder")  # refused before training, not after
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise FileExistsError(f"{out} exists and is not empty; pass overwrite=True (--overwrite) to replace it")
     try:
@@ -191,7 +193,7 @@ def finetune(data: str | Path, out: str | Path, config: FinetuneConfig, *, overw
         model=model, args=arguments, train_dataset=dataset, processing_class=tokenizer, peft_config=lora
     )
     outcome = trainer.train()
-    out.mkdir(parents=True, exist_ok=True)
+    ensure_folder(out, "the adapter folder")  # a link there is refused: the saves below would follow it
     trainer.save_model(str(out))
     shutil.rmtree(out / "checkpoints", ignore_errors=True)  # save_strategy="no": nothing but empty folders
     tokenizer.save_pretrained(str(out))
@@ -208,5 +210,5 @@ def finetune(data: str | Path, out: str | Path, config: FinetuneConfig, *, overw
         "versions": _versions(),
         "evaluate_with": f"--model hf --model_args pretrained={config.base_model},peft={out}",
     }
-    (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    atomic_write_text(out / MANIFEST, json.dumps(manifest, indent=2) + "\n")
     return FinetuneResult(out, len(records), int(outcome.global_step), losses, manifest)
