@@ -202,6 +202,9 @@ def test_a_damaged_featuriser_folder_names_its_file(tmp_path: Path) -> None:
     saved.unlink()
     with pytest.raises(DamagedRouterError, match=r"featurizer/state\.npz: missing in router folder"):
         load_pipeline(folder)
+    _tamper(folder / "featurizer" / "config.json", lambda c: c["params"].update(ngram_range=2))
+    with pytest.raises(DamagedRouterError, match=r"featurizer/config\.json: its parameters do not build a featuriser"):
+        load_featurizer(folder / "featurizer")
     _tamper(folder / "featurizer" / "config.json", lambda c: c.pop("vocabulary"))
     with pytest.raises(DamagedRouterError, match=r"featurizer/config\.json: key 'vocabulary' is missing"):
         load_pipeline(folder)
@@ -217,9 +220,11 @@ def test_a_cut_or_invalid_config_is_one_error_naming_the_file(tmp_path: Path) ->
     (folder / "config.json").write_text("[" * 100_000 + "]" * 100_000)
     with pytest.raises(DamagedRouterError, match=r"config\.json: unreadable"):
         BaseRouter.from_pretrained(folder)
-    _tamper_text = json.loads(text)
-    del _tamper_text["state"]
-    (folder / "config.json").write_text(json.dumps(_tamper_text))
+    (folder / "config.json").write_text(text)
+    _tamper(folder / "config.json", lambda c: c.update(tradeoff={"stats": 5}))
+    with pytest.raises(DamagedRouterError, match=r"config\.json: its fitted values do not fit a LinearRouter"):
+        BaseRouter.from_pretrained(folder)
+    _tamper(folder / "config.json", lambda c: c.pop("state"))
     with pytest.raises(DamagedRouterError, match="key 'state' is missing"):
         BaseRouter.from_pretrained(folder)
 

@@ -374,9 +374,14 @@ def load_featurizer(folder: str | Path, *, trust: bool = False) -> Any:
     if findings:
         raise UntrustedRouterError(folder, findings, trusted=trust)
     params = dict(config["params"])
-    if "ngram_range" in params:
-        params["ngram_range"] = tuple(params["ngram_range"])
-    featurizer = _FEATURIZERS[config["kind"]](**params)
+    try:
+        if "ngram_range" in params:
+            params["ngram_range"] = tuple(params["ngram_range"])
+        featurizer = _FEATURIZERS[config["kind"]](**params)
+    except TypeError as err:
+        raise DamagedRouterError(
+            str(folder / "config.json"), f"its parameters do not build a featuriser: {err}"
+        ) from err
     if isinstance(featurizer, TfidfFeaturizer):
         idf = read_npz(folder / "state.npz", ["idf"])["idf"]
         if idf.ndim != 1 or idf.dtype.kind != "f" or len(idf) != len(config["vocabulary"]):

@@ -268,7 +268,7 @@ class PretrainedMixin:
         try:
             _set_common(router, config)
             router._load_state(state)
-        except (KeyError, IndexError, TypeError, ValueError) as err:
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as err:
             raise DamagedRouterError(str(config_path), f"its fitted values do not fit a {name}: {err!r}") from err
         if featurizer is not None:
             check_featurizer(router, featurizer, where=str(folder))

@@ -204,7 +204,7 @@ def _scan_tradeoff(inner: Any, where: str, file: Path, out: list[Finding]) -> No
 
     try:
         Tradeoff.parse(inner if isinstance(inner, (str, dict)) else None)
-    except (TypeError, ValueError, KeyError) as err:
+    except (TypeError, ValueError, KeyError, AttributeError) as err:
         out.append(Finding(file, where, type(inner).__name__, f"not a trade-off: {err}"))
 
 
