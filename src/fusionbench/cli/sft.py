@@ -18,7 +18,7 @@ def cmd_sft_data(args: argparse.Namespace) -> int:
         models=tuple(csv_list(args.models)) if args.models else None,
         tasks=tuple(csv_list(args.tasks)) if args.tasks else None, score=args.score,
         include_ground_truth=not args.no_ground_truth, tokenizer=args.tokenizer, max_tokens=args.max_tokens,
-        references=tuple(args.references or ()), name=args.name,
+        references=tuple(args.references or ()), name=args.name, keep_credentials=args.keep_credentials,
         **({"instruction": args.instruction} if args.instruction is not None else {}),
     )  # fmt: skip
     result = make_sft_data(
@@ -31,6 +31,14 @@ def cmd_sft_data(args: argparse.Namespace) -> int:
         console.print(f"code reference solutions: {found}")
     if report.tasks_without_examples:
         console.print(f"[yellow]tasks without any example: {', '.join(report.tasks_without_examples)}")
+    found = ", ".join(f"{kind} {n:,}" for kind, n in report.credentials.items())
+    if report.credentials_dropped:
+        console.print(
+            f"[yellow]{report.credentials_dropped:,} responses or examples held a credential-like string ({found}): "
+            "dropped (--keep-credentials keeps them)"
+        )
+    if report.credentials_kept:
+        console.print(f"[yellow]{report.credentials_kept:,} examples hold a credential-like string ({found}): kept")
     if report.synthetic:
         console.print("[yellow]the export is synthetic: do not report results on models trained on it")
     repeated = f" (the list repeated {report.repeats} times)" if report.repeats > 1 else ""
@@ -89,6 +97,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     sft.add_argument("--instruction", help="the instruction of every example (default: FusionFactory's)")
     sft.add_argument("--name", help="dataset name: <name>.json and its dataset_info.json entry")
     sft.add_argument("--overwrite", action="store_true", help="replace an earlier run's files of the same name")
+    sft.add_argument(
+        "--keep-credentials", action="store_true",
+        help="keep examples holding credential-like strings (tokens, keys, private keys); by default they are dropped",
+    )  # fmt: skip
     sft.set_defaults(func=cmd_sft_data)
 
     tune = commands.add_parser("finetune", help="LoRA fine-tune a model on sft-data output (TRL + PEFT, the sft extra)")

@@ -21,6 +21,7 @@ from fusionbench.fusion.sft.fusionfactory import (
 from fusionbench.fusion.sft.lengths import TokenCounter
 from fusionbench.fusion.sft.references import ReferenceIndex, attach
 from fusionbench.fusion.sft.report import SFTReport
+from fusionbench.fusion.sft.secrets import CredentialScan
 from fusionbench.fusion.sft.selection import CRITERIA, DefaultSelection
 from fusionbench.fusion.sft.source import read_export
 from fusionbench.fusion.sft.writers import SFTFiles, write_sft_dir
@@ -53,6 +54,8 @@ class SFTOptions:
     instruction: str = INSTRUCTION
     references: tuple[str | Path, ...] = ()
     name: str | None = None
+    #: keep examples holding credential-like strings (tokens, keys, private keys); by default they are dropped
+    keep_credentials: bool = False
 
     def check(self) -> None:
         if self.protocol not in PROTOCOLS:
@@ -101,6 +104,19 @@ def _count_all(examples: list[Example], counter: TokenCounter) -> None:
         example.input_tokens, example.output_tokens = prompt_tokens, output_tokens
 
 
+def _screen(examples: list[Example], scan: CredentialScan, report: SFTReport, keep: bool) -> list[Example]:
+    """The examples without those whose target or input holds a credential-like string (dropped and counted), or
+    with ``keep`` all of them, those counted as kept."""
+    held = [scan.holds(example.output, example.input) for example in examples]
+    if keep:
+        report.credentials_kept = sum(held)
+    else:
+        report.skipped["credential_examples"] += sum(held)
+        examples = [example for example, bad in zip(examples, held, strict=True) if not bad]
+    report.credentials = dict(sorted(scan.kinds.items()))
+    return examples
+
+
 def select_examples(data: str | Path | Sequence[str | Path], options: SFTOptions) -> SFTResult:
     """The examples and report of one selection, nothing written."""
     options.check()
@@ -128,12 +144,14 @@ def select_examples(data: str | Path | Sequence[str | Path], options: SFTOptions
         )  # fmt: skip
         report.synthetic, report.score_column = source.synthetic, source.score_column
         report.skipped.update(source.skipped)
+    scan = CredentialScan()
     if options.protocol == "fusionbench":
         index = ReferenceIndex.from_files(options.references) if options.references else None
         report.references = dict(attach(source.queries, index))
         selection = DefaultSelection(
             source, select=options.select, top_k=options.top_k, include_ground_truth=options.include_ground_truth,
             counter=counter, max_tokens=max_tokens, instruction=options.instruction,
+            credentials=None if options.keep_credentials else scan,
         )  # fmt: skip
         examples = selection.run()
         report.skipped.update(selection.skipped)
@@ -159,6 +177,7 @@ def select_examples(data: str | Path | Sequence[str | Path], options: SFTOptions
         queries = Counter(
             rows[b * RELEASE_ROWS_PER_QUERY].task_name for b in range(len(rows) // RELEASE_ROWS_PER_QUERY)
         )
+    examples = _screen(examples, scan, report, options.keep_credentials)
     report.skipped = Counter({k: v for k, v in report.skipped.items() if v})
     report.count_examples(examples, dict(queries))
     return SFTResult(examples, report)

@@ -26,7 +26,13 @@ SKIP_REASONS: dict[str, str] = {
     "input_from_stripped_prompt": "queries without prompt_direct: the input is prompt_cot without its trigger",
     "blocks_stopped_at_wrong_row": "40-row blocks whose walk stopped at a row with performance 0 (original protocol)",
     "trailing_rows": "rows after the last full 40-row block (the original protocol reads whole blocks only)",
+    "credential_responses": "correct responses holding a credential-like string (token, key, private key): not "
+    "selectable, the next-ranked response takes the place (--keep-credentials keeps them)",
+    "credential_examples": "examples whose target or input holds a credential-like string: dropped "
+    "(--keep-credentials keeps them)",
 }
+#: the skip reasons of credential-like strings (see :mod:`fusionbench.fusion.sft.secrets`)
+CREDENTIAL_SKIPS = ("credential_responses", "credential_examples")
 
 
 @dataclass
@@ -64,6 +70,15 @@ class SFTReport:
     references: dict[str, int] = field(default_factory=dict)
     #: label-only under the original protocol: the list is repeated top_k + 1 times
     repeats: int = 1
+    #: credential-like strings found, per kind (dropped, or kept with keep_credentials)
+    credentials: dict[str, int] = field(default_factory=dict)
+    #: examples kept although they hold a credential-like string (keep_credentials)
+    credentials_kept: int = 0
+
+    @property
+    def credentials_dropped(self) -> int:
+        """Responses and examples left out for holding a credential-like string."""
+        return sum(self.skipped.get(reason, 0) for reason in CREDENTIAL_SKIPS)
 
     @property
     def tasks_without_examples(self) -> list[str]:
@@ -92,6 +107,7 @@ class SFTReport:
         data["per_task"] = {t: {**asdict(c), "examples": c.examples} for t, c in self.per_task.items()}
         data["skipped"] = dict(sorted(self.skipped.items()))
         data["tasks_without_examples"] = self.tasks_without_examples
+        data["credentials_dropped"] = self.credentials_dropped
         return data
 
     def to_json(self) -> str:
@@ -108,6 +124,9 @@ class SFTReport:
             lines.append("| " + " | ".join(f"{v:,}" if isinstance(v, int) else str(v) for v in row) + " |")
         if self.tasks_without_examples:
             lines += ["", f"**Tasks without any example:** {', '.join(self.tasks_without_examples)}."]
+        if self.credentials_kept:
+            found = ", ".join(f"{kind} {n:,}" for kind, n in sorted(self.credentials.items()))
+            lines += ["", f"**{self.credentials_kept:,} examples hold a credential-like string, kept:** {found}."]
         if self.skipped:
             lines += ["", "| skipped | count | meaning |", "|---|---|---|"]
             lines += [f"| {k} | {v:,} | {SKIP_REASONS.get(k, '')} |" for k, v in sorted(self.skipped.items()) if v]

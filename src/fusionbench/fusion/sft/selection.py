@@ -12,7 +12,8 @@ Per query (grouped by ``query_id``, never by row position):
   that by model and mode name, a null judge score or token count last. Only correct responses (performance > 0)
   are selectable; a response equal to an earlier example of the query (white space aside) is skipped; an
   example over ``max_tokens`` is dropped and the next-ranked response takes its place. ``label-only`` gives the
-  ground-truth examples alone.
+  ground-truth examples alone. A correct response holding a credential-like string
+  (:mod:`~fusionbench.fusion.sft.secrets`) is not selectable unless ``keep_credentials``.
 
 Every skip is counted under a reason of :data:`~fusionbench.fusion.sft.report.SKIP_REASONS`.
 """
@@ -34,6 +35,7 @@ from fusionbench.fusion.sft.examples import (
     strip_cot_trigger,
 )
 from fusionbench.fusion.sft.lengths import TokenCounter
+from fusionbench.fusion.sft.secrets import CredentialScan
 from fusionbench.fusion.sft.source import SFTSource
 from fusionbench.schema import CODE_TASKS
 
@@ -108,7 +110,10 @@ class DefaultSelection:
         counter: TokenCounter | None = None,
         max_tokens: int | None = None,
         instruction: str = INSTRUCTION,
+        credentials: CredentialScan | None = None,
     ) -> None:
+        """``credentials``: drop correct responses that hold a credential-like string, counting them with this scan
+        (None keeps them)."""
         if select not in CRITERIA:
             raise ValueError(f"unknown selection {select!r}; expected one of {', '.join(CRITERIA)}")
         if top_k < 1:
@@ -119,7 +124,7 @@ class DefaultSelection:
             raise ValueError("max_tokens needs a tokenizer to count with (--tokenizer)")
         self.source, self.select, self.top_k = source, select, top_k
         self.include_ground_truth, self.counter, self.max_tokens = include_ground_truth, counter, max_tokens
-        self.instruction = instruction
+        self.instruction, self.credentials = instruction, credentials
         self.skipped: Counter = Counter()
         self._input_tokens: dict[int, int] = {}
 
@@ -169,10 +174,14 @@ class DefaultSelection:
             self.skipped["unscored_responses"] += int((known & has_response & unscored).sum())
             self.skipped["wrong_responses"] += int((scored & (performance <= 0)).sum())
         column = {name: table[name].to_numpy(zero_copy_only=False) for name in ("response", "model", "mode", "source")}
+        selectable = np.flatnonzero(scored & (performance > 0)) if self.select != "label-only" else np.array([], int)
+        if self.credentials is not None and len(selectable):
+            held = np.array([self.credentials.holds(column["response"][row]) for row in selectable], dtype=bool)
+            self.skipped["credential_responses"] += int(held.sum())
+            selectable = selectable[~held]
         return _Rows(
             query, performance, _floats(self.source, "judge_score"), _floats(self.source, "output_tokens"),
-            selectable=np.flatnonzero(scored & (performance > 0)) if self.select != "label-only" else np.array([], int),
-            **column,
+            selectable=selectable, **column,
         )  # fmt: skip
 
     def _ranked(self, rows: _Rows) -> list[np.ndarray]:
