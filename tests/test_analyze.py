@@ -212,3 +212,34 @@ def test_fusion_bounds_by_hand() -> None:
     assert bounds[("(all)", "best_single")] == 0.5 and bounds[("(all)", "per_task_best")] == 0.75
     assert bounds[("(all)", "oracle")] == 0.75 and bounds[("(all)", "oracle_at_k")] == 0.5
     assert bounds[("t2", "per_task_best")] == 0.5 and ("(all)", "majority_vote") not in bounds
+
+
+def test_capa_matrix_equals_the_pairwise_definition() -> None:
+    from fusionbench.fusion.analysis import capa
+
+    rng = np.random.default_rng(5)
+    letters = np.array(list("ABCD"), dtype=object)
+    answers = letters[rng.integers(0, 4, (40, 3))]
+    answers[rng.random((40, 3)) < 0.1] = None
+    gold = letters[rng.integers(0, 4, 40)]
+    gold[:3] = None  # items without a gold label are left out
+    sim = capa(answers, gold, np.full(40, 4), ("a", "b", "c"))
+    for i, j in ((0, 1), (0, 2), (1, 2)):
+        expected = capa_kappa(list(answers[3:, i]), list(answers[3:, j]), list(gold[3:]), [4] * 37)
+        assert sim.matrix[i, j] == pytest.approx(expected) and sim.matrix[j, i] == pytest.approx(expected)
+
+
+def test_leave_one_task_out_ridge_matches_sklearn() -> None:
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from fusionbench.fusion.analysis.skills import _ridge_predictions
+
+    matrix = np.random.default_rng(2).random((7, 4))
+    expected = []
+    for i in range(7):
+        keep = np.arange(7) != i
+        model = make_pipeline(StandardScaler(), Ridge(alpha=0.7)).fit(matrix[keep][:, 1:], matrix[keep, 0])
+        expected.append(model.predict(matrix[i : i + 1, 1:])[0])
+    assert _ridge_predictions(matrix, 0, 0.7) == pytest.approx(expected)

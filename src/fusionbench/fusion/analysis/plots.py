@@ -15,7 +15,7 @@ from fusionbench.fusion.report.plots import _mark, _pyplot
 def _save(fig: Any, plt: Any, path: Path, synthetic: bool) -> str:
     _mark(fig, synthetic)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=100)
     plt.close(fig)
     return path.name
 
@@ -26,7 +26,7 @@ def heatmap(report: dict[str, Any], path: Path, key: str = "error_consistency") 
     order = sim["order"]
     matrix = np.array(sim["matrix"], dtype=np.float64)[np.ix_(order, order)]
     names = [sim["candidates"][i] for i in order]
-    size = max(5.0, 0.35 * len(names) + 2.5)
+    size = min(10.0, max(5.0, 0.22 * len(names) + 2.5))
     fig, ax = plt.subplots(figsize=(size + 1, size))
     image = ax.imshow(matrix, cmap="viridis", vmin=min(0.0, np.nanmin(matrix)), vmax=1.0)
     ax.set_xticks(range(len(names)), names, rotation=90, fontsize=7)

@@ -17,6 +17,7 @@ from fusionbench.fusion.analysis.judge import judge_agreement
 from fusionbench.fusion.analysis.leaderboard import leaderboard
 from fusionbench.fusion.analysis.similarity import Similarity, capa, error_consistency, oracle_at_k
 from fusionbench.fusion.analysis.skills import item_statistics, leave_one_task_out, skill_pca
+from fusionbench.fusion.blas import blas_threads
 from fusionbench.fusion.data import RoutingData
 from fusionbench.fusion.evaluation.core import describe
 from fusionbench.fusion.report.write import jsonable
@@ -59,8 +60,13 @@ def _histogram(values: list[float], low: float, high: float, bins: int = 10) -> 
 
 
 def analyze(data: RoutingData, config: AnalysisConfig | None = None, *, progress: Progress | None = None) -> dict:
-    """Run every analysis on ``data`` and return the report dict (strict-JSON-ready)."""
-    config = config or AnalysisConfig()
+    """Run every analysis on ``data`` and return the report dict (strict-JSON-ready). One BLAS thread: the
+    resamples are many small products, which spinning BLAS threads slow down on a busy machine."""
+    with blas_threads(1):
+        return _analyze(data, config or AnalysisConfig(), progress)
+
+
+def _analyze(data: RoutingData, config: AnalysisConfig, progress: Progress | None) -> dict:
     boot = {"n_boot": config.n_boot, "seed": config.seed, "confidence": config.confidence}
     skipped: list[str] = []
     timings: dict[str, float] = {}

@@ -108,20 +108,29 @@ def capa_kappa(answers_a: list, answers_b: list, gold: list, n_options: list[int
 def capa(
     answers: np.ndarray, gold: np.ndarray, n_options: np.ndarray, candidates: tuple[str, ...]
 ) -> Similarity | None:
-    """CAPA of every pair on the items with a gold option (rows of ``answers`` [n, k]); None without items."""
+    """CAPA of every pair on the items with a gold option (rows of ``answers`` [n, k]); None without items
+    (:func:`capa_kappa` for all pairs at once)."""
     items = np.flatnonzero([g is not None for g in gold])
     if items.size == 0:
         return None
+    labels = sorted({str(a) for a in answers[items].ravel() if a is not None} | {str(gold[i]) for i in items})
+    code = {label: c for c, label in enumerate(labels)}
+    picks = np.array([[-1 if a is None else code[str(a)] for a in row] for row in answers[items]])  # [m, k]
+    truth = np.array([code[str(gold[i])] for i in items])
+    hits = (picks == truth[:, None]).astype(np.float64)
+    same = sum(((picks == c).astype(np.float64).T @ (picks == c)) for c in range(len(labels))) / len(items)
+    p = hits.mean(axis=0)
+    frac = float(np.mean(1.0 / (n_options[items] - 1)))
+    c_exp = np.outer(p, p) + frac * np.outer(1 - p, 1 - p)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        matrix = np.where(c_exp < 1.0 - 1e-12, (same - c_exp) / (1 - c_exp), np.nan)
+    np.fill_diagonal(matrix, 1.0)
     k = len(candidates)
-    matrix = np.eye(k)
-    rows = []
-    g = [gold[i] for i in items]
-    opts = [int(n_options[i]) for i in items]
-    for i in range(k):
-        for j in range(i + 1, k):
-            value = capa_kappa([answers[r, i] for r in items], [answers[r, j] for r in items], g, opts)
-            matrix[i, j] = matrix[j, i] = np.nan if value is None else value
-            rows.append({"a": candidates[i], "b": candidates[j], "capa": value, "n": len(items)})
+    rows = [
+        {"a": candidates[i], "b": candidates[j], "capa": matrix[i, j], "n": len(items)}
+        for i in range(k)
+        for j in range(i + 1, k)
+    ]
     return Similarity(candidates, matrix, table(rows), cluster_order(matrix))
 
 

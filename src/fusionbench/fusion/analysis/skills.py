@@ -51,17 +51,17 @@ def skill_pca(accuracy: np.ndarray, tasks: list[str] | tuple[str, ...]) -> Skill
 
 
 def _ridge_predictions(matrix: np.ndarray, target: int, alpha: float) -> np.ndarray:
-    """Leave-one-candidate-out ridge predictions of column ``target`` from the other columns."""
-    from sklearn.linear_model import Ridge
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
+    """Leave-one-candidate-out predictions of column ``target`` from the other columns: features standardised on
+    the training rows, ridge with an unpenalised intercept (scikit-learn's ``StandardScaler`` + ``Ridge``)."""
     X, y = np.delete(matrix, target, axis=1), matrix[:, target]
     out = np.empty(len(y))
     for i in range(len(y)):
         keep = np.arange(len(y)) != i
-        model = make_pipeline(StandardScaler(), Ridge(alpha=alpha)).fit(X[keep], y[keep])
-        out[i] = model.predict(X[i : i + 1])[0]
+        mean, std = X[keep].mean(axis=0), X[keep].std(axis=0)
+        std = np.where(std > 0, std, 1.0)
+        Z = (X[keep] - mean) / std
+        coef = np.linalg.solve(Z.T @ Z + alpha * np.eye(Z.shape[1]), Z.T @ (y[keep] - y[keep].mean()))
+        out[i] = y[keep].mean() + ((X[i] - mean) / std) @ coef
     return out
 
 
