@@ -149,9 +149,8 @@ class Ingestor:
             self._in_memory = 0
 
     def _fail(self, source: SourceFile, offset: int, bad: pa.Array, column: str, message: str, values) -> None:
-        """Stop the conversion at the first bad row of one column (:meth:`_convert` finds the batch's first bad row)."""
-        index = int(np.flatnonzero(bad.to_numpy(zero_copy_only=False))[0])
-        raise _BadCell(index, column, f"{message}: {values[index].as_py()!r}")
+        index = int(np.flatnonzero(bad.to_numpy(zero_copy_only=False))[0])  # this column's first bad row
+        raise _BadCell(index, column, f"{message}: {values[index].as_py()!r}")  # _convert finds the batch's first
 
     def _number(self, batch: pa.RecordBatch, column: str, source: SourceFile, offset: int, mask: np.ndarray):
         """A text column -> float64 in its valid range; '' / nan -> null; junk or a value out of range -> error,
@@ -198,9 +197,8 @@ class Ingestor:
             return values
         out = pc.fill_null(pc.or_(pc.less(values, low), pc.greater(values, high)), False)
         if not self.lenient:
-            self._fail(
-                source, offset, out, column, f"out of the valid range {range_text(low, high)}", batch.column(column)
-            )
+            valid = f"out of the valid range {range_text(low, high)}"
+            self._fail(source, offset, out, column, valid, batch.column(column))
         self.report.invalid_values[column] += pc.sum(out).as_py()
         mask |= np.where(out.to_numpy(zero_copy_only=False), FLAG_BITS["invalid_value"], 0).astype(np.int32)
         return pc.if_else(out, pa.scalar(None, pa.float64()), values)
