@@ -132,7 +132,9 @@ def test_files_outside_the_sandbox_survive(tmp_path: Path, backend: str) -> None
         "truncate": f"import os\nos.truncate({s!r}, 0)",
     }
     jobs = [Program(code + "\n" + GOOD, TESTS) for code in programs.values()]
-    results = dict(zip(programs, run_programs(jobs, timeout=TIMEOUT, workers=2, backend=backend), strict=True))
+    weak = backend == "guard"  # the Python guard alone is weak isolation: it runs only when asked for
+    results = run_programs(jobs, timeout=TIMEOUT, workers=2, backend=backend, allow_weak=weak)  # type: ignore[arg-type]
+    results = dict(zip(programs, results, strict=True))
     _assert_all_fail_in_time(results)
     if backend == "guard":  # the file is visible, so only the guard stands in the way
         assert all("PermissionError" in r.stderr for r in results.values()), {
@@ -244,7 +246,9 @@ def test_python_guard_blocks_sockets_in_the_hosts_network(listener: _Listener, b
     before = listener.accepted
     programs = _network_programs(listener, _CONNECT)
     jobs = [Program(code, TESTS) for code in programs.values()]
-    results = run_programs(jobs, timeout=TIMEOUT, workers=2, isolate_network=False, backend=backend)
+    results = run_programs(
+        jobs, timeout=TIMEOUT, workers=2, isolate_network=False, backend=backend, allow_weak=backend == "guard"
+    )  # type: ignore[arg-type]
     _assert_all_fail_in_time(dict(zip(programs, results, strict=True)))
     assert all("PermissionError" in r.stderr for r in results), [r.stderr[-300:] for r in results]
     time.sleep(0.2)
@@ -283,7 +287,8 @@ def test_early_exit_and_patched_checks_cannot_fake_a_pass() -> None:
     _assert_all_fail_in_time(_run(programs))
 
 
-def test_fake_pass_tokens_fail() -> None:
+def test_fake_pass_outputs_fail() -> None:
+    """What a pass printed before the judge decided (a token on stdout) is printed, and means nothing."""
     programs = {
         "print_passed": "print('passed')\nprint('PASS')\nimport os\nos._exit(0)",
         "random_hex": "import os, secrets\nprint()\nprint(secrets.token_hex(16))\nos._exit(0)",

@@ -39,6 +39,8 @@ def _harness(payload):
             resource.setrlimit(which, (value, value))
         except (ValueError, OSError):
             pass
+    import ctypes  # here, while the interpreter is surely readable
+
     uid = payload["uid"]
     if uid is not None:  # started as root: become an unprivileged user before any program code runs
         try:
@@ -51,8 +53,6 @@ def _harness(payload):
         if os.getresuid() != (uid, uid, uid) or os.getresgid() != (uid, uid, uid):
             os.write(2, b"fusionbench-sandbox: the uid drop did not hold\n")
             os._exit(SETUP_FAILED)
-    import ctypes
-
     if ctypes.CDLL(None).prctl(4, 0, 0, 0, 0) != 0:  # PR_SET_DUMPABLE 0: no ptrace, no /proc/<judge>/mem
         os.write(2, b"fusionbench-sandbox: could not make the judge non-dumpable\n")
         os._exit(SETUP_FAILED)

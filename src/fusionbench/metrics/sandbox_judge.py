@@ -209,8 +209,12 @@ def _judge(rfd, wfd, source):
     remotes = {}
 
     def request(message):
-        _send(wfd, _encode(message, outgoing).encode("utf-8", "surrogatepass"))
-        data = _recv(rfd)
+        data = _encode(message, outgoing).encode("utf-8", "surrogatepass")
+        try:
+            _send(wfd, data)
+            data = _recv(rfd)
+        except OSError as exc:
+            raise ProgramGone("the program stopped answering: %s" % exc) from None
         if data is None:
             raise ProgramGone("the program ended before the tests finished")
         try:

@@ -77,7 +77,11 @@ def try_isolation(isolation: SandboxIsolation) -> tuple[bool, str]:
 
     with tempfile.NamedTemporaryFile(prefix="fusionbench-sandbox-probe-") as marker:
         if isolation.backend == "guard":
-            tests = "import os\nopen('probe', 'w').write('x')\n"
+            tests = (
+                "import colorsys, os, sys\nopen('probe', 'w').write('x')\n"
+                "bad = [p for p in sys.path if os.path.isdir(p) and not os.access(p, os.R_OK | os.X_OK)]\n"
+                "assert not bad, 'uid %d cannot read the interpreter: %s' % (os.getuid(), ' '.join(bad))\n"
+            )
         else:
             tests = _CHECKS.format(host=_host_facts(marker.name))
         result = run_isolated([Program("import sys", tests)], isolation, timeout=20.0)[0]
