@@ -16,6 +16,7 @@ from fusionbench.cli import main
 from fusionbench.errors import BadInputError
 from fusionbench.fusion import RoutingData
 from fusionbench.fusion.converters import from_external
+from fusionbench.fusion.evaluation.trained import CONTEXT
 
 MODELS = ("model-a", "model-b")
 
@@ -255,3 +256,27 @@ def test_from_arrays_nan_is_missing_and_lenient_nulls_and_counts() -> None:
     assert skipped["queries_incomplete"] == 1 and len(data) == 11
     assert np.isnan(data.cost[1, 1]) and np.isnan(data.cost[2, 2]) and np.nanmin(data.cost) >= 0
     assert cost[1, 1] == -1.5  # the caller's array is not changed
+
+
+def test_cli_route_lenient_nulls_counts_and_says_so(tmp_path: Path, capsys) -> None:
+    path = _routerbench(tmp_path / "rb.csv", {(7, "model-a|total_cost"): "-1.5", (9, "model-b"): "7"}, rows=60)
+    args = ["route", "train", "--data", f"routerbench={path}", "--router", "knn", "--out", str(tmp_path / "knn")]
+    assert main([*args, "--lenient", "--incomplete", "drop_queries"]) == 0, capsys.readouterr().err
+    err = " ".join(capsys.readouterr().err.split())
+    assert "'invalid_values': {'model-a|total_cost': 1, 'model-b': 1}" in err and "'queries_incomplete': 1" in err
+    assert json.loads((tmp_path / "knn" / CONTEXT).read_text())["lenient"] is True  # eval/predict reload it so
+
+
+def test_routellm_lenient_nulls_and_counts(tmp_path: Path) -> None:
+    folder = tmp_path / "mmlu"
+    (folder / "responses").mkdir(parents=True)
+    with (folder / "responses" / "mmlu_toy.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["prompt", "mistralai/Mixtral-8x7B-Instruct-v0.1", "gpt-4-1106-preview"])
+        writer.writerows([[f"Q{i}?\nA. x\nAnswer:", "True", "False"] for i in range(1, 4)])
+        writer.writerow(["Q4?\nA. y\nAnswer:", "7", "True"])
+    with pytest.raises(BadInputError, match=r"mmlu_toy.csv, row 4, column 'mistralai/Mixtral-8x7B-Instruct-v0.1'"):
+        from_external("routellm-mmlu", folder, decontaminate=False)
+    data = from_external("routellm-mmlu", folder, decontaminate=False, lenient=True, incomplete="drop_queries")
+    assert data.provenance["skipped"]["unparsed_values"] == {"mistralai/Mixtral-8x7B-Instruct-v0.1": 1}
+    assert len(data) == 3

@@ -28,14 +28,16 @@ def _data(args: argparse.Namespace, context: dict[str, Any] | None = None) -> An
     context = context or {}
     spec = args.data if args.data is not None else context.get("data")
     incomplete = args.incomplete or context.get("incomplete", "error")
-    data = load_data(spec, incomplete=incomplete, tasks_from=args.tasks_from or context.get("tasks_from", "task"))
+    lenient = getattr(args, "lenient", False) or context.get("lenient", False)
+    tasks_from = args.tasks_from or context.get("tasks_from", "task")
+    data = load_data(spec, incomplete=incomplete, tasks_from=tasks_from, lenient=lenient)
     candidates = getattr(args, "candidates", None) or context.get("candidates")
     data = data.select_candidates(candidates) if candidates else data
     if data.synthetic:
         from fusionbench.fusion.report.tables import SYNTHETIC_BANNER
 
         console.print(SYNTHETIC_BANNER.replace("> ", "").replace("**", ""), style="yellow")
-    if skipped := {k: v for k, v in data.provenance.get("skipped", {}).items() if isinstance(v, int) and v}:
+    if skipped := {k: v for k, v in data.provenance.get("skipped", {}).items() if isinstance(v, int | dict) and v}:
         console.print(f"[yellow]skipped while loading {data.source}: {skipped}")
     return data
 
@@ -99,6 +101,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         )  # fmt: skip
     context = {
         "data": args.data, "incomplete": args.incomplete or "error", "tasks_from": args.tasks_from or "task",
+        "lenient": args.lenient,
         "split_scheme": spec.scheme, "scheme_args": args.scheme_arg or [], "seed": args.seed, "features": features,
         "tradeoff": tradeoff.name, "router": args.router, "set": args.set or [], "candidates": args.candidates,
     }  # fmt: skip
@@ -342,6 +345,8 @@ def _data_arguments(parser: argparse.ArgumentParser) -> None:
                         "(default: the embedded LLMRouter dataset, or the data the router was trained on)")  # fmt: skip
     hint = "a missing cell: error (default), or drop (and count) the queries or the candidates"
     parser.add_argument("--incomplete", choices=["error", "drop_queries", "drop_candidates"], help=hint)
+    hint = "KIND=PATH data: a value outside its valid range becomes null and is counted, as `build --lenient` does"
+    parser.add_argument("--lenient", action="store_true", help=hint)
     parser.add_argument("--tasks-from", choices=["task", "subject"], help="route per task (default) or per subject")
     schemes = ["release", "random", "task_ood", "lomo", "naive"]
     hint = "default: the router's split, or release when the data ships train/test, else random"

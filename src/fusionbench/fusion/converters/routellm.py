@@ -11,6 +11,8 @@
 
 Each benchmark's ``contaminated_prompts.jsonl`` lists eval prompts found in RouteLLM's training data; they are
 removed by default (``decontaminate=True``) and counted, as RouteLLM's own evaluation does. No costs: NaN.
+A correctness other than True/False, or a grade that is not a number in 1-10, is an error naming the file, row or
+line and column; with ``lenient=True`` it is null (a grade: left out), counted in ``provenance["skipped"]``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from fusionbench.build.ranges import ValueCheck
 from fusionbench.errors import BadInputError
 from fusionbench.files import read_jsonl
 from fusionbench.fusion.converters.common import Builder, external_query_id, find_file
@@ -60,13 +63,16 @@ def _rows(path: Path) -> list[dict[str, str]]:
         return list(reader)
 
 
-def _correct(path: Path, number: int, row: dict[str, str], model: str) -> float:
+def _correct(check: ValueCheck, number: int, row: dict[str, str], model: str) -> float:
     value = row[model]
     if value in _BOOLS:
         return _BOOLS[value]
     if value in ("", None):
         return np.nan
-    raise BadInputError(str(path), f"correctness must be True or False, not {value!r}", row=number, column=model)
+    if check.lenient:
+        check.unparsed_values[model] += 1
+        return np.nan
+    raise BadInputError(check.file, f"correctness must be True or False, not {value!r}", row=number, column=model)
 
 
 def _candidates() -> list[Candidate]:
@@ -84,22 +90,27 @@ def _decontaminate(builder_rows: list[dict[str, Any]], folder: Path, enabled: bo
     return kept, report | {"removed": len(builder_rows) - len(kept)}
 
 
-def convert_mmlu(path: str | Path, *, decontaminate: bool = True, incomplete: Incomplete = "error") -> RoutingData:
+def convert_mmlu(
+    path: str | Path, *, decontaminate: bool = True, incomplete: Incomplete = "error", lenient: bool = False
+) -> RoutingData:
     """RouteLLM's MMLU caches: 14,042 questions of 57 subjects (14,037 after decontamination)."""
     folder = _evals_dir(path, "mmlu")
     files = sorted((folder / "responses").glob("mmlu_*.csv"))
     if not files:
         raise FileNotFoundError(f"{folder}/responses: no mmlu_<subject>.csv files")
-    records = []
+    records, checks = [], []
     for file in files:
         subject = file.stem.removeprefix("mmlu_")
+        checks.append(check := ValueCheck(file, lenient=lenient))
         for number, row in enumerate(_rows(file), 1):
-            scores = [_correct(file, number, row, m) for m in MODELS]
+            scores = [_correct(check, number, row, m) for m in MODELS]
             records.append(
                 {"prompt": row["prompt"], "subject": subject, "scores": scores, "where": f"{file.name}:{number}"}
             )
     kept, report = _decontaminate(records, folder, decontaminate, "prompt")
     builder = Builder(f"{KIND}-mmlu", _candidates())
+    for check in checks:
+        builder.nulled(check)
     repeats: Counter[tuple[str, str]] = Counter()
     for record in kept:
         key = (record["subject"], record["prompt"])
@@ -127,7 +138,12 @@ def convert_mmlu(path: str | Path, *, decontaminate: bool = True, incomplete: In
 
 
 def convert_gsm8k(
-    path: str | Path, *, decontaminate: bool = True, with_responses: bool = True, incomplete: Incomplete = "error"
+    path: str | Path,
+    *,
+    decontaminate: bool = True,
+    with_responses: bool = True,
+    incomplete: Incomplete = "error",
+    lenient: bool = False,
 ) -> RoutingData:
     """RouteLLM's GSM8K cache: 1,319 test problems with both models' responses (1,307 after decontamination)."""
     folder = _evals_dir(path, "gsm8k")
@@ -140,6 +156,7 @@ def convert_gsm8k(
     records = [{"prompt": r["prompt"], "row": r, "number": i} for i, r in enumerate(rows, 1)]
     kept, report = _decontaminate(records, folder, decontaminate, "prompt")
     builder = Builder(f"{KIND}-gsm8k", _candidates(), with_responses=with_responses)
+    check = ValueCheck(file, lenient=lenient)
     for record in kept:
         row = record["row"]
         builder.add(
@@ -149,9 +166,10 @@ def convert_gsm8k(
             text=record["prompt"],
             split="test",
             ground_truth=gold.get(record["prompt"]),
-            performance=[_correct(file, record["number"], row, m) for m in MODELS],
+            performance=[_correct(check, record["number"], row, m) for m in MODELS],
             responses=[row.get(f"{m}_response") for m in MODELS],
         )
+    builder.nulled(check)
     report |= {"rows_read": len(rows), "without_gold_answer": sum(r["prompt"] not in gold for r in kept)}
     if decontaminate:
         builder.skip("contaminated", report["removed"])
@@ -164,17 +182,23 @@ def convert_mt_bench(
     decontaminate: bool = True,
     turn: Literal["mean", 1, 2] = "mean",
     incomplete: Incomplete = "error",
+    lenient: bool = False,
 ) -> RoutingData:
     """RouteLLM's MT-Bench judgements: 80 questions, GPT-4 grades (1-10) normalised to [0, 1]."""
     folder = _evals_dir(path, "mt_bench")
     questions = [item for _, item in read_jsonl(folder / "question.jsonl")]
     grades: dict[tuple[int, str], dict[int, float]] = {}
     file = folder / "judgements.jsonl"
+    check = ValueCheck(file, lenient=lenient)
     for number, item in read_jsonl(file):
         if not isinstance(item, dict) or not {"score", "question_id", "model", "turn"} <= set(item):
             raise BadInputError(str(file), "expected an object with score, question_id, model and turn", line=number)
         score = item["score"]
-        if isinstance(score, bool) or not isinstance(score, int | float):
+        bad_type = isinstance(score, bool) or not isinstance(score, int | float)
+        if lenient and (bad_type or not 1 <= score <= 10):
+            (check.unparsed_values if bad_type else check.invalid_values)["score"] += 1
+            continue
+        if bad_type:
             raise BadInputError(str(file), f"not a number: {score!r}", line=number, column="score")
         if not 1 <= score <= 10:
             raise BadInputError(
@@ -184,6 +208,7 @@ def convert_mt_bench(
     records = [{"prompt": q["turns"][0], "question": q} for q in questions]
     kept, report = _decontaminate(records, folder, decontaminate, "prompt")
     builder = Builder(f"{KIND}-mt_bench", _candidates())
+    builder.nulled(check)
     for record in kept:
         question = record["question"]
         values = []

@@ -41,8 +41,10 @@ def load_data(
     incomplete: str = "error",
     tasks_from: str = "task",
     score_column: str = "performance",
+    lenient: bool = False,
 ) -> RoutingData:
-    """RoutingData of a data spec (see the module docstring); ``tasks_from="subject"`` routes per subject."""
+    """RoutingData of a data spec (see the module docstring); ``tasks_from="subject"`` routes per subject;
+    ``lenient``: a KIND=PATH dataset's values outside their valid range become null and are counted."""
     from fusionbench.fusion.converters import CONVERTERS, from_external
 
     text = (spec or "embedded").strip()
@@ -54,7 +56,7 @@ def load_data(
         kind, _, path = text.removeprefix("external:").partition("=")
         if kind.strip().lower() not in CONVERTERS:
             raise ValueError(f"unknown data kind {kind!r} in --data {text!r}; known: {sorted(CONVERTERS)}")
-        data = _with_hint(lambda: from_external(kind, path, incomplete=incomplete))
+        data = _with_hint(lambda: from_external(kind, path, incomplete=incomplete, lenient=lenient))
     elif Path(text).exists():
         data = _with_hint(
             lambda: RoutingData.from_export(text, incomplete=incomplete, score_column=score_column)  # type: ignore[arg-type]
