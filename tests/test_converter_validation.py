@@ -280,3 +280,26 @@ def test_routellm_lenient_nulls_and_counts(tmp_path: Path) -> None:
     data = from_external("routellm-mmlu", folder, decontaminate=False, lenient=True, incomplete="drop_queries")
     assert data.provenance["skipped"]["unparsed_values"] == {"mistralai/Mixtral-8x7B-Instruct-v0.1": 1}
     assert len(data) == 3
+
+
+# ---- canonical tables that need not come from a build -------------------------------------------------------------
+def test_from_table_refuses_the_first_bad_row_of_a_table(tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    performance, cost = _arrays()
+    responses, queries, models = RoutingData.from_arrays(
+        performance, cost, candidates=["m/direct", "n/cot", "o/direct"], texts=[f"query {i}?" for i in range(12)]
+    ).to_rows()
+    rows = responses.to_pylist()
+    rows[20]["cost_usd"], rows[25]["performance"] = -1.5, 7.0  # the cost's row comes first
+    table = pa.Table.from_pylist(rows, schema=responses.schema)
+    with pytest.raises(BadInputError) as caught:
+        RoutingData.from_table(table, queries, models=models, source="hub:org/data")
+    expected = rows[20]
+    assert str(caught.value) == (
+        f"hub:org/data, column 'cost_usd': out of the valid range >= 0: -1.5 (query {expected['query_id']!r}, "
+        f"split {expected['split']!r}, model {expected['model']!r}, mode {expected['mode']!r})"
+    )
+    rows[20]["cost_usd"] = math.inf
+    with pytest.raises(BadInputError, match=r"column 'cost_usd': not a number \(infinite\): inf"):
+        RoutingData.from_table(pa.Table.from_pylist(rows, schema=responses.schema), queries, models=models)

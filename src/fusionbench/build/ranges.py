@@ -166,3 +166,17 @@ def check_matrices(
             counts["unparsed_values"][name] = int(mask.sum()) - outside
             values[mask] = np.nan
     return {kind: {k: v for k, v in found.items() if v} for kind, found in counts.items() if any(found.values())}
+
+
+def first_bad(columns: dict[str, tuple[np.ndarray, str]]) -> tuple[int, str, str] | None:
+    """The first bad row over several columns of one table: ``columns`` maps a column name to (its float values,
+    the ``VALID_RANGES`` key it is checked against). (0-based row, column, "message: value"), or None."""
+    found = []
+    for column, (values, field) in columns.items():
+        rows = np.flatnonzero(bad_cells(values, field))
+        if len(rows):
+            found.append((int(rows[0]), column, field, float(values[rows[0]])))
+    if not found:
+        return None
+    row, column, field, value = min(found, key=lambda item: item[0])
+    return row, column, f"{problem(value, field)}: {value!r}"

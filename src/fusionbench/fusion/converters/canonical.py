@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from fusionbench.errors import BadInputError
 from fusionbench.export.folder import DATA, MODELS, QUERIES, README, config_shards, require_export, shard_split
 from fusionbench.fusion.data import Candidate, Incomplete, RoutingData
 from fusionbench.schema import MODES, SPLIT_ALIASES, SPLITS, TASKS
@@ -58,17 +59,33 @@ def _floats(table: pa.Table, name: str) -> np.ndarray:
     return pc.cast(table[name], pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
 
 
+def _check_values(table: pa.Table, score_column: str, source: str) -> None:
+    """The build's valid ranges (:mod:`fusionbench.build.ranges`) on a table that need not come from a build: the
+    first bad row is an error naming the source, column, value, range and the row's query, model and mode."""
+    from fusionbench.build.ranges import first_bad
+
+    columns = {score_column: "performance", **{c: c for c in _VALUE_COLUMNS.values()}}
+    bad = first_bad({c: (_floats(table, c), field) for c, field in columns.items() if c in table.column_names})
+    if bad is not None:
+        row, column, message = bad
+        key = {c: table[c][row].as_py() for c in ("query_id", "split", "model", "mode")}
+        where = f" (query {key['query_id']!r}, split {key['split']!r}, model {key['model']!r}, mode {key['mode']!r})"
+        raise BadInputError(source, message + where, column=column)
+
+
 def _pivot(
     table: pa.Table,
     *,
     score_column: str,
     model_order: Sequence[str] = (),
     with_responses: bool = False,
+    source: str = "table",
 ) -> dict[str, Any]:
     """The RoutingData fields that come from long response rows (plus ``skipped`` counts)."""
     missing = [c for c in [*_KEY_COLUMNS, score_column] if c not in table.column_names and c != "sample"]
     if missing:
         raise ValueError(f"responses table lacks the columns {missing} (canonical schema: fusionbench.schema)")
+    _check_values(table, score_column, source)
     skipped: dict[str, int] = {}
     if "sample" in table.column_names:
         first_sample = pc.equal(table["sample"], 0)
@@ -255,7 +272,7 @@ def from_table(
         rows = rows.filter(pc.equal(rows["mode"], mode))
     model_table = _arrow(models) if models is not None else None
     order = model_table["model"].to_pylist() if model_table is not None else ()
-    fields = _pivot(rows, score_column=score_column, model_order=order, with_responses=with_responses)
+    fields = _pivot(rows, score_column=score_column, model_order=order, with_responses=with_responses, source=source)
     _with_queries(fields, _arrow(queries) if queries is not None else None)
     provenance = {"kind": "table", "score_column": score_column, "mode": mode}
     return _finish(
@@ -319,7 +336,9 @@ def from_export(
     table = pa.concat_tables(parts, promote_options="default")
     models = pq.read_table(m) if (m := config_shards(export, MODELS)) and len(m) == 1 else None
     order = models["model"].to_pylist() if models is not None else ()
-    fields = _pivot(table, score_column=score_column, model_order=order, with_responses=with_responses)
+    fields = _pivot(
+        table, score_column=score_column, model_order=order, with_responses=with_responses, source=str(export)
+    )
     query_shards = [p for p in config_shards(export, QUERIES) if split is None or shard_split(p) == split]
     query_columns = ["query_id", "split", "query", "ground_truth", "metric", "subject", "embedding"]
     if query_shards:
