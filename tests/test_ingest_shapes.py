@@ -118,3 +118,21 @@ def test_a_well_shaped_log_still_ingests(export: Path, tiny: Path, doc: dict, tm
     copy = build_export(None, tmp_path / "copy").out
     assert main(["ingest", str(tmp_path / "run"), "--model", "tiny-llama", "--into", str(copy)]) == 0
     assert "1 rows added" in " ".join(capsys.readouterr().err.split())
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("[" * 100_000 + "]" * 100_000, ": not an lm-eval results file (RecursionError)"),
+        ('{"config": {"model_args": 5}}', ", column 'config.model_args': expected 'k=v,...' or an object, not 5"),
+        ("{cut", ": not an lm-eval results file (JSONDecodeError)"),
+    ],
+)
+def test_ingest_names_a_results_file_of_another_shape(
+    content: str, message: str, export: Path, tiny: Path, doc: dict, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    _run(tmp_path / "run", tiny, [json.dumps(_sample(doc))])
+    results = next((tmp_path / "run").rglob("results_*.json"))
+    results.write_text(content)
+    assert main(["ingest", str(tmp_path / "run"), "--model", "tiny-llama", "--into", str(export)]) == 1
+    assert "".join(f"error: {results}{message}".split()) in "".join(capsys.readouterr().err.split())

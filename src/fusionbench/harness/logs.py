@@ -57,7 +57,15 @@ def file_task(path: Path) -> str:
 def run_model_args(run_dir: Path) -> dict[str, str]:
     """The ``--model_args`` of the run (``pretrained``, ``peft``, ...), read from lm-eval's results_*.json."""
     for results in sorted(Path(run_dir).rglob("results_*.json")):
-        model_args = json.loads(results.read_text()).get("config", {}).get("model_args") or ""
+        try:
+            content = json.loads(results.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, RecursionError, UnicodeDecodeError) as err:
+            raise BadInputError(str(results), f"not an lm-eval results file ({type(err).__name__})") from None
+        config = content.get("config") if isinstance(content, dict) else None
+        model_args = (config.get("model_args") if isinstance(config, dict) else None) or ""
+        if not isinstance(model_args, dict | str):
+            message = f"expected 'k=v,...' or an object, not {model_args!r}: not an lm-eval results file"
+            raise BadInputError(str(results), message, column="config.model_args")
         if isinstance(model_args, dict):
             return {key: str(value) for key, value in model_args.items()}
         pairs = dict(part.split("=", 1) for part in model_args.split(",") if "=" in part)
