@@ -9,14 +9,17 @@ that applies one precompiled regex per row: the least any extraction can cost.
 
 The sandbox runs the canonical HumanEval and MBPP solutions with their tests (../shared/data/code;
 MBPP-style synthetic functions, a quarter of them wrong, without it) under each isolation backend
-that works here (bwrap, unshare, the Python guard alone), and an empty program serially; its floor is
-a bare interpreter start (``python -I -B -S -c pass``) in the same run.
+that works here (bwrap, unshare as root, the Python guard alone: weak isolation, opted into here only to
+measure it), and an empty program serially; its floor is a bare interpreter start (``python -I -B -S -c
+pass``) in the same run. The full backends' throughput over the guard's is printed (target: 0.90 or more).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+import math
 import os
 import random
 import re
@@ -148,36 +151,52 @@ def _interpreter_floor(n: int) -> float:
     return (time.perf_counter() - t0) / n
 
 
-def bench_sandbox(n: int, workers: int) -> None:
-    """Programs/s with ``workers`` and the latency of an empty program, for each backend that works here."""
+def bench_sandbox(n: int, workers: int, rounds: int = 3) -> None:
+    """Programs/s with ``workers`` and the latency of an empty program, for each backend that works here.
+
+    The backends take turns, ``rounds`` times, and each keeps its best round: on a shared machine the
+    others' load then falls on all of them alike.
+    """
     programs = real_programs(n)
     source = "canonical HumanEval/MBPP solutions" if programs is not None else "synthetic MBPP-style programs"
     if programs is None:
         programs = make_programs(n)
     empty = min(50, n)
     floor = _interpreter_floor(empty)
-    print(f"sandbox: {n} {source}, {workers} workers; interpreter floor {floor * 1000:.0f} ms per bare start")
+    print(f"sandbox: {n} {source}, {workers} workers, best of {rounds} interleaved rounds; ", end="")
+    print(f"interpreter floor {floor * 1000:.0f} ms per bare start")
     warnings.simplefilter("ignore", SandboxIsolationWarning)  # each backend is named below
+    backends = {}
     for backend in ("bwrap", "unshare", "guard"):
         try:
-            isolation = sandbox_isolation(backend)  # type: ignore[arg-type]
+            backends[backend] = sandbox_isolation(backend)  # type: ignore[arg-type]
         except RuntimeError as exc:
             print(f"  {backend:8s} not available here: {exc}")
-            continue
-        run_programs(programs[:4], workers=workers, backend=backend)  # warm the page cache
-        t0 = time.perf_counter()
-        results = run_programs(programs, workers=workers, backend=backend)
-        elapsed = time.perf_counter() - t0
-        passed = sum(r.passed for r in results)
-        t0 = time.perf_counter()
-        run_programs([Program("pass")] * empty, workers=1, backend=backend)
-        serial = (time.perf_counter() - t0) / empty
-        expected = n - n // 4 if source.startswith("synthetic") else n
+    speeds: dict[str, float] = {}
+    serials: dict[str, float] = {}
+    passed: dict[str, int] = {}
+    for _ in range(rounds):
+        for backend, isolation in backends.items():
+            weak = not isolation.complete  # the guard alone: weak isolation, run here only to measure it
+            run = functools.partial(run_programs, workers=workers, backend=backend, allow_weak=weak)
+            run(programs[:4])  # warm the page cache
+            t0 = time.perf_counter()
+            results = run(programs)
+            speeds[backend] = max(speeds.get(backend, 0.0), n / (time.perf_counter() - t0))
+            passed[backend] = sum(r.passed for r in results)
+            t0 = time.perf_counter()
+            run([Program("pass")] * empty, workers=1)
+            serials[backend] = min(serials.get(backend, math.inf), (time.perf_counter() - t0) / empty)
+    expected = n - n // 4 if source.startswith("synthetic") else n
+    for backend, isolation in backends.items():
         print(
-            f"  {backend:8s} {n / elapsed:5.1f} programs/s ({passed}/{n} passed, expected {expected}); "
-            f"empty program {serial * 1000:.0f} ms = {serial / floor:.2f}x the floor; "
+            f"  {backend:8s} {speeds[backend]:5.1f} programs/s ({passed[backend]}/{n} passed, expected {expected}); "
+            f"empty program {serials[backend] * 1000:.0f} ms = {serials[backend] / floor:.2f}x the floor; "
             f"missing layers: {len(isolation.missing)}"
         )
+    for backend in ("bwrap", "unshare"):
+        if backend in speeds and "guard" in speeds:
+            print(f"  {backend} / guard throughput: {speeds[backend] / speeds['guard']:.2f} (target >= 0.90)")
 
 
 def main() -> None:
@@ -185,6 +204,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=300_000)
     parser.add_argument("--programs", type=int, default=200)
     parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per sandbox backend (best kept)")
     args = parser.parse_args()
 
     t0 = time.perf_counter()
@@ -213,7 +233,7 @@ def main() -> None:
     )
 
     if args.programs > 0:  # --programs 0: the scorers alone
-        bench_sandbox(args.programs, args.workers or os.cpu_count() or 1)
+        bench_sandbox(args.programs, args.workers or os.cpu_count() or 1, args.rounds)
 
 
 if __name__ == "__main__":

@@ -143,3 +143,33 @@ def test_the_bypasses_change_nothing_in_a_full_backend(victims: list[Path], back
     if len(victims) > 1:  # the prefix is in the view: the attack met a read-only file system, not absence
         stderr = " ".join(r.stderr for k, r in results.items() if k.endswith(str(victims[1])))
         assert "Read-only file system" in stderr or "unlink refused" in stderr, stderr[-2000:]
+
+
+@pytest.mark.parametrize("backend", ["bwrap", "unshare"])
+@pytest.mark.parametrize("where", ["host_tmp", "interpreter_prefix"])
+def test_the_hugging_face_token_is_not_readable(
+    backend: str, where: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``$HF_HOME/token`` is absent from the view, or covered by an empty file where it lies in a bound folder."""
+    try:
+        sandbox_isolation(backend)  # type: ignore[arg-type]
+    except RuntimeError as exc:
+        pytest.skip(str(exc))
+    home = tmp_path / "hf" if where == "host_tmp" else Path(sys.prefix) / f"fusionbench-test-hf-{os.getpid()}"
+    if where == "interpreter_prefix" and not os.access(sys.prefix, os.W_OK):
+        pytest.skip(f"cannot write a token into {sys.prefix} here")
+    home.mkdir()
+    secret = "hf_" + os.urandom(12).hex()
+    try:
+        (home / "token").write_text(secret)
+        monkeypatch.setenv("HF_HOME", str(home))
+        steal = (
+            f"data = ''\ntry:\n    data = open({str(home / 'token')!r}).read()\nexcept OSError as exc:\n"
+            "    print(exc, file=sys.stderr)\nprint('GOT %r' % data, file=sys.stderr)\n"
+            f"assert {secret!r} in data, 'no token'\n"
+        )
+        [result] = run_programs([Program("import sys\n" + steal + GOOD, TESTS)], timeout=TIMEOUT, backend=backend)  # type: ignore[arg-type]
+    finally:
+        shutil.rmtree(home)
+    assert not result.passed and secret not in result.stderr, result
+    assert "GOT ''" in result.stderr, result.stderr
