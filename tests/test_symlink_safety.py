@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
 import threading
 from pathlib import Path
 
@@ -122,17 +123,23 @@ def test_a_hard_linked_lock_file_is_replaced_never_truncated(export: Path, victi
     verify_export(export)
 
 
-@pytest.mark.parametrize("kind", ["fifo", "folder"])
+@pytest.mark.parametrize("kind", ["fifo", "folder", "socket"])
 def test_a_lock_path_that_is_not_a_regular_file_is_refused(export: Path, kind: str) -> None:
+    """Opened with O_NONBLOCK (a FIFO never blocks), then refused by the fstat S_ISREG check, naming the path."""
     path = lock_path(export)
-    os.mkfifo(path) if kind == "fifo" else path.mkdir()
+    if kind == "socket":
+        server = socket.socket(socket.AF_UNIX)
+        server.bind(str(path))
+        server.close()
+    else:
+        os.mkfifo(path) if kind == "fifo" else path.mkdir()
     result: list[BaseException | None] = []
     worker = threading.Thread(target=lambda: result.append(_raises(lambda: _add_rows(export))), daemon=True)
     worker.start()
     worker.join(60)
     assert not worker.is_alive(), "opening the lock hung (a FIFO must never be opened for a blocking read)"
     assert isinstance(result[0], UnsafePathError) and str(path) in str(result[0])
-    assert ("FIFO" if kind == "fifo" else "folder") in str(result[0])
+    assert {"fifo": "a FIFO", "folder": "a folder", "socket": "a socket"}[kind] in str(result[0])
 
 
 def _raises(call) -> BaseException | None:

@@ -209,8 +209,8 @@ def open_lock(path: str | os.PathLike) -> LockFile:
     regular file."""
     path = Path(path)
     while True:
-        if path.is_symlink() or (path.exists() and not path.is_file()):  # refused before it is opened at all
-            what = "a symbolic link" if path.is_symlink() else _kind(path.lstat().st_mode)
+        if path.is_symlink() or path.is_char_device() or path.is_block_device():  # never opened (opening a device
+            what = "a symbolic link" if path.is_symlink() else _kind(path.lstat().st_mode)  # may act, e.g. a watchdog)
             raise UnsafePathError(path, f"the lock file is {what}, not a regular file; fusionbench will not use it")
         try:
             fd, created = _open_lock_fd(path, _LOCK_FLAGS | os.O_CREAT | os.O_EXCL), True
