@@ -43,6 +43,15 @@ def run_kind(run_dir: Path) -> RunKind:
     )
 
 
+def left_out_tasks(run_dir: Path) -> list[str]:
+    """The tasks of an lm-eval run's samples files that ingest leaves out, not being fusionbench tasks (lm-eval's
+    own ``gsm8k`` run beside ``fusionbench_gsm8k``, say), sorted; empty for a generation run."""
+    from fusionbench.harness.logs import SAMPLES_FILE
+
+    names = (p.name for p in Path(run_dir).rglob("samples_*.jsonl") if not SAMPLES_FILE.match(p.name))
+    return sorted({name.removeprefix("samples_").rsplit("_", 1)[0] for name in names})
+
+
 def ingest_run(
     run_dir: Path,
     export_dir: Path,

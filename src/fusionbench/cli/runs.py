@@ -10,13 +10,15 @@ from fusionbench.cli.common import console, out, print_merge, progress_display
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from fusionbench.runs import ingest_run
+    from fusionbench.runs import ingest_run, left_out_tasks
 
     report = ingest_run(
         Path(args.run_dir), Path(args.into), model=args.model, tokenizer=args.tokenizer, prices=args.prices,
         workers=args.workers,
     )  # fmt: skip
     print_merge(report, args.into)
+    if left := left_out_tasks(Path(args.run_dir)):
+        console.print(f"[yellow]left out the samples of {', '.join(left)}: not fusionbench tasks")
     return 0
 
 
