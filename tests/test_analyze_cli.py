@@ -100,3 +100,13 @@ def test_routellm_mt_bench_judge_is_the_truth(shared_data: Path) -> None:
     best_of_n = next(r for r in report["bounds"] if r["bound"] == "judge_best_of_n" and r["task"] == "(all)")
     oracle = next(r for r in report["bounds"] if r["bound"] == "oracle" and r["task"] == "(all)")
     assert best_of_n["value"] == pytest.approx(oracle["value"])  # picking by the grade is the oracle here
+
+
+def test_docs_show_the_current_report_on_the_embedded_data() -> None:
+    """docs/analysis.md holds the embedded report as written: its point values are today's."""
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "analysis.md").read_text(encoding="utf-8")
+    report = analyze(load_embedded(), AnalysisConfig(n_boot=0))
+    for row in (r for r in report["bounds"] if r["task"] == "(all)"):
+        assert f"{row['value']:.3f} [" in docs, row
+    for row in report["leaderboard"]["ranks"]:
+        assert f"| {row['rank']} | {row['candidate']} | {row['macro_accuracy']:.3f} [" in docs, row
