@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from fusionbench.export.folder import is_export
 from fusionbench.fusion.sft.examples import INSTRUCTION, Example
 from fusionbench.fusion.sft.fusionfactory import (
@@ -107,12 +109,15 @@ def _count_all(examples: list[Example], counter: TokenCounter) -> None:
 def _screen(examples: list[Example], scan: CredentialScan, report: SFTReport, keep: bool) -> list[Example]:
     """The examples without those whose target or input holds a credential-like string (dropped and counted), or
     with ``keep`` all of them, those counted as kept."""
-    held = [scan.holds(example.output, example.input) for example in examples]
+    held = scan.held([example.output for example in examples])
+    prompts = list(dict.fromkeys(example.input for example in examples))  # a query's examples share one input
+    bad_prompts = {prompt for prompt, bad in zip(prompts, scan.held(prompts), strict=True) if bad}
+    held |= np.array([example.input in bad_prompts for example in examples], dtype=bool)
     if keep:
-        report.credentials_kept = sum(held)
+        report.credentials_kept = int(held.sum())
     else:
-        report.skipped["credential_examples"] += sum(held)
-        examples = [example for example, bad in zip(examples, held, strict=True) if not bad]
+        report.skipped["credential_examples"] += int(held.sum())
+        examples = [example for example, bad in zip(examples, held.tolist(), strict=True) if not bad]
     report.credentials = dict(sorted(scan.kinds.items()))
     return examples
 

@@ -33,7 +33,11 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 _MIXED = r"(?=[A-Za-z0-9\-._~+/]*[0-9])(?=[A-Za-z0-9\-._~+/]*[A-Za-z])"  # a token holds letters and digits
 
@@ -88,20 +92,28 @@ def first_credential(texts: Iterable[str | None]) -> str | None:
     return None
 
 
+def candidates(texts: Sequence[str | None] | pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A mask of the texts holding one of the patterns' fixed pieces (case aside): the only ones worth searching.
+    One pass of Arrow's linear-time regular expressions over the whole column."""
+    array = texts if isinstance(texts, pa.Array | pa.ChunkedArray) else pa.array(texts, pa.string())
+    hints = "|".join(re.escape(hint) for hint in _HINTS)
+    found = pc.match_substring_regex(array, hints, ignore_case=True)
+    return pc.fill_null(found, False).to_numpy(zero_copy_only=False).astype(bool)
+
+
 class CredentialScan:
-    """Checks examples and remembers what it found: ``kinds`` counts, per kind, the texts that held one."""
+    """Checks texts and remembers what it found: ``kinds`` counts, per kind, the texts that held one."""
 
     def __init__(self) -> None:
         self.kinds: Counter[str] = Counter()
-        self._prompts: dict[str, str | None] = {}  # a prompt repeats across its query's examples: scanned once
 
-    def holds(self, output: str | None, prompt: str | None = None) -> bool:
-        """True when ``output`` or ``prompt`` holds a credential-like string (counted by the kind found)."""
-        kind = first_credential([output])
-        if kind is None and prompt:
-            if prompt not in self._prompts:
-                self._prompts[prompt] = first_credential([prompt])
-            kind = self._prompts[prompt]
-        if kind is not None:
-            self.kinds[kind] += 1
-        return kind is not None
+    def held(self, texts: Sequence[str | None] | pa.Array | pa.ChunkedArray) -> np.ndarray:
+        """A mask of the texts holding a credential-like string (each counted by the kind found first)."""
+        out = np.zeros(len(texts), dtype=bool)
+        for row in np.flatnonzero(candidates(texts)):
+            text = texts[int(row)]
+            kind = first_credential([text.as_py() if isinstance(text, pa.Scalar) else text])
+            if kind is not None:
+                self.kinds[kind] += 1
+                out[row] = True
+        return out

@@ -24,6 +24,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from fusionbench.fusion.sft.examples import (
@@ -176,7 +177,7 @@ class DefaultSelection:
         column = {name: table[name].to_numpy(zero_copy_only=False) for name in ("response", "model", "mode", "source")}
         selectable = np.flatnonzero(scored & (performance > 0)) if self.select != "label-only" else np.array([], int)
         if self.credentials is not None and len(selectable):
-            held = np.array([self.credentials.holds(column["response"][row]) for row in selectable], dtype=bool)
+            held = self.credentials.held(table["response"].take(pa.array(selectable)))
             self.skipped["credential_responses"] += int(held.sum())
             selectable = selectable[~held]
         return _Rows(
