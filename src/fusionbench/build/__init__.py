@@ -5,7 +5,8 @@
 (the true file position of a bad record), :mod:`~fusionbench.build.ingest`
 (converting rows, detecting defects), :mod:`~fusionbench.build.slices` (per-(task, split) storage),
 :mod:`~fusionbench.build.queries` (the queries table), :mod:`~fusionbench.build.embeddings` (embedding text),
-:mod:`~fusionbench.build.flags` (flag bit masks) and :mod:`~fusionbench.build.pipeline` (the streaming build).
+:mod:`~fusionbench.build.flags` (flag bit masks), :mod:`~fusionbench.build.ranges` (the valid ranges and their
+messages, shared with every other input path) and :mod:`~fusionbench.build.pipeline` (the streaming build).
 """
 
 from fusionbench.build.pipeline import DEFAULT_OUT, BuildResult, build_export

@@ -70,7 +70,8 @@ class SFTReport:
     references: dict[str, int] = field(default_factory=dict)
     #: label-only under the original protocol: the list is repeated top_k + 1 times
     repeats: int = 1
-    #: credential-like strings found, per kind (dropped, or kept with keep_credentials)
+    #: credential-like strings found, per kind (responses, targets and distinct inputs; dropped, or kept with
+    #: keep_credentials): see :mod:`fusionbench.fusion.sft.secrets`
     credentials: dict[str, int] = field(default_factory=dict)
     #: examples kept although they hold a credential-like string (keep_credentials)
     credentials_kept: int = 0
