@@ -224,3 +224,15 @@ def test_the_first_bad_row_is_reported_whatever_its_column(tmp_path: Path, later
     rows[6]["cost"] = rows[8]["cost"]  # the later row alone: it is reported
     source = write_release(tmp_path / "again" / "train.csv", rows)
     assert (_error([source], tmp_path).row, _error([source], tmp_path).column) == (9, later)
+
+
+def test_json_lines_value_nested_too_deeply_names_the_row_and_line(tmp_path: Path) -> None:
+    rows = [typed(r) for r in release_rows("gsm8k")]
+    for position in (0, 3):  # on the first line Arrow's reader is not even tried
+        path = write_json_lines(tmp_path / f"release{position}" / "train.jsonl", rows)
+        lines = path.read_text().splitlines()
+        lines[position] = "[" * 100_000 + "]" * 100_000
+        path.write_text("\n".join(lines) + "\n")
+        error = _error([path], tmp_path)
+        assert (error.file, error.row) == (str(path), position + 1)
+        assert str(error).endswith(f"a JSON value nested too deeply (line {position + 1})")

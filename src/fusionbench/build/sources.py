@@ -189,7 +189,7 @@ def _json_batches(path: Path, block: int) -> Iterator[pa.RecordBatch]:
         first = next((line for line in handle if line.strip()), b"")
     try:
         names = list(json.loads(first))
-    except (ValueError, TypeError) as err:  # not JSON, or not an object
+    except (ValueError, TypeError, RecursionError) as err:  # not JSON, not an object, or nested too deeply
         raise _SlowJson from err
     text = pa.schema([(name, pa.string()) for name in names if name in TEXT_COLUMNS])
     parse = pajson.ParseOptions(explicit_schema=text, unexpected_field_behavior="infer")
@@ -237,6 +237,8 @@ def _json_lines(path: Path) -> Iterator[pa.RecordBatch]:
             except json.JSONDecodeError as err:  # its own "line 1" is the line's, not the file's
                 message = f"not a JSON line ({err.msg.removesuffix(' at')} at character {err.colno}) (line {line})"
                 raise BadInputError(file, message, row=row) from err
+            except RecursionError:
+                raise BadInputError(file, f"a JSON value nested too deeply (line {line})", row=row) from None
             if not isinstance(record, dict):
                 raise BadInputError(file, f"not a JSON object but {type(record).__name__} (line {line})", row=row)
             for name, value in record.items():
