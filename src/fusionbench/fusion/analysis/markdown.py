@@ -108,7 +108,13 @@ def _judge(report: dict[str, Any]) -> list[str]:
         "AUROC with zeros",
         "Kendall tau of the model order (95% CI)",
     ]
-    return [*out, table(header, body), ""]
+    out += [table(header, body), "", "Per candidate, over all tasks:", ""]
+    body = [
+        [r["candidate"], f"{r['n_judged']:,}", f"{r['n_zero']:,}", number(r["kappa"]), number(r["auroc"])]
+        for r in judge["cells"]
+        if r["task"] == "(all)" and r["candidate"] != "(all)"
+    ]
+    return [*out, table(["candidate", "judged", "0.0 scores", "kappa", "AUROC"], body), ""]
 
 
 def _matrix_table(sim: dict[str, Any], label: str) -> list[str]:

@@ -86,16 +86,19 @@ def judge_vs_truth(report: dict[str, Any], path: Path) -> str:
 
 def difficulty(report: dict[str, Any], path: Path) -> str:
     plt = _pyplot()
-    hists = report["skills"]["difficulty_histograms"]
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
-    for task, hist in hists.items():
-        counts = np.asarray(hist["counts"], dtype=np.float64)
-        centres = (np.asarray(hist["edges"][:-1]) + np.asarray(hist["edges"][1:])) / 2
-        ax.plot(centres, counts / max(counts.sum(), 1), marker=".", lw=1, label=task)
-    ax.set_xlabel("difficulty (share of candidates failing the query)")
-    ax.set_ylabel("share of the task's queries")
-    ax.legend(fontsize=6, ncol=2)
-    ax.set_title(f"Item difficulty per task: {report['data']['source']}", fontsize=9)
+    fig, axes = plt.subplots(1, 2, figsize=(11.0, 4.2))
+    for ax, key, label in (
+        (axes[0], "difficulty_histograms", "difficulty (share of candidates failing the query)"),
+        (axes[1], "discrimination_histograms", "discrimination (point-biserial, item vs rest)"),
+    ):
+        for task, hist in report["skills"][key].items():
+            counts = np.asarray(hist["counts"], dtype=np.float64)
+            centres = (np.asarray(hist["edges"][:-1]) + np.asarray(hist["edges"][1:])) / 2
+            ax.plot(centres, counts / max(counts.sum(), 1), marker=".", lw=1, label=task)
+        ax.set_xlabel(label)
+        ax.set_ylabel("share of the task's queries")
+    axes[0].legend(fontsize=6, ncol=2)
+    fig.suptitle(f"Item statistics per task: {report['data']['source']}", fontsize=9)
     return _save(fig, plt, path, report.get("synthetic", False))
 
 
@@ -109,7 +112,7 @@ def write_plots(report: dict[str, Any], folder: Path) -> tuple[dict[str, str], s
         "leaderboard with 95% CIs": leaderboard(report, folder / "leaderboard.png"),
         "error consistency, clustered": heatmap(report, folder / "similarity.png"),
         "greedy oracle@k": oracle_curve(report, folder / "oracle_at_k.png"),
-        "item difficulty": difficulty(report, folder / "difficulty.png"),
+        "item difficulty and discrimination": difficulty(report, folder / "difficulty.png"),
     }
     if "capa" in report["similarity"]:
         written["CAPA, clustered"] = heatmap(report, folder / "capa.png", "capa")
