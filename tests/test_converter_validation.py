@@ -303,3 +303,18 @@ def test_from_table_refuses_the_first_bad_row_of_a_table(tmp_path: Path) -> None
     rows[20]["cost_usd"] = math.inf
     with pytest.raises(BadInputError, match=r"column 'cost_usd': not a number \(infinite\): inf"):
         RoutingData.from_table(pa.Table.from_pylist(rows, schema=responses.schema), queries, models=models)
+
+
+def test_files_beside_the_data_are_checked_too(tmp_path: Path) -> None:
+    """GSM8K's test.jsonl beside the solutions, and an LLMRouter score file nested thousands deep."""
+    path = _solutions(tmp_path / "gsm8k" / "example_model_solutions.jsonl", [_solution_line(1)])
+    gold = tmp_path / "gsm8k" / "test.jsonl"
+    gold.write_text(json.dumps({"question": "What is 1 + 1?", "answer": "#### 2"}) + "\n" + '["no"]\n')
+    with pytest.raises(BadInputError) as caught:
+        from_external("gsm8k-solutions", path.parent)
+    assert str(caught.value) == f"{gold}, line 2: expected an object with 'question' and 'answer' texts"
+    root = _llmrouter(tmp_path / "llmrouter")
+    scores = root / "data" / "dcrouter_preprocessed" / "train.json"
+    scores.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(BadInputError, match=r"train\.json: a JSON value nested too deeply"):
+        from_external("llmrouter", root)

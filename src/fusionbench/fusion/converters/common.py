@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 
 from fusionbench.build.ranges import ValueCheck
+from fusionbench.errors import BadInputError
+from fusionbench.files import read_jsonl
 from fusionbench.fusion.data import Candidate, Incomplete, RoutingData
 from fusionbench.schema import TASK_DOMAINS
 
@@ -32,6 +34,16 @@ def find_file(root: Path, *relative: str) -> Path:
         if (root / rel).exists():
             return root / rel
     raise FileNotFoundError(f"{root}: none of {list(relative)} found")
+
+
+def read_gold(path: Path) -> dict[str, str]:
+    """{question: answer} of a GSM8K ``test.jsonl``; a record of another shape names the file and line."""
+    gold: dict[str, str] = {}
+    for number, record in read_jsonl(path):
+        if not isinstance(record, dict) or not all(isinstance(record.get(k), str) for k in ("question", "answer")):
+            raise BadInputError(str(path), "expected an object with 'question' and 'answer' texts", line=number)
+        gold[record["question"]] = record["answer"]
+    return gold
 
 
 def domain_of(task: str, extra: dict[str, str] | None = None) -> str:

@@ -10,7 +10,6 @@ an error naming the file, line, column, value and range, or with ``lenient=True`
 from __future__ import annotations
 
 import ast
-import json
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ import numpy as np
 from fusionbench.build.ranges import ValueCheck
 from fusionbench.errors import BadInputError
 from fusionbench.files import read_jsonl
-from fusionbench.fusion.converters.common import Builder, external_query_id, find_file
+from fusionbench.fusion.converters.common import Builder, external_query_id, find_file, read_gold
 from fusionbench.fusion.data import Candidate, Incomplete, RoutingData
 
 KIND = "gsm8k-solutions"
@@ -58,10 +57,7 @@ def convert(
 ) -> RoutingData:
     """RoutingData of the GSM8K test set x the four GPT-3 models (split "test")."""
     file = find_file(Path(path), "example_model_solutions.jsonl")
-    gold: dict[str, str] = {}
-    if (file.parent / "test.jsonl").is_file():
-        with (file.parent / "test.jsonl").open(encoding="utf-8") as handle:
-            gold = {r["question"]: r["answer"] for r in map(json.loads, filter(str.strip, handle))}
+    gold = read_gold(file.parent / "test.jsonl") if (file.parent / "test.jsonl").is_file() else {}
     candidates = [Candidate(f"{name}/direct", name, "direct", size_b=size) for name, size in MODELS.values()]
     builder = Builder(KIND, candidates, with_responses=with_responses)
     seen: set[str] = set()

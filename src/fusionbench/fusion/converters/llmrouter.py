@@ -39,6 +39,8 @@ def _read_json(path: Path) -> list[dict[str, Any]]:
         items = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
         raise BadInputError(str(path), f"not valid JSON ({error})") from None
+    except RecursionError:
+        raise BadInputError(str(path), "a JSON value nested too deeply") from None
     if not isinstance(items, list):
         raise BadInputError(str(path), "expected a JSON list of {question, scores} objects")
     for number, item in enumerate(items, 1):

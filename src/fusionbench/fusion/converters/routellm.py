@@ -18,7 +18,6 @@ line and column; with ``lenient=True`` it is null (a grade: left out), counted i
 from __future__ import annotations
 
 import csv
-import json
 import sys
 from collections import Counter
 from pathlib import Path
@@ -29,7 +28,7 @@ import numpy as np
 from fusionbench.build.ranges import ValueCheck
 from fusionbench.errors import BadInputError
 from fusionbench.files import read_jsonl
-from fusionbench.fusion.converters.common import Builder, external_query_id, find_file
+from fusionbench.fusion.converters.common import Builder, external_query_id, find_file, read_gold
 from fusionbench.fusion.data import Candidate, Incomplete, RoutingData
 
 KIND = "routellm"
@@ -149,10 +148,7 @@ def convert_gsm8k(
     folder = _evals_dir(path, "gsm8k")
     file = folder / "gsm8k_responses.csv"
     rows = _rows(file)
-    gold: dict[str, str] = {}
-    if (folder / "test.jsonl").is_file():
-        with (folder / "test.jsonl").open(encoding="utf-8") as handle:
-            gold = {r["question"]: r["answer"] for r in map(json.loads, filter(str.strip, handle))}
+    gold = read_gold(folder / "test.jsonl") if (folder / "test.jsonl").is_file() else {}
     records = [{"prompt": r["prompt"], "row": r, "number": i} for i, r in enumerate(rows, 1)]
     kept, report = _decontaminate(records, folder, decontaminate, "prompt")
     builder = Builder(f"{KIND}-gsm8k", _candidates(), with_responses=with_responses)
