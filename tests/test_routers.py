@@ -361,7 +361,7 @@ def test_candidate_names_and_registry() -> None:
     frame = pandas.DataFrame(PERF, columns=["a/direct", "b/direct", "b/cot"])
     router = BestSingleRouter().fit(X3, frame, cost=COST)
     assert router.candidates_.tolist() == ["a/direct", "b/direct", "b/cot"]
-    assert router.predict_names(X3).tolist() == ["b/direct"] * 3
+    assert router.predict_labels(X3).tolist() == router.predict_names(X3).tolist() == ["b/direct"] * 3
     assert BestSingleRouter().fit(X3, PERF).candidates_.tolist() == [0, 1, 2]
     assert isinstance(make_router("knn", n_neighbors=5), KNNRouter)
     with pytest.raises(ValueError, match="unknown router 'svm'"):

@@ -66,8 +66,9 @@ def _part(data: Any, spec: Any, part: str) -> tuple[Any, Any]:
 def _require_cost(router: Any, tradeoff: Any, data: Any) -> None:
     from fusionbench.fusion.evaluation.protocols import NO_COST, has_cost
 
-    if (getattr(router, "_needs_cost", False) or tradeoff.uses_cost) and not has_cost(data):
-        what = type(router).__name__ if getattr(router, "_needs_cost", False) else f"trade-off {tradeoff.name!r}"
+    needs_cost = router.router_tags.needs_cost
+    if (needs_cost or tradeoff.uses_cost) and not has_cost(data):
+        what = type(router).__name__ if needs_cost else f"trade-off {tradeoff.name!r}"
         raise ValueError(f"{what} needs costs, and {data.source} has {NO_COST}")
 
 
@@ -286,7 +287,7 @@ def _write_eval_report(args: argparse.Namespace, results: dict[str, Any], test: 
 def _router_specs(names: list[str], sets: list[str]) -> list[Any]:
     from fusionbench.fusion.evaluation.inputs import parse_pairs
     from fusionbench.fusion.report import RouterSpec
-    from fusionbench.fusion.routers import ROUTERS
+    from fusionbench.fusion.routers import router_class
 
     params: dict[str, dict[str, Any]] = {}
     for key, value in parse_pairs(sets).items():
@@ -297,8 +298,7 @@ def _router_specs(names: list[str], sets: list[str]) -> list[Any]:
     specs = []
     for item in names:
         label, _, kind = item.partition("=") if "=" in item else (item, "", item)
-        if kind not in ROUTERS:
-            raise ValueError(f"unknown router {kind!r}; known: {sorted(ROUTERS)}")
+        router_class(kind)  # the registry: in-tree, registered and installed (entry point) routers
         specs.append(RouterSpec(label, kind, params.pop(label, {})))
     if params:
         raise ValueError(f"--set names routers that are not benchmarked: {sorted(params)}")
@@ -363,7 +363,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     train = verbs.add_parser("train", help="fit a router on the training part of a split and save it")
     _data_arguments(train)
-    train.add_argument("--router", required=True, help="best_single, per_task, knn, linear, mlp, mf, carrot, pair")
+    train.add_argument("--router", required=True, help="a registered router (knn, linear, mlp, mf, carrot, pair, "
+                       "per_task, best_single, or an installed package's fusionbench.routers entry point)")  # fmt: skip
     train.add_argument("--set", action="append", metavar="K=V", help="router parameter, e.g. n_neighbors=10")
     train.add_argument("--features", help="embedding, tfidf, tfidf:N, st[:PATH] (default: embedding if stored)")
     hint = "performance_first (default), balance, cost_first, llm_judge, carrot:LAMBDA, fusionfactory:PRESET"

@@ -59,7 +59,8 @@ REPORT_FORMAT = "fusionbench-route-report/1"
 
 @dataclass(frozen=True)
 class RouterSpec:
-    """A router to benchmark: its report name, registry name and constructor parameters."""
+    """A router to benchmark: its report name, registry name (:mod:`fusionbench.fusion.routers.registry`, an
+    installed package's entry point included) and constructor parameters."""
 
     name: str
     router: str
@@ -208,7 +209,7 @@ def _judges(spec: RouterSpec) -> bool:
 
 
 def _needs_cost(spec: RouterSpec) -> bool:
-    return bool(getattr(type(spec.build()), "_needs_cost", False))
+    return spec.build().router_tags.needs_cost
 
 
 def _restrict(collected: Collected, drop: set[str]) -> Collected:

@@ -6,65 +6,50 @@ Baselines (:class:`BestSingleRouter`, :class:`RandomRouter`, :class:`OracleRoute
 (:class:`PairRouter`, RouteLLM). The interface is in :mod:`fusionbench.fusion.routers.base`; trade-offs and
 labels in :mod:`fusionbench.fusion.routers.tradeoffs`; persistence in
 :mod:`fusionbench.fusion.routers.persistence`. scikit-learn and scipy are needed (the ``route`` extra).
+
+A router is one module: a :class:`BaseRouter` subclass decorated with :func:`register_router` (in this
+package, or in an installed package declaring the ``fusionbench.routers`` entry point;
+:mod:`fusionbench.fusion.routers.registry`), checked with :func:`check_router`
+(:mod:`fusionbench.fusion.routers.checks`).
 """
 
 from __future__ import annotations
 
-from fusionbench.fusion.routers.base import BaseRouter
+from collections.abc import Mapping
+
+from fusionbench.fusion.routers.base import SHARED_PARAMS, BaseRouter, NotSupported, RouterTags
 from fusionbench.fusion.routers.baselines import BestSingleRouter, OracleRouter, RandomRouter
 from fusionbench.fusion.routers.carrot import CarrotRouter
+from fusionbench.fusion.routers.checks import check_router, router_checks
 from fusionbench.fusion.routers.knn import KNNRouter
 from fusionbench.fusion.routers.linear import LinearRouter
 from fusionbench.fusion.routers.mf import MFRouter
 from fusionbench.fusion.routers.mlp import MLPRouter
 from fusionbench.fusion.routers.pair import PairRouter
 from fusionbench.fusion.routers.persistence import check_featurizer, load_pipeline
+from fusionbench.fusion.routers.registry import (
+    ENTRY_POINT_GROUP,
+    RegistryView,
+    make_router,
+    register_router,
+    registered_routers,
+    router_class,
+)
 from fusionbench.fusion.routers.scoring import routing_scorer
 from fusionbench.fusion.routers.tasks import PerTaskRouter
 from fusionbench.fusion.routers.tradeoffs import Tradeoff, labels_from
 
-#: Router class name -> class (what from_pretrained may build, and the CLI's registry).
-ROUTER_CLASSES: dict[str, type[BaseRouter]] = {
-    cls.__name__: cls
-    for cls in (
-        BestSingleRouter,
-        RandomRouter,
-        OracleRouter,
-        PerTaskRouter,
-        KNNRouter,
-        LinearRouter,
-        MLPRouter,
-        MFRouter,
-        CarrotRouter,
-        PairRouter,
-    )
-}
-#: Short names (``--router knn``) -> class.
-ROUTERS: dict[str, type[BaseRouter]] = {
-    "best_single": BestSingleRouter,
-    "random": RandomRouter,
-    "oracle": OracleRouter,
-    "per_task": PerTaskRouter,
-    "knn": KNNRouter,
-    "linear": LinearRouter,
-    "mlp": MLPRouter,
-    "mf": MFRouter,
-    "carrot": CarrotRouter,
-    "pair": PairRouter,
-}
-
-
-def make_router(name: str, **params: object) -> BaseRouter:
-    """A router by short name (``"knn"``, ``"linear"``, ...) or class name, with constructor parameters."""
-    cls = ROUTERS.get(name) or ROUTER_CLASSES.get(name)
-    if cls is None:
-        raise ValueError(f"unknown router {name!r}; known: {sorted(ROUTERS)}")
-    return cls(**params)
+#: Class name -> class of every registered router (a live view of the registry: what from_pretrained may build).
+ROUTER_CLASSES: Mapping[str, type] = RegistryView(by_class=True)
+#: Short name (``--router knn``) -> class (a live view of the registry).
+ROUTERS: Mapping[str, type] = RegistryView(by_class=False)
 
 
 __all__ = [
+    "ENTRY_POINT_GROUP",
     "ROUTERS",
     "ROUTER_CLASSES",
+    "SHARED_PARAMS",
     "BaseRouter",
     "BestSingleRouter",
     "CarrotRouter",
@@ -72,14 +57,21 @@ __all__ = [
     "LinearRouter",
     "MFRouter",
     "MLPRouter",
+    "NotSupported",
     "OracleRouter",
     "PairRouter",
     "PerTaskRouter",
     "RandomRouter",
+    "RouterTags",
     "Tradeoff",
     "check_featurizer",
+    "check_router",
     "labels_from",
     "load_pipeline",
     "make_router",
+    "register_router",
+    "registered_routers",
+    "router_checks",
+    "router_class",
     "routing_scorer",
 ]

@@ -24,16 +24,30 @@ training normalisation), ``cost_mean_`` (per candidate) and ``cost_by_task_``. P
 * ``predict_cost(X)`` ``[n, k]``: USD, the training mean per candidate (per task and candidate with tasks);
 * ``predict_utility(X, tradeoff=None)`` ``[n, k]``: what the router maximises: the trade-off's reward of the
   estimates, or a label router's label score;
-* ``route(X, tradeoff=None)`` / ``predict(X)``: the argmax of the utility, ties to the lowest predicted cost.
+* ``route(X, tradeoff=None)`` / ``predict(X)``: the argmax of the utility, ties to the lowest predicted cost,
+  as an index into ``candidates_`` (what indexes ``Y``'s columns); ``predict_labels(X)``: the candidate names
+  (``candidates_[predict(X)]``, as scikit-learn's classifiers return labels from ``classes_``).
+
+The contract a router declares (checked by :func:`fusionbench.fusion.routers.check_router`):
+
+* its parameters in ``__init__`` (scikit-learn's rule); of the shared ones (:data:`SHARED_PARAMS`:
+  ``tradeoff``, ``missing``, ``target``, ``labels``) the base class reads those it declares, and the
+  documented value stands for those it does not (a router without ``tradeoff`` fits under
+  ``performance_first``);
+* its capabilities in the class attribute ``router_tags`` (a :class:`RouterTags`);
+* its fitted state: every public attribute ending in ``_`` that ``fit`` sets, saved by ``save_pretrained``
+  (``_state`` / ``_load_state`` convert what arrays and JSON cannot hold; ``_rebuilt_on_load`` names what
+  ``_load_state`` rebuilds instead of saving).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 import warnings
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -45,6 +59,45 @@ from fusionbench.fusion.routers.tradeoffs import Tradeoff, argmax_cheapest, labe
 
 # scikit-learn 1.6 renamed force_all_finite to ensure_all_finite
 _FINITE = next(n for n in ("ensure_all_finite", "force_all_finite") if n in inspect.signature(check_array).parameters)
+
+
+#: Shared parameters: read by :class:`BaseRouter` when a router's ``__init__`` declares them; the value here
+#: stands for those it does not declare.
+SHARED_PARAMS: dict[str, Any] = {
+    "tradeoff": "performance_first",  # the fitting trade-off (a Tradeoff or its name)
+    "missing": "raise",  # NaN cells: "raise", "drop" (the queries) or "mask" (needs supports_missing_mask)
+    "target": "scores",  # "labels": the router learns the per-query best candidate, not estimates
+    "labels": "auto",  # how labels break ties (tradeoffs.LabelMode)
+}
+
+
+@dataclass(frozen=True)
+class RouterTags:
+    """What a router class declares about itself (``router_tags``), read by the base class, the CLI, the
+    benchmark and :func:`~fusionbench.fusion.routers.check_router`, in the spirit of ``__sklearn_tags__``."""
+
+    #: ``fit`` refuses to run without ``cost=`` (CARROT's cost model)
+    needs_cost: bool = False
+    #: learns from a partly observed matrix: ``missing="mask"`` (else :class:`NotSupported`)
+    supports_missing_mask: bool = False
+    #: routes by task labels: ``fit`` needs ``tasks=`` (predict may resolve them itself)
+    takes_tasks: bool = False
+    #: the routes depend on the query features ``X`` (False: one answer per task or for every query)
+    requires_features: bool = True
+    #: the utility is a trade-off's reward of estimates, so any trade-off applies at route time (False: the
+    #: router's own score, e.g. a random draw or a win rate)
+    applies_tradeoff: bool = True
+    #: reads the true performance of the queries it is fitted on (an evaluation bound such as the oracle):
+    #: it answers only for those queries
+    reads_truth: bool = False
+    #: the same data and ``random_state`` give the same routes
+    deterministic: bool = True
+
+
+@functools.cache
+def declared_params(cls: type) -> frozenset[str]:
+    """The constructor parameters a router class declares (scikit-learn's ``_get_param_names``)."""
+    return frozenset(cls._get_param_names())  # type: ignore[attr-defined]
 
 
 class NotSupported(ValueError):
@@ -116,10 +169,18 @@ def fingerprint(*arrays: Any) -> str:
 class BaseRouter(PretrainedMixin, BaseEstimator):
     """Shared fit validation, cost estimates, trade-off routing and scoring (see the module docstring)."""
 
-    #: False for routers whose utility is not a reward of estimates (label routers, random): no trade-off.
-    _applies_tradeoff = True
-    #: True for routers that learn from a partly observed matrix (``missing="mask"``).
-    _supports_mask = False
+    #: What the router declares about itself (see :class:`RouterTags`); subclasses set their own.
+    router_tags: ClassVar[RouterTags] = RouterTags()
+    #: Fitted attributes ``_load_state`` rebuilds from the saved ones (not saved; e.g. a search index).
+    _rebuilt_on_load: ClassVar[tuple[str, ...]] = ()
+
+    def _shared_param(self, name: str) -> Any:
+        """A shared parameter (:data:`SHARED_PARAMS`): the declared value, else the documented one."""
+        return getattr(self, name) if name in declared_params(type(self)) else SHARED_PARAMS[name]
+
+    @property
+    def _applies_tradeoff(self) -> bool:  # read by the evaluation and the curves
+        return self.router_tags.applies_tradeoff
 
     # ------------------------------------------------------------ fit
     def fit(
@@ -141,7 +202,7 @@ class BaseRouter(PretrainedMixin, BaseEstimator):
         raise NotImplementedError
 
     def _tradeoff_param(self) -> Tradeoff:
-        return Tradeoff.parse(getattr(self, "tradeoff", "performance_first"))
+        return Tradeoff.parse(self._shared_param("tradeoff"))
 
     def _validate_fit(self, X: Any, Y: Any, cost: Any, tasks: Any, judge: Any, candidates: Any) -> FitData:
         features = self._check_features(X, fitting=True)
@@ -162,16 +223,17 @@ class BaseRouter(PretrainedMixin, BaseEstimator):
         jdg = None if judge is None else _matrix("judge", judge, n, k)
         if tradeoff.objective == "judge" and jdg is None:
             raise ValueError(f"trade-off {tradeoff.name!r} routes on the judge score: pass judge= to fit")
-        if (tradeoff.uses_cost or getattr(self, "_needs_cost", False)) and cst is None:
+        if (tradeoff.uses_cost or self.router_tags.needs_cost) and cst is None:
             raise ValueError(f"{type(self).__name__} with trade-off {tradeoff.name!r} needs cost= in fit")
         task_array = None if tasks is None else np.asarray(list(tasks), dtype=object)
         if task_array is not None and len(task_array) != n:
             raise ValueError(f"{len(task_array)} tasks for {n} queries")
         checked = {"performance (Y)": perf, "cost": cst, "judge": jdg if tradeoff.objective == "judge" else None}
-        missing = getattr(self, "missing", "raise")
+        missing = self._shared_param("missing")
         if missing not in ("raise", "drop", "mask"):
             raise ValueError(f"missing must be 'raise', 'drop' or 'mask', not {missing!r}")
-        if missing == "mask" and not self._supports_mask:
+        supports_mask = self.router_tags.supports_missing_mask
+        if missing == "mask" and not supports_mask:
             raise NotSupported(
                 f"{type(self).__name__} cannot learn from unobserved cells (missing='mask'); MFRouter can. Drop the "
                 "queries with NaN cells (missing='drop') or the candidates (RoutingData.without_candidates)"
@@ -184,7 +246,7 @@ class BaseRouter(PretrainedMixin, BaseEstimator):
             name, array = next((k_, a) for k_, a in checked.items() if a is not None and np.isnan(a).any())
             raise ValueError(
                 f"{_nan_report(name, array, names)}: drop those queries, or fit with missing='drop'"
-                + (" (or 'mask': unobserved cells)" if self._supports_mask else "")
+                + (" (or 'mask': unobserved cells)" if supports_mask else "")
             )
         self.n_dropped_queries_ = int(bad.sum())
         if bad.any():
@@ -210,6 +272,7 @@ class BaseRouter(PretrainedMixin, BaseEstimator):
         if cst is not None and task_array is not None:
             self.cost_by_task_ = {str(t): _observed_mean(cst[task_array == t]) for t in np.unique(task_array)}
         self.training_fingerprint_ = fingerprint(features, perf, cst)
+        self.featurizer_spec_ = None  # set by from_pretrained / save_pretrained(featurizer=...)
         return FitData(features, target, perf, cst, task_array, None if observed.all() else observed)
 
     # ------------------------------------------------------------ features
@@ -224,7 +287,7 @@ class BaseRouter(PretrainedMixin, BaseEstimator):
         if not fitting:
             check_is_fitted(self, "candidates_")
             if features.shape[1] != self.n_features_in_:
-                spec = getattr(self, "featurizer_spec_", None)
+                spec = self.featurizer_spec_
                 origin = f" from featuriser {spec}" if spec else ""
                 raise ValueError(
                     f"X has {features.shape[1]} features, but {type(self).__name__} was trained on "
@@ -250,11 +313,11 @@ class BaseRouter(PretrainedMixin, BaseEstimator):
 
     @property
     def _label_target(self) -> bool:
-        return getattr(self, "target", "scores") == "labels"
+        return self._shared_param("target") == "labels"
 
     def _labels(self, data: FitData) -> np.ndarray:
         """The training label matrix under the router's trade-off and label mode."""
-        mode = resolve_labels(getattr(self, "labels", "auto"), self.tradeoff_)
+        mode = resolve_labels(self._shared_param("labels"), self.tradeoff_)
         reward = self.tradeoff_.reward(data.target, data.cost, data.tasks)
         return labels_from(reward, data.cost, mode)
 
@@ -321,12 +384,15 @@ class BaseRouter(PretrainedMixin, BaseEstimator):
         return argmax_cheapest(utility, None if cost is None else np.where(np.isnan(cost), np.inf, cost))
 
     def predict(self, X: Any, tasks: Any = None) -> np.ndarray:
-        """Index into ``candidates_`` per query under the fitted trade-off."""
+        """Index into ``candidates_`` per query under the fitted trade-off (:meth:`predict_labels`: names)."""
         return self.route(X, tasks=tasks)
 
-    def predict_names(self, X: Any, tasks: Any = None) -> np.ndarray:
-        """``candidates_[predict(X)]``."""
+    def predict_labels(self, X: Any, tasks: Any = None) -> np.ndarray:
+        """The routed candidate's name per query: ``candidates_[predict(X)]`` (scikit-learn returns labels
+        from ``classes_``; ``predict`` returns positions, which index the performance matrix)."""
         return self.candidates_[self.predict(X, tasks=tasks)]
+
+    predict_names = predict_labels  # the earlier name
 
     def score(self, X: Any, Y: Any, sample_weight: Any = None, tasks: Any = None) -> float:
         """Mean performance of the routed candidates (what ``cross_val_score`` reports by default)."""

@@ -6,10 +6,12 @@ from typing import Any
 
 import numpy as np
 
-from fusionbench.fusion.routers.base import BaseRouter, FitData, fingerprint
+from fusionbench.fusion.routers.base import BaseRouter, FitData, RouterTags, fingerprint
+from fusionbench.fusion.routers.registry import register_router
 from fusionbench.fusion.routers.tradeoffs import Tradeoff
 
 
+@register_router("best_single")
 class BestSingleRouter(BaseRouter):
     """Always the candidate with the best mean training reward under ``tradeoff`` (cheapest mean among ties).
 
@@ -17,6 +19,8 @@ class BestSingleRouter(BaseRouter):
     trade-off picks the best single candidate for that trade-off. Cost estimates ignore tasks (a per-task
     choice is :class:`PerTaskRouter`).
     """
+
+    router_tags = RouterTags(requires_features=False)
 
     def __init__(self, tradeoff: Tradeoff | str = "performance_first", missing: str = "raise") -> None:
         self.tradeoff = tradeoff
@@ -32,10 +36,8 @@ class BestSingleRouter(BaseRouter):
         """The training mean cost per candidate (tasks are ignored: one choice for every query)."""
         return super().predict_cost(X, None)
 
-    def _state(self) -> dict[str, Any]:
-        return {"mean_": self.mean_}
 
-
+@register_router("random")
 class RandomRouter(BaseRouter):
     """A uniform random candidate per query, seeded by ``random_state`` (the same X gives the same choices).
 
@@ -44,7 +46,7 @@ class RandomRouter(BaseRouter):
     evaluation's ``random`` baseline reports. No trade-off applies.
     """
 
-    _applies_tradeoff = False
+    router_tags = RouterTags(requires_features=False, applies_tradeoff=False)
 
     def __init__(self, random_state: int | None = 0, missing: str = "raise") -> None:
         self.random_state = random_state
@@ -61,10 +63,8 @@ class RandomRouter(BaseRouter):
         features = self._check_features(X)
         return np.full((features.shape[0], self.n_candidates_), 1.0 / self.n_candidates_)
 
-    def _state(self) -> dict[str, Any]:
-        return {"n_candidates_": self.n_candidates_}
 
-
+@register_router("oracle")
 class OracleRouter(BaseRouter):
     """The per-query best candidate from the true performance: an upper bound for evaluation, not a router.
 
@@ -72,6 +72,8 @@ class OracleRouter(BaseRouter):
     ``X`` (checked by fingerprint) and refuses any other, since it reads the true performance. Under a
     trade-off it maximises the true reward; ties go to the cheapest true cost.
     """
+
+    router_tags = RouterTags(reads_truth=True)
 
     def __init__(self, tradeoff: Tradeoff | str = "performance_first", missing: str = "raise") -> None:
         self.tradeoff = tradeoff
@@ -105,13 +107,6 @@ class OracleRouter(BaseRouter):
     def predict_utility(self, X: Any, *, tradeoff: Any = None, tasks: Any = None) -> np.ndarray:
         """The true reward; tasks default to the fitted ones (for per-task normalisation)."""
         return super().predict_utility(X, tradeoff=tradeoff, tasks=self.tasks_ if tasks is None else tasks)
-
-    def _state(self) -> dict[str, Any]:
-        state: dict[str, Any] = {"features_fingerprint_": self.features_fingerprint_, "target_": self.target_}
-        if self.cost_ is not None:
-            state["cost_"] = self.cost_
-        state["tasks_"] = None if self.tasks_ is None else [str(t) for t in self.tasks_]
-        return state
 
     def _load_state(self, state: dict[str, Any]) -> None:
         state.setdefault("cost_", None)

@@ -6,12 +6,15 @@ from typing import Any, Literal
 
 import numpy as np
 from sklearn.base import clone
+from sklearn.utils.validation import check_is_fitted
 
-from fusionbench.fusion.routers.base import BaseRouter, FitData, fingerprint
+from fusionbench.fusion.routers.base import BaseRouter, FitData, RouterTags, fingerprint
 from fusionbench.fusion.routers.knn import KNNRouter
+from fusionbench.fusion.routers.registry import register_router
 from fusionbench.fusion.routers.tradeoffs import Tradeoff, argmax_cheapest
 
 
+@register_router("carrot")
 class CarrotRouter(BaseRouter):
     """Route to ``argmax_m (1 - λ)·P̂(x, m) - λ·scale·Ĉ(x, m)`` (CARROT, ``carrot/train_and_infer.py``).
 
@@ -24,7 +27,7 @@ class CarrotRouter(BaseRouter):
     for many λ at once (the cost-accuracy curve; :func:`fusionbench.fusion.calibrate` picks λ on validation).
     """
 
-    _needs_cost = True
+    router_tags = RouterTags(needs_cost=True)
 
     def __init__(
         self,
@@ -46,7 +49,7 @@ class CarrotRouter(BaseRouter):
     def _fit(self, data: FitData) -> None:
         if not 0.0 <= float(self.lam) <= 1.0:
             raise ValueError(f"lam must lie in [0, 1], not {self.lam}")
-        assert data.cost is not None  # _needs_cost
+        assert data.cost is not None  # router_tags.needs_cost
         names = list(self.candidates_)
         self.perf_ = clone(self.perf) if self.perf is not None else KNNRouter(n_neighbors="cv")
         if self.perf_._label_target:
@@ -94,6 +97,7 @@ class CarrotRouter(BaseRouter):
 
     def carrot_tradeoff(self, lam: float | None = None) -> Tradeoff:
         """The trade-off at ``lam`` (default: the current ``lam``) with the fitted ``scale_``."""
+        check_is_fitted(self, "scale_")
         return Tradeoff.carrot(self.lam if lam is None else lam, self.scale_)
 
     def predict_utility(
@@ -120,12 +124,3 @@ class CarrotRouter(BaseRouter):
         cost = self.predict_cost(features, task_array)
         choices = np.stack([argmax_cheapest((1.0 - lam) * perf - lam * self.scale_ * cost, cost) for lam in lam_grid])
         return lam_grid, choices
-
-    def _state(self) -> dict[str, Any]:
-        return {
-            "perf_": self.perf_,
-            "cost_model_": self.cost_model_,
-            "cost_shift_": self.cost_shift_,
-            "cost_spread_": self.cost_spread_,
-            "scale_": self.scale_,
-        }

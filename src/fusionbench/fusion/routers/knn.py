@@ -11,6 +11,7 @@ from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import normalize
 
 from fusionbench.fusion.routers.base import BaseRouter, FitData, fingerprint
+from fusionbench.fusion.routers.registry import register_router
 from fusionbench.fusion.routers.tradeoffs import LabelMode, Tradeoff
 
 #: CARROT-KNN's grid for ``n_neighbors="cv"``: 2^1 ... 2^9.
@@ -69,6 +70,7 @@ class Neighbours:
         return out
 
 
+@register_router("knn")
 class KNNRouter(BaseRouter):
     """Average the ``n_neighbors`` nearest training queries (cosine by default, brute force).
 
@@ -79,6 +81,8 @@ class KNNRouter(BaseRouter):
     ``n_neighbors="cv"`` picks k by 5-fold cross-validated R^2 on the training set over 2^1..2^9 (CARROT);
     the choice is ``n_neighbors_``.
     """
+
+    _rebuilt_on_load = ("index_",)
 
     def __init__(
         self,
@@ -155,12 +159,6 @@ class KNNRouter(BaseRouter):
         if self.train_cost_ is None:
             return super().predict_cost(X, tasks)
         return self._mean(self._check_features(X), self.train_cost_)
-
-    def _state(self) -> dict[str, Any]:
-        state: dict[str, Any] = {"values_": self.values_, "X_fit_": self.X_fit_, "n_neighbors_": self.n_neighbors_}
-        if self.train_cost_ is not None:
-            state["train_cost_"] = self.train_cost_
-        return state
 
     def _load_state(self, state: dict[str, Any]) -> None:
         state.setdefault("train_cost_", None)

@@ -14,6 +14,7 @@ from sklearn.svm import LinearSVR
 from fusionbench.fusion.blas import blas_threads
 from fusionbench.fusion.routers.base import BaseRouter, FitData
 from fusionbench.fusion.routers.penalty import INVERSE_PENALTIES, RIDGE_ALPHAS, cross_validate_penalty
+from fusionbench.fusion.routers.registry import register_router
 from fusionbench.fusion.routers.tradeoffs import LabelMode, Tradeoff
 
 
@@ -44,6 +45,7 @@ def joint_logistic(X: Any, Y: np.ndarray, C: float, max_iter: int, tol: float = 
     return result.x[: d * k].reshape(d, k).T.copy(), result.x[d * k :].copy()
 
 
+@register_router("linear")
 class LinearRouter(BaseRouter):
     """Per-candidate linear estimates of the objective (or of the one-hot label with ``target="labels"``).
 
@@ -132,10 +134,6 @@ class LinearRouter(BaseRouter):
     def _estimate(self, X: Any, tasks: np.ndarray | None) -> np.ndarray:
         scores = np.asarray(X @ self.coef_.T) + self.intercept_
         return _sigmoid(scores) if self.kind == "logistic" else scores
-
-    def _state(self) -> dict[str, Any]:
-        state = {"coef_": self.coef_, "intercept_": self.intercept_, "alpha_": self.alpha_, "C_": self.C_}
-        return state | ({} if self.cv_scores_ is None else {"cv_scores_": self.cv_scores_})
 
     def _load_state(self, state: dict[str, Any]) -> None:
         state.setdefault("cv_scores_", None)

@@ -34,8 +34,9 @@ import numpy as np
 from scipy.optimize import minimize
 
 from fusionbench.fusion.blas import blas_threads
-from fusionbench.fusion.routers.base import BaseRouter, FitData
+from fusionbench.fusion.routers.base import BaseRouter, FitData, RouterTags
 from fusionbench.fusion.routers.penalty import MF_ALPHAS, cross_validate_penalty
+from fusionbench.fusion.routers.registry import register_router
 from fusionbench.fusion.routers.tradeoffs import Tradeoff
 
 _PAIR_CHUNK = 1024
@@ -82,6 +83,7 @@ def pairwise_loss(scores: np.ndarray, target: np.ndarray) -> tuple[float, np.nda
     return total / n_pairs, grad / n_pairs
 
 
+@register_router("mf")
 class MFRouter(BaseRouter):
     """Bilinear matrix factorisation of queries x candidates, trained with scipy's L-BFGS (no torch needed).
 
@@ -90,7 +92,7 @@ class MFRouter(BaseRouter):
     (``alpha_``, with ``cv_scores_`` per ``MF_ALPHAS`` value).
     """
 
-    _supports_mask = True
+    router_tags = RouterTags(supports_missing_mask=True)
 
     def __init__(
         self,
@@ -192,14 +194,6 @@ class MFRouter(BaseRouter):
 
     def _estimate(self, X: Any, tasks: np.ndarray | None) -> np.ndarray:
         return _sigmoid(np.asarray(X @ self.W_) @ self.V_.T + self.b_)
-
-    def _state(self) -> dict[str, Any]:
-        state = {"W_": self.W_, "V_": self.V_, "b_": self.b_, "loss_": self.loss_, "n_iter_": self.n_iter_}
-        state |= {"alpha_": self.alpha_, "population_embedding_": self.population_embedding_}
-        state |= {"population_bias_": self.population_bias_, "unobserved_": self.unobserved_}
-        if self.cv_scores_ is not None:
-            state["cv_scores_"] = self.cv_scores_
-        return state
 
     def _load_state(self, state: dict[str, Any]) -> None:
         state.setdefault("cv_scores_", None)

@@ -10,6 +10,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPRegressor
 
 from fusionbench.fusion.routers.base import BaseRouter, FitData
+from fusionbench.fusion.routers.registry import register_router
 from fusionbench.fusion.routers.tradeoffs import LabelMode, Tradeoff
 
 _ACTIVATIONS = {
@@ -30,6 +31,7 @@ def mlp_forward(X: Any, coefs: list[np.ndarray], intercepts: list[np.ndarray], a
     return hidden
 
 
+@register_router("mlp")
 class MLPRouter(BaseRouter):
     """A multi-output ``MLPRegressor`` from features to every candidate's objective (``target="scores"``) or
     one-hot label (``target="labels"``); ``per_candidate=True`` fits one network per candidate instead.

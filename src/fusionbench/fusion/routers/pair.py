@@ -7,10 +7,12 @@ from typing import Any
 import numpy as np
 from sklearn.base import clone
 
-from fusionbench.fusion.routers.base import BaseRouter, FitData
+from fusionbench.fusion.routers.base import BaseRouter, FitData, RouterTags
 from fusionbench.fusion.routers.linear import LinearRouter
+from fusionbench.fusion.routers.registry import register_router
 
 
+@register_router("pair")
 class PairRouter(BaseRouter):
     """Route between ``strong`` and ``weak`` (names or column indices of ``Y``) with any fusionbench router.
 
@@ -22,7 +24,7 @@ class PairRouter(BaseRouter):
     ``predict`` indexes the full matrix. :meth:`sweep` runs RouteLLM's threshold sweep (APGR, CPT).
     """
 
-    _applies_tradeoff = False
+    router_tags = RouterTags(applies_tradeoff=False)
 
     def __init__(
         self,
@@ -107,6 +109,3 @@ class PairRouter(BaseRouter):
         if perf.ndim != 2 or perf.shape != (len(rate), len(self.candidates_)):
             raise ValueError(f"Y must be [{len(rate)}, {len(self.candidates_)}], got {perf.shape}")
         return threshold_sweep(perf[:, self.strong_index_], perf[:, self.weak_index_], rate, n_thresholds=n_thresholds)
-
-    def _state(self) -> dict[str, Any]:
-        return {"router_": self.router_, "strong_index_": self.strong_index_, "weak_index_": self.weak_index_}

@@ -11,9 +11,17 @@ A router folder holds:
   classifier) *and* ``save_pretrained(..., allow_pickle=True)`` was asked for; loading it needs ``trust=True``,
   because unpickling runs code.
 
-Loading builds only fusionbench router classes (from the registry) and allow-listed scikit-learn estimators,
-after every parameter was checked (:mod:`fusionbench.fusion.routers.persistence_checks`); anything else, a
-pickle included, needs ``trust=True``. A damaged folder is one :class:`DamagedRouterError` naming the file.
+Loading builds only registered router classes (:mod:`fusionbench.fusion.routers.registry`) and allow-listed
+scikit-learn estimators, after every parameter was checked (:mod:`fusionbench.fusion.routers.persistence_checks`);
+anything else, a pickle included, needs ``trust=True``. A router of an installed package (an entry point of
+the ``fusionbench.routers`` group) loads without ``trust``: it is installed code, imported as any installed
+package is, and ``config.json`` only names a registered class, never a module to import. A damaged folder is
+one :class:`DamagedRouterError` naming the file.
+
+The fitted state saved is every public attribute ending in ``_`` (scikit-learn's fitted-attribute rule) beyond
+the common ones ``config.json`` holds, less the class's ``_rebuilt_on_load``; a router overrides ``_state``
+/ ``_load_state`` only for values that arrays, sparse matrices, lists of arrays, sub-routers and JSON cannot
+hold as they are.
 """
 
 from __future__ import annotations
@@ -51,6 +59,10 @@ __all__ = [
     "load_router_folder",
 ]
 _COMMON_FITTED = COMMON_FITTED
+#: Fitted attributes config.json holds under their own keys (not in the state).
+_COMMON_STATE = frozenset(
+    {"candidates_", "n_features_in_", "tradeoff_", "cost_mean_", "cost_by_task_", "featurizer_spec_", *COMMON_FITTED}
+)
 
 
 def _version() -> str:
@@ -144,9 +156,14 @@ def _jsonable(value: Any) -> bool:
 class PretrainedMixin:
     """``save_pretrained(path)`` and ``from_pretrained(path)`` for fitted routers."""
 
+    #: Fitted attributes ``_load_state`` rebuilds from the saved ones (not saved; e.g. a search index).
+    _rebuilt_on_load: tuple[str, ...] = ()
+
     def _state(self) -> dict[str, Any]:
-        """Fitted values beyond the common ones: arrays, sparse matrices, lists of arrays, sub-routers, JSON."""
-        return {}
+        """Fitted values beyond the common ones: every public ``*_`` attribute but ``_rebuilt_on_load`` (arrays,
+        sparse matrices, lists of arrays, sub-routers, JSON; anything else needs an override or pickle)."""
+        skip = _COMMON_STATE | set(self._rebuilt_on_load)
+        return {k: v for k, v in vars(self).items() if k.endswith("_") and not k.startswith("_") and k not in skip}
 
     def _load_state(self, state: dict[str, Any]) -> None:
         for name, value in state.items():
@@ -161,8 +178,10 @@ class PretrainedMixin:
         from sklearn.utils.validation import check_is_fitted
 
         from fusionbench.fusion.routers.base import BaseRouter
+        from fusionbench.fusion.routers.registry import router_name
 
         check_is_fitted(self, "candidates_")
+        router_name(type(self))  # an unregistered class could be saved but never loaded: refused here
         folder = Path(path)
         folder.mkdir(parents=True, exist_ok=True)
         spec = self._featurizer_spec(featurizer)

@@ -4,7 +4,9 @@ and bounded, pickle-free reads of its JSON and arrays.
 A saved router folder is data, never code. Without ``trust=True`` (``--trust``):
 
 * a router class (``class`` of ``config.json``, a ``__router__`` parameter) must be in the router registry
-  (:data:`fusionbench.fusion.routers.ROUTER_CLASSES`); nothing is imported by a name the file chooses;
+  (:func:`fusionbench.fusion.routers.registry.router_classes`: the tree's routers, those your code registered
+  and the ``fusionbench.routers`` entry points of installed distributions); nothing is imported by a name the
+  file chooses;
 * a scikit-learn estimator (``__sklearn__``) must be one of :data:`ALLOWED_ESTIMATORS`, looked up by name in a
   table this module builds, and its parameters must be keys of the class's ``get_params()``;
 * every parameter value is plain JSON or one of the tags the writer emits (``__tuple__``, ``__dict__``,
@@ -127,9 +129,10 @@ def max_state_bytes() -> int:
 
 # ---------------------------------------------------------------- classes
 def router_classes() -> dict[str, type]:
-    from fusionbench.fusion import routers
+    """Class name -> class of every registered router (what a folder may build)."""
+    from fusionbench.fusion.routers.registry import router_classes as registered
 
-    return routers.ROUTER_CLASSES
+    return registered()
 
 
 @functools.cache

@@ -9,7 +9,8 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 
-from fusionbench.fusion.routers.base import BaseRouter, FitData
+from fusionbench.fusion.routers.base import BaseRouter, FitData, RouterTags
+from fusionbench.fusion.routers.registry import register_router
 from fusionbench.fusion.routers.tradeoffs import ALL, Tradeoff
 
 
@@ -17,6 +18,7 @@ def _task_strings(tasks: np.ndarray) -> np.ndarray:
     return np.asarray([str(t) for t in tasks], dtype=object)
 
 
+@register_router("per_task")
 class PerTaskRouter(BaseRouter):
     """Each query goes to its task's best candidate on train (mean reward under ``tradeoff``, cheapest on ties).
 
@@ -25,6 +27,8 @@ class PerTaskRouter(BaseRouter):
     ``LogisticRegression`` on the features, fitted on the training tasks) labels queries without a task or
     with an unseen one, so a subject router trained on one benchmark routes another (Bench-CoE's OOD use).
     """
+
+    router_tags = RouterTags(takes_tasks=True, requires_features=False)
 
     def __init__(
         self,
