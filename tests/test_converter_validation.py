@@ -318,3 +318,23 @@ def test_files_beside_the_data_are_checked_too(tmp_path: Path) -> None:
     scores.write_text("[" * 100_000 + "]" * 100_000)
     with pytest.raises(BadInputError, match=r"train\.json: a JSON value nested too deeply"):
         from_external("llmrouter", root)
+
+
+def test_routellm_question_and_contamination_records_of_another_shape(tmp_path: Path) -> None:
+    folder = tmp_path / "mt_bench"
+    folder.mkdir()
+    (folder / "question.jsonl").write_text(json.dumps({"question_id": 1, "turns": ["Write."]}) + "\n[1, 2]\n")
+    (folder / "judgements.jsonl").write_text("")
+    with pytest.raises(BadInputError) as caught:
+        from_external("routellm-mt_bench", folder, decontaminate=False)
+    assert str(caught.value) == (
+        f"{folder / 'question.jsonl'}, line 2: expected an object with 'question_id' and 'turns' (a list of texts)"
+    )
+    (folder / "question.jsonl").write_text(json.dumps({"question_id": 1, "turns": ["Write."]}) + "\n")
+    (folder / "contaminated_prompts.jsonl").write_text('{"eval_prompt": 12345}\n')
+    with pytest.raises(BadInputError) as caught:
+        from_external("routellm-mt_bench", folder)
+    assert (
+        str(caught.value)
+        == f"{folder / 'contaminated_prompts.jsonl'}, line 1: expected an object with the text field 'eval_prompt'"
+    )

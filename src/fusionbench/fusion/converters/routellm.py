@@ -49,7 +49,14 @@ def _contaminated(folder: Path) -> list[str]:
     path = folder / "contaminated_prompts.jsonl"
     if not path.is_file():
         raise FileNotFoundError(f"{path}: missing; pass decontaminate=False to convert without it")
-    return [item["eval_prompt"] for _, item in read_jsonl(path)]
+    return [_field(path, number, item, "eval_prompt") for number, item in read_jsonl(path)]
+
+
+def _field(path: Path, number: int, item: object, key: str) -> str:
+    """``item[key]``, a text, or an error naming the file and line."""
+    if not isinstance(item, dict) or not isinstance(item.get(key), str):
+        raise BadInputError(str(path), f"expected an object with the text field {key!r}", line=number)
+    return item[key]
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
@@ -182,7 +189,13 @@ def convert_mt_bench(
 ) -> RoutingData:
     """RouteLLM's MT-Bench judgements: 80 questions, GPT-4 grades (1-10) normalised to [0, 1]."""
     folder = _evals_dir(path, "mt_bench")
-    questions = [item for _, item in read_jsonl(folder / "question.jsonl")]
+    questions = []
+    for number, item in read_jsonl(folder / "question.jsonl"):
+        turns = item.get("turns") if isinstance(item, dict) else None
+        if not isinstance(turns, list) or not turns or not isinstance(turns[0], str) or "question_id" not in item:
+            message = "expected an object with 'question_id' and 'turns' (a list of texts)"
+            raise BadInputError(str(folder / "question.jsonl"), message, line=number)
+        questions.append(item)
     grades: dict[tuple[int, str], dict[int, float]] = {}
     file = folder / "judgements.jsonl"
     check = ValueCheck(file, lenient=lenient)
