@@ -3,7 +3,8 @@
 Per task, per (task, candidate) and over everything: Cohen's kappa between the thresholded judge score and the
 thresholded ground-truth score (kappa, not % agreement), the judge's AUROC for correctness
 (:func:`fusionbench.metrics.auroc`), and per task whether ranking the candidates by mean judge score gives the
-order of their mean ground-truth score (Kendall's tau-b with a bootstrap CI over the task's queries). A task
+order of their mean ground-truth score (Kendall's tau-b with a bootstrap CI over the task's queries; ``(all)``:
+the means over every query). A task
 whose kappa is below ``min_kappa`` is flagged.
 
 Judge failures: the release stored failed judge calls as 0.0, indistinguishable from a real 0. With
@@ -89,10 +90,7 @@ def judge_agreement(
                 )
             )
         rows += scope_rows
-        if task != ALL:
-            ranking.append(
-                _ranking(task, judge[rows_mask], truth[rows_mask], judged[rows_mask], n_boot, seed, confidence)
-            )
+        ranking.append(_ranking(task, judge[rows_mask], truth[rows_mask], judged[rows_mask], n_boot, seed, confidence))
     return JudgeAgreement(table(rows), table(ranking), zero_fails, threshold, min_kappa)
 
 
