@@ -39,8 +39,6 @@ def _harness(payload):
             resource.setrlimit(which, (value, value))
         except (ValueError, OSError):
             pass
-    import ctypes  # here, while the interpreter is surely readable
-
     uid = payload["uid"]
     if uid is not None:  # started as root: become an unprivileged user before any program code runs
         try:
@@ -53,9 +51,19 @@ def _harness(payload):
         if os.getresuid() != (uid, uid, uid) or os.getresgid() != (uid, uid, uid):
             os.write(2, b"fusionbench-sandbox: the uid drop did not hold\n")
             os._exit(SETUP_FAILED)
-    if ctypes.CDLL(None).prctl(4, 0, 0, 0, 0) != 0:  # PR_SET_DUMPABLE 0: no ptrace, no /proc/<judge>/mem
-        os.write(2, b"fusionbench-sandbox: could not make the judge non-dumpable\n")
-        os._exit(SETUP_FAILED)
+    # The judge must not be dumpable (no ptrace, no /proc/<judge>/mem for a process of the same uid). A uid
+    # drop from root already made it so (fs.suid_dumpable 0 or 2), which shows as /proc/self owned by root;
+    # otherwise say so with prctl (ctypes costs a child ~10 ms to import, so only then).
+    try:
+        dumpable = os.getuid() == 0 or os.stat("/proc/self/environ").st_uid != 0
+    except OSError:
+        dumpable = True
+    if dumpable:
+        import ctypes
+
+        if ctypes.CDLL(None).prctl(4, 0, 0, 0, 0) != 0:  # PR_SET_DUMPABLE 0
+            os.write(2, b"fusionbench-sandbox: could not make the judge non-dumpable\n")
+            os._exit(SETUP_FAILED)
     for folder in payload["site_packages"]:  # run with -S: no .pth file of the scorer's environment runs here
         if folder not in sys.path:
             sys.path.append(folder)
