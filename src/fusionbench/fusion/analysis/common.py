@@ -8,8 +8,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from fusionbench.fusion.evaluation.bootstrap import interval
-from fusionbench.metrics.routing import bootstrap_weights
+from fusionbench.fusion.evaluation.bootstrap import bootstrap_weights, interval
 
 #: a score at or above this counts as correct (the release's scores are 0/1 for most tasks; F1-like scores
 #: and judge grades in [0, 1] are thresholded at the midpoint)

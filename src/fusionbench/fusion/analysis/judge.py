@@ -22,9 +22,8 @@ import pyarrow as pa
 
 from fusionbench.fusion.analysis.common import cohen_kappa, correct, table, task_order
 from fusionbench.fusion.data import RoutingData
-from fusionbench.fusion.evaluation.bootstrap import interval
+from fusionbench.fusion.evaluation.bootstrap import bootstrap_weights, interval
 from fusionbench.metrics import auroc
-from fusionbench.metrics.routing import bootstrap_weights
 
 ALL = "(all)"
 
