@@ -152,6 +152,15 @@ def test_a_correct_small_router_passes_and_each_broken_one_fails_its_check(scrat
     assert "not parameters: ['cache']" in failed.value.failures["check_declared"]
     assert "only pickle can save" in failed.value.failures["check_save_load"]
 
+    # a capability mis-declared: routes that depend on X under requires_features=False
+    tags = {"router_tags": RouterTags(requires_features=False)}
+    blind = _registered(type("BlindKnnRouter", (KNNRouter,), tags), "blind_knn")
+    scratch_names.append("blind_knn")
+    with pytest.raises(RouterCheckError) as failed:
+        check_router(blind(n_neighbors=5))
+    assert set(failed.value.failures) == {"check_declared_needs"}
+    assert "requires_features=False" in failed.value.failures["check_declared_needs"]
+
     # not registered: its folder could never be loaded
     with pytest.raises(RouterCheckError, match="is not a registered router") as failed:
         check_router(type("LooseRouter", (_Base,), {})())

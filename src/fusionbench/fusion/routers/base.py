@@ -82,7 +82,7 @@ class RouterTags:
     supports_missing_mask: bool = False
     #: routes by task labels: ``fit`` needs ``tasks=`` (predict may resolve them itself)
     takes_tasks: bool = False
-    #: the routes depend on the query features ``X`` (False: one answer per task or for every query)
+    #: the routes may depend on the query features ``X`` (False: never, whatever the parameters: best single)
     requires_features: bool = True
     #: the utility is a trade-off's reward of estimates, so any trade-off applies at route time (False: the
     #: router's own score, e.g. a random draw or a win rate)

@@ -22,8 +22,9 @@ The checks, on a small seeded problem (120 queries, 6 features, 3 candidates wit
   ``*_`` attributes and routes;
 * ``check_refuses_nan``: a NaN cell is refused unless ``missing="drop"`` (counted) or ``"mask"`` where
   ``supports_missing_mask`` is declared (else ``NotSupported``); NaN features are refused;
-* ``check_declared_needs``: ``needs_cost`` / ``takes_tasks`` routers refuse to fit without them, and a
-  cost trade-off without cost is refused;
+* ``check_declared_needs``: ``needs_cost`` / ``takes_tasks`` routers refuse to fit without them, a router
+  declaring ``requires_features=False`` routes the same whatever the feature values, and a cost trade-off
+  without cost is refused;
 * ``check_cost_routing``: weighing cost more never routes a query to a dearer predicted cost (the argmax of
   ``p - λc`` has a non-increasing cost in ``λ``), and cost routing picks the cheapest candidate more often.
 """
@@ -221,6 +222,13 @@ def check_declared_needs(router: BaseRouter) -> None:
         assert "cost" in message, f"the refusal does not name cost: {message}"
     if tags.takes_tasks:
         _raises(ValueError, lambda: _fit(clone(router), data, tasks=None), "fit without tasks (takes_tasks)")
+    if not tags.requires_features and not tags.reads_truth:
+        fitted = _fit(clone(router), data)
+        other = np.ones_like(data.X_new)
+        same = np.array_equal(
+            fitted.predict(data.X_new, tasks=data.tasks_new), fitted.predict(other, tasks=data.tasks_new)
+        )
+        assert same, "routes depend on the feature values, but requires_features=False is declared"
     if "tradeoff" in declared_params(type(router)):
         costly = clone(router).set_params(tradeoff="balance")
         message = _raises(ValueError, lambda: _fit(costly, data, cost=None), "a cost trade-off without cost")

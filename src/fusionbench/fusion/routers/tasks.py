@@ -28,7 +28,7 @@ class PerTaskRouter(BaseRouter):
     with an unseen one, so a subject router trained on one benchmark routes another (Bench-CoE's OOD use).
     """
 
-    router_tags = RouterTags(takes_tasks=True, requires_features=False)
+    router_tags = RouterTags(takes_tasks=True)  # features: the classifier's, for queries without a known task
 
     def __init__(
         self,
