@@ -6,6 +6,7 @@ folder's config.json cannot make fusionbench import a module that is not a regis
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -90,9 +91,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     bad_table = '[project.entry-points."fusionbench.routers"]\nbroken = "broken_router:BrokenRouter"\n'
     bad = _package(root, "broken-router", "broken_router", "raise ImportError('a dependency is missing')\n", bad_table)
     target = root / "site"
+    # setuptools in this environment builds offline; without it (Python >= 3.12 venvs) pip fetches it
+    offline = ["--no-build-isolation", "--no-index"] if importlib.util.find_spec("setuptools") else []
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--no-index",
-         "--target", str(target), str(good), str(bad)],
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", *offline, "--target", str(target), str(good),
+         str(bad)],
         check=True, capture_output=True, text=True,
     )  # fmt: skip
     return target
