@@ -46,6 +46,10 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["--sandbox"] and argv[2:3] == ["eval"]:  # `fusionbench --sandbox weak eval ...` too
+        if argv[1] == "weak":
+            os.environ["FUSIONBENCH_ALLOW_WEAK_SANDBOX"] = "1"
+        argv = argv[2:]
     if argv[:1] == ["eval"]:  # everything after `eval` belongs to lm-eval, unparsed
         from fusionbench.harness import run_lm_eval
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import datasets
 
-from fusionbench.metrics import QA_TASKS, score_details
+from fusionbench.metrics import QA_TASKS, SandboxUnavailableError, score_details
 from fusionbench.schema import SCORER_FIELDS
 
 log = logging.getLogger("fusionbench.harness")
@@ -164,6 +164,8 @@ def process_results(doc: Mapping[str, Any], results: Sequence[str]) -> dict[str,
     task = doc["task"]
     response = results[0] if results else None
     details = score_details(task, response, doc["ground_truth"], **score_fields(doc)) or {}
+    if details.get("status") == "unscored":  # lm-eval has no null score: stop, saying why and how to fix it
+        raise SandboxUnavailableError(details["stderr"])
     out = {"acc": float(details.get("acc", 0.0))}
     if task in QA_TASKS:
         out["f1"] = float(details.get("f1", 0.0))
