@@ -120,7 +120,7 @@ def test_an_installed_router_works_end_to_end(site: Path, tmp_path: Path) -> Non
     assert summary["codes"] == {"train": 0, "eval": 0, "benchmark": 0}
     assert summary["loaded"] == "centroid_router.CentroidRouter" and summary["config_class"] == "CentroidRouter"
     evaluation = json.loads((tmp_path / "eval.json").read_text())["evaluations"]["performance_first"]
-    assert evaluation["n_queries"] == 381 and {"centroid", "best_single", "oracle"} <= set(evaluation["rows"])
+    assert evaluation["n_queries"] == 381 and {"centroid", "oracle"} <= set(evaluation["rows"])
     assert 0.0 < evaluation["rows"]["centroid"]["perf"]["value"] <= 1.0
     assert "centroid" in (tmp_path / "eval-report" / "report.md").read_text()
     bench = json.loads((tmp_path / "bench-report" / "report.json").read_text())
