@@ -37,7 +37,7 @@ def test_train_eval_predict_on_the_embedded_real_data(knn_dir, tmp_path, capsys)
     payload = json.loads((tmp_path / "eval.json").read_text())
     result = payload["evaluations"]["performance_first"]
     assert result["leakage"][0]["n_leaked"] == 0 and result["n_queries"] == 381
-    assert set(result["rows"]) == {"knn", "best_single", "per_task", "random", "oracle"}
+    assert set(result["rows"]) == {"knn", "best_single_train", "per_task", "random", "oracle"}
     assert result["rows"]["knn"]["perf"]["ci"] is not None and "cost" not in result["rows"]["knn"]
     choices = tmp_path / "choices.parquet"
     assert main(["route", "predict", str(knn_dir), "--out", str(choices)]) == 0

@@ -69,7 +69,7 @@ def test_no_training_data_is_refused_unless_the_check_is_waived():
         evaluate({"r": [0] * len(test)}, test, n_boot=0, protocol="fusionfactory")
     waived = evaluate({"r": [0] * len(test)}, test, n_boot=0, protocol="fusionfactory", allow_overlap=True)
     assert waived.leakage[0]["checked"] is False
-    assert "best_single" not in waived.baselines and any("no training data" in n for n in waived.notes)
+    assert "best_single_train" not in waived.baselines and any("no training data" in n for n in waived.notes)
 
 
 def test_a_naive_split_is_only_evaluated_when_declared_transductive():
@@ -86,26 +86,26 @@ def test_paired_differences_use_the_same_resamples():
     rng = np.random.default_rng(1)
     router = np.where(rng.random(len(test)) < 0.7, test.performance.argmax(axis=1), 0)
     result = evaluate({"r": router}, test, train=train, n_boot=400, seed=7)
-    picks_best = result.choice_counts["best_single"]
+    picks_best = result.choice_counts["best_single_train"]
     best = test.candidates.index(next(iter(picks_best)))  # one candidate for every query
     rows = np.arange(len(test))
     diff = test.performance[rows, router] - test.performance[:, best]
     replicate = np.concatenate([w @ diff / w.sum(axis=1) for w in bootstrap_weights(len(test), 400, 7)])
     expected = np.percentile(replicate, [2.5, 97.5])
-    paired = result.paired()["r"]["vs_best_single"]["perf"]
+    paired = result.paired()["r"]["vs_best_single_train"]["perf"]
     assert paired["value"] == pytest.approx(diff.mean())
     np.testing.assert_allclose(paired["ci"], expected)
     assert paired["verdict"] == ("better" if expected[0] > 0 else "worse" if expected[1] < 0 else "n.s.")
     # pairing: the CI of the difference is narrower than the two marginal CIs combined
     rows_ci = result.rows()
     width = lambda c: c[1] - c[0]  # noqa: E731
-    assert width(paired["ci"]) < width(rows_ci["r"]["perf"]["ci"]) + width(rows_ci["best_single"]["perf"]["ci"])
+    assert width(paired["ci"]) < width(rows_ci["r"]["perf"]["ci"]) + width(rows_ci["best_single_train"]["perf"]["ci"])
 
 
 def test_baselines_are_fitted_on_train_and_oracle_is_per_query():
     train, test = _split(_data())
     result = evaluate({"r": [1] * len(test)}, test, train=train, n_boot=0)
-    assert result.systems == ["r", "best_single", "per_task", "random", "oracle"]
+    assert result.systems == ["r", "best_single_train", "per_task", "random", "oracle"]
     per_task = result.by_task()["per_task"]
     assert set(per_task) == {"gsm8k", "boolq"}
     expected_oracle = test.performance.max(axis=1).mean()
@@ -160,12 +160,12 @@ def test_a_candidate_unseen_in_training_and_unseen_tasks_are_counted():
     data = _data()
     train, test = _split(data)
     result = evaluate({"r": [2] * len(test)}, test, train=train.without_candidates(["large"]), n_boot=0)
-    assert "large/direct" not in result.choice_counts["best_single"]  # baselines choose among trained candidates
+    assert "large/direct" not in result.choice_counts["best_single_train"]  # baselines choose among trained candidates
     spec = splits.task_ood(data, holdout_tasks=["boolq"], val_size=0.0)
     ood_train, _, ood_test = splits.apply(data, spec)
     ood = evaluate({"r": [0] * len(ood_test)}, ood_test, train=ood_train, n_boot=0)
     assert any("40 test queries have tasks unseen in training (boolq)" in note for note in ood.notes)
-    assert ood.value("per_task") == ood.value("best_single")
+    assert ood.value("per_task") == ood.value("best_single_train")
 
 
 def test_seed_average_is_the_replicate_mean():
@@ -176,7 +176,7 @@ def test_seed_average_is_the_replicate_mean():
         parts.append(evaluate({"r": test.performance.argmax(axis=1)}, test, train=train, n_boot=100, seed=seed))
     mean = RoutingEvaluation.average(parts)
     assert mean.seeds == [0, 1]
-    assert mean.value("best_single") == pytest.approx(np.mean([p.value("best_single") for p in parts]))
+    assert mean.value("best_single_train") == pytest.approx(np.mean([p.value("best_single_train") for p in parts]))
     j = mean.replicates.index(("r", "perf"))
     np.testing.assert_allclose(mean.replicates.draws[:, j], np.mean([p.replicates.draws[:, j] for p in parts], axis=0))
     assert "seed average" in mean.to_dict()["ci_method"]

@@ -34,7 +34,7 @@ def test_a_router_trained_without_the_model_is_evaluated_with_it(data):
     router = KNNRouter(n_neighbors=50).fit(X_train, train.performance, candidates=list(train.candidates))
     result = evaluate({"knn": router}, test, train=train, X=transform(featurizer, test), n_boot=200)
     assert f"{HELD_OUT}/direct" not in result.choice_counts["knn"]  # it cannot choose what it never saw
-    assert f"{HELD_OUT}/direct" not in result.choice_counts["best_single"]
+    assert f"{HELD_OUT}/direct" not in result.choice_counts["best_single_train"]
     assert result.value("oracle") >= result.value("knn")
     assert result.rows()["knn"]["perf"]["ci"] is not None
 

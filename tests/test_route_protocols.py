@@ -95,10 +95,10 @@ def test_fusionfactory_protocol_reproduces_the_hand_computed_table():
     assert _value(pf, "oracle", "cost") == pytest.approx(2.6 / 3)  # row-order ties: c0 on q1, c1 on q3
     assert pf.choice_counts["oracle"] == {"c0": 1, "c1": 2}
     assert _value(pf, "random", "perf") == pytest.approx((2 / 3 + 1 / 2 + 2 / 3) / 3)
-    assert _value(pf, "best_single", "perf") == pytest.approx(1.0)
-    assert _value(pf, "best_single", "cost") == pytest.approx(2.2 / 3)
+    assert _value(pf, "best_single_train", "perf") == pytest.approx(1.0)
+    assert _value(pf, "best_single_train", "cost") == pytest.approx(2.2 / 3)
     assert _value(pf, "per_task", "cost") == pytest.approx(1.2 / 3)
-    assert pf.paired()["r"]["vs_best_single"]["perf"]["value"] == pytest.approx(-0.5)
+    assert pf.paired()["r"]["vs_best_single_train"]["perf"]["value"] == pytest.approx(-0.5)
     assert _value(results["balance"], "r", "reward") == pytest.approx(0.4 / 3)
     assert _value(results["balance"], "oracle", "reward") == pytest.approx((0.4 + 0.25 + 0.5) / 3)
     assert _value(results["cost_first"], "r", "reward") == pytest.approx(-0.26 / 3)

@@ -86,12 +86,12 @@ def test_the_report_folder(report):
         "linear",
         "knn-labels",
         "carrot",
-        "best_single",
+        "best_single_train",
         "per_task",
         "random",
         "oracle",
     }
-    assert set(table["paired"]["knn"]) == {"vs_best_single", "vs_per_task"}
+    assert set(table["paired"]["knn"]) == {"vs_best_single_train", "vs_per_task"}
     assert payload["scenarios"]["naive"]["transductive"] is True
     assert all(split["counts"]["train"] == 120 for split in payload["scenarios"]["naive"]["splits"])
     assert {s["name"] for s in payload["scenarios"]["ood"]["splits"]} == {"ood-0-0", "ood-0-1", "ood-1-0", "ood-1-1"}
@@ -126,8 +126,20 @@ def test_without_cost_data_nothing_is_zero_and_cost_aware_routers_are_skipped(tm
     assert SYNTHETIC_BANNER not in text
     assert "carrot: needs cost" in text.replace("router carrot", "carrot") and "column 'cost_usd'" in text
     row = next(line for line in text.splitlines() if line.startswith("| **knn** |"))
-    assert row.count("no cost data (column 'cost_usd')") == 4  # the Cost of Performance First and LLM Judge,
-    assert "| 0.000" not in row  # and the whole of Balance and Cost First; never a 0
+    assert "| 0.000" not in row  # never a 0
+    # the columns the data cannot fill are left out of every table, and said once why, under "Skipped"
+    tables = [line for line in text.splitlines() if line.startswith("| ")]
+    assert tables and not [line for line in tables if "no cost data" in line or ": Cost |" in line]
+    header = next(line for line in tables if line.startswith("| method |"))
+    assert header.startswith("| method | Performance First: Perf | Performance First: Reward |")
+    assert "Balance" not in header and "Cost First" not in header
+    assert "| candidate | Perf |\n" in text  # the single candidates: no Cost column
+    skipped = text.split("**Skipped**", 1)[1].split("\n## ", 1)[0]
+    for line in (
+        "- column Cost: no cost data (column 'cost_usd')",
+        "- setting balance: no cost data (column 'cost_usd')",
+    ):
+        assert text.count(line) == 1 and line in skipped
     assert "No cost-accuracy frontier: no cost data." in text
     payload = json.loads((tmp_path / "report.json").read_text())
     balance = payload["scenarios"]["id"]["protocols"]["fusionbench"]["balance"]
@@ -162,10 +174,15 @@ def test_a_router_worse_than_the_best_single_is_explained():
     fine = {"value": -0.01, "ci": [-0.03, 0.01], "verdict": "n.s."}
     settings = {
         "performance_first": {
-            "paired": {"linear": {"vs_best_single": {"perf": worse}}, "knn": {"vs_best_single": {"perf": fine}}}
+            "paired": {
+                "linear": {"vs_best_single_train": {"perf": worse}},
+                "knn": {"vs_best_single_train": {"perf": fine}},
+            }
         },
         "balance": {"available": False, "reason": "no cost data (column 'cost_usd')"},
     }
     (line,) = worse_lines(settings)
-    assert line.startswith("**linear** is significantly worse than the best single candidate under Performance First")
+    assert line.startswith(
+        "**linear** is significantly worse than the best single candidate (chosen on train) under Performance First"
+    )
     assert "-0.041 [-0.065, -0.018] ▼" in line and "over-fits" in line and "`alpha=cv` for linear" in line

@@ -9,7 +9,7 @@ import pytest
 
 from fusionbench.metrics import (
     aiq,
-    cost_save_vs_best_single,
+    cost_save_vs_best_single_oracle,
     evaluate_router,
     evaluate_routing,
     matrices_from_rows,
@@ -41,8 +41,8 @@ def test_hand_checked_metrics() -> None:
         "router_cost": 4 / 3,
         "oracle_accuracy": 1.0,
         "oracle_cost": 2.0,  # c0, c1, c2
-        "best_single_accuracy": 2 / 3,  # c1 and c2 tie at 2/3; c1 is cheaper
-        "best_single_cost": 2.0,
+        "best_single_oracle_accuracy": 2 / 3,  # c1 and c2 tie at 2/3; c1 is cheaper
+        "best_single_oracle_cost": 2.0,
         "random_accuracy": 5 / 9,
         "random_cost": 2.0,
         # t1 (q0, q1): c1 is right on both; t2 (q2): c2. Costs 2, 2, 3.
@@ -54,7 +54,7 @@ def test_hand_checked_metrics() -> None:
         # cheapest candidate at least as accurate as the router (2/3) is c1 at cost 2: 1 - (4/3) / 2
         "cost_save": 1 / 3,
         # LLMRouterBench: against the best single (c1, 2/3 at cost 2), which the router matches
-        "cost_save_vs_best_single": 1 / 3,
+        "cost_save_vs_best_single_oracle": 1 / 3,
         # cost normalised over [1, 3]: hull c0 (0, 1/3) -> router (1/6, 2/3), flat to 1
         "aiq": (1 / 3 + 2 / 3) / 2 * (1 / 6) + 2 / 3 * (5 / 6),
         # candidates alone: c0 (0, 1/3) -> c1 (1/2, 2/3), flat to 1
@@ -62,7 +62,7 @@ def test_hand_checked_metrics() -> None:
     }
     for key, value in expected.items():
         assert r[key] == pytest.approx(value), key
-    assert r["best_single"] == "c1" and r["strong"] == "c1" and r["weak"] == "c0"
+    assert r["best_single_oracle"] == "c1" and r["strong"] == "c1" and r["weak"] == "c0"
     assert r["frontier"] == ["c0", "router"]  # c1 (same accuracy, dearer) and c2 are dominated by the router
     assert r["ci"] == {}
     assert r["by_task"]["t1"]["per_task_oracle"] == "c1" and r["by_task"]["t2"]["per_task_oracle"] == "c2"
@@ -75,9 +75,9 @@ def test_perfect_router_and_undefined_cost_save() -> None:
     assert r["router_accuracy"] == 1.0 and r["gap_at_oracle"] == 0.0
     assert r["cost_save"] is None  # no single candidate reaches accuracy 1
     # ... but it beats the best single (c1, cost 2) at a higher cost (1 + 3 + 3) / 3: a negative saving
-    assert r["cost_save_vs_best_single"] == pytest.approx(1 - 7 / 6)
+    assert r["cost_save_vs_best_single_oracle"] == pytest.approx(1 - 7 / 6)
     r = evaluate_routing(PERF, COST, CANDIDATES, [0, 0, 0], TASKS, n_boot=0)
-    assert r["cost_save_vs_best_single"] is None  # less accurate (1/3) than the best single
+    assert r["cost_save_vs_best_single_oracle"] is None  # less accurate (1/3) than the best single
     r = evaluate_routing(PERF, COST, CANDIDATES, ROUTER, TASKS, strong="c2", weak=0, n_boot=0)
     assert r["strong"] == "c2" and r["weak"] == "c0" and r["pgr"] == pytest.approx(1.0)
     assert "apgr" not in r  # the point value is PGR; APGR is a sweep (threshold_sweep)
@@ -87,10 +87,10 @@ def test_cost_save_vs_best_single_over_a_sweep() -> None:
     # Operating points (accuracy, cost); the best single is at (0.7, 2.0).
     acc, cost = [0.6, 0.7, 0.75, 0.8], [0.5, 1.5, 1.0, 2.5]
     # Points at >= 0.7: cost 1.5, 1.0, 2.5 -> the largest saving is 1 - 1.0 / 2.0
-    assert cost_save_vs_best_single(acc, cost, 0.7, 2.0) == pytest.approx(0.5)
-    assert cost_save_vs_best_single(acc, cost, 0.9, 2.0) is None
+    assert cost_save_vs_best_single_oracle(acc, cost, 0.7, 2.0) == pytest.approx(0.5)
+    assert cost_save_vs_best_single_oracle(acc, cost, 0.9, 2.0) is None
     with pytest.raises(ValueError, match="equal-length"):
-        cost_save_vs_best_single(acc, cost[:2], 0.7, 2.0)
+        cost_save_vs_best_single_oracle(acc, cost[:2], 0.7, 2.0)
 
 
 def test_release_tradeoff_labels() -> None:
@@ -179,13 +179,26 @@ def test_matrices_from_rows_pivots_and_drops_incomplete_queries() -> None:
     rows[4]["performance"] = None  # q1 / m1-direct
     del rows[8]  # q2 / m1-cot
     table = pa.Table.from_pylist(rows)
-    dropped = matrices_from_rows(table)
+    with pytest.raises(ValueError, match=r"^2 \(query, candidate\) cells have no value \(first: row 1, candidate 1\)"):
+        matrices_from_rows(table)  # the default, as everywhere in fusionbench: incomplete="error"
+    dropped = matrices_from_rows(table, incomplete="drop_queries")
     assert dropped.query_ids == ["q0"] and dropped.dropped_query_ids == ["q1", "q2"]
-    assert dropped.n_missing_cells == 2 and dropped.performance.shape == (1, 3)
-    kept = matrices_from_rows(table, incomplete="keep")
-    assert kept.performance.shape == (3, 3) and int(np.isnan(kept.performance).sum()) == 2
+    assert dropped.n_missing_cells == 2 and dropped.performance.shape == (1, 3) and dropped.dropped_candidates == []
+    narrow = matrices_from_rows(table, incomplete="drop_candidates")
+    assert narrow.candidates == ["m0/direct"] and narrow.dropped_candidates == ["m1/direct", "m1/cot"]
+    assert narrow.query_ids == ["q0", "q1", "q2"] and narrow.performance.tolist() == PERF[:, :1].tolist()
+    assert narrow.n_missing_cells == 2 and narrow.dropped_query_ids == []
+    with pytest.warns(DeprecationWarning, match="incomplete='drop' is now incomplete='drop_queries'"):
+        old = matrices_from_rows(table, incomplete="drop")
+    assert old.query_ids == dropped.query_ids and np.array_equal(old.performance, dropped.performance)
+    with pytest.raises(ValueError, match="incomplete='keep' was removed"):
+        matrices_from_rows(table, incomplete="keep")
+    with pytest.raises(ValueError, match="incomplete must be one of"):
+        matrices_from_rows(table, incomplete="drop_rows")
+    with_nan = PERF.astype(float).copy()
+    with_nan[1, 1] = np.nan
     with pytest.raises(ValueError, match="finite"):
-        evaluate_routing(kept.performance, kept.cost, kept.candidates, [0, 0, 0], n_boot=0)
+        evaluate_routing(with_nan, COST, CANDIDATES, [0, 0, 0], n_boot=0)
     with pytest.raises(ValueError, match="two rows"):
         matrices_from_rows([*_rows(), _rows()[0]])
 
@@ -195,9 +208,11 @@ def test_matrices_from_a_dataset_and_repriced() -> None:
 
     from_dataset = matrices_from_rows(datasets.Dataset.from_list(_rows()))
     assert np.array_equal(from_dataset.performance, PERF)
-    repriced = matrices_from_rows(_rows(), price_sheet="illustrative-output-4x")
-    # m0 and m1 are not in the sheet: every cell is unpriced, every query dropped and counted.
-    assert repriced.query_ids == [] and repriced.n_missing_cells == 9
+    # m0 and m1 are not in the sheet: every cell is unpriced, counted; dropping them leaves nothing.
+    with pytest.raises(ValueError, match=r"^9 \(query, candidate\) cells have no value"):
+        matrices_from_rows(_rows(), price_sheet="illustrative-output-4x")
+    with pytest.raises(ValueError, match="every query has a missing cell"):
+        matrices_from_rows(_rows(), price_sheet="illustrative-output-4x", incomplete="drop_queries")
 
 
 def test_evaluate_router_matches_choices_by_query_id() -> None:
@@ -216,7 +231,7 @@ def test_on_the_sample_export(sample_export) -> None:
         for p in sorted(sample_export.glob("data/*/train-*.parquet"))
         if p.parent.name not in ("queries", "models")
     ]
-    matrices = matrices_from_rows(pads.dataset(files).to_table())
+    matrices = matrices_from_rows(pads.dataset(files).to_table(), incomplete="drop_queries")
     assert len(matrices.candidates) == 40 and len(matrices.query_ids) + len(matrices.dropped_query_ids) > 0
     r = evaluate_routing(
         matrices.performance,
@@ -226,7 +241,6 @@ def test_on_the_sample_export(sample_export) -> None:
         matrices.tasks,
         n_boot=50,
     )
-    assert (
-        r["gap_at_oracle"] == 0.0 and r["oracle_accuracy"] >= r["per_task_oracle_accuracy"] >= r["best_single_accuracy"]
-    )
-    assert r["best_single_accuracy"] >= r["random_accuracy"] and r["aiq"] >= r["aiq_candidates"]
+    assert r["gap_at_oracle"] == 0.0
+    assert r["oracle_accuracy"] >= r["per_task_oracle_accuracy"] >= r["best_single_oracle_accuracy"]
+    assert r["best_single_oracle_accuracy"] >= r["random_accuracy"] and r["aiq"] >= r["aiq_candidates"]

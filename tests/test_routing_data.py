@@ -127,7 +127,7 @@ def test_from_export_matches_an_independent_pivot(sample_export):
     data = RoutingData.from_export(sample_export, "train", incomplete="drop_queries")
     assert data.synthetic and data.featurizer["kind"] == "stored"
     rows = _responses(sample_export, "train")
-    reference = matrices_from_rows(rows, incomplete="drop")
+    reference = matrices_from_rows(rows, incomplete="drop_queries")
     assert sorted(data.query_ids.tolist()) == sorted(reference.query_ids)
     assert set(data.candidates) == set(reference.candidates)
     order = [data.query_ids.tolist().index(q) for q in reference.query_ids]
@@ -152,7 +152,7 @@ def test_from_export_texts_and_embeddings_come_from_the_queries_table(sample_exp
 
 
 def test_from_export_incomplete_default_is_an_error_naming_the_cell(sample_export):
-    missing = matrices_from_rows(_responses(sample_export), incomplete="keep").n_missing_cells
+    missing = matrices_from_rows(_responses(sample_export), incomplete="drop_queries").n_missing_cells
     with pytest.raises(IncompleteDataError, match=rf"{missing} \(query, candidate\) cells have no performance"):
         RoutingData.from_export(sample_export)
     dropped = RoutingData.from_export(sample_export, incomplete="drop_candidates")

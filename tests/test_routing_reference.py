@@ -70,8 +70,8 @@ def ref_stats(perf, cost, chosen, tasks, strong, weak) -> dict:
         "router_cost": router_cost,
         "oracle_accuracy": np.mean([perf[q, oracle[q]] for q in range(n)]),
         "oracle_cost": np.mean([cost[q, oracle[q]] for q in range(n)]),
-        "best_single_accuracy": cand_acc[best],
-        "best_single_cost": cand_cost[best],
+        "best_single_oracle_accuracy": cand_acc[best],
+        "best_single_oracle_cost": cand_cost[best],
         "per_task_oracle_accuracy": task_acc / n,
         "per_task_oracle_cost": task_cost / n,
         "random_accuracy": np.mean(cand_acc),
@@ -79,7 +79,7 @@ def ref_stats(perf, cost, chosen, tasks, strong, weak) -> dict:
         "gap_at_oracle": np.mean([perf[q, oracle[q]] for q in range(n)]) - router_acc,
         "pgr": (router_acc - cand_acc[weak]) / span if abs(span) > TOL else None,
         "cost_save": 1 - router_cost / cheapest if np.isfinite(cheapest) and cheapest > 0 else None,
-        "cost_save_vs_best_single": 1 - router_cost / cand_cost[best] if keeps else None,
+        "cost_save_vs_best_single_oracle": 1 - router_cost / cand_cost[best] if keeps else None,
         "aiq": ref_aiq([*cand_acc, router_acc], [*cand_cost, router_cost], range_),
         "aiq_candidates": ref_aiq(cand_acc, cand_cost, range_),
     }
@@ -111,7 +111,7 @@ def test_every_point_value_is_its_definition(seed: int) -> None:
     for key, expected in ref_stats(perf, cost, chosen, tasks, best, worst).items():
         assert_close(result[key], expected, key)
     assert result["ci"] == {} and result["n_queries"] == 36
-    assert (result["best_single"], result["strong"], result["weak"]) == (names[best], names[best], names[worst])
+    assert (result["best_single_oracle"], result["strong"], result["weak"]) == (names[best], names[best], names[worst])
     expected = zip(names, cand_acc, cand_cost, strict=True)
     assert result["candidates"] == {n: {"accuracy": a, "cost": c} for n, a, c in expected}
     assert result["router_choice_counts"] == {names[j]: int((chosen == j).sum()) for j in set(chosen.tolist())}
@@ -244,7 +244,7 @@ def test_choices_pareto_and_oracles_with_ties_and_integers() -> None:
     assert pareto_frontier([1, 2], [0, 0]) == [1]
 
 
-FINITE = r"^performance and cost must be finite; drop incomplete queries \(matrices_from_rows drops\)$"
+FINITE = r"^performance and cost must be finite; matrices_from_rows\(incomplete='drop_queries'\) drops incomplete rows$"
 
 
 def test_invalid_inputs_name_what_is_wrong() -> None:
@@ -290,7 +290,7 @@ def test_evaluate_router_matches_by_id_counts_the_rest_and_sweeps() -> None:
                               strong="a", weak="c")  # fmt: skip
     for key in (
         "router_accuracy",
-        "best_single_accuracy",
+        "best_single_oracle_accuracy",
         "per_task_oracle_accuracy",
         "aiq",
         "frontier",
@@ -353,7 +353,7 @@ def test_operating_points_on_the_ties_the_definitions_name(router: str) -> None:
     for key, expected in ref_stats(perf, cost, chosen, tasks, best, worst).items():
         assert_close(result[key], expected, key)
     if router == "best_single":
-        assert result["cost_save_vs_best_single"] == pytest.approx(0.0)
+        assert result["cost_save_vs_best_single_oracle"] == pytest.approx(0.0)
         assert result["cost_save"] == pytest.approx(1 - cand_cost[best] / min(
             c for a, c in zip(cand_acc, cand_cost, strict=True) if a >= cand_acc[best] - TOL))  # fmt: skip
     if router == "cheapest":
@@ -363,15 +363,15 @@ def test_operating_points_on_the_ties_the_definitions_name(router: str) -> None:
 
 
 def test_cost_save_vs_best_single_at_equal_accuracy_and_free_best() -> None:
-    from fusionbench.metrics import cost_save_vs_best_single
+    from fusionbench.metrics import cost_save_vs_best_single_oracle as cost_save
 
-    assert cost_save_vs_best_single([0.7, 0.8], [0.5, 2.0], 0.7, 1.0) == pytest.approx(0.5)  # equal accuracy counts
-    assert cost_save_vs_best_single([0.7 - 1e-10], [0.5], 0.7, 1.0) == pytest.approx(0.5)  # within the tolerance
-    assert cost_save_vs_best_single([0.69], [0.5], 0.7, 1.0) is None
-    assert cost_save_vs_best_single([0.8], [0.5], 0.7, 0.0) is None  # a free best single: nothing to save
-    assert cost_save_vs_best_single([0.8], [0.25], 0.7, 0.5) == pytest.approx(0.5)  # costs below 1
+    assert cost_save([0.7, 0.8], [0.5, 2.0], 0.7, 1.0) == pytest.approx(0.5)  # equal accuracy counts
+    assert cost_save([0.7 - 1e-10], [0.5], 0.7, 1.0) == pytest.approx(0.5)  # within the tolerance
+    assert cost_save([0.69], [0.5], 0.7, 1.0) is None
+    assert cost_save([0.8], [0.5], 0.7, 0.0) is None  # a free best single: nothing to save
+    assert cost_save([0.8], [0.25], 0.7, 0.5) == pytest.approx(0.5)  # costs below 1
     with pytest.raises(ValueError, match=r"accuracies \(2,\) and costs \(1,\) must be two equal-length vectors"):
-        cost_save_vs_best_single([0.7, 0.8], [0.5], 0.7, 1.0)
+        cost_save([0.7, 0.8], [0.5], 0.7, 1.0)
 
 
 def test_pareto_frontier_keeps_a_point_only_when_strictly_more_accurate() -> None:
@@ -383,11 +383,11 @@ def test_free_candidates_leave_cost_savings_undefined_never_infinite() -> None:
     perf = np.array([[1.0, 1.0, 0.0], [1.0, 0.0, 1.0], [0.0, 1.0, 1.0], [1.0, 1.0, 1.0]])
     cost = np.array([[0.0, 2.0, 1.0]] * 4)  # candidate a is free and the best single (3 of 4 right)
     result = evaluate_routing(perf, cost, list("abc"), [1, 1, 2, 2], n_boot=0)  # 0.75 at a cost of 1.5
-    assert result["best_single"] == "a" and result["router_accuracy"] == pytest.approx(0.75)
+    assert result["best_single_oracle"] == "a" and result["router_accuracy"] == pytest.approx(0.75)
     assert result["cost_save"] is None  # the cheapest candidate as accurate costs 0: nothing to divide by
-    assert result["cost_save_vs_best_single"] is None  # the best single is free
+    assert result["cost_save_vs_best_single_oracle"] is None  # the best single is free
     boot = evaluate_routing(perf, cost, list("abc"), [1, 1, 2, 2], n_boot=50)["ci"]  # undefined resamples left out
-    assert all(np.isfinite(boot["cost_save"])) and all(np.isfinite(boot["cost_save_vs_best_single"]))
+    assert all(np.isfinite(boot["cost_save"])) and all(np.isfinite(boot["cost_save_vs_best_single_oracle"]))
 
 
 def test_one_resample_gives_cis_and_an_undefined_metric_gives_none() -> None:

@@ -21,7 +21,7 @@ def print_evaluation(ev: Any) -> None:
     title = f"{ev.setting} ({ev.protocol} protocol), {ev.n_queries:,} queries, {int(ev.confidence * 100)} % CIs"
     table = Table(title=title)
     columns = list(ev.columns)
-    for name in ["system", *columns, "Δ vs best single", "Δ vs per task"]:
+    for name in ["system", *columns, "Δ vs best single (train)", "Δ vs per task"]:
         table.add_column(name, justify="left" if name == "system" else "right")
     rows, paired = ev.rows(), ev.paired()
     headline = "llm_score" if ev.setting == "llm_judge" else ("perf" if ev.setting == "performance_first" else "reward")
@@ -29,7 +29,7 @@ def print_evaluation(ev: Any) -> None:
         diffs = paired.get(system, {})
         table.add_row(
             system, *[_fmt(row.get(c), usd=usd and c == "cost") for c in columns],
-            *[_fmt(diffs.get(k, {}).get(headline), signed=True) for k in ("vs_best_single", "vs_per_task")],
+            *[_fmt(diffs.get(k, {}).get(headline), signed=True) for k in ("vs_best_single_train", "vs_per_task")],
         )  # fmt: skip
     out.print(table)
     if "cost" not in columns:

@@ -19,13 +19,13 @@ import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
+from fusionbench.metrics.routing_rows import Incomplete  # the one vocabulary of a missing cell
 from fusionbench.schema import MODES, TASK_DOMAINS
 
-Incomplete = Literal["error", "drop_queries", "drop_candidates"]
 #: RoutingData field -> the export column it comes from (named in errors about missing values)
 COLUMNS: dict[str, str] = {
     "performance": "performance",

@@ -36,16 +36,18 @@ from fusionbench.metrics.qa import (
     normalize_answer,
 )
 from fusionbench.metrics.routing import (
+    INCOMPLETE,
     TRADEOFFS,
     RoutingMatrices,
     aiq,
-    cost_save_vs_best_single,
+    cost_save_vs_best_single_oracle,
     evaluate_router,
     evaluate_routing,
     matrices_from_rows,
     oracle_choices,
     pareto_frontier,
     per_task_oracle_choices,
+    pgr,
     tradeoff_choices,
 )
 from fusionbench.metrics.sandbox import DEFAULT_TIMEOUT, ExecResult, Program, run_program, run_programs
@@ -82,6 +84,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "ACCEPTED_FIELDS",
     "DEFAULT_TIMEOUT",
+    "INCOMPLETE",
     "JUDGE_ANCHORS",
     "MODULE_NAMES",
     "QA_TASKS",
@@ -101,7 +104,7 @@ __all__ = [
     "boxed_answers",
     "build_job",
     "contains_match",
-    "cost_save_vs_best_single",
+    "cost_save_vs_best_single_oracle",
     "cost_summary",
     "evaluate_router",
     "evaluate_routing",
@@ -132,6 +135,7 @@ __all__ = [
     "parse_test_list",
     "path",
     "per_task_oracle_choices",
+    "pgr",
     "reprice",
     "row_costs",
     "run_program",

@@ -7,8 +7,10 @@ index or name). :func:`matrices_from_rows` pivots long response rows into these 
 Definitions (means are over queries):
 
 * oracle: per query the best candidate, the cheapest among ties; per-task oracle: per task the single
-  candidate with the best mean on that task (subject-level routing, as in Bench-CoE); best single: the
-  candidate with the best mean (cheapest among ties); random: the expectation of a uniform choice.
+  candidate with the best mean on that task (subject-level routing, as in Bench-CoE); ``best_single_oracle``:
+  the candidate with the best mean **on the evaluated queries** (cheapest among ties; chosen with hindsight,
+  unlike fusion's ``best_single_train``, fitted on the training split); random: the expectation of a uniform
+  choice.
 * Pareto frontier: candidates (and the router) not dominated in (higher accuracy, lower cost).
 * AIQ (RouterBench): area under the non-decreasing upper convex hull of the frontier's accuracy-vs-cost
   curve, flat after the best point. ``aiq`` includes the router's point; ``aiq_candidates`` is the
@@ -18,43 +20,48 @@ Definitions (means are over queries):
   ``area / max_cost`` over [min_cost, max_cost], not over [0, 1]; the two agree only when the cheapest
   point costs nothing. The ordering of routers on one set of candidates is the same.
 * PGR (performance gap recovered at the router's one operating point): (router - weak) / (strong - weak);
-  strong/weak default to the best/worst single candidate. RouteLLM's APGR is the *average* of this over a
-  threshold sweep: :func:`fusionbench.metrics.threshold_sweep`.
+  strong/weak default to the best/worst single candidate on the evaluated queries. RouteLLM's APGR is the
+  *average* of this over a threshold sweep: :func:`fusionbench.metrics.threshold_sweep`.
 * Gap@Oracle: oracle accuracy - router accuracy.
 * CostSave (``cost_save``): 1 - router cost / cost of the cheapest single candidate with accuracy >= the
   router's, at the router's operating point. LLMRouterBench's CostSave is another quantity: the largest
   cost reduction *against the best single candidate* among a router's operating points that keep at least
-  the best single's accuracy; ``cost_save_vs_best_single`` is that at this one point (None when the router
-  is less accurate than the best single), and :func:`cost_save_vs_best_single` takes a whole sweep.
+  the best single's accuracy; ``cost_save_vs_best_single_oracle`` is that at this one point (None when the
+  router is less accurate than the best single), and :func:`cost_save_vs_best_single_oracle` takes a sweep.
 
-Each headline metric gets a percentile bootstrap CI over queries (seeded). Baselines are recomputed on
-each resample; the strong/weak pair of PGR stays fixed.
+Each headline metric gets a percentile bootstrap CI over queries (seeded; :mod:`.routing_bootstrap`, the one
+bootstrap fusion's paired evaluation uses too). Baselines are recomputed on each resample; the strong/weak pair
+of PGR stays fixed. The matrix type and the pivot from rows are :mod:`.routing_rows`'.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
 
-from fusionbench.metrics.routing_rows import RoutingMatrices, candidate_name, matrices_from_rows
+from fusionbench.metrics.routing_bootstrap import bootstrap_weights, interval
+from fusionbench.metrics.routing_rows import INCOMPLETE, RoutingMatrices, candidate_name, matrices_from_rows
 
 __all__ = [
+    "INCOMPLETE",
     "ROUTER",
     "TRADEOFFS",
     "RoutingMatrices",
     "aiq",
+    "best_choices",
     "bootstrap_weights",
     "candidate_name",
-    "cost_save_vs_best_single",
+    "cost_save_vs_best_single_oracle",
     "evaluate_router",
     "evaluate_routing",
     "matrices_from_rows",
     "oracle_choices",
     "pareto_frontier",
     "per_task_oracle_choices",
+    "pgr",
     "tradeoff_choices",
 ]
 
@@ -73,6 +80,21 @@ def _best(values: np.ndarray, costs: np.ndarray) -> np.ndarray:
     """Index of the best value along the last axis, the cheapest among ties (then the first)."""
     top = values.max(axis=-1, keepdims=True)
     return np.where(values >= top - _TOL, costs, np.inf).argmin(axis=-1)
+
+
+def best_choices(values: np.ndarray, cost: np.ndarray | None = None) -> np.ndarray:
+    """Row-wise argmax of ``values``; ties (within 1e-9) go to the lowest ``cost``, then the first (no cost: the
+    first). The one tie rule of the oracle, the baselines and the routers' cheapest-label ties."""
+    values = np.asarray(values, dtype=np.float64)
+    return values.argmax(axis=-1) if cost is None else _best(values, np.asarray(cost, dtype=np.float64))
+
+
+def pgr(router: np.ndarray | float, strong: np.ndarray | float, weak: np.ndarray | float) -> np.ndarray:
+    """Performance gap recovered, ``(router - weak) / (strong - weak)``, elementwise; NaN where strong = weak."""
+    router, strong, weak = (np.asarray(v, dtype=np.float64) for v in (router, strong, weak))
+    span = strong - weak
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(np.abs(span) > _TOL, (router - weak) / span, np.nan)
 
 
 def oracle_choices(performance: np.ndarray, cost: np.ndarray) -> np.ndarray:
@@ -155,13 +177,14 @@ def aiq(accuracy: Sequence[float], cost: Sequence[float], cost_range: tuple[floa
     return float(np.sum(np.diff(hx) * (hy[1:] + hy[:-1]) / 2) + (1.0 - hx[-1]) * hy[-1])
 
 
-def cost_save_vs_best_single(
+def cost_save_vs_best_single_oracle(
     accuracies: Sequence[float], costs: Sequence[float], best_single_accuracy: float, best_single_cost: float
 ) -> float | None:
     """LLMRouterBench's CostSave: the largest ``1 - cost / best_single_cost`` over a router's operating points.
 
-    Only points at least as accurate as the best single candidate count; None when there is none (or the best
-    single costs nothing). One point is the per-point ``cost_save_vs_best_single`` of :func:`evaluate_routing`.
+    Only points at least as accurate as the best single candidate (on the evaluated queries, as LLMRouterBench
+    picks it) count; None when there is none (or it costs nothing). One point is the per-point
+    ``cost_save_vs_best_single_oracle`` of :func:`evaluate_routing`.
     """
     acc, cst = np.asarray(accuracies, float), np.asarray(costs, float)
     if acc.shape != cst.shape or acc.ndim != 1:
@@ -211,10 +234,8 @@ def _stats(
         pick = _best(acc_sum, cost_sum)[:, None]
         task_acc += np.take_along_axis(acc_sum, pick, 1)[:, 0]
         task_cost += np.take_along_axis(cost_sum, pick, 1)[:, 0]
-    span = cand_acc[:, strong] - cand_acc[:, weak]
     best_acc, best_cost = np.take_along_axis(cand_acc, best, 1)[:, 0], np.take_along_axis(cand_cost, best, 1)[:, 0]
     with np.errstate(divide="ignore", invalid="ignore"):
-        pgr = np.where(np.abs(span) > _TOL, (router_acc - cand_acc[:, weak]) / span, np.nan)
         cheapest = np.where(cand_acc >= router_acc[:, None] - _TOL, cand_cost, np.inf).min(axis=1)
         cost_save = np.where(np.isfinite(cheapest) & (cheapest > 0), 1.0 - router_cost / cheapest, np.nan)
         keeps_best = (router_acc >= best_acc - _TOL) & (best_cost > 0)
@@ -229,16 +250,16 @@ def _stats(
         "router_cost": router_cost,
         "oracle_accuracy": oracle_acc,
         "oracle_cost": oracle_cost,
-        "best_single_accuracy": best_acc,
-        "best_single_cost": best_cost,
+        "best_single_oracle_accuracy": best_acc,
+        "best_single_oracle_cost": best_cost,
         "per_task_oracle_accuracy": task_acc / total,
         "per_task_oracle_cost": task_cost / total,
         "random_accuracy": cand_acc.mean(axis=1),
         "random_cost": cand_cost.mean(axis=1),
         "gap_at_oracle": oracle_acc - router_acc,
-        "pgr": pgr,
+        "pgr": pgr(router_acc, cand_acc[:, strong], cand_acc[:, weak]),
         "cost_save": cost_save,
-        "cost_save_vs_best_single": cost_save_best,
+        "cost_save_vs_best_single_oracle": cost_save_best,
         "aiq": aiq_router,
         "aiq_candidates": aiq_cands,
     }
@@ -251,15 +272,6 @@ def _scalar(value: float) -> float | None:
 def _counts(names: Sequence[str], picks: np.ndarray) -> dict[str, int]:
     values, counts = np.unique(picks, return_counts=True)
     return {names[int(i)]: int(n) for i, n in zip(values, counts, strict=True)}
-
-
-def bootstrap_weights(n: int, n_boot: int, seed: int | None, chunk: int = 100) -> Iterator[np.ndarray]:
-    """Chunks of [<= chunk, n] multiplicities of n queries resampled with replacement (seeded Generator)."""
-    rng = np.random.default_rng(seed)
-    for start in range(0, n_boot, chunk):
-        size = min(chunk, n_boot - start)
-        draws = rng.integers(0, n, size=(size, n)) + (np.arange(size) * n)[:, None]
-        yield np.bincount(draws.ravel(), minlength=size * n).reshape(size, n).astype(np.float64)
 
 
 def evaluate_routing(
@@ -278,12 +290,12 @@ def evaluate_routing(
 ) -> dict[str, Any]:
     """Routed accuracy and cost, baselines, frontier, AIQ, PGR, Gap@Oracle, CostSave, with bootstrap CIs.
 
-    Returns floats (None where undefined): ``router_accuracy``/``_cost``, ``oracle_*``, ``best_single_*``,
-    ``per_task_oracle_*``, ``random_*``, ``gap_at_oracle``, ``pgr``, ``cost_save``,
-    ``cost_save_vs_best_single``, ``aiq``,
-    ``aiq_candidates``; ``ci`` ({metric: [low, high]} for each of them, percentile bootstrap over
+    Returns floats (None where undefined): ``router_accuracy``/``_cost``, ``oracle_*``, ``best_single_oracle_*``
+    (the best candidate on these queries), ``per_task_oracle_*``, ``random_*``, ``gap_at_oracle``, ``pgr``,
+    ``cost_save``, ``cost_save_vs_best_single_oracle``, ``aiq``, ``aiq_candidates``;
+    ``ci`` ({metric: [low, high]} for each of them, percentile bootstrap over
     queries at ``confidence``; empty with ``n_boot=0``); ``candidates`` ({name: accuracy, cost}),
-    ``best_single``, ``strong``, ``weak``, ``frontier`` (names by increasing cost, ``"router"`` for the
+    ``best_single_oracle``, ``strong``, ``weak``, ``frontier`` (names by increasing cost, ``"router"`` for the
     router), ``tradeoffs`` (per setting: a, b, accuracy, cost, router_agreement, choice_counts),
     ``by_task`` (router, oracle and per-task-oracle accuracy per task) and ``n_queries``.
     """
@@ -294,7 +306,9 @@ def evaluate_routing(
     if perf.shape[0] == 0:
         raise ValueError("no queries to evaluate")
     if not (np.isfinite(perf).all() and np.isfinite(cst).all()):
-        raise ValueError("performance and cost must be finite; drop incomplete queries (matrices_from_rows drops)")
+        raise ValueError(
+            "performance and cost must be finite; matrices_from_rows(incomplete='drop_queries') drops incomplete rows"
+        )
     chosen = _as_indices(choices, names)
     if len(chosen) != perf.shape[0]:
         raise ValueError(f"{len(chosen)} choices for {perf.shape[0]} queries")
@@ -317,11 +331,8 @@ def evaluate_routing(
             _stats(w, perf, cst, chosen, oracle, task_masks, strong_i, weak_i)
             for w in bootstrap_weights(perf.shape[0], n_boot, seed)
         ]
-        tail = (1.0 - confidence) / 2 * 100
         for key in point:
-            values = np.concatenate([part[key] for part in parts])
-            finite = values[~np.isnan(values)]
-            ci[key] = [float(v) for v in np.percentile(finite, [tail, 100 - tail])] if len(finite) else None
+            ci[key] = interval(np.concatenate([part[key] for part in parts]), confidence)
     points_acc, points_cost = np.append(cand_acc, point["router_accuracy"]), np.append(cand_cost, point["router_cost"])
     rows = np.arange(perf.shape[0])
     settings = {}
@@ -353,7 +364,7 @@ def evaluate_routing(
         "candidates": {
             n: {"accuracy": float(a), "cost": float(c)} for n, a, c in zip(names, cand_acc, cand_cost, strict=True)
         },
-        "best_single": names[best],
+        "best_single_oracle": names[best],
         "strong": names[strong_i],
         "weak": names[weak_i],
         "frontier": [([*names, ROUTER])[i] for i in pareto_frontier(points_acc, points_cost)],
@@ -410,5 +421,6 @@ def evaluate_router(
         n_queries_without_choice=len(position) - len(kept),
         n_missing_cells=matrices.n_missing_cells,
         n_dropped_queries=len(matrices.dropped_query_ids),
+        n_dropped_candidates=len(matrices.dropped_candidates),
     )
     return result

@@ -1,7 +1,8 @@
 """RoutingData from fusionbench's own format: a canonical-schema responses table, or an export folder.
 
-The pivot is vectorised (dictionary codes and one scatter per matrix): long rows (one per query, model,
-mode) become [n_queries, n_candidates] matrices. Rows with ``sample`` other than 0 are left out and
+The pivot is vectorised (dictionary codes, then the routing metrics' one scatter,
+:func:`fusionbench.metrics.routing_rows.pivot_cells`): long rows (one per query, model, mode) become
+[n_queries, n_candidates] matrices. Rows with ``sample`` other than 0 are left out and
 counted; two rows for one cell are an error; a cell without a row or with a null score is NaN and then
 handled by ``incomplete`` (error, or a counted drop of the queries or the candidates).
 """
@@ -21,6 +22,7 @@ import pyarrow.parquet as pq
 from fusionbench.errors import BadInputError
 from fusionbench.export.folder import DATA, MODELS, QUERIES, README, config_shards, require_export, shard_split
 from fusionbench.fusion.data import Candidate, Incomplete, RoutingData
+from fusionbench.metrics.routing_rows import first_appearance, pivot_cells
 from fusionbench.schema import MODES, SPLIT_ALIASES, SPLITS, TASKS
 
 #: the sidecar file a converted export keeps its provenance in (see converters.export)
@@ -42,15 +44,6 @@ def _codes(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, list[Any]]:
     array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     encoded = pc.dictionary_encode(array)
     return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), encoded.dictionary.to_pylist()
-
-
-def _first_appearance(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(group index of each row, first row of each group), groups numbered by first appearance."""
-    unique, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
-    order = np.argsort(first, kind="stable")
-    rank = np.empty(len(unique), dtype=np.int64)
-    rank[order] = np.arange(len(unique))
-    return rank[inverse.reshape(-1)], first[order]
 
 
 def _floats(table: pa.Table, name: str) -> np.ndarray:
@@ -96,10 +89,10 @@ def _pivot(
         raise ValueError("no response rows to pivot")
     split_codes, split_values = _codes(table["split"])
     qid_codes, qid_values = _codes(table["query_id"])
-    row_of, first_rows = _first_appearance(qid_codes * len(split_values) + split_codes)
+    row_of, first_rows = first_appearance(qid_codes * len(split_values) + split_codes)
     model_codes, model_values = _codes(table["model"])
     mode_codes, mode_values = _codes(table["mode"])
-    cand_of, cand_first = _first_appearance(model_codes * len(mode_values) + mode_codes)
+    cand_of, cand_first = first_appearance(model_codes * len(mode_values) + mode_codes)
     pairs = [(model_values[model_codes[r]], mode_values[mode_codes[r]]) for r in cand_first]
     position = {m: i for i, m in enumerate(model_order)}
     order = sorted(
@@ -115,18 +108,14 @@ def _pivot(
     cand_of, pairs = remap[cand_of], [pairs[j] for j in order]
     n, k = len(first_rows), len(pairs)
     flat = row_of * k + cand_of
-    counts = np.bincount(flat, minlength=n * k)
-    if (counts > 1).any():
-        r = int(np.flatnonzero(counts[flat] > 1)[0])
+    values = {name: _floats(table, column) for name, column in {"performance": score_column, **_VALUE_COLUMNS}.items()}
+    matrices, r = pivot_cells(row_of, cand_of, (n, k), values)
+    if r is not None:
         raise ValueError(
             f"two rows for query {qid_values[qid_codes[r]]!r} (split {split_values[split_codes[r]]!r}) and candidate "
             f"{'/'.join(pairs[cand_of[r]])!r}; keep one row per (query, model, mode, sample)"
         )
-    fields: dict[str, Any] = {}
-    for name, column in {"performance": score_column, **_VALUE_COLUMNS}.items():
-        matrix = np.full(n * k, np.nan)
-        matrix[flat] = _floats(table, column)
-        fields[name] = matrix.reshape(n, k)
+    fields: dict[str, Any] = dict(matrices)
     for name, column in (("tasks", "task"), ("domains", "domain")):
         codes, values = _codes(table[column])
         per_query = codes[first_rows]

@@ -2,10 +2,13 @@
 
 Every call first runs the leakage check and the transductive guard (:mod:`.gate`). The values of the chosen
 candidates come from the setting and protocol (:mod:`.protocols`); the baselines are fitted on ``train``
-under the same setting (best single: :class:`~fusionbench.fusion.routers.BestSingleRouter`; per task:
+under the same setting (``best_single_train``: :class:`~fusionbench.fusion.routers.BestSingleRouter`, the best
+single candidate *on train*, unlike the metrics' ``best_single_oracle``, the best on the evaluated queries; per
+task:
 :class:`~fusionbench.fusion.routers.PerTaskRouter`, an unseen task falling back to the best single, counted);
 ``random`` is the expectation of a uniform choice and ``oracle`` the per-query best by true reward. Every
-system is then bootstrapped on the same resamples (:mod:`.bootstrap`), so ``router - best single`` and
+system is then bootstrapped on the same resamples (:mod:`fusionbench.metrics.routing_bootstrap`), so
+``router - best_single_train`` and
 ``router - per task`` come with paired CIs.
 
 The work is in two steps so that the benchmark can pool folds and seeds: :func:`collect` computes the
@@ -191,7 +194,7 @@ def baseline_choices(
     out = {}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        for name, cls in (("best_single", BestSingleRouter), ("per_task", PerTaskRouter)):
+        for name, cls in (("best_single_train", BestSingleRouter), ("per_task", PerTaskRouter)):
             router = cls(tradeoff=tradeoff, missing="drop").fit(x_train, fit_on.performance, **fit)
             out[name] = route_setting(router, x_test, test, setting, protocol)
     dropped_rows = [str(w.message) for w in caught if "dropped" in str(w.message)]
@@ -253,7 +256,7 @@ def collect(
         chosen |= fitted
         baseline_names = list(fitted)
     elif baselines:
-        notes.append("no training data: best single and per task are not shown (they are chosen on train)")
+        notes.append("no training data: best_single_train and per_task are not shown (they are chosen on train)")
     chosen["oracle"] = view.oracle
     values: dict[Column, np.ndarray] = {}
     for name, picks in chosen.items():

@@ -12,9 +12,8 @@ from typing import Any
 import numpy as np
 
 from fusionbench.fusion.data import RoutingData
-from fusionbench.fusion.evaluation.bootstrap import interval
 from fusionbench.metrics.judge import auroc
-from fusionbench.metrics.routing import bootstrap_weights
+from fusionbench.metrics.routing_bootstrap import bootstrap_weights, interval
 
 
 def _auroc(score: np.ndarray, positive: np.ndarray, weights: np.ndarray | None = None) -> float:

@@ -33,7 +33,8 @@ from typing import Literal
 import numpy as np
 
 from fusionbench.fusion.data import RoutingData
-from fusionbench.fusion.routers.tradeoffs import Tradeoff, argmax_cheapest
+from fusionbench.fusion.routers.tradeoffs import Tradeoff
+from fusionbench.metrics.routing import best_choices
 
 Protocol = Literal["fusionbench", "fusionfactory"]
 SETTINGS: tuple[str, ...] = ("performance_first", "balance", "cost_first", "llm_judge")
@@ -150,7 +151,7 @@ def setting_view(setting: str, protocol: str, test: RoutingData, train: RoutingD
         oracle = np.asarray(reward).argmax(axis=1)
     else:
         perf_col, cost_col = test.performance, cost_for
-        oracle = argmax_cheapest(reward, cost_for)
+        oracle = best_choices(reward, cost_for)
     return SettingView(
         setting=setting,
         protocol=protocol,

@@ -6,19 +6,19 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from fusionbench.fusion.evaluation.bootstrap import Replicates, average, difference, estimate, group_estimates
+from fusionbench.metrics.routing_bootstrap import Replicates, average, difference, estimate, group_estimates
 
 #: the baseline rows beside every router, in table order
-BASELINES: tuple[str, ...] = ("best_single", "per_task", "random", "oracle")
+BASELINES: tuple[str, ...] = ("best_single_train", "per_task", "random", "oracle")
 #: what each baseline row is
 BASELINE_LABELS: dict[str, str] = {
-    "best_single": "best single (chosen on train)",
+    "best_single_train": "best single (chosen on train)",
     "per_task": "per task (best on train per task)",
     "random": "random (expected value)",
     "oracle": "oracle (per query, on test)",
 }
 #: paired comparisons of every router
-COMPARISONS: dict[str, str] = {"vs_best_single": "best_single", "vs_per_task": "per_task"}
+COMPARISONS: dict[str, str] = {"vs_best_single_train": "best_single_train", "vs_per_task": "per_task"}
 
 
 def sum_choice_counts(tables: Iterable[dict[str, dict[str, int]]]) -> dict[str, dict[str, int]]:
@@ -36,7 +36,7 @@ def sum_choice_counts(tables: Iterable[dict[str, dict[str, int]]]) -> dict[str, 
 class RoutingEvaluation:
     """Routers and baselines on one test set (or the seed average of several) under one setting and protocol.
 
-    ``rows()``: ``{system: {metric: {"value", "ci"}}}``; ``paired()``: ``{router: {"vs_best_single" |
+    ``rows()``: ``{system: {metric: {"value", "ci"}}}``; ``paired()``: ``{router: {"vs_best_single_train" |
     "vs_per_task": {metric: {"value", "ci", "verdict"}}}}`` (paired bootstrap, same resamples); ``by_task()``:
     ``{system: {task: {"value", "ci", "n_queries"}}}`` of Perf; ``to_dict()``: all of it, JSON-ready.
     """
@@ -100,7 +100,7 @@ class RoutingEvaluation:
         """The point value of one cell."""
         return float(self.replicates.point[self.replicates.index((system, column))])
 
-    def verdict(self, router: str, against: str = "best_single", column: str = "perf") -> str:
+    def verdict(self, router: str, against: str = "best_single_train", column: str = "perf") -> str:
         """``better``, ``worse`` or ``n.s.``: the paired CI of ``router - against`` on ``column``."""
         return difference(self.replicates, (router, column), (against, column), self.confidence)["verdict"]
 

@@ -61,7 +61,7 @@ def per_task(report: dict[str, Any], path: Path, scenario: str) -> Path | None:
     if not result or not result.get("available", True):
         return None
     by_task = result["by_task"]
-    systems = [s for s in [*result["routers"], "best_single", "per_task", "oracle"] if by_task.get(s)]
+    systems = [s for s in [*result["routers"], "best_single_train", "per_task", "oracle"] if by_task.get(s)]
     tasks = list(dict.fromkeys(t for s in systems for t in by_task[s]))
     if not tasks:
         return None

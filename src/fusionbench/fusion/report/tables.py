@@ -2,8 +2,9 @@
 per-task values, the single candidates, leakage checks and everything that was skipped.
 
 Every number is printed with its CI (``value [low, high]``); every number of the naive scenario carries
-"(transductive)"; a report on synthetic data opens with the "synthetic, do not report" banner; a missing cost
-is printed as "no cost data", never as 0.
+"(transductive)"; a report on synthetic data opens with the "synthetic, do not report" banner. A column the data
+cannot fill (Cost without cost data, a setting without cost or judge data) is left out of the tables and said once,
+under "Skipped", why; a missing cost is never printed as 0.
 """
 
 from __future__ import annotations
@@ -71,20 +72,17 @@ def _system_label(name: str) -> str:
 def table4(protocol: str, settings: dict[str, Any], transductive: bool) -> str:
     """Rows: routers then baselines; columns: each setting x Perf/Cost/Reward (+ LLMScore for the judge)."""
     header = ["method"]
-    plan: list[tuple[str, str | None]] = []  # (setting, column or None for an unavailable setting)
+    plan: list[tuple[str, str]] = []  # (setting, column)
     for setting in SETTINGS:
         result = settings.get(setting)
-        if result is None:
-            continue
+        if result is None or not result.get("available", True):
+            continue  # said once under "Skipped" (omitted_columns)
         label = SETTING_LABELS[setting]
-        if not result.get("available", True):
-            header.append(label)
-            plan.append((setting, None))
-            continue
         columns = ["llm_score", "perf", "cost", "reward"] if setting == "llm_judge" else ["perf", "cost", "reward"]
         for column in columns:
-            header.append(f"{label}: {COLUMN_LABELS[column]}")
-            plan.append((setting, column))
+            if column in result["columns"]:
+                header.append(f"{label}: {COLUMN_LABELS[column]}")
+                plan.append((setting, column))
     systems: list[str] = []
     for result in settings.values():
         for name in [*result.get("routers", []), *result.get("baselines", [])]:
@@ -96,13 +94,7 @@ def table4(protocol: str, settings: dict[str, Any], transductive: bool) -> str:
         row = [_system_label(system)]
         for setting, column in plan:
             result = settings[setting]
-            if column is None:
-                row.append(result["reason"])
-                continue
             usd = column == "cost" and protocol == "fusionbench"
-            if column == "cost" and "cost" not in result["columns"]:
-                row.append(NO_COST)
-                continue
             entry = result["rows"].get(system, {}).get(column)
             row.append(cell(entry, usd=usd, transductive=transductive) if entry else "—")
         rows.append(row)
@@ -117,7 +109,7 @@ def paired_table(settings: dict[str, Any], transductive: bool) -> str:
         if not result or not result.get("available", True):
             continue
         metric = COLUMN_LABELS[HEADLINE[setting]]
-        for label, name in (("vs_best_single", "best single"), ("vs_per_task", "per task")):
+        for label, name in (("vs_best_single_train", "best single (train)"), ("vs_per_task", "per task")):
             header.append(f"{SETTING_LABELS[setting]}: Δ{metric} vs {name}")
             keys.append((setting, label))
     routers = list(dict.fromkeys(r for res in settings.values() for r in res.get("routers", [])))
@@ -139,10 +131,10 @@ def worse_lines(settings: dict[str, Any]) -> list[str]:
             continue
         metric = HEADLINE[setting]
         for router, diffs in result.get("paired", {}).items():
-            entry = diffs.get("vs_best_single", {}).get(metric)
+            entry = diffs.get("vs_best_single_train", {}).get(metric)
             if entry and entry.get("verdict") == "worse":
                 lines.append(
-                    f"**{router}** is significantly worse than the best single candidate under "
+                    f"**{router}** is significantly worse than the best single candidate (chosen on train) under "
                     f"{SETTING_LABELS[setting]} ({cell(entry, signed=True)}): its per-query estimates do worse than "
                     "one constant choice, i.e. it over-fits its features or they carry no routing signal here; a "
                     "penalty or neighbourhood cross-validated on train (`alpha=cv` for linear, ridge's default, and "
@@ -173,10 +165,30 @@ def candidates_table(result: dict[str, Any], protocol: str, transductive: bool) 
     has_cost = "cost" in result["columns"]
     rows = []
     for name, values in candidates.items():
-        usd = protocol == "fusionbench"
-        cost = cell(values.get("cost"), usd=usd, transductive=transductive) if has_cost else NO_COST
-        rows.append([name, cell(values.get("perf"), transductive=transductive), cost])
-    return table(["candidate", "Perf", "Cost"], rows)
+        row = [name, cell(values.get("perf"), transductive=transductive)]
+        if has_cost:
+            row.append(cell(values.get("cost"), usd=protocol == "fusionbench", transductive=transductive))
+        rows.append(row)
+    return table(["candidate", "Perf", *(["Cost"] * has_cost)], rows)
+
+
+def omitted_columns(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """What the tables leave out and why, each once: settings the data cannot evaluate (unless the report's
+    ``skipped`` says so already) and the Cost column without cost data."""
+    listed = {(item.get("setting"), item.get("reason")) for item in report.get("skipped", []) if "router" not in item}
+    out: list[dict[str, Any]] = []
+    for scenario in report.get("scenarios", {}).values():
+        for settings in scenario.get("protocols", {}).values():
+            for setting, result in settings.items():
+                if not result.get("available", True):
+                    item = {"setting": setting, "reason": result["reason"]}
+                elif "cost" not in result.get("columns", ["cost"]):
+                    item = {"column": "Cost", "reason": NO_COST}
+                else:
+                    continue
+                if (item.get("setting"), item["reason"]) not in listed and item not in out:
+                    out.append(item)
+    return out
 
 
 def leakage_line(results: dict[str, Any]) -> str:
@@ -224,9 +236,10 @@ def render(report: dict[str, Any], plots: dict[str, str] | None = None, plot_not
     ]
     for protocol in config["protocols"]:
         out.append(f"- {PROTOCOL_LABELS[protocol]}")
-    if report.get("skipped"):
+    skipped = [*report.get("skipped", []), *omitted_columns(report)]
+    if skipped:
         out += ["", "**Skipped** (counted, not silent):", ""]
-        out += [f"- {_skip_line(item)}" for item in report["skipped"]]
+        out += [f"- {_skip_line(item)}" for item in skipped]
     for key, scenario in report["scenarios"].items():
         transductive = bool(scenario.get("transductive"))
         title = scenario["label"] + (" — every number is transductive" if transductive else "")
@@ -257,5 +270,5 @@ def render(report: dict[str, Any], plots: dict[str, str] | None = None, plot_not
 
 
 def _skip_line(item: dict[str, Any]) -> str:
-    what = ", ".join(f"{k} {item[k]}" for k in ("scenario", "router", "setting") if k in item)
+    what = ", ".join(f"{k} {item[k]}" for k in ("scenario", "router", "setting", "column") if k in item)
     return f"{what}: {item['reason']}"

@@ -9,9 +9,10 @@ from fusionbench.metrics.routing import RoutingMatrices, evaluate_router, matric
 _DESCRIPTION = """\
 Evaluates a router over FusionBench candidates (one candidate = one model in one mode, named "<model>/<mode>")
 from every candidate's per-query performance and cost: routed accuracy and cost; the oracle (best per query,
-cheapest among ties), per-task oracle, best single candidate and random baselines; the cost-quality Pareto
+cheapest among ties), per-task oracle, best single candidate on these queries (best_single_oracle: chosen with
+hindsight, not fitted on a training split) and random baselines; the cost-quality Pareto
 frontier; AIQ (RouterBench), PGR (the performance gap recovered at the router's operating point), Gap@Oracle
-and CostSave at matched accuracy (and LLMRouterBench's CostSave against the best single), each with a seeded
+and CostSave at matched accuracy (and LLMRouterBench's CostSave against best_single_oracle), each with a seeded
 bootstrap confidence interval over queries; the release's three reward settings (performance first, balance,
 cost first) with their labelled best candidates; and, given a pair router's strong-win-rates, RouteLLM's
 threshold sweep (APGR, CPT at 20/50/80 %).
@@ -23,7 +24,9 @@ Args:
     references (list of str): the query id of each choice.
     rows (table, optional): long rows with query_id, task, model, mode, performance, cost_usd (a pyarrow Table,
         datasets.Dataset, pandas DataFrame, dict of columns or list of dicts), pivoted to matrices.
-    incomplete ("drop" or "keep", optional): with rows, drop queries missing a candidate (default, counted).
+    incomplete ("error", "drop_queries" or "drop_candidates", optional): with rows, what a missing cell does:
+        raise (default), or drop (and count) the queries or the candidates that have one.
+        The old "drop" warns (DeprecationWarning) and means "drop_queries"; "keep" is an error.
     price_sheet (optional): with rows, recompute cost from input_tokens/output_tokens under this sheet.
     performance, cost (array [n_queries, n_candidates], optional): instead of rows.
     candidates (list of str): with the arrays, the column names.
@@ -33,11 +36,12 @@ Args:
     strong_win_rates (list of float, optional): a pair router's score per choice; adds ``sweep``.
     n_boot (int, default 1000), seed (int, default 0), confidence (float, default 0.95): the bootstrap.
 Returns:
-    router_accuracy, router_cost, oracle_*, per_task_oracle_*, best_single_*, random_* (float);
-    gap_at_oracle, pgr, cost_save, cost_save_vs_best_single, aiq, aiq_candidates (float or None);
-    ci (metric -> [low, high]); candidates, best_single, strong, weak, frontier, tradeoffs, by_task,
+    router_accuracy, router_cost, oracle_*, per_task_oracle_*, best_single_oracle_*, random_* (float);
+    gap_at_oracle, pgr, cost_save, cost_save_vs_best_single_oracle, aiq, aiq_candidates (float or None);
+    ci (metric -> [low, high]); candidates, best_single_oracle, strong, weak, frontier, tradeoffs, by_task,
     router_choice_counts; sweep (with strong_win_rates: apgr, auc, cpt, curve);
-    n_queries, n_unmatched_choices, n_queries_without_choice, n_missing_cells, n_dropped_queries (int).
+    n_queries, n_unmatched_choices, n_queries_without_choice, n_missing_cells, n_dropped_queries,
+    n_dropped_candidates (int).
 Examples:
     >>> import evaluate
     >>> from fusionbench.metrics import path
@@ -66,7 +70,7 @@ class Routing(evaluate.Metric):
         predictions: list,
         references: list,
         rows=None,
-        incomplete: str = "drop",
+        incomplete: str = "error",
         price_sheet=None,
         score_column: str = "performance",
         performance=None,
