@@ -221,3 +221,24 @@ def test_an_unfitted_router_refuses_to_route() -> None:
     assert RouterTags() == RouterTags(needs_cost=False)  # a frozen value: compared, hashed, never mutated
     with pytest.raises(AttributeError):
         RouterTags().needs_cost = True  # type: ignore[misc]
+
+
+def test_a_new_module_in_the_routers_package_needs_no_other_file(tmp_path, monkeypatch, scratch_names) -> None:
+    """The registry imports every module of the routers package, so an in-tree router is one new module (here a
+    stand-in package, so the test never writes into src/)."""
+    from fusionbench.fusion.routers import registry
+
+    package = tmp_path / "standin_routers"
+    package.mkdir()
+    (package / "__init__.py").write_text('"""Imports nothing: the registry finds the modules."""\n')
+    (package / "shiny.py").write_text(
+        "from fusionbench.fusion.routers import BestSingleRouter, register_router\n\n\n"
+        '@register_router("shiny")\nclass ShinyRouter(BestSingleRouter):\n    """The best single candidate."""\n'
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(registry, "_PACKAGE", "standin_routers")
+    monkeypatch.setitem(registry._LOADED, "tree", False)
+    scratch_names.append("shiny")
+    router = make_router("shiny")
+    assert type(router).__module__ == "standin_routers.shiny" and "ShinyRouter" in ROUTER_CLASSES
+    assert "check_save_load" in check_router(router)
