@@ -38,12 +38,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from fusionbench.metrics.routing_bootstrap import bootstrap_weights, interval
 from fusionbench.metrics.routing_rows import INCOMPLETE, RoutingMatrices, candidate_name, matrices_from_rows
+from fusionbench.metrics.routing_tradeoffs import TIE_TOL, TRADEOFFS, best_choices, tradeoff_choices, tradeoff_reward
+from fusionbench.metrics.routing_tradeoffs import best as _best
 
 __all__ = [
     "INCOMPLETE",
@@ -63,32 +65,14 @@ __all__ = [
     "per_task_oracle_choices",
     "pgr",
     "tradeoff_choices",
+    "tradeoff_reward",
 ]
 
-#: The release's three reward settings: reward = a * perf_norm - b * cost_norm.
-TRADEOFFS: dict[str, tuple[float, float]] = {
-    "performance_first": (1.0, 0.0),
-    "balance": (0.5, 0.5),
-    "cost_first": (0.2, 0.8),
-}
 ROUTER = "router"
-_TOL = 1e-9
+_TOL = TIE_TOL
 
 
 # ---------------------------------------------------------------- choices
-def _best(values: np.ndarray, costs: np.ndarray) -> np.ndarray:
-    """Index of the best value along the last axis, the cheapest among ties (then the first)."""
-    top = values.max(axis=-1, keepdims=True)
-    return np.where(values >= top - _TOL, costs, np.inf).argmin(axis=-1)
-
-
-def best_choices(values: np.ndarray, cost: np.ndarray | None = None) -> np.ndarray:
-    """Row-wise argmax of ``values``; ties (within 1e-9) go to the lowest ``cost``, then the first (no cost: the
-    first). The one tie rule of the oracle, the baselines and the routers' cheapest-label ties."""
-    values = np.asarray(values, dtype=np.float64)
-    return values.argmax(axis=-1) if cost is None else _best(values, np.asarray(cost, dtype=np.float64))
-
-
 def pgr(router: np.ndarray | float, strong: np.ndarray | float, weak: np.ndarray | float) -> np.ndarray:
     """Performance gap recovered, ``(router - weak) / (strong - weak)``, elementwise; NaN where strong = weak."""
     router, strong, weak = (np.asarray(v, dtype=np.float64) for v in (router, strong, weak))
@@ -110,33 +94,6 @@ def per_task_oracle_choices(performance: np.ndarray, cost: np.ndarray, tasks: Se
         mask = tasks_arr == task
         choices[mask] = _best(performance[mask].mean(axis=0), cost[mask].mean(axis=0))
     return choices
-
-
-def tradeoff_choices(
-    performance: np.ndarray,
-    cost: np.ndarray,
-    tasks: Sequence[str],
-    a: float,
-    b: float,
-    tie_break: Literal["first", "cheapest"] = "first",
-) -> np.ndarray:
-    """The release's label: per query, argmax of a * perf_norm - b * cost_norm.
-
-    Performance and cost are min-max normalised over all cells of the query's task (a constant gives
-    0). ``tie_break="first"`` takes the first maximum in candidate order, as the release did.
-    """
-    tasks_arr = np.asarray(tasks)
-    reward = np.empty_like(performance, dtype=np.float64)
-    for task in dict.fromkeys(tasks_arr.tolist()):
-        mask = tasks_arr == task
-        p, c = performance[mask], cost[mask]
-        p_span, c_span = p.max() - p.min(), c.max() - c.min()
-        p_norm = (p - p.min()) / p_span if p_span > 0 else np.zeros_like(p)
-        c_norm = (c - c.min()) / c_span if c_span > 0 else np.zeros_like(c)
-        reward[mask] = a * p_norm - b * c_norm
-    if tie_break == "cheapest":
-        return _best(reward, cost)
-    return reward.argmax(axis=1)
 
 
 # ---------------------------------------------------------------- frontier and AIQ

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from fusionbench.fusion.routers.tradeoffs import Tradeoff
+from fusionbench.metrics.routing import pgr
 
 METRICS = ("mean_performance", "pgr", "reward", "neg_mean_cost")
 
@@ -64,8 +65,7 @@ class RoutingScorer:
             means = perf.mean(axis=0)
             strong = int(np.argmax(means)) if self.strong is None else int(self.strong)
             weak = int(np.argmin(means)) if self.weak is None else int(self.weak)
-            span = means[strong] - means[weak]
-            return float((perf[rows, choices].mean() - means[weak]) / span) if span != 0 else float("nan")
+            return float(pgr(perf[rows, choices].mean(), means[strong], means[weak]))  # the metrics' PGR
         cst = None if cost is None else np.asarray(cost, dtype=np.float64)
         if self.metric == "neg_mean_cost":
             if cst is None:

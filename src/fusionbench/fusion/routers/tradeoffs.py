@@ -15,7 +15,8 @@ carrot(λ, scale)    1 - λ        λ · scale    performance, raw USD (CARROT: 
 ==================  ===========  ===========  =====================================================
 
 Normalisation is min-max over all cells of a task (all candidates together), as the release does, with a
-constant task giving 0:
+constant task giving 0 (the math is the routing metrics' own, :mod:`fusionbench.metrics.routing_tradeoffs`;
+this class keeps the weights, the normalisation rule and the fitted statistics):
 
 * ``normalize="train"`` (default): the min and max come from the training split (:meth:`Tradeoff.fit`),
   per task when tasks are known, else over all cells, and are applied unchanged to any split;
@@ -36,6 +37,9 @@ from typing import Any, Literal
 
 import numpy as np
 
+from fusionbench.metrics.routing_tradeoffs import ALL as ALL  # the statistics key of every cell (re-exported)
+from fusionbench.metrics.routing_tradeoffs import TIE_TOL, best_choices, minmax_stats, tradeoff_reward
+
 Normalize = Literal["train", "split", "none"]
 LabelMode = Literal["auto", "argmax_cheapest", "argmax_first", "multilabel"]
 _PRESETS: dict[str, tuple[float, float]] = {
@@ -43,18 +47,6 @@ _PRESETS: dict[str, tuple[float, float]] = {
     "balance": (0.5, 0.5),
     "cost_first": (0.2, 0.8),
 }
-TIE_TOL = 1e-9
-#: The statistics key used for every cell (no task, or a task unseen in training).
-ALL = "__all__"
-
-
-def _minmax(values: np.ndarray) -> tuple[float, float]:
-    """(min, span) of the observed (non-NaN) cells; (0, 0) when none is observed."""
-    observed = values[~np.isnan(values)]
-    if observed.size == 0:
-        return 0.0, 0.0
-    low, high = float(observed.min()), float(observed.max())
-    return low, high - low
 
 
 @dataclass(frozen=True)
@@ -142,32 +134,7 @@ class Tradeoff:
 
     def fit(self, performance: np.ndarray, cost: np.ndarray | None, tasks: np.ndarray | None = None) -> Tradeoff:
         """A copy with training min-max statistics (over all cells, and per task when tasks are given)."""
-        perf = np.asarray(performance, dtype=np.float64)
-        cst = np.zeros_like(perf) if cost is None else np.asarray(cost, dtype=np.float64)
-        stats = {ALL: (*_minmax(perf), *_minmax(cst))}
-        if tasks is not None:
-            tasks = np.asarray(tasks)
-            for task in np.unique(tasks):
-                rows = tasks == task
-                stats[str(task)] = (*_minmax(perf[rows]), *_minmax(cst[rows]))
-        return replace(self, stats=stats)
-
-    def _row_stats(self, perf: np.ndarray, cost: np.ndarray, tasks: np.ndarray | None) -> np.ndarray:
-        """[n, 4] min-max statistics for each row, by the normalisation rule."""
-        if self.normalize == "split":
-            source = Tradeoff.fit(self, perf, cost, tasks).stats
-        else:
-            if self.stats is None:
-                raise ValueError(f"trade-off {self.name!r} normalises with training statistics: fit it first")
-            source = self.stats
-        assert source is not None
-        out = np.tile(np.asarray(source[ALL], dtype=np.float64), (perf.shape[0], 1))
-        if tasks is not None:
-            tasks = np.asarray(tasks)
-            for task in np.unique(tasks):
-                if str(task) in source:
-                    out[tasks == task] = source[str(task)]
-        return out
+        return replace(self, stats=minmax_stats(performance, cost, tasks))
 
     def reward(
         self, performance: np.ndarray, cost: np.ndarray | None = None, tasks: np.ndarray | None = None
@@ -184,11 +151,10 @@ class Tradeoff:
             cst = np.zeros_like(perf)
         if self.normalize == "none":
             return self.perf_weight * perf - self.cost_weight * cst
-        stats = self._row_stats(perf, cst, tasks)
-        # a zero span (a constant task) divides by infinity: 0, as the release does
-        p_norm = (perf - stats[:, 0:1]) / np.where(stats[:, 1:2] > 0, stats[:, 1:2], np.inf)
-        c_norm = (cst - stats[:, 2:3]) / np.where(stats[:, 3:4] > 0, stats[:, 3:4], np.inf)
-        return self.perf_weight * p_norm - self.cost_weight * c_norm
+        if self.normalize != "split" and self.stats is None:
+            raise ValueError(f"trade-off {self.name!r} normalises with training statistics: fit it first")
+        stats = None if self.normalize == "split" else self.stats  # None: these arrays' own statistics
+        return tradeoff_reward(perf, cst, self.perf_weight, self.cost_weight, tasks=tasks, stats=stats)
 
 
 def resolve_labels(labels: LabelMode, tradeoff: Tradeoff) -> str:
@@ -202,11 +168,7 @@ def resolve_labels(labels: LabelMode, tradeoff: Tradeoff) -> str:
 
 def argmax_cheapest(values: np.ndarray, cost: np.ndarray | None, tol: float = TIE_TOL) -> np.ndarray:
     """Row-wise argmax; ties (within ``tol``) go to the lowest ``cost``, then to the first (no cost: the first)."""
-    values = np.asarray(values, dtype=np.float64)
-    if cost is None:
-        return values.argmax(axis=1)
-    top = values.max(axis=1, keepdims=True)
-    return np.where(values >= top - tol, np.asarray(cost, dtype=np.float64), np.inf).argmin(axis=1)
+    return best_choices(values, cost, tol)
 
 
 def labels_from(
