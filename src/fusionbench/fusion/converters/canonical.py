@@ -20,10 +20,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from fusionbench.errors import BadInputError
-from fusionbench.export.folder import DATA, MODELS, QUERIES, README, config_shards, require_export, shard_split
+from fusionbench.export import reader
+from fusionbench.export.folder import MODELS, config_shards, require_export
 from fusionbench.fusion.data import Candidate, Incomplete, RoutingData
 from fusionbench.metrics.routing_rows import first_appearance, pivot_cells
-from fusionbench.schema import MODES, SPLIT_ALIASES, SPLITS, TASKS
+from fusionbench.schema import MODES
 
 #: the sidecar file a converted export keeps its provenance in (see converters.export)
 CONVERSION_FILE = "conversion.json"
@@ -269,23 +270,6 @@ def from_table(
     )
 
 
-def response_configs(export: Path) -> list[str]:
-    """The export's responses configs (its task folders), FusionBench's tasks first, then the others."""
-    names = [p.name for p in (Path(export) / DATA).iterdir() if p.is_dir() and p.name not in (QUERIES, MODELS)]
-    return sorted(names, key=lambda t: (TASKS.index(t) if t in TASKS else len(TASKS), t))
-
-
-def _is_synthetic(export: Path) -> bool:
-    """True when the card's front matter tags the export ``synthetic`` (the embedded sample)."""
-    import yaml
-
-    text = (export / README).read_text(encoding="utf-8")
-    if not text.startswith("---"):
-        return False
-    front = yaml.load(text.split("---", 2)[1], Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
-    return "synthetic" in (front.get("tags") or [])
-
-
 def from_export(
     path: str | Path,
     split: str | None = None,
@@ -303,41 +287,33 @@ def from_export(
     splits is then two rows). ``tasks`` restricts to those task folders.
     """
     export = require_export(Path(path))
-    if split is not None and SPLIT_ALIASES.get(split) not in SPLITS:
-        raise ValueError(f"split must be one of {list(SPLITS)}, not {split!r}")
-    split = SPLIT_ALIASES.get(split, split) if split is not None else None
-    configs = response_configs(export) if tasks is None else list(tasks)
-    shards = [p for config in configs for p in config_shards(export, config, split)]
-    if not shards:
-        raise FileNotFoundError(f"{export}: no responses shards for split {split or 'any'} and tasks {configs}")
-    schemas = {shard: set(pq.read_schema(shard).names) for shard in shards}
-    lacking = sorted({shard.parent.name for shard, names in schemas.items() if score_column not in names})
-    if lacking:
-        hint = (
-            " (run `fusionbench rescore --write` on them, or pass tasks=)"
-            if score_column == "rescored_performance"
-            else ""
-        )
-        raise ValueError(f"{export}: no column {score_column!r} in the shards of {', '.join(lacking)}{hint}")
     wanted = [*_KEY_COLUMNS, score_column, *_VALUE_COLUMNS.values(), "source", *(["response"] * with_responses)]
-    filters = [("mode", "=", mode)] if mode is not None else None
-    parts = [pq.read_table(p, columns=[c for c in wanted if c in schemas[p]], filters=filters) for p in shards]
-    table = pa.concat_tables(parts, promote_options="default")
+    try:
+        read = reader.read_split(
+            export,
+            split,
+            configs=tasks,
+            columns=wanted,
+            required=[score_column],
+            filters=[("mode", "=", mode)] if mode is not None else None,
+            with_queries=True,
+            query_columns=["query_id", "split", "query", "ground_truth", "metric", "subject", "embedding"],
+        )
+    except BadInputError as err:  # a responses shard without the score column
+        hint = " (run `fusionbench rescore --write` on them, or pass tasks=)" if score_column != "performance" else ""
+        task = Path(err.file).parent.name
+        raise ValueError(f"{export}: no column {score_column!r} in the shards of {task}{hint}") from None
+    split, table = read.split, read.rows
     models = pq.read_table(m) if (m := config_shards(export, MODELS)) and len(m) == 1 else None
     order = models["model"].to_pylist() if models is not None else ()
     fields = _pivot(
         table, score_column=score_column, model_order=order, with_responses=with_responses, source=str(export)
     )
-    query_shards = [p for p in config_shards(export, QUERIES) if split is None or shard_split(p) == split]
-    query_columns = ["query_id", "split", "query", "ground_truth", "metric", "subject", "embedding"]
-    if query_shards:
-        query_names = set(pq.read_schema(query_shards[0]).names)
-        parts = [pq.read_table(p, columns=[c for c in query_columns if c in query_names]) for p in query_shards]
-        _with_queries(fields, pa.concat_tables(parts, promote_options="default"))
+    _with_queries(fields, read.queries)
     sources = pc.unique(table["source"]).to_pylist() if "source" in table.column_names else []
     sidecar = export / CONVERSION_FILE
     conversion = json.loads(sidecar.read_text(encoding="utf-8")) if sidecar.is_file() else {}
-    synthetic = _is_synthetic(export)
+    synthetic = reader.is_synthetic(export)
     featurizer = conversion.get("featurizer")
     if "embeddings" in fields and featurizer is None:
         featurizer = SYNTHETIC_FEATURIZER if synthetic else RELEASE_FEATURIZER

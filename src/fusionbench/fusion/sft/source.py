@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from fusionbench.export.folder import QUERIES, config_shards, require_export, task_configs
+from fusionbench.export import reader
+from fusionbench.export.folder import require_export, task_configs
 from fusionbench.schema import SPLIT_ALIASES, score_column
 
 RESPONSE_COLUMNS = (
@@ -61,28 +61,6 @@ def refuse_test_split(split: str) -> str:
     return canonical
 
 
-def is_synthetic(export: Path) -> bool:
-    """True when the export's card tags it ``synthetic`` (the embedded or a generated sample)."""
-    import yaml
-
-    text = (Path(export) / "README.md").read_text(encoding="utf-8")
-    if not text.startswith("---"):
-        return False
-    front = yaml.safe_load(text.split("---", 2)[1]) or {}
-    return "synthetic" in (front.get("tags") or [])
-
-
-def _read(shards: list[Path], columns: Sequence[str], optional: Sequence[str] = ()) -> pa.Table | None:
-    if not shards:
-        return None
-    names = set(pq.read_schema(shards[0]).names)
-    missing = [c for c in columns if c not in names]
-    if missing:
-        raise ValueError(f"{shards[0]}: no column(s) {', '.join(missing)}")
-    wanted = [*columns, *(c for c in optional if c in names)]
-    return pa.concat_tables([pq.read_table(p, columns=wanted) for p in shards], promote_options="default")
-
-
 def read_export(
     export: str | Path,
     split: str = "train",
@@ -102,16 +80,18 @@ def read_export(
     export = require_export(Path(export))
     split = refuse_test_split(split)
     column = score_column(score)
-    configs = task_configs(export)
-    if tasks is not None:
-        unknown = sorted(set(tasks) - set(configs))
-        if unknown:
-            raise ValueError(f"{export}: no task(s) {', '.join(unknown)}; the export has {', '.join(configs)}")
-        configs = [c for c in configs if c in set(tasks)]
-    shards = [p for config in configs for p in config_shards(export, config, split)]
-    responses = _read(shards, [*RESPONSE_COLUMNS, *(["prompt"] * with_prompts), column])
-    if responses is None:
-        raise FileNotFoundError(f"{export}: no {split} responses (tasks {', '.join(configs)})")
+    wanted = [*RESPONSE_COLUMNS, *(["prompt"] * with_prompts), column]
+    read = reader.read_split(
+        export,
+        split,
+        configs=task_configs(export) if tasks is None else tasks,
+        columns=wanted,
+        required=wanted,
+        with_queries=True,
+        query_columns=[*QUERY_COLUMNS, REFERENCE_COLUMN],
+        query_required=QUERY_COLUMNS,
+    )
+    responses = read.rows
     if column != "performance":
         responses = responses.rename_columns(["performance" if c == column else c for c in responses.column_names])
     if models is not None:
@@ -121,13 +101,11 @@ def read_export(
         responses = responses.filter(pc.is_in(responses["model"], pa.array(list(models), pa.string())))
     if pool is not None:
         responses = responses.filter(pc.is_in(responses["model"], pa.array(sorted(pool), pa.string())))
-    query_table = _read(config_shards(export, QUERIES, split), QUERY_COLUMNS, optional=[REFERENCE_COLUMN])
-    if query_table is None:
+    if read.queries is None:
         raise FileNotFoundError(f"{export}: no {split} queries table")
-    wanted = set(configs)
-    queries = [q for q in query_table.to_pylist() if q["task"] in wanted]
+    queries = read.queries.to_pylist()
     skipped: dict[str, int] = {}
-    test_ids = _read(config_shards(export, QUERIES, "test"), ["query_id"])
+    test_ids = reader.read_queries(export, "test", columns=["query_id"], required=["query_id"])
     if test_ids is not None:
         in_test = set(test_ids["query_id"].to_pylist())
         leaked = {q["query_id"] for q in queries if q["query_id"] in in_test}
@@ -136,4 +114,4 @@ def read_export(
             queries = [q for q in queries if q["query_id"] not in leaked]
             keep = pc.invert(pc.is_in(responses["query_id"], pa.array(sorted(leaked), pa.string())))
             responses = responses.filter(keep)
-    return SFTSource(export, split, responses, queries, column, is_synthetic(export), skipped)
+    return SFTSource(export, split, responses, queries, column, reader.is_synthetic(export), skipped)

@@ -16,12 +16,11 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from fusionbench.export.folder import QUERIES, config_shards, require_export, response_shards, shard_split
+from fusionbench.export import reader
+from fusionbench.export.folder import QUERIES
 from fusionbench.fusion.data import RoutingData
 from fusionbench.fusion.thoughts.selection import ROW_COLUMNS
-from fusionbench.schema import SPLIT_ALIASES, SPLITS, TASKS
 
 #: The queries columns a template build keeps (besides the question text).
 QUERY_COLUMNS: tuple[str, ...] = ("query_id", "task", "split", "query", "embedding")
@@ -38,31 +37,15 @@ class ThoughtSource:
     name: str
 
 
-def _split(split: str) -> str:
-    canonical = SPLIT_ALIASES.get(split)
-    if canonical not in SPLITS:
-        raise ValueError(f"split must be one of {list(SPLITS)}, not {split!r}")
-    return canonical
+def _require_queries(export: str | Path, split: str, table: pa.Table | None) -> pa.Table:
+    if table is None:
+        raise FileNotFoundError(f"{export}: no {split!r} queries (data/{QUERIES}/{split}-*.parquet)")
+    return table
 
 
 def read_queries(export: str | Path, split: str, tasks: Sequence[str] | None = None) -> pa.Table:
     """The queries table of one split of an export (every column), optionally only ``tasks``."""
-    export = require_export(Path(export))
-    split = _split(split)
-    shards = [p for p in config_shards(export, QUERIES) if shard_split(p) == split]
-    if not shards:
-        raise FileNotFoundError(f"{export}: no {split!r} queries (data/{QUERIES}/{split}-*.parquet)")
-    table = pa.concat_tables([pq.read_table(p) for p in shards], promote_options="default")
-    if tasks is not None:
-        _check_tasks(tasks)
-        table = table.filter(pc.is_in(table["task"], value_set=pa.array(list(tasks))))
-    return table
-
-
-def _check_tasks(tasks: Sequence[str]) -> None:
-    unknown = sorted(set(tasks) - set(TASKS))
-    if unknown:
-        raise ValueError(f"unknown task(s) {', '.join(unknown)}; expected some of {', '.join(TASKS)}")
+    return _require_queries(export, reader.canonical_split(split), reader.read_queries(export, split, tasks=tasks))
 
 
 def with_question(queries: pa.Table, prompt_mode: str = "direct") -> pa.Table:
@@ -77,24 +60,11 @@ def with_question(queries: pa.Table, prompt_mode: str = "direct") -> pa.Table:
 
 def from_export(export: str | Path, split: str = "train", *, tasks: Sequence[str] | None = None) -> ThoughtSource:
     """The response rows and queries of ``split`` of an export folder (only ``tasks``, if given)."""
-    export = require_export(Path(export))
-    split = _split(split)
-    if tasks is not None:
-        _check_tasks(tasks)
-    shards = [p for p in response_shards(export, tasks) if shard_split(p) == split]
-    if not shards:
-        raise FileNotFoundError(f"{export}: no {split!r} responses for tasks {list(tasks or ['any'])}")
-    parts = []
-    for shard in shards:
-        names = set(pq.read_schema(shard).names)
-        missing = [c for c in ROW_COLUMNS if c not in names]
-        if missing:
-            raise ValueError(f"{shard}: no column(s) {missing}; is this an export built by fusionbench?")
-        parts.append(pq.read_table(shard, columns=list(ROW_COLUMNS)))
-    rows = pa.concat_tables(parts)
-    queries = with_question(read_queries(export, split, tasks))
+    read = reader.read_split(export, split, configs=tasks, columns=ROW_COLUMNS, required=ROW_COLUMNS, with_queries=True)
+    split = read.split or split
+    queries = with_question(_require_queries(export, split, read.queries))
     keep = [c for c in (*QUERY_COLUMNS, "question") if c in queries.column_names]
-    return ThoughtSource(rows, queries.select(keep), split, str(export.resolve()))
+    return ThoughtSource(read.rows, queries.select(keep), split, str(read.export.resolve()))
 
 
 def from_routing_data(data: RoutingData, split: str | None = None) -> ThoughtSource:
@@ -108,7 +78,7 @@ def from_routing_data(data: RoutingData, split: str | None = None) -> ThoughtSou
         if split is not None:
             data = data.split(split)
         split = split or present[0]
-    split = _split(split or "train")
+    split = reader.canonical_split(split or "train")
     n, k = data.n_queries, data.n_candidates
     flat_query = np.repeat(np.arange(n), k)
     flat_candidate = np.tile(np.arange(k), n)
