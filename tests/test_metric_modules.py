@@ -176,3 +176,18 @@ def test_routing(load: Callable, tmp_path: Path) -> None:
     assert swept["curve"]["strong_percentage"][0] == 0.0 and swept["curve"]["strong_percentage"][-1] == 100.0
     with pytest.raises(ValueError, match="rows="):
         routing.compute(predictions=choices, references=query_ids)
+    # A missing cell: one vocabulary with fusion (error by default, drop_queries, drop_candidates); "drop" warns.
+    holes = [row for row in rows if (row["query_id"], row["mode"]) != ("q2", "cot")]
+    with pytest.raises(ValueError, match=r"1 \(query, candidate\) cells have no value.*incomplete='drop_queries'"):
+        routing.compute(predictions=choices, references=query_ids, rows=holes, n_boot=0)
+    dropped = routing.compute(
+        predictions=choices, references=query_ids, rows=holes, n_boot=0, incomplete="drop_queries"
+    )
+    assert dropped["n_queries"] == 2 and dropped["n_dropped_queries"] == 1 and dropped["n_unmatched_choices"] == 1
+    narrow = routing.compute(
+        predictions=choices, references=query_ids, rows=holes, n_boot=0, incomplete="drop_candidates"
+    )
+    assert narrow["n_queries"] == 3 and narrow["n_dropped_candidates"] == 1 and "m1/cot" not in narrow["candidates"]
+    with pytest.warns(DeprecationWarning, match="incomplete='drop' is now incomplete='drop_queries'"):
+        old = routing.compute(predictions=choices, references=query_ids, rows=holes, n_boot=0, incomplete="drop")
+    assert old == dropped

@@ -72,6 +72,35 @@ def test_no_training_data_is_refused_unless_the_check_is_waived():
     assert "best_single_train" not in waived.baselines and any("no training data" in n for n in waived.notes)
 
 
+def test_the_two_best_singles_have_two_names_and_the_metrics_read_routing_data_directly():
+    """best_single_train is fitted on train (evaluate); best_single_oracle is the best on the test queries
+    (the routing metrics, fed the same RoutingData through one matrix type)."""
+    from fusionbench.fusion.data import MissingValuesError
+    from fusionbench.fusion.evaluation import as_matrices, routing_metrics
+    from fusionbench.metrics.routing import evaluate_routing
+
+    data = _data()
+    train, test = _split(data)
+    # make the test split's best candidate differ from train's: 'small' answers every test query
+    perf = test.performance.copy()
+    perf[:, 0] = 1.0
+    test = RoutingData.from_arrays(perf, test.cost, query_ids=test.query_ids, tasks=test.tasks, texts=test.texts,
+                                   candidates=CANDIDATES)  # fmt: skip
+    picks = test.performance.argmax(axis=1)
+    fitted = evaluate({"r": picks}, test, train=train, n_boot=0)
+    metrics = routing_metrics(picks, test, n_boot=0)
+    assert metrics == evaluate_routing(perf, test.cost, CANDIDATES, picks, list(test.tasks), n_boot=0)
+    assert metrics["best_single_oracle"] == "small/direct" and metrics["best_single_oracle_accuracy"] == 1.0
+    train_best = max(fitted.choice_counts["best_single_train"], key=fitted.choice_counts["best_single_train"].get)
+    assert train_best != "small/direct" and fitted.value("best_single_train") < 1.0
+    assert "best_single" not in metrics and "best_single" not in fitted.rows()
+    matrices = as_matrices(test)
+    assert matrices.performance is test.performance and matrices.candidates == CANDIDATES  # shared, not copied
+    no_cost = RoutingData.from_arrays(perf, None, query_ids=test.query_ids, tasks=test.tasks, candidates=CANDIDATES)
+    with pytest.raises(MissingValuesError, match=r"cost \(column 'cost_usd'\) is missing for 72 of 72"):
+        routing_metrics(picks, no_cost)
+
+
 def test_a_naive_split_is_only_evaluated_when_declared_transductive():
     data = _data()
     train, _, test = splits.apply(data, splits.naive(data))
