@@ -1,0 +1,124 @@
+"""Saving an item model without pickle: ``irt.json`` (format name and version, config, ids, info) and ``irt.npz``
+(the arrays, read with ``allow_pickle=False``), both written atomically (:mod:`fusionbench.files`). Loading never
+imports anything a file names, and a damaged file is refused naming the folder and the file."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from dataclasses import asdict, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fusionbench.files import atomic_write_bytes, atomic_write_text, ensure_folder
+from fusionbench.fusion.irt.model import IRTConfig, ItemModel
+
+FORMAT = "fusionbench-irt"
+VERSION = 1
+JSON_FILE, ARRAYS_FILE = "irt.json", "irt.npz"
+_ARRAYS = ("a", "b", "theta", "delta")
+_MAP_ARRAYS = ("mean", "scale", "weights", "intercept")
+
+
+class DamagedFileError(ValueError):
+    """A saved item model (or tiny set) whose file is missing, unreadable or inconsistent."""
+
+    def __init__(self, folder: Path, file: str, message: str) -> None:
+        self.folder, self.file = Path(folder), file
+        super().__init__(f"{folder}: {file}: {message}")
+
+
+def save_item_model(model: ItemModel, folder: str | Path) -> Path:
+    """Write ``model`` into ``folder`` (created; a link is refused) as irt.json + irt.npz."""
+    folder = ensure_folder(folder, "the item model folder")
+    arrays = {name: np.asarray(getattr(model, name), dtype=np.float64) for name in _ARRAYS}
+    fm = model.feature_map
+    if fm is not None:
+        arrays |= {f"map_{name}": np.asarray(fm[name], dtype=np.float64) for name in _MAP_ARRAYS}
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    atomic_write_bytes(folder / ARRAYS_FILE, buffer.getvalue())
+    meta = {
+        "format": FORMAT,
+        "version": VERSION,
+        "config": asdict(model.config),
+        "subjects": list(model.subjects),
+        "items": list(model.items),
+        "item_tasks": [str(t) for t in model.item_tasks],
+        "tasks": list(model.tasks),
+        "info": _jsonable(model.info),
+        "feature_map": None if fm is None else {"alpha": fm["alpha"], "train_r2_b": fm["train_r2_b"]},
+    }
+    atomic_write_text(folder / JSON_FILE, json.dumps(meta, indent=1) + "\n")
+    return folder
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=lambda v: v.tolist() if hasattr(v, "tolist") else str(v)))
+
+
+def read_json(folder: Path, name: str, fmt: str, version: int) -> dict[str, Any]:
+    """The JSON object of ``folder/name``, checked to be format ``fmt`` at most ``version``."""
+    path = folder / name
+    if not path.is_file():
+        raise DamagedFileError(folder, name, "missing")
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise DamagedFileError(folder, name, f"not valid JSON ({error})") from None
+    if not isinstance(meta, dict) or meta.get("format") != fmt:
+        raise DamagedFileError(folder, name, f"not a {fmt} file (format {_get(meta, 'format')!r})")
+    if not isinstance(meta.get("version"), int) or not 1 <= meta["version"] <= version:
+        raise DamagedFileError(folder, name, f"unsupported version {meta.get('version')!r} (this reads <= {version})")
+    return meta
+
+
+def _get(meta: Any, key: str) -> Any:
+    return meta.get(key) if isinstance(meta, dict) else None
+
+
+def read_arrays(folder: Path, name: str) -> dict[str, np.ndarray]:
+    """The arrays of ``folder/name`` (an npz read without pickle)."""
+    path = folder / name
+    if not path.is_file():
+        raise DamagedFileError(folder, name, "missing")
+    try:
+        with np.load(path, allow_pickle=False) as handle:
+            return {key: handle[key] for key in handle.files}
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as error:
+        raise DamagedFileError(folder, name, f"not a readable npz archive ({error})") from None
+
+
+def load_item_model(folder: str | Path) -> ItemModel:
+    """The item model saved in ``folder`` by :func:`save_item_model`."""
+    folder = Path(folder)
+    meta = read_json(folder, JSON_FILE, FORMAT, VERSION)
+    arrays = read_arrays(folder, ARRAYS_FILE)
+    try:
+        known = {f.name for f in fields(IRTConfig)}
+        config = IRTConfig(**{k: v for k, v in meta["config"].items() if k in known})
+        subjects, items = tuple(map(str, meta["subjects"])), tuple(map(str, meta["items"]))
+        item_tasks, tasks = np.array(meta["item_tasks"], dtype=object), tuple(map(str, meta["tasks"]))
+    except (KeyError, TypeError, ValueError) as error:
+        raise DamagedFileError(folder, JSON_FILE, f"bad or missing field ({error})") from None
+    s, n, d, t = len(subjects), len(items), config.dims, len(tasks)
+    shapes = {"a": (n, d), "b": (n,), "theta": (s, d), "delta": (s, t)}
+    for name, shape in shapes.items():
+        if name not in arrays:
+            raise DamagedFileError(folder, ARRAYS_FILE, f"array {name!r} is missing")
+        if arrays[name].shape != shape or not np.isfinite(arrays[name]).all():
+            raise DamagedFileError(folder, ARRAYS_FILE, f"array {name!r} has shape {arrays[name].shape} "
+                                   f"(expected {shape}) or non-finite values")  # fmt: skip
+    if len(item_tasks) != n or not set(map(str, item_tasks)) <= set(tasks):
+        raise DamagedFileError(folder, JSON_FILE, "item_tasks do not match the items and tasks")
+    feature_map = None
+    if meta.get("feature_map") is not None:
+        missing = [k for k in _MAP_ARRAYS if f"map_{k}" not in arrays]
+        if missing:
+            raise DamagedFileError(folder, ARRAYS_FILE, f"feature map arrays {missing} are missing")
+        feature_map = {k: arrays[f"map_{k}"] for k in _MAP_ARRAYS} | dict(meta["feature_map"])
+    return ItemModel(config, subjects, items, item_tasks, tasks, arrays["a"], arrays["b"], arrays["theta"],
+                     arrays["delta"], dict(meta.get("info") or {}), feature_map)  # fmt: skip
