@@ -27,11 +27,12 @@ from typing import Any, Literal
 
 import numpy as np
 
-from fusionbench.files import atomic_write_text
+from fusionbench.artifacts import ArtifactFormat, ArtifactFormatError, check_manifest, read_manifest, write_manifest
 from fusionbench.fusion.data import RoutingData
 from fusionbench.fusion.leakage import check_leakage, normalized_texts
 
-FORMAT = "fusionbench-split/1"
+SPLIT_FORMAT = ArtifactFormat("fusionbench-split", 1, manifest="", what="a fusionbench split file")
+FORMAT = SPLIT_FORMAT.tag
 SCHEMES = ("release", "random", "task_ood", "lomo", "naive")
 SPLITS_DIR = "splits"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -39,6 +40,10 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 class SplitError(ValueError):
     """A split that cannot be made as asked (a task or a part would be empty, unknown task or model...)."""
+
+
+class SplitFormatError(SplitError, ArtifactFormatError):
+    """A file that is not a split file of a version this fusionbench reads (names the file and what it found)."""
 
 
 @dataclass(frozen=True)
@@ -72,29 +77,43 @@ class SplitSpec:
     def counts(self) -> dict[str, int]:
         return {"train": len(self.train_ids), "val": len(self.val_ids), "test": len(self.test_ids)}
 
-    def to_json(self) -> str:
+    def payload(self) -> dict[str, Any]:
+        """The split file's JSON object (its own manifest: ``format`` first)."""
         payload = {"format": FORMAT, "name": self.name, "scheme": self.scheme, "seed": self.seed}
         payload |= {"counts": self.counts(), "meta": dict(self.meta)}
-        payload |= {"train_ids": list(self.train_ids), "val_ids": list(self.val_ids), "test_ids": list(self.test_ids)}
-        return json.dumps(payload, indent=1, sort_keys=False)
+        return payload | {
+            "train_ids": list(self.train_ids),
+            "val_ids": list(self.val_ids),
+            "test_ids": list(self.test_ids),
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.payload(), indent=1, sort_keys=False)
 
     @classmethod
-    def from_json(cls, text: str) -> SplitSpec:
-        payload = json.loads(text)
-        if payload.get("format") != FORMAT:
-            raise SplitError(f"not a fusionbench split file (format {payload.get('format')!r}, expected {FORMAT!r})")
+    def _from_payload(cls, payload: dict[str, Any]) -> SplitSpec:
         fields = ("name", "scheme", "seed", "train_ids", "val_ids", "test_ids", "meta")
         return cls(**{key: payload[key] for key in fields})
+
+    @classmethod
+    def from_json(cls, text: str, where: str = "<split JSON>") -> SplitSpec:
+        """The split of a split file's text (:class:`SplitFormatError` naming ``where`` when it is not one)."""
+        try:
+            payload = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise SplitFormatError(where, f"damaged JSON ({err.msg}); expected a split file", line=err.lineno) from None
+        return cls._from_payload(check_manifest(payload, SPLIT_FORMAT, where, error=SplitFormatError))
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(path, self.to_json() + "\n")  # never through a link
+        write_manifest(path, SPLIT_FORMAT, self.payload())  # atomic, never through a link
         return path
 
     @classmethod
     def load(cls, path: str | Path) -> SplitSpec:
-        return cls.from_json(Path(path).read_text(encoding="utf-8"))
+        """The split saved at ``path`` (format checked: :class:`SplitFormatError` naming the file)."""
+        return cls._from_payload(read_manifest(path, SPLIT_FORMAT, error=SplitFormatError))
 
 
 # ---- helpers ----------------------------------------------------------------------------------------

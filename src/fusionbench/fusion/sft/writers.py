@@ -10,6 +10,7 @@ folder, the provenance table and the report.
     hf/data/train-00000-of-00001.parquet
     provenance.parquet       one row per example: query, model, mode, rank, performance, judge, token counts
     report.json              counts per task, tasks without examples, every skip
+    manifest.json            format (fusionbench-sft/1), the dataset name, its files and example count; written last
 
 Each file is written to a temporary name and renamed, so a reader never sees half of one.
 """
@@ -24,6 +25,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from fusionbench.artifacts import ArtifactFormat, new_manifest, read_manifest, write_manifest
 from fusionbench.errors import ExportExistsError
 from fusionbench.export.folder import write_parquet
 from fusionbench.files import atomic_write_text, ensure_folder, refuse_symlink
@@ -36,6 +38,7 @@ PROVENANCE = "provenance.parquet"
 REPORT = "report.json"
 HF_DIR = "hf"
 HF_SHARD = "data/train-00000-of-00001.parquet"
+SFT_FORMAT = ArtifactFormat("fusionbench-sft", 1, "manifest.json", "an SFT folder (fusionbench sft-data)")
 
 
 EXAMPLE_SCHEMA = pa.schema(
@@ -82,6 +85,7 @@ class SFTFiles:
     hf: Path
     provenance: Path
     report: Path
+    manifest: Path
 
 
 def _atomic_text(path: Path, text: str) -> None:
@@ -190,11 +194,11 @@ def write_sft_dir(
     folder = Path(folder)
     files = SFTFiles(
         folder, folder / f"{name}.json", folder / f"{name}_sharegpt.json", folder / DATASET_INFO, folder / HF_DIR,
-        folder / PROVENANCE, folder / REPORT,
+        folder / PROVENANCE, folder / REPORT, SFT_FORMAT.path(folder),
     )  # fmt: skip
     _refuse_existing([files.alpaca, files.sharegpt, files.hf, files.provenance, files.report], overwrite)
     ensure_folder(folder, "the SFT folder")
-    for path in (files.alpaca, files.sharegpt, files.dataset_info, files.provenance, files.report):
+    for path in (files.alpaca, files.sharegpt, files.dataset_info, files.provenance, files.report, files.manifest):
         refuse_symlink(path, "an output file")  # before anything is written: all or nothing
     refuse_symlink(files.hf, "the SFT folder's hf folder")
     refuse_symlink(files.hf / "data", "the SFT folder's hf/data folder")
@@ -213,4 +217,22 @@ def write_sft_dir(
     columns |= {"example": list(range(len(written))), "token_counter": [token_counter] * len(written)}
     write_parquet(pa.table(columns, schema=PROVENANCE_SCHEMA), files.provenance)
     _atomic_text(files.report, report.to_json())
+    relative = {key: str(getattr(files, key).relative_to(folder)) for key in ("alpaca", "sharegpt", "hf", "provenance")}
+    fields = {"name": name, "examples": len(written), "source": report.source, "split": report.split}
+    write_manifest(folder, SFT_FORMAT, new_manifest(SFT_FORMAT, **fields, files=relative | {"report": REPORT}))
     return files
+
+
+def read_sft_manifest(folder: str | Path) -> dict[str, Any]:
+    """The checked manifest of an SFT folder. A folder written before it had one (a ``report.json`` and no
+    ``manifest.json``) reads as version 1 with ``name`` None; anything else is a clear
+    :class:`~fusionbench.artifacts.ArtifactFormatError` naming the folder."""
+    folder = Path(folder)
+
+    def legacy(found: dict[str, Any] | None) -> dict[str, Any] | None:
+        if found is None and (folder / REPORT).is_file():
+            report = json.loads((folder / REPORT).read_text(encoding="utf-8"))
+            return {"format": f"{SFT_FORMAT.name}/1", "name": None, "legacy": True, "report": report}
+        return None
+
+    return read_manifest(folder, SFT_FORMAT, legacy=legacy)

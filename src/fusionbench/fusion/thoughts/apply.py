@@ -24,7 +24,6 @@ import json
 import shutil
 import unicodedata
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -32,15 +31,18 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from fusionbench._version import __version__
+from fusionbench.artifacts import ArtifactFormat, new_manifest, read_manifest, write_manifest
 from fusionbench.files import atomic_write_bytes
 from fusionbench.fusion.thoughts.prompts import FUSIONFACTORY_COMMIT, THOUGHT_PROMPT_SHA256, thought_prompt
 from fusionbench.fusion.thoughts.retrieval import nearest_templates
 from fusionbench.fusion.thoughts.sources import read_queries
 from fusionbench.fusion.thoughts.store import CARD, MANIFEST, TemplateSet, read_templates, table_bytes
 
-FORMAT = "fusionbench-thought-prompts/1"
 PROMPTS_FILE = "prompts.parquet"
+PROMPTS_FORMAT = ArtifactFormat(
+    "fusionbench-thought-prompts", 1, MANIFEST, "a thought prompts folder (fusionbench thoughts apply)"
+)
+FORMAT = PROMPTS_FORMAT.tag
 #: The columns apply adds to the queries' own.
 PROMPT_COLUMNS: dict[str, pa.DataType] = {
     "prompt_thought": pa.string(),
@@ -99,13 +101,9 @@ class PromptSet:
 
 def read_prompts_manifest(folder: str | Path) -> dict[str, Any]:
     """The manifest of a prompts folder written by :func:`apply_templates` (checked)."""
-    folder = Path(folder)
-    path = folder / MANIFEST
-    if not path.is_file() or not (folder / PROMPTS_FILE).is_file():
-        raise FileNotFoundError(f"{folder}: no {MANIFEST} and {PROMPTS_FILE}; write it with fusionbench thoughts apply")
-    manifest = json.loads(path.read_text(encoding="utf-8"))
-    if manifest.get("format") != FORMAT:
-        raise ValueError(f"{path}: format {manifest.get('format')!r}, expected {FORMAT!r}")
+    manifest = read_manifest(folder, PROMPTS_FORMAT)
+    if not (Path(folder) / PROMPTS_FILE).is_file():
+        raise FileNotFoundError(f"{folder}: no {PROMPTS_FILE}; write it with fusionbench thoughts apply")
     return manifest
 
 
@@ -210,30 +208,28 @@ def apply_templates(
     for name, type_ in PROMPT_COLUMNS.items():
         table = table.append_column(pa.field(name, type_), pa.array(new[name], type_))
     digest = hashlib.sha256("\n".join(json.dumps(p) for p in prompts).encode("utf-8")).hexdigest()[:16]
-    manifest = {
-        "format": FORMAT,
-        "fusionbench_version": __version__,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "queries": source,
-        "split": split,
-        "templates": {
+    manifest = new_manifest(
+        PROMPTS_FORMAT,
+        queries=source,
+        split=split,
+        templates={
             "folder": str(template_set.folder.resolve()),
             "fingerprint": template_set.fingerprint,
             "split": template_set.split,
             **{key: template_set.manifest["settings"].get(key) for key in ("summarizer_model", "prompt_hash")},
             "selection": template_set.manifest["settings"].get("selection"),
         },
-        "retrieval": {"k": k, "same_task": same_task, "featurizer": found.featurizer_spec, "prompt_mode": prompt_mode},
-        "answer_tags": answer_tags,
-        "thought_prompt_sha256": THOUGHT_PROMPT_SHA256[answer_tags],
-        "fusionfactory_commit": FUSIONFACTORY_COMMIT,
-        "counts": {key: value for key, value in asdict(report).items() if key not in ("out", "by_task")},
-        "by_task": report.by_task,
-        "fingerprint": digest,
-    }
+        retrieval={"k": k, "same_task": same_task, "featurizer": found.featurizer_spec, "prompt_mode": prompt_mode},
+        answer_tags=answer_tags,
+        thought_prompt_sha256=THOUGHT_PROMPT_SHA256[answer_tags],
+        fusionfactory_commit=FUSIONFACTORY_COMMIT,
+        counts={key: value for key, value in asdict(report).items() if key not in ("out", "by_task")},
+        by_task=report.by_task,
+        fingerprint=digest,
+    )
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(out / PROMPTS_FILE, table_bytes(table))
-    atomic_write_bytes(out / MANIFEST, (json.dumps(manifest, indent=1) + "\n").encode("utf-8"))
+    write_manifest(out, PROMPTS_FORMAT, manifest)
     atomic_write_bytes(out / CARD, _card(manifest).encode("utf-8"))
     return report
 

@@ -27,12 +27,21 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from fusionbench._version import __version__
+from fusionbench.artifacts import (
+    ArtifactFormat,
+    MissingManifestError,
+    new_manifest,
+    read_manifest,
+    write_manifest,
+)
 from fusionbench.files import TEMP_PREFIX, atomic_write_bytes, ensure_folder, open_lock, refuse_symlink
 from fusionbench.schema import doc_field
 
-FORMAT = "fusionbench-thought-templates/1"
 MANIFEST = "manifest.json"
+TEMPLATES_FORMAT = ArtifactFormat(
+    "fusionbench-thought-templates", 1, MANIFEST, "a thought templates folder (fusionbench thoughts build)"
+)
+FORMAT = TEMPLATES_FORMAT.tag
 PARTS = "parts"
 TEMPLATES_FILE = "templates.parquet"
 CARD = "README.md"
@@ -67,6 +76,10 @@ class TemplatesLockedError(ValueError):
 
 class TemplatesIncompleteError(FileNotFoundError):
     """The folder has no finished templates table (the build was interrupted, or it is not a templates folder)."""
+
+
+class TemplatesMissingError(TemplatesIncompleteError, MissingManifestError):
+    """The folder has no manifest: not a templates folder (or a build killed before it began)."""
 
 
 def table_bytes(table: pa.Table) -> bytes:
@@ -117,12 +130,7 @@ class TemplateSet:
 def read_templates(folder: str | Path) -> TemplateSet:
     """The finished templates of ``folder``; :class:`TemplatesIncompleteError` when there are none yet."""
     folder = Path(folder)
-    manifest_path = folder / MANIFEST
-    if not manifest_path.is_file():
-        raise TemplatesIncompleteError(f"{folder}: no {MANIFEST}; is it a folder of fusionbench thoughts build?")
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    if manifest.get("format") != FORMAT:
-        raise ValueError(f"{manifest_path}: format {manifest.get('format')!r}, expected {FORMAT!r}")
+    manifest = read_manifest(folder, TEMPLATES_FORMAT, missing=TemplatesMissingError)
     if not (folder / TEMPLATES_FILE).is_file() or "fingerprint" not in manifest:
         raise TemplatesIncompleteError(
             f"{folder}: the build has not finished (no {TEMPLATES_FILE}); rerun the same fusionbench thoughts build"
@@ -164,7 +172,7 @@ class TemplateStore:
     def open_manifest(self, settings: dict[str, Any]) -> dict[str, Any]:
         """Check the recorded settings against ``settings`` (an error naming the differences), or start anew."""
         if refuse_symlink(self.manifest_path, "the templates manifest").is_file():
-            manifest = json.loads(self.manifest_path.read_text(encoding="utf-8"))
+            manifest = read_manifest(self.folder, TEMPLATES_FORMAT)
             recorded = manifest.get("settings", {})
             differences = [
                 f"{key}: {recorded.get(key)!r} (recorded) != {settings.get(key)!r} (now)"
@@ -179,17 +187,12 @@ class TemplateStore:
             return manifest
         if self.parts():
             raise TemplatesSettingsError(f"{self.folder} has parts but no {MANIFEST}: not a build this version resumes")
-        manifest = {
-            "format": FORMAT,
-            "fusionbench_version": __version__,
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "settings": settings,
-        }
+        manifest = new_manifest(TEMPLATES_FORMAT, settings=settings)
         self.write_manifest(manifest)
         return manifest
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
-        atomic_write_bytes(self.manifest_path, (json.dumps(manifest, indent=1) + "\n").encode("utf-8"))
+        write_manifest(self.folder, TEMPLATES_FORMAT, manifest)
 
     def parts(self) -> list[Path]:
         return sorted((self.folder / PARTS).glob("part-*.parquet"))
