@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from fusionbench.artifacts import ArtifactFormat, new_manifest, read_manifest, write_manifest
 from fusionbench.export.folder import is_export, response_shards, rewrite, write_parquet
 from fusionbench.files import TEMP_PREFIX, atomic_writer, ensure_folder
 from fusionbench.generation.chat_client import ChatClient, ChatEngine, LocalChat
@@ -27,6 +28,8 @@ from fusionbench.metrics.judge import judge_prompt, parse_judge_output
 from fusionbench.schema import ROW_KEY, row_keys
 
 JUDGE_COLUMNS = ["judge_score", "judge_model", "judge_prompt_hash", "judge_output"]
+#: The work folder's format: ``manifest.json`` names the judge model and the target its parts are for.
+WORK_FORMAT = ArtifactFormat("fusionbench-judge-work", 1, "manifest.json", "a judge work folder (fusionbench judge)")
 _RESULT_SCHEMA = pa.schema(
     [
         ("query_id", pa.string()),
@@ -86,6 +89,26 @@ def _target_shards(target: Path) -> list[Path]:
     return shards
 
 
+def open_work(work: Path, judge_model: str, target: Path) -> dict:
+    """Check the work folder's manifest (same judge model), or write one. A folder of an older fusionbench (parts,
+    no manifest) is version 1: its parts' ``judge_model`` column is checked instead."""
+    if WORK_FORMAT.path(work).is_file():
+        manifest = read_manifest(work, WORK_FORMAT)
+        recorded = manifest.get("judge_model")
+    else:
+        done = _done(work)
+        models = sorted(set(done["judge_model"].to_pylist()) - {None}) if done is not None else []
+        recorded = models[0] if len(models) == 1 else (judge_model if not models else ", ".join(models))
+        manifest = new_manifest(WORK_FORMAT, judge_model=judge_model, target=str(Path(target).resolve()))
+    if recorded != judge_model:
+        raise ValueError(
+            f"{work}: the judgements there are by {recorded!r}, not {judge_model!r}; use another --work folder"
+        )
+    if not WORK_FORMAT.path(work).is_file():
+        write_manifest(work, WORK_FORMAT, manifest)
+    return manifest
+
+
 def _done(work: Path) -> pa.Table | None:
     parts = sorted(work.glob("part-*.parquet"))
     return pa.concat_tables([pq.read_table(p) for p in parts]) if parts else None
@@ -106,6 +129,7 @@ def judge_target(
     ensure_folder(work, "the judge work folder")  # its name is predictable: a link planted there is refused
     for leftover in work.glob(f"{TEMP_PREFIX}*"):
         leftover.unlink()  # removes a link itself, never what it points to
+    open_work(work, judge.model, target)
     report = JudgeReport()
     columns = [*ROW_KEY, "prompt", "response", "ground_truth"]
     rows = pa.concat_tables([pq.read_table(p, columns=columns) for p in _target_shards(target)])

@@ -8,7 +8,6 @@ from writing the same folder at once.
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,11 +17,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from fusionbench._version import __version__
+from fusionbench import artifacts
+from fusionbench.artifacts import ArtifactFormat
 from fusionbench.files import (
     TEMP_PREFIX,
     LockFile,
-    atomic_write_bytes,
     atomic_writer,
     ensure_folder,
     open_lock,
@@ -32,6 +31,8 @@ from fusionbench.generation.settings import identity_differences
 from fusionbench.schema import RESPONSE_SCHEMA, ROW_KEY, row_keys
 
 MANIFEST = "run.json"
+#: The run folder's format (its manifest is ``run.json``).
+RUN_FORMAT = ArtifactFormat("fusionbench-generation-run", 1, MANIFEST, "a generation run folder (fusionbench generate)")
 SHARD_GLOB = "shard-*.parquet"
 #: Run shards: the canonical responses plus two run-only columns (``merge_rows`` drops them).
 RUN_SCHEMA = RESPONSE_SCHEMA.append(
@@ -47,12 +48,15 @@ class RunLockedError(RuntimeError):
     """Another process is writing the run folder."""
 
 
+def _legacy(found: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A ``run.json`` written before it had a ``format`` (a ``settings`` object): version 1."""
+    return {"format": RUN_FORMAT.tag, **found} if found is not None and "settings" in found else None
+
+
 def read_manifest(run_dir: Path) -> dict[str, Any]:
-    """The run's ``run.json``; FileNotFoundError when the folder is not a generation run."""
-    path = Path(run_dir) / MANIFEST
-    if not path.is_file():
-        raise FileNotFoundError(f"{run_dir}: no {MANIFEST}; is this a folder written by fusionbench generate?")
-    return json.loads(path.read_text(encoding="utf-8"))
+    """The run's ``run.json``, checked (:func:`fusionbench.artifacts.read_manifest`); a folder without one is a
+    :class:`~fusionbench.artifacts.MissingManifestError` (a FileNotFoundError): not a generation run."""
+    return artifacts.read_manifest(run_dir, RUN_FORMAT, legacy=_legacy)
 
 
 def shard_paths(run_dir: Path) -> list[Path]:
@@ -123,7 +127,7 @@ class RunStore:
         write a new ``run.json`` when the folder has none."""
         path = refuse_symlink(self.run_dir / MANIFEST, "the run's manifest")
         if path.is_file():
-            manifest = json.loads(path.read_text(encoding="utf-8"))
+            manifest = read_manifest(self.run_dir)
             differences = identity_differences(manifest.get("settings", {}), identity)
             if differences:
                 raise RunSettingsError(
@@ -133,14 +137,8 @@ class RunStore:
             return manifest
         if shard_paths(self.run_dir):
             raise RunSettingsError(f"{self.run_dir} has shards but no {MANIFEST}: not a run this version can resume")
-        manifest = {
-            "format": "fusionbench-generation-run/1",
-            "fusionbench_version": __version__,
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "settings": identity,
-            **extra,
-        }
-        atomic_write_bytes(path, (json.dumps(manifest, indent=1, sort_keys=False) + "\n").encode("utf-8"))
+        manifest = artifacts.new_manifest(RUN_FORMAT, settings=identity, **extra)
+        artifacts.write_manifest(self.run_dir, RUN_FORMAT, manifest)
         return manifest
 
     def next_shard_name(self) -> str:
