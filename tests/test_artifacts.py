@@ -100,3 +100,107 @@ def test_the_manifest_is_never_written_through_a_link(tmp_path: Path) -> None:
     with pytest.raises(OSError, match="symbolic link"):
         write_manifest(folder, FMT, new_manifest(FMT))
     assert victim.read_text() == "keep"
+
+
+# ------------------------------------------------------------------ the formats that adopted it
+def _bump(manifest: Path, version: int = 9) -> None:
+    """Rewrite a manifest as if a newer fusionbench wrote it."""
+    payload = json.loads(manifest.read_text())
+    payload["format"] = payload["format"].rsplit("/", 1)[0] + f"/{version}"
+    manifest.write_text(json.dumps(payload))
+
+
+def test_split_files(tmp_path: Path) -> None:
+    from fusionbench.fusion.splits import SplitError, SplitSpec
+
+    spec = SplitSpec("s", "random", 0, ("a", "b"), (), ("c",))
+    path = spec.save(tmp_path / "s.json")
+    assert json.loads(path.read_text())["format"] == "fusionbench-split/1" and SplitSpec.load(path) == spec
+    _bump(path)
+    with pytest.raises(SplitError, match=r"s\.json: fusionbench-split version 9 was written by a newer") as caught:
+        SplitSpec.load(path)
+    assert isinstance(caught.value, ArtifactFormatError)
+    path.write_text('{"format": "fusionbench-route-report/1"}')
+    with pytest.raises(SplitError, match=r"not a fusionbench split file \(format 'fusionbench-route-report/1'\)"):
+        SplitSpec.load(path)
+
+
+def test_thought_templates_and_prompts(sample_export: Path, tmp_path: Path) -> None:
+    from fusionbench.fusion.thoughts import ExtractiveSummarizer, apply_templates, build_templates
+    from fusionbench.fusion.thoughts.apply import read_prompts
+    from fusionbench.fusion.thoughts.store import TemplatesIncompleteError, read_templates
+
+    templates, prompts = tmp_path / "templates", tmp_path / "prompts"
+    build_templates(sample_export, templates, ExtractiveSummarizer(), tasks=["gsm8k"])
+    apply_templates(templates, sample_export, prompts, k=1, tasks=["gsm8k"])
+    assert read_templates(templates).manifest["format"] == "fusionbench-thought-templates/1"
+    assert read_prompts(prompts).manifest["format"] == "fusionbench-thought-prompts/1"
+    with pytest.raises(TemplatesIncompleteError, match="no manifest: not a thought templates folder"):
+        read_templates(tmp_path)
+    for folder, read in ((templates, read_templates), (prompts, read_prompts)):
+        _bump(folder / "manifest.json")
+        with pytest.raises(ArtifactFormatError, match=rf"{folder.name}/manifest\.json: .*version 9.*upgrade"):
+            read(folder)
+    with pytest.raises(ArtifactFormatError, match="version 9"):  # a resumed build checks it too
+        build_templates(sample_export, templates, ExtractiveSummarizer(), tasks=["gsm8k"])
+
+
+def test_sft_folder_and_its_older_layout(sample_export: Path, tmp_path: Path) -> None:
+    from fusionbench.fusion.sft import make_sft_data
+    from fusionbench.fusion.sft.writers import read_sft_manifest
+
+    result = make_sft_data(sample_export, tmp_path / "sft", select="label-only")
+    manifest = read_sft_manifest(result.files.folder)
+    assert manifest["format"] == "fusionbench-sft/1" and manifest["name"] == result.files.alpaca.stem
+    assert manifest["examples"] == len(json.loads(result.files.alpaca.read_text()))
+    assert all((result.files.folder / name).exists() for name in manifest["files"].values())
+    result.files.manifest.unlink()  # a folder written before the manifest: read as version 1
+    old = read_sft_manifest(result.files.folder)
+    assert manifest_version(old) == 1 and old["legacy"] and old["report"]["split"] == "train"
+    with pytest.raises(MissingManifestError, match="not an SFT folder"):
+        read_sft_manifest(tmp_path)
+
+
+def test_generation_run_folder(tmp_path: Path) -> None:
+    from fusionbench.generation.store import RunSettingsError, RunStore
+    from fusionbench.generation.store import read_manifest as read_run_manifest
+
+    store = RunStore(tmp_path / "run")
+    written = store.open_manifest({"model": "m", "seed": 0}, {"price": None})
+    store.close()
+    assert written["format"] == "fusionbench-generation-run/1" and read_run_manifest(tmp_path / "run") == written
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "run.json").write_text(json.dumps({"settings": {"model": "m", "seed": 0}}))  # no format: version 1
+    assert manifest_version(read_run_manifest(old)) == 1
+    store = RunStore(old)
+    with pytest.raises(RunSettingsError, match="seed"):
+        store.open_manifest({"model": "m", "seed": 1}, {})
+    store.close()
+    _bump(tmp_path / "run" / "run.json", 2)
+    with pytest.raises(ArtifactFormatError, match=r"run/run\.json: fusionbench-generation-run version 2"):
+        read_run_manifest(tmp_path / "run")
+    with pytest.raises(FileNotFoundError, match="not a generation run folder"):
+        read_run_manifest(tmp_path)
+
+
+def test_judge_work_folder_names_its_judge(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from fusionbench.generation.judge import open_work
+
+    work = tmp_path / "work"
+    work.mkdir()
+    assert open_work(work, "judge-a", tmp_path)["judge_model"] == "judge-a"
+    assert open_work(work, "judge-a", tmp_path)["format"] == "fusionbench-judge-work/1"
+    with pytest.raises(ValueError, match="by 'judge-a', not 'judge-b'"):
+        open_work(work, "judge-b", tmp_path)
+    older = tmp_path / "older"  # parts and no manifest: the parts' judge model is checked, then recorded
+    older.mkdir()
+    pq.write_table(pa.table({"judge_model": ["judge-a"]}), older / "part-000000.parquet")
+    with pytest.raises(ValueError, match="by 'judge-a'"):
+        open_work(older, "judge-b", tmp_path)
+    assert not (older / "manifest.json").exists()
+    assert open_work(older, "judge-a", tmp_path)["judge_model"] == "judge-a"
+    assert read_manifest(older, ArtifactFormat("fusionbench-judge-work", 1))["judge_model"] == "judge-a"
