@@ -1,4 +1,4 @@
-"""``evaluate``: routers (or their choices) on a test split, beside best single, per task, random and oracle.
+"""``evaluate``: routers (or their choices) on a test split, beside best_single_train, per task, random and oracle.
 
 Every call first runs the leakage check and the transductive guard (:mod:`.gate`). The values of the chosen
 candidates come from the setting and protocol (:mod:`.protocols`); the baselines are fitted on ``train``

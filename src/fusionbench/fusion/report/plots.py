@@ -2,7 +2,7 @@
 
 * ``frontier.png``: every single candidate (grey points), each score router's curve over CARROT's λ, the
   oracle's curve (dashed), for the in-distribution split of the first seed; needs cost data.
-* ``per_task.png``: Perf per task of the routers, best single, per task and oracle, with the CIs as error bars.
+* ``per_task.png``: Perf per task of the routers, best_single_train, per task and oracle, with the CIs as error bars.
 
 A synthetic report carries "SYNTHETIC - do not report" on every plot. :func:`write_plots` returns the files
 written and a note saying what was left out and why (no matplotlib, no cost data).

@@ -102,7 +102,7 @@ def table4(protocol: str, settings: dict[str, Any], transductive: bool) -> str:
 
 
 def paired_table(settings: dict[str, Any], transductive: bool) -> str:
-    """Router - best single and router - per task, on each setting's headline metric (paired bootstrap)."""
+    """Router - best_single_train and router - per task, on each setting's headline metric (paired bootstrap)."""
     header, keys = ["router"], []
     for setting in SETTINGS:
         result = settings.get(setting)
@@ -124,7 +124,7 @@ def paired_table(settings: dict[str, Any], transductive: bool) -> str:
 
 
 def worse_lines(settings: dict[str, Any]) -> list[str]:
-    """Why a router can be significantly worse than always choosing the best single candidate."""
+    """Why a router can be significantly worse than always choosing the best single candidate of train."""
     lines = []
     for setting, result in settings.items():
         if not result.get("available", True):
