@@ -20,6 +20,7 @@ SETUP_FAILED = 86
 
 
 def _harness(payload):
+    import gc
     import os
     import resource
     import sys
@@ -53,9 +54,10 @@ def _harness(payload):
             os._exit(SETUP_FAILED)
     # The judge must not be dumpable (no ptrace, no /proc/<judge>/mem for a process of the same uid). A uid
     # drop from root already made it so (fs.suid_dumpable 0 or 2), which shows as /proc/self owned by root;
-    # otherwise say so with prctl (ctypes costs a child ~10 ms to import, so only then).
+    # otherwise say so with prctl (ctypes costs a child ~5 ms to import, so only then). A root program (weak
+    # isolation as root) could trace anything anyway.
     try:
-        dumpable = os.getuid() == 0 or os.stat("/proc/self/environ").st_uid != 0
+        dumpable = os.getuid() != 0 and os.stat("/proc/self/environ").st_uid != 0
     except OSError:
         dumpable = True
     if dumpable:
@@ -68,6 +70,7 @@ def _harness(payload):
         if folder not in sys.path:
             sys.path.append(folder)
     requests, replies = os.pipe(), os.pipe()
+    gc.freeze()  # neither process's collector then writes to (and copies) the pages they share after the fork
     pid = os.fork()
     if pid == 0:
         os.close(requests[1])
