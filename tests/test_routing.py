@@ -244,3 +244,52 @@ def test_on_the_sample_export(sample_export) -> None:
     assert r["gap_at_oracle"] == 0.0
     assert r["oracle_accuracy"] >= r["per_task_oracle_accuracy"] >= r["best_single_oracle_accuracy"]
     assert r["best_single_oracle_accuracy"] >= r["random_accuracy"] and r["aiq"] >= r["aiq_candidates"]
+
+
+def test_the_one_interval_and_paired_difference_have_the_asked_level() -> None:
+    """metrics.routing_bootstrap: the percentile interval both evaluate_routing and fusion's evaluations use."""
+    from fusionbench.metrics.routing_bootstrap import Replicates, difference, interval
+
+    draws = np.arange(101, dtype=float)  # percentiles of 0..100 are the percent values themselves
+    assert interval(draws, 0.95) == pytest.approx([2.5, 97.5])
+    assert interval(draws, 0.90) == pytest.approx([5.0, 95.0])
+    assert interval(np.append(draws, np.nan), 0.90) == pytest.approx([5.0, 95.0])  # NaN replicates ignored
+    assert interval(np.array([np.nan]), 0.95) is None
+    columns = [("r", "perf"), ("b", "perf")]
+    reps = Replicates(columns, np.array([0.7, 0.5]), np.column_stack([draws / 100 + 0.5, np.full(101, 0.5)]), 101)
+    paired = difference(reps, ("r", "perf"), ("b", "perf"), 0.90)
+    assert paired["value"] == pytest.approx(0.2) and paired["ci"] == pytest.approx([0.05, 0.95])
+    assert paired["verdict"] == "better"
+
+
+def test_the_one_tradeoff_reward_with_fitted_statistics() -> None:
+    """metrics.routing_tradeoffs: per-task min-max (NaN cells ignored), an unseen task uses every cell's, a
+    constant task gives 0; fusion's Tradeoff computes exactly this."""
+    from fusionbench.fusion.routers import Tradeoff
+    from fusionbench.metrics.routing_tradeoffs import ALL, minmax_stats, tradeoff_reward
+
+    perf = np.array([[0.0, 1.0], [0.5, np.nan], [1.0, 1.0]])
+    cost = np.array([[1.0, 3.0], [2.0, 2.0], [5.0, 5.0]])
+    stats = minmax_stats(perf, cost, ["a", "a", "b"])
+    assert stats == {ALL: (0.0, 1.0, 1.0, 4.0), "a": (0.0, 1.0, 1.0, 2.0), "b": (1.0, 0.0, 5.0, 0.0)}
+    test = np.array([[0.5, 1.0], [1.0, 0.0]])
+    test_cost = np.array([[2.0, 3.0], [3.0, 1.0]])
+    reward = tradeoff_reward(test, test_cost, 0.5, 0.5, tasks=["a", "unseen"], stats=stats)
+    # task a: perf (x - 0)/1, cost (c - 1)/2; unseen: every cell's statistics, cost (c - 1)/4
+    assert reward.tolist() == [[0.5 * 0.5 - 0.5 * 0.5, 0.5 - 0.5], [0.5 - 0.5 * 0.5, 0.0]]
+    assert tradeoff_reward(test[:1], test_cost[:1], 1.0, 0.0, tasks=["b"], stats=stats).tolist() == [[0.0, 0.0]]
+    fitted = Tradeoff.balance().fit(perf, cost, np.array(["a", "a", "b"]))
+    assert np.array_equal(fitted.reward(test, test_cost, np.array(["a", "unseen"])), reward)
+    own = tradeoff_reward(test, test_cost, 0.5, 0.5, tasks=["a", "a"])  # no stats: these arrays' own
+    assert np.array_equal(own, Tradeoff.preset("balance", "fusionfactory").reward(test, test_cost, ["a", "a"]))
+
+
+def test_the_one_pivot_scatter_reports_the_first_duplicate() -> None:
+    from fusionbench.metrics.routing_rows import pivot_cells
+
+    matrices, duplicate = pivot_cells(
+        np.array([0, 1, 0]), np.array([1, 0, 0]), (2, 2), {"v": np.array([1.0, 2.0, 3.0])}
+    )
+    assert duplicate is None and np.array_equal(matrices["v"], [[3.0, 1.0], [2.0, np.nan]], equal_nan=True)
+    _, duplicate = pivot_cells(np.array([0, 1, 1, 1]), np.array([0, 1, 0, 1]), (2, 2), {"v": np.zeros(4)})
+    assert duplicate == 1  # rows 1 and 3 are both (1, 1): the first of them is named
