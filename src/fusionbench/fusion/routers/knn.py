@@ -79,7 +79,9 @@ class KNNRouter(BaseRouter):
     ``target="labels"``: the utility is the share of neighbours whose label (the argmax of the training
     reward under ``tradeoff``, ties by ``labels``) is each candidate: FusionFactory's kNN (k=50, cosine).
     ``n_neighbors="cv"`` picks k by 5-fold cross-validated R^2 on the training set over 2^1..2^9 (CARROT);
-    the choice is ``n_neighbors_``.
+    the choice is ``n_neighbors_``. ``weights="distance"`` weighs each neighbour by its cosine similarity to the
+    query (clipped at 0; ``metric="cosine"`` only), as scikit-learn's ``KNeighborsRegressor(weights=...)``;
+    :class:`~fusionbench.fusion.routers.AutoRouter` tunes k, the weighting and the task prior by CV on train.
     """
 
     _rebuilt_on_load = ("index_",)
@@ -88,6 +90,7 @@ class KNNRouter(BaseRouter):
         self,
         n_neighbors: int | Literal["cv"] = 50,
         metric: str = "cosine",
+        weights: Literal["uniform", "distance"] = "uniform",
         target: Literal["scores", "labels"] = "scores",
         labels: LabelMode = "auto",
         tradeoff: Tradeoff | str = "performance_first",
@@ -95,6 +98,7 @@ class KNNRouter(BaseRouter):
     ) -> None:
         self.n_neighbors = n_neighbors
         self.metric = metric
+        self.weights = weights
         self.target = target
         self.labels = labels
         self.tradeoff = tradeoff
@@ -103,6 +107,8 @@ class KNNRouter(BaseRouter):
     def _fit(self, data: FitData) -> None:
         if self.target not in ("scores", "labels"):
             raise ValueError(f"target must be 'scores' or 'labels', not {self.target!r}")
+        if self.weights not in ("uniform", "distance") or (self.weights == "distance" and self.metric != "cosine"):
+            raise ValueError(f"weights must be 'uniform' or 'distance' (cosine metric), not {self.weights!r}")
         values = self._labels(data) if self.target == "labels" else data.target
         self.values_ = values
         self.train_cost_ = data.cost if self.target == "scores" else None
@@ -146,10 +152,22 @@ class KNNRouter(BaseRouter):
         """The neighbours' mean of ``values``: a sparse averaging matrix times ``values`` (no [n, k, c] copy)."""
         neighbours = self._neighbours(X)
         n, k = neighbours.shape
-        members = sp.csr_matrix(
-            (np.ones(n * k), neighbours.ravel(), np.arange(0, n * k + 1, k)), shape=(n, values.shape[0])
-        )
-        return np.asarray(members @ values) / k  # sums of 0/1 labels stay exact, so label ties stay ties
+        weight = np.ones((n, k)) if self.weights != "distance" else self._similarities(X, neighbours)
+        indptr = np.arange(0, n * k + 1, k)
+        members = sp.csr_matrix((weight.ravel(), neighbours.ravel(), indptr), shape=(n, values.shape[0]))
+        # uniform: sums of 0/1 labels stay exact, so label ties stay ties
+        return np.asarray(members @ values) / weight.sum(axis=1, keepdims=True)
+
+    def _similarities(self, X: Any, neighbours: np.ndarray) -> np.ndarray:
+        """``[n, k]`` cosine similarity of each query to its neighbours, clipped at 0 (plus 1e-9: no zero row)."""
+        unit, train = normalize(X), normalize(self.X_fit_)
+        out = np.empty(neighbours.shape)
+        for start in range(0, neighbours.shape[0], 256):
+            rows = slice(start, start + 256)
+            block = unit[rows] @ train.T  # [rows, n_train]
+            block = block.toarray() if sp.issparse(block) else np.asarray(block)
+            out[rows] = np.take_along_axis(block, neighbours[rows], axis=1)
+        return np.clip(out, 0.0, None) + 1e-9
 
     def _estimate(self, X: Any, tasks: np.ndarray | None) -> np.ndarray:
         return self._mean(X, self.values_)
