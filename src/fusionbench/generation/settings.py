@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from fusionbench.schema import MODES, RELEASE_MODES, SPLIT_ALIASES, TASKS
 
-ENGINES: tuple[str, ...] = ("vllm", "hf")
+ENGINES: tuple[str, ...] = ("vllm", "hf", "openai", "ray")
 #: Where the queries come from when no ``--export`` is given.
 EMBEDDED_SAMPLE = "embedded-sample"
 #: Requests per shard (and, for hf, per ``generate`` call) when ``batch_size`` is not given.
-DEFAULT_BATCH_SIZE: dict[str, int] = {"vllm": 512, "hf": 8}
+DEFAULT_BATCH_SIZE: dict[str, int] = {"vllm": 512, "hf": 8, "openai": 256, "ray": 64}
+#: Identity keys of older run.json files that are runtime settings now (a run of any engine resumes any other's).
+FORMER_IDENTITY_KEYS = ("engine",)
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,7 @@ class GenerationSettings:
     batch_size: int | None = None  # requests per shard (None: DEFAULT_BATCH_SIZE of the engine)
     tensor_parallel_size: int = 1
     pipeline_parallel_size: int = 1
-    data_parallel_size: int = 1  # independent engine replicas, one process each
+    data_parallel_size: int = 1  # engine replicas; > 1 runs them as a Ray Data actor pool (needs ray)
     distributed_executor_backend: str | None = None  # "ray" for multi-node serving (see README.md)
     dtype: str = "auto"
     max_model_len: int | None = None
@@ -102,6 +105,13 @@ class GenerationSettings:
     engine_kwargs: dict[str, Any] = field(default_factory=dict)  # more ``vllm.LLM`` keyword arguments
     workers: int | None = None  # parallel code sandboxes for scoring
     flush_interval_s: float = 120.0  # also write a shard when this long has passed since the last one
+    base_url: str | None = None  # openai: the server's /v1 URL (a `vllm serve` fleet behind a load balancer)
+    api_key_env: str = "OPENAI_API_KEY"  # openai: the environment variable holding the key (unset: no key)
+    concurrency: int = 8  # openai: requests in flight at most
+    max_retries: int = 4  # openai: retries of a request (429, 5xx, timeouts) with exponential backoff
+    request_timeout_s: float = 600.0  # openai: seconds per HTTP request
+    ray_address: str | None = None  # ray: the cluster (None: the one `ray start` made here, else a local one)
+    ray_engine: str | None = None  # ray: the engine inside the pipeline (None: vllm when installed, else hf)
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -141,6 +151,12 @@ class GenerationSettings:
         sizes = (self.tensor_parallel_size, self.pipeline_parallel_size, self.data_parallel_size)
         if min(sizes) < 1 or (self.batch_size is not None and self.batch_size < 1):
             raise ValueError("batch and parallel sizes must be >= 1")
+        if self.engine == "openai" and not self.base_url:
+            raise ValueError("--engine openai needs --base-url (the server's OpenAI-compatible /v1 URL)")
+        if self.concurrency < 1 or self.max_retries < 0:
+            raise ValueError("concurrency must be >= 1 and max_retries >= 0")
+        if self.ray_engine not in (None, "hf", "vllm"):
+            raise ValueError(f"unknown engine inside ray {self.ray_engine!r}; expected hf or vllm")
         if self.engine == "hf" and self.tensor_parallel_size * self.pipeline_parallel_size > 1:
             raise ValueError(
                 "the hf engine runs one device per replica; use --engine vllm for tensor/pipeline parallel"
@@ -151,11 +167,11 @@ class GenerationSettings:
         return self.batch_size or DEFAULT_BATCH_SIZE[self.engine]
 
     def identity(self) -> dict[str, Any]:
-        """The settings that decide what the rows are; a run folder holds rows of one identity only."""
+        """The settings that decide what the rows are; a run folder holds rows of one identity only. The
+        engine is not part of it: a run folder written by one engine is resumed by any other."""
         return {
             "model": self.model,
             "name": self.name,
-            "engine": self.engine,
             "tokenizer": self.tokenizer or self.model,
             **asdict(self.sampling),
             "tasks": list(self.tasks or TASKS),
@@ -174,9 +190,19 @@ class GenerationSettings:
         manifest = read_prompts_manifest(self.prompts)
         return {"queries": manifest["queries"], "prompts": manifest["fingerprint"]}
 
+    def settings_hash(self) -> str:
+        """A short hash of :meth:`identity`: part of every work item's key (see :func:`item_key`)."""
+        text = json.dumps(self.identity(), sort_keys=True, default=str)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
     def runtime(self) -> dict[str, Any]:
         """Settings that change how fast, not what: recorded in run.json, free to differ on a rerun."""
         return {
+            "engine": self.engine,
+            "base_url": self.base_url,
+            "concurrency": self.concurrency,
+            "ray_address": self.ray_address,
+            "ray_engine": self.ray_engine,
             "limit": self.limit,
             "batch_size": self.effective_batch_size,
             "tensor_parallel_size": self.tensor_parallel_size,
@@ -190,8 +216,16 @@ class GenerationSettings:
         }
 
 
+def item_key(settings_hash: str, query_id: str, split: str, model: str, mode: str, sample: int) -> str:
+    """The key of one (query, model, mode, sample) under one identity: stored with its row, it says whether the
+    work item is done, whichever engine wrote it."""
+    text = "\x1f".join((settings_hash, query_id, split, model, mode, str(sample)))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
 def identity_differences(recorded: dict[str, Any], current: dict[str, Any]) -> list[str]:
-    """``'key: recorded != current'`` for every identity setting that differs."""
+    """``'key: recorded != current'`` for every identity setting that differs (former identity keys ignored)."""
+    recorded = {k: v for k, v in recorded.items() if k not in FORMER_IDENTITY_KEYS}
     keys = sorted(set(recorded) | set(current))
     return [
         f"{k}: {recorded.get(k)!r} (run.json) != {current.get(k)!r} (now)"

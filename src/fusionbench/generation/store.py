@@ -27,17 +27,28 @@ from fusionbench.files import (
     open_lock,
     refuse_symlink,
 )
-from fusionbench.generation.settings import identity_differences
+from fusionbench.generation.settings import identity_differences, item_key
 from fusionbench.schema import RESPONSE_SCHEMA, ROW_KEY, row_keys
 
 MANIFEST = "run.json"
 #: The run folder's format (its manifest is ``run.json``).
 RUN_FORMAT = ArtifactFormat("fusionbench-generation-run", 1, MANIFEST, "a generation run folder (fusionbench generate)")
 SHARD_GLOB = "shard-*.parquet"
-#: Run shards: the canonical responses plus two run-only columns (``merge_rows`` drops them).
-RUN_SCHEMA = RESPONSE_SCHEMA.append(
-    pa.field("finish_reason", pa.string(), metadata={"doc": "why generation stopped: stop, length, prompt_too_long"})
-).append(pa.field("latency_s", pa.float64(), metadata={"doc": "seconds from submission to completion"}))
+#: Run shards: the canonical responses plus run-only columns (``merge_rows`` drops them).
+RUN_SCHEMA = pa.schema(
+    [
+        *RESPONSE_SCHEMA,
+        pa.field("finish_reason", pa.string(), metadata={"doc": "stop, length, prompt_too_long or error"}),
+        pa.field("latency_s", pa.float64(), metadata={"doc": "seconds from submission to completion"}),
+        pa.field("error", pa.string(), metadata={"doc": "why the response is null (engine error, prompt too long)"}),
+        pa.field("item_key", pa.string(), metadata={"doc": "hash of (settings hash, query, model, mode, sample)"}),
+        pa.field("engine", pa.string(), metadata={"doc": "the engine that wrote the row: vllm, hf, openai, ray/..."}),
+        pa.field("reasoning_tokens", pa.int64(), metadata={"doc": "of output_tokens, reasoning (server-reported)"}),
+    ],
+    metadata=RESPONSE_SCHEMA.metadata,
+)
+#: The run-only columns a generation run needs to be resumed by key.
+_KEY_COLUMNS = [*ROW_KEY, "finish_reason", "error", "item_key"]
 
 
 class RunSettingsError(ValueError):
@@ -64,27 +75,40 @@ def shard_paths(run_dir: Path) -> list[Path]:
     return sorted(Path(run_dir).glob(SHARD_GLOB))
 
 
+def failed_rows(table: pa.Table) -> pa.Array:
+    """True for the rows with no response because generation failed (an error, or a prompt too long)."""
+    too_long = pc.fill_null(pc.equal(table["finish_reason"], "prompt_too_long"), False)
+    return pc.or_(pc.is_valid(table["error"]), too_long)
+
+
 def read_run(run_dir: Path) -> pa.Table:
-    """All rows of a run (canonical columns + finish_reason, latency_s), deduplicated by key, first kept."""
+    """All rows of a run (canonical columns + the run-only ones), one per key, in the order written: of the
+    rows of one key, the first generated without an error (a rerun retried a failed one), else the first."""
     read_manifest(run_dir)
     paths = shard_paths(run_dir)
     if not paths:
         return RUN_SCHEMA.empty_table()
     table = pa.concat_tables([pq.read_table(p, schema=RUN_SCHEMA) for p in paths])
-    indexed = table.append_column("__row", pa.array(range(table.num_rows), pa.int64()))
-    indexed = indexed.append_column("__key", row_keys(table))
-    first = indexed.group_by("__key", use_threads=False).aggregate([("__row", "min")])["__row_min"]
-    if len(first) == table.num_rows:
+    n = table.num_rows
+    rank = pc.add(pa.array(range(n), pa.int64()), pc.multiply(failed_rows(table).cast(pa.int64()), n))
+    indexed = table.append_column("__rank", rank).append_column("__key", row_keys(table))
+    best = indexed.group_by("__key", use_threads=False).aggregate([("__rank", "min")])["__rank_min"]
+    if len(best) == n:
         return table
-    return table.take(pc.take(first, pc.sort_indices(first)))
+    chosen = pc.subtract(best, pc.multiply(pc.divide(best, n), n))  # the row index back from its rank
+    return table.take(pc.take(chosen, pc.sort_indices(chosen)))
 
 
-def run_keys(run_dir: Path) -> set[tuple[str, str, str, str, int]]:
-    """(query_id, split, model, mode, sample) of every row already written."""
-    keys: set[tuple[str, str, str, str, int]] = set()
+def run_keys(run_dir: Path, settings_hash: str) -> set[str]:
+    """The item keys of every row written without an error (a failed row is retried by a rerun). Shards of an
+    older version, with no ``item_key`` column, have theirs computed from the row (their run.json matched)."""
+    keys: set[str] = set()
     for path in shard_paths(run_dir):
-        table = pq.read_table(path, columns=list(ROW_KEY))
-        keys.update(zip(*(table[c].to_pylist() for c in ROW_KEY), strict=True))
+        table = pq.read_table(path, columns=_KEY_COLUMNS, schema=RUN_SCHEMA)
+        table = table.filter(pc.invert(failed_rows(table)))
+        rows = zip(*(table[c].to_pylist() for c in ROW_KEY), strict=True)
+        for key, row in zip(table["item_key"].to_pylist(), rows, strict=True):
+            keys.add(key if key is not None else item_key(settings_hash, *row))
     return keys
 
 
