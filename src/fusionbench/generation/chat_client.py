@@ -20,6 +20,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -36,8 +37,56 @@ class ChatEngine(Protocol):
     def complete(self, prompts: Sequence[str]) -> list[str | None]: ...
 
 
+@dataclass(frozen=True)
+class ChatReply:
+    """One chat completion: the reply text (None when the call failed, with ``error`` saying why), why it
+    stopped, and the server's usage counts (None where it reports none)."""
+
+    content: str | None
+    finish_reason: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    reasoning_tokens: int | None = None  # of completion_tokens (usage.completion_tokens_details), when reported
+    error: str | None = None
+    attempts: int = 1
+
+
+def _parse_reply(payload: Any, attempts: int) -> ChatReply:
+    """A ``/chat/completions`` answer -> :class:`ChatReply` (KeyError/TypeError/ValueError on another shape)."""
+    choice = payload["choices"][0]
+    content = choice["message"]["content"]
+    if not isinstance(content, str):
+        raise ValueError(f"message content is {type(content).__name__}, not text")
+    usage = payload.get("usage") or {}
+    details = usage.get("completion_tokens_details") or {}
+    return ChatReply(
+        content,
+        finish_reason=choice.get("finish_reason"),
+        prompt_tokens=_count(usage.get("prompt_tokens")),
+        completion_tokens=_count(usage.get("completion_tokens")),
+        reasoning_tokens=_count(details.get("reasoning_tokens")),
+        attempts=attempts,
+    )
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def _error_detail(err: urllib.error.HTTPError) -> str:
+    """``': message'`` from an error body (OpenAI's ``{"error": {"message": ...}}``), cut short; else ``''``."""
+    try:
+        body = json.loads(err.read() or b"{}")
+        inner = body.get("error")
+        message = inner.get("message") if isinstance(inner, dict) else body.get("message")
+    except (ValueError, AttributeError, OSError):
+        return ""
+    return f": {str(message)[:300]}" if message else ""
+
+
 class ChatClient:
-    """An OpenAI-compatible chat completions endpoint, with retries, backoff and a concurrency cap."""
+    """An OpenAI-compatible chat completions endpoint, with retries, backoff and a concurrency cap. The judge, the
+    thought summariser and ``fusionbench generate --engine openai`` all go through it."""
 
     def __init__(
         self,
@@ -58,30 +107,31 @@ class ChatClient:
         self.max_tokens, self.temperature = max_tokens, temperature
         self.last_errors: list[str] = []
 
-    def _call(self, prompt: str) -> str | None:
+    def chat(self, prompt: str, **params: Any) -> ChatReply:
+        """One user message to the endpoint, retried with backoff; ``params`` override the request body's
+        sampling fields (``max_tokens``, ``temperature``, ``top_p``, ``seed``, ...). Never raises for a
+        failed call: the reply has ``error`` set instead."""
         body = {
             "model": self.model,
             "messages": [{"role": "user", "content": prompt}],
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
+            **params,
         }
         headers = {"Content-Type": "application/json"}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
-        error = "no attempt"
+        error, attempts = "no attempt", 0
         for attempt in range(self.max_retries + 1):
+            attempts += 1
             request = urllib.request.Request(self.url, data=json.dumps(body).encode(), headers=headers)
             try:
                 with urllib.request.urlopen(request, timeout=self.timeout) as reply:
-                    content = json.loads(reply.read())["choices"][0]["message"]["content"]
-                    if not isinstance(content, str):
-                        raise ValueError(f"message content is {type(content).__name__}, not text")
-                    return content
+                    return _parse_reply(json.loads(reply.read()), attempts)
             except urllib.error.HTTPError as err:
-                error = f"HTTP {err.code}"
+                error = f"HTTP {err.code}{_error_detail(err)}"
                 if err.code not in RETRIED_STATUSES and err.code < 500:
-                    self.last_errors.append(error)
-                    return None  # a client error will not get better by retrying
+                    return ChatReply(None, error=error, attempts=attempts)  # a client error stays one
             except (
                 urllib.error.URLError,
                 http.client.HTTPException,
@@ -95,8 +145,13 @@ class ChatClient:
                 error = f"{type(err).__name__}: {err}"
             if attempt < self.max_retries:
                 time.sleep(self.backoff * 2**attempt * (1 + random.random() / 4))
-        self.last_errors.append(f"{error} (after {self.max_retries + 1} attempts)")
-        return None
+        return ChatReply(None, error=f"{error} (after {attempts} attempts)", attempts=attempts)
+
+    def _call(self, prompt: str) -> str | None:
+        reply = self.chat(prompt)
+        if reply.error is not None:
+            self.last_errors.append(reply.error)
+        return reply.content
 
     def complete(self, prompts: Sequence[str]) -> list[str | None]:
         """The reply to each prompt (None when every retry failed), at most ``concurrency`` in flight."""
