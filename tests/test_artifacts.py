@@ -159,6 +159,9 @@ def test_sft_folder_and_its_older_layout(sample_export: Path, tmp_path: Path) ->
     assert manifest_version(old) == 1 and old["legacy"] and old["report"]["split"] == "train"
     with pytest.raises(MissingManifestError, match="not an SFT folder"):
         read_sft_manifest(tmp_path)
+    result.files.report.write_text("{")
+    with pytest.raises(ArtifactFormatError, match=r"report\.json, line 1: damaged JSON"):
+        read_sft_manifest(result.files.folder)
 
 
 def test_generation_run_folder(tmp_path: Path) -> None:

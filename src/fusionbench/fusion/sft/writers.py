@@ -25,7 +25,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from fusionbench.artifacts import ArtifactFormat, new_manifest, read_manifest, write_manifest
+from fusionbench.artifacts import ArtifactFormat, ArtifactFormatError, new_manifest, read_manifest, write_manifest
 from fusionbench.errors import ExportExistsError
 from fusionbench.export.folder import write_parquet
 from fusionbench.files import atomic_write_text, ensure_folder, refuse_symlink
@@ -231,7 +231,10 @@ def read_sft_manifest(folder: str | Path) -> dict[str, Any]:
 
     def legacy(found: dict[str, Any] | None) -> dict[str, Any] | None:
         if found is None and (folder / REPORT).is_file():
-            report = json.loads((folder / REPORT).read_text(encoding="utf-8"))
+            try:
+                report = json.loads((folder / REPORT).read_text(encoding="utf-8"))
+            except json.JSONDecodeError as err:
+                raise ArtifactFormatError(str(folder / REPORT), f"damaged JSON ({err.msg})", line=err.lineno) from None
             return {"format": f"{SFT_FORMAT.name}/1", "name": None, "legacy": True, "report": report}
         return None
 
