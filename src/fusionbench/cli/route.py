@@ -363,8 +363,9 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     train = verbs.add_parser("train", help="fit a router on the training part of a split and save it")
     _data_arguments(train)
-    train.add_argument("--router", required=True, help="a registered router (knn, linear, mlp, mf, carrot, pair, "
-                       "per_task, best_single, or an installed package's fusionbench.routers entry point)")  # fmt: skip
+    train.add_argument("--router", default="auto", help="a registered router (default auto: chosen by CV on train; "
+                       "knn, linear, mlp, mf, cluster, task_prior, carrot, pair, per_task, best_single, or an "
+                       "installed package's fusionbench.routers entry point)")  # fmt: skip
     train.add_argument("--set", action="append", metavar="K=V", help="router parameter, e.g. n_neighbors=10")
     train.add_argument("--features", help="embedding, tfidf, tfidf:N, st[:PATH] (default: embedding if stored)")
     hint = "performance_first (default), balance, cost_first, llm_judge, carrot:LAMBDA, fusionfactory:PRESET"
@@ -404,8 +405,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     bench = verbs.add_parser("benchmark", help="routers x seeds x scenarios into one report folder")
     _data_arguments(bench)
-    bench.add_argument("--routers", type=csv_list, default=["knn", "linear", "mlp", "mf", "carrot"],
-                       help="routers (LABEL=ROUTER for variants; default knn,linear,mlp,mf,carrot)")  # fmt: skip
+    bench.add_argument("--routers", type=csv_list, default=["auto", "knn", "linear", "mlp", "mf", "carrot"],
+                       help="routers (LABEL=ROUTER for variants; default auto,knn,linear,mlp,mf,carrot)")  # fmt: skip
     bench.add_argument("--set", action="append", metavar="ROUTER.K=V", help="e.g. knn.n_neighbors=10")
     bench.add_argument("--seeds", type=csv_list, default=["0", "1", "2"], help="default 0,1,2")
     bench.add_argument("--scenarios", "--scenario", type=csv_list, default=["naive", "id", "ood"])

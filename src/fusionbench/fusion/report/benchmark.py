@@ -50,7 +50,7 @@ SCENARIO_LABELS = {
     "id": "in-distribution",
     "ood": "out-of-distribution (held-out tasks)",
 }
-DEFAULT_ROUTERS: tuple[str, ...] = ("knn", "linear", "mlp", "mf", "carrot")
+DEFAULT_ROUTERS: tuple[str, ...] = ("auto", "knn", "linear", "mlp", "mf", "carrot")
 #: router names that are baseline rows of every table, not routers to fit
 BASELINE_NAMES = {"best_single", "per_task", "random", "oracle"}
 Progress = Callable[[str, int, int], None]

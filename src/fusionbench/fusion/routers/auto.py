@@ -35,13 +35,17 @@ def default_candidates(with_tasks: bool = True) -> list[tuple[str, BaseRouter]]:
     if with_tasks:
         grid += [
             ("per_task[classifier]", TaskPriorRouter(base=BestSingleRouter())),
-            ("task_prior+ridge(alpha=10)", TaskPriorRouter(base=LinearRouter(alpha=10.0))),
-            ("task_prior+knn(k=100,distance)", TaskPriorRouter(base=KNNRouter(n_neighbors=100, weights="distance"))),
+            ("per_task[soft,T=4]", TaskPriorRouter(base=BestSingleRouter(), temperature=4.0)),
+            ("per_task[soft,T=8]", TaskPriorRouter(base=BestSingleRouter(), temperature=8.0)),
+            ("task_prior[T=4]+ridge(alpha=10)", TaskPriorRouter(base=LinearRouter(alpha=10.0), temperature=4.0)),
+            (
+                "task_prior[T=4]+knn(k=100,distance)",
+                TaskPriorRouter(base=KNNRouter(n_neighbors=100, weights="distance"), temperature=4.0),
+            ),
         ]
     grid += [
         ("cluster(k=8)", ClusterRouter(n_clusters=8)),
         ("cluster(k=16)", ClusterRouter(n_clusters=16)),
-        ("knn(k=50)", KNNRouter(n_neighbors=50)),
         ("knn(k=100,distance)", KNNRouter(n_neighbors=100, weights="distance")),
         ("ridge(alpha=30)", LinearRouter(alpha=30.0)),
     ]

@@ -11,13 +11,14 @@ of a test query is never read), or the given one when the user says the task is 
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any, Literal
 
 import numpy as np
 from sklearn.base import clone
 from sklearn.svm import LinearSVC
 
-from fusionbench.fusion.routers.base import BaseRouter, FitData, RouterTags
+from fusionbench.fusion.routers.base import BaseRouter, FitData, RouterTags, fingerprint
 from fusionbench.fusion.routers.linear import LinearRouter
 from fusionbench.fusion.routers.registry import register_router
 from fusionbench.fusion.routers.tradeoffs import Tradeoff
@@ -27,26 +28,41 @@ from fusionbench.fusion.routers.tradeoffs import Tradeoff
 TASK_CLASSIFIER_C = 0.5
 
 
+_CACHE: OrderedDict[str, dict[str, np.ndarray]] = OrderedDict()  # a pure function's last results (CV refits)
+
+
 def fit_task_classifier(X: Any, tasks: np.ndarray, C: float = TASK_CLASSIFIER_C) -> dict[str, np.ndarray]:
-    """A linear task classifier as plain arrays (``coef`` ``[T or 1, d]``, ``intercept``, ``classes``)."""
+    """A linear task classifier as plain arrays (``coef`` ``[T or 1, d]``, ``intercept``, ``classes``).
+
+    The last few results are remembered by a fingerprint of ``(X, tasks, C)``, so the task-aware candidates of
+    one :class:`~fusionbench.fusion.routers.AutoRouter` fold share one fit (a deterministic solver: same input,
+    same arrays)."""
     labels = np.asarray([str(t) for t in tasks], dtype=object)
     classes = np.unique(labels)
     if len(classes) < 2:
         return {"coef": np.zeros((1, X.shape[1])), "intercept": np.ones(1), "classes": np.repeat(classes, 2)}
-    model = LinearSVC(C=C, dual="auto", max_iter=2000).fit(X, labels)
-    return {
-        "coef": np.asarray(model.coef_, dtype=np.float64),
-        "intercept": np.asarray(model.intercept_, dtype=np.float64).reshape(-1),
-        "classes": np.asarray(model.classes_, dtype=object),
-    }
+    key = fingerprint(X, np.asarray(labels.tolist()), np.asarray([C], dtype=np.float64))
+    if key not in _CACHE:
+        model = LinearSVC(C=C, dual="auto", max_iter=2000, random_state=0).fit(X, labels)
+        _CACHE[key] = {
+            "coef": np.asarray(model.coef_, dtype=np.float64),
+            "intercept": np.asarray(model.intercept_, dtype=np.float64).reshape(-1),
+            "classes": np.asarray(model.classes_, dtype=object),
+        }
+        while len(_CACHE) > 4:
+            _CACHE.popitem(last=False)
+    return {name: value.copy() for name, value in _CACHE[key].items()}
+
+
+def task_scores(X: Any, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
+    """``[n, n_classes]`` decision scores (a binary classifier's one score ``s`` becomes ``[-s/2, s/2]``)."""
+    scores = np.asarray(X @ coef.T) + intercept
+    return np.hstack([-scores / 2, scores / 2]) if scores.shape[1] == 1 else scores
 
 
 def classify_tasks(X: Any, coef: np.ndarray, intercept: np.ndarray, classes: np.ndarray) -> np.ndarray:
     """The task label of each row under a classifier from :func:`fit_task_classifier`."""
-    scores = np.asarray(X @ coef.T) + intercept
-    if scores.shape[1] == 1:
-        return np.asarray(classes, dtype=object)[(scores[:, 0] > 0).astype(int)]
-    return np.asarray(classes, dtype=object)[scores.argmax(axis=1)]
+    return np.asarray(classes, dtype=object)[task_scores(X, coef, intercept).argmax(axis=1)]
 
 
 @register_router("task_prior")
@@ -58,6 +74,8 @@ class TaskPriorRouter(BaseRouter):
     overall mean and the router is ``base`` itself (``task_source_ = "none"``). ``test_tasks="predicted"``
     (default) ignores any ``tasks=`` given to ``predict`` and classifies the queries (an evaluation that passes
     the true test tasks does not leak them); ``"given"`` uses given tasks and classifies only unknown ones.
+    ``temperature``: ``None`` takes the predicted task's mean; a number mixes the task means by the softmax of
+    ``temperature`` x the classifier's scores (a soft prior, kinder to misclassified queries).
     """
 
     router_tags = RouterTags()  # tasks are optional: without them the prior is the overall mean
@@ -66,12 +84,14 @@ class TaskPriorRouter(BaseRouter):
         self,
         base: Any = None,
         C: float = TASK_CLASSIFIER_C,
+        temperature: float | None = None,
         test_tasks: Literal["predicted", "given"] = "predicted",
         tradeoff: Tradeoff | str = "performance_first",
         missing: str = "raise",
     ) -> None:
         self.base = base
         self.C = C
+        self.temperature = temperature
         self.test_tasks = test_tasks
         self.tradeoff = tradeoff
         self.missing = missing
@@ -79,6 +99,8 @@ class TaskPriorRouter(BaseRouter):
     def _fit(self, data: FitData) -> None:
         if self.test_tasks not in ("predicted", "given"):
             raise ValueError(f"test_tasks must be 'predicted' or 'given', not {self.test_tasks!r}")
+        if self.temperature is not None and not float(self.temperature) > 0:
+            raise ValueError(f"temperature must be None or > 0, not {self.temperature!r}")
         target = data.target
         if data.tasks is None:
             self.task_source_ = "none"
@@ -114,10 +136,35 @@ class TaskPriorRouter(BaseRouter):
         """The task each query's prior comes from (the classifier's, or the given one under ``"given"``)."""
         return self._resolve_tasks(self._check_features(X), tasks)
 
+    def task_weights(self, X: Any, tasks: Any = None) -> np.ndarray:
+        """``[n, n_tasks]`` weight of each training task in a query's prior (one-hot, or soft with
+        ``temperature``; a given known task under ``test_tasks="given"`` is one-hot)."""
+        features = self._check_features(X)
+        n = features.shape[0]
+        weights = np.zeros((n, len(self.tasks_)))
+        given = self._check_tasks(tasks, n) if self.test_tasks == "given" else None
+        known = np.zeros(n, dtype=bool)
+        if given is not None:
+            labels = np.asarray([str(t) for t in given], dtype=object)
+            known = np.isin(labels, self.tasks_)
+            weights[np.flatnonzero(known), np.searchsorted(self.tasks_, labels[known])] = 1.0
+        rows = np.flatnonzero(~known)
+        if len(rows):
+            scores = task_scores(features[rows], self.clf_coef_, self.clf_intercept_)
+            if self.temperature is None:
+                probs = np.eye(scores.shape[1])[scores.argmax(axis=1)]
+            else:
+                z = float(self.temperature) * (scores - scores.max(axis=1, keepdims=True))
+                probs = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+            columns = np.searchsorted(self.tasks_, self.clf_classes_)
+            block = np.zeros((len(rows), len(self.tasks_)))
+            for j, column in enumerate(columns):
+                block[:, column] += probs[:, j]
+            weights[rows] = block
+        return weights
+
     def _estimate(self, X: Any, tasks: np.ndarray | None) -> np.ndarray:
-        resolved = self._resolve_tasks(X, tasks)
-        prior = self.task_means_[np.clip(np.searchsorted(self.tasks_, resolved), 0, len(self.tasks_) - 1)]
-        return prior + self.base_.predict_performance(X)
+        return self.task_weights(X, tasks) @ self.task_means_ + self.base_.predict_performance(X)
 
     def _state(self) -> dict[str, Any]:
         state = super()._state()
