@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 
 from fusionbench.errors import BadInputError
 from fusionbench.export import reader
-from fusionbench.export.folder import MODELS, config_shards, require_export
+from fusionbench.export.folder import MODELS, config_shards, require_export, response_shards
 from fusionbench.fusion.data import Candidate, Incomplete, RoutingData
 from fusionbench.metrics.routing_rows import first_appearance, pivot_cells
 from fusionbench.schema import MODES
@@ -301,8 +301,13 @@ def from_export(
         )
     except BadInputError as err:  # a responses shard without the score column
         hint = " (run `fusionbench rescore --write` on them, or pass tasks=)" if score_column != "performance" else ""
-        task = Path(err.file).parent.name
-        raise ValueError(f"{export}: no column {score_column!r} in the shards of {task}{hint}") from None
+        lacking = {
+            shard.parent.name
+            for shard in response_shards(export, tasks)
+            if (split is None or shard.name.startswith(f"{split}-")) and score_column not in pq.read_schema(shard).names
+        } or {Path(err.file).parent.name}
+        names = ", ".join(sorted(lacking))
+        raise ValueError(f"{export}: no column {score_column!r} in the shards of {names}{hint}") from None
     split, table = read.split, read.rows
     models = pq.read_table(m) if (m := config_shards(export, MODELS)) and len(m) == 1 else None
     order = models["model"].to_pylist() if models is not None else ()
