@@ -19,12 +19,12 @@ import argparse
 import sys
 
 from fusionbench._version import __version__
-from fusionbench.cli import analyze, exports, route, runs, sft, thoughts
+from fusionbench.cli import analyze, exports, route, runs, sft, thoughts, tiny
 from fusionbench.cli.common import console
 from fusionbench.errors import BadInputError, ExportExistsError
 
 #: The modules whose ``register(commands)`` add subcommands, in the order ``--help`` lists them.
-COMMAND_MODULES = (exports, runs, route, sft, thoughts, analyze)
+COMMAND_MODULES = (exports, runs, route, sft, thoughts, analyze, tiny)
 
 
 def parser() -> argparse.ArgumentParser:

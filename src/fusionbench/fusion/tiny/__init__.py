@@ -1,0 +1,25 @@
+"""Tiny FusionBench: anchor queries chosen from the source models' logs and the estimate of a new model's per-task
+and overall accuracy from its answers on them (:mod:`.core`), saved as a versioned folder with a card
+(:mod:`.persist`), and the leave-one-model-out study of how good the estimates are (:mod:`.study`).
+
+The names load lazily, so that the command line lists the methods without importing scipy."""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+from fusionbench.fusion.tiny.select import METHODS
+
+DEFAULT_METHOD = "gpirt"
+_LAZY = {"TinyEstimate": "core", "TinySet": "core", "build_tiny": "core", "load_tiny": "persist",
+         "save_tiny": "persist", "lomo_study": "study"}  # fmt: skip
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["DEFAULT_METHOD", "METHODS", "TinyEstimate", "TinySet", "build_tiny", "load_tiny", "lomo_study", "save_tiny"]

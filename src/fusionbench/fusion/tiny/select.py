@@ -1,0 +1,135 @@
+"""Choosing anchor queries: how many per task, and which (random, stratified, or k-means anchors on the items' IRT
+embedding as tinyBenchmarks does). Every choice is a function of the seed alone."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+#: selection methods: (how anchors are chosen, which estimator turns their scores into accuracies)
+METHODS: dict[str, tuple[str, str]] = {
+    "random": ("random", "mean"),
+    "stratified": ("stratified", "mean"),
+    "anchors": ("kmeans", "mean"),
+    "irt": ("stratified", "irt"),
+    "pirt": ("stratified", "pirt"),
+    "gpirt": ("stratified", "gpirt"),
+    "anchors-gpirt": ("kmeans", "gpirt"),
+}
+NEEDS_ITEM_MODEL = frozenset(name for name, (how, est) in METHODS.items() if how == "kmeans" or est != "mean")
+
+
+def allocate(task_sizes: dict[str, int], *, total: int | None, per_task: int | None) -> dict[str, int]:
+    """Anchors per task: ``per_task`` each, or ``total`` spread evenly over the tasks (the benchmark's overall
+    score is the mean over tasks), remainders to the largest tasks; never more than a task has."""
+    if (total is None) == (per_task is None):
+        raise ValueError("give exactly one of total and per_task")
+    if (total if total is not None else per_task) < 1:  # type: ignore[operator]
+        raise ValueError("total and per_task must be >= 1")
+    if per_task is not None:
+        return {t: min(per_task, n) for t, n in task_sizes.items()}
+    out = dict.fromkeys(task_sizes, 0)
+    left = min(int(total), sum(task_sizes.values()))  # type: ignore[arg-type]
+    order = sorted(task_sizes, key=lambda t: (-task_sizes[t], t))
+    while left > 0:
+        open_tasks = [t for t in order if out[t] < task_sizes[t]]
+        share = max(left // len(open_tasks), 1)
+        for t in open_tasks:
+            give = min(share, task_sizes[t] - out[t], left)
+            out[t] += give
+            left -= give
+            if left == 0:
+                break
+    return out
+
+
+def kmeans(points: np.ndarray, k: int, seed: int, iterations: int = 50) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, centres) of Lloyd's k-means from a seeded k-means++ start (numpy: the points are a few hundred
+    items in 2-3 dimensions, where a library's set-up costs more than the work)."""
+    rng = np.random.default_rng(seed)
+    centres = [points[rng.integers(len(points))]]
+    dist = np.sum((points - centres[0]) ** 2, axis=1)
+    for _ in range(1, k):
+        total = dist.sum()
+        pick = rng.choice(len(points), p=dist / total) if total > 0 else rng.integers(len(points))
+        centres.append(points[pick])
+        dist = np.minimum(dist, np.sum((points - points[pick]) ** 2, axis=1))
+    c = np.array(centres)
+    labels = np.zeros(len(points), dtype=np.int64)
+    for _ in range(iterations):
+        new = np.argmin(((points[:, None, :] - c[None]) ** 2).sum(axis=2), axis=1)
+        if np.array_equal(new, labels) and _ > 0:
+            break
+        labels = new
+        for j in range(k):
+            members = labels == j
+            if members.any():
+                c[j] = points[members].mean(axis=0)
+    return labels, c
+
+
+def _kmeans_pick(points: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(positions of the k points nearest the k-means centres, each cluster's share of the points)."""
+    if k >= len(points):
+        return np.arange(len(points)), np.full(len(points), 1.0 / len(points))
+    scaled = (points - points.mean(axis=0)) / (points.std(axis=0) + 1e-9)
+    labels, centres = kmeans(scaled, k, seed)
+    chosen, weights = [], []
+    for c in range(k):
+        members = np.flatnonzero(labels == c)
+        if len(members) == 0:
+            continue
+        dist = np.linalg.norm(scaled[members] - centres[c], axis=1)
+        chosen.append(members[int(np.argmin(dist))])
+        weights.append(len(members) / len(points))
+    return np.array(chosen, dtype=np.int64), np.array(weights)
+
+
+def select(
+    how: str,
+    tasks: np.ndarray,
+    counts: dict[str, int],
+    *,
+    seed: int,
+    item_embedding: np.ndarray | None = None,
+    total: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(positions, weights) of the anchors among the population (``tasks`` per item). ``weights``: the share of
+    its task each anchor stands for (they sum to 1 within a task)."""
+    rng = np.random.default_rng(seed)
+    tasks = np.asarray(tasks).astype(str)
+    if how == "random":
+        n = min(int(total if total is not None else sum(counts.values())), len(tasks))
+        pos = np.sort(rng.choice(len(tasks), size=n, replace=False))
+        weights = np.zeros(n)
+        for t in np.unique(tasks[pos]):
+            here = tasks[pos] == t
+            weights[here] = 1.0 / here.sum()
+        return pos, weights
+    positions: list[np.ndarray] = []
+    weights: list[np.ndarray] = []
+    for t, k in counts.items():
+        members = np.flatnonzero(tasks == t)
+        if k <= 0 or len(members) == 0:
+            continue
+        if how == "stratified":
+            pick = np.sort(rng.choice(len(members), size=min(k, len(members)), replace=False))
+            w = np.full(len(pick), 1.0 / len(pick))
+        elif how == "kmeans":
+            if item_embedding is None:
+                raise ValueError("k-means anchors need the item model's item parameters")
+            pick, w = _kmeans_pick(item_embedding[members], k, int(rng.integers(2**31)))
+        else:
+            raise ValueError(f"unknown selection {how!r}")
+        positions.append(members[pick])
+        weights.append(w)
+    if not positions:
+        raise ValueError("no anchor could be chosen (no task has queries)")
+    return np.concatenate(positions), np.concatenate(weights)
+
+
+def item_embedding(model: Any, positions: np.ndarray | None = None) -> np.ndarray:
+    """The items' IRT embedding (discrimination(s) and easiness), as tinyBenchmarks clusters on."""
+    emb = np.column_stack([model.a, model.b])
+    return emb if positions is None else emb[positions]

@@ -1,0 +1,175 @@
+"""Tiny FusionBench (fusionbench.fusion.tiny): anchors, hand-computed estimates, the split rule, save/load, the
+leave-one-model-out study run small, and the command line from ``tiny build`` to ``estimate`` on a generate run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from scipy.special import expit
+
+from fusionbench.cli import main
+from fusionbench.fusion.data import RoutingData
+from fusionbench.fusion.irt import DamagedFileError
+from fusionbench.fusion.tiny import build_tiny, load_tiny, lomo_study
+from fusionbench.fusion.tiny.select import allocate
+
+TASKS = ("gsm8k", "boolq", "mmlu")
+
+
+def _simulated(n_per_task: int = 60, models: int = 8, seed: int = 0, splits: bool = False) -> RoutingData:
+    """2PL answers of ``models`` models (both modes) on three tasks, with a per-model task profile."""
+    rng = np.random.default_rng(seed)
+    n = n_per_task * len(TASKS)
+    tasks = [t for t in TASKS for _ in range(n_per_task)]
+    code = np.repeat(np.arange(len(TASKS)), n_per_task)
+    theta = np.linspace(-1.5, 1.5, models)
+    profile = rng.normal(0, 0.4, (models, len(TASKS)))
+    a, b = rng.uniform(0.7, 1.5, n), rng.normal(0, 1.2, n)
+    cols, names = [], []
+    for m in range(models):
+        for mode, bonus in (("direct", 0.0), ("cot", 0.3)):
+            p = expit(a * (theta[m] + bonus) + b + profile[m, code])
+            cols.append((rng.random(n) < p).astype(float))
+            names.append(f"model{m}/{mode}")
+    extra = {"splits": ["train" if i % 5 else "test" for i in range(n)]} if splits else {}
+    texts = [f"Question {i} of {t}?" for i, t in enumerate(tasks)]
+    return RoutingData.from_arrays(np.column_stack(cols), tasks=tasks, texts=texts, candidates=names, **extra)
+
+
+def test_allocation_spreads_the_total_evenly_and_caps_by_task_size() -> None:
+    assert allocate({"a": 10, "b": 10, "c": 10}, total=7, per_task=None) == {"a": 3, "b": 2, "c": 2}
+    assert allocate({"a": 2, "b": 10}, total=8, per_task=None) == {"a": 2, "b": 6}
+    assert allocate({"a": 2, "b": 10}, total=None, per_task=4) == {"a": 2, "b": 4}
+    with pytest.raises(ValueError, match="exactly one"):
+        allocate({"a": 1}, total=3, per_task=2)
+
+
+def test_stratified_estimate_is_the_hand_computed_mean_of_task_means() -> None:
+    data = _simulated()
+    tiny = build_tiny(data, per_task=4, method="stratified", seed=3)
+    assert len(tiny.query_ids) == 12 and tiny.item_model is None
+    scores = {q: (1.0 if i % 3 == 0 else 0.25) for i, q in enumerate(tiny.query_ids)}
+    estimate = tiny.estimate(scores, n_boot=50)
+    by_task = {t: [scores[q] for q, tt in zip(tiny.query_ids, tiny.tasks, strict=True) if tt == t] for t in TASKS}
+    for t in TASKS:
+        assert estimate.per_task[t] == pytest.approx(np.mean(by_task[t]))
+    assert estimate.overall == pytest.approx(np.mean([np.mean(v) for v in by_task.values()]))
+    low, high = estimate.interval
+    assert low <= estimate.overall <= high and estimate.interpolation is None
+    assert tiny.estimate(scores, n_boot=50).interval == estimate.interval  # seeded
+
+
+def test_total_bounds_the_anchors_and_unknown_scores_are_counted() -> None:
+    data = _simulated()
+    for method in ("random", "stratified", "anchors", "gpirt"):
+        tiny = build_tiny(data, total=10, method=method, seed=1, calibration_models=2)
+        assert 0 < len(tiny.query_ids) <= 10 and len(set(tiny.query_ids)) == len(tiny.query_ids)
+        for t in set(tiny.tasks):
+            assert sum(w for w, tt in zip(tiny.weights, tiny.tasks, strict=True) if tt == t) == pytest.approx(1.0)
+    estimate = tiny.estimate({**dict.fromkeys(tiny.query_ids, 1.0), "not-an-anchor": 0.0}, n_boot=0)
+    assert estimate.ignored == 1 and estimate.n_answered == len(tiny.query_ids)
+    with pytest.raises(ValueError, match="none of the 1 scores"):
+        tiny.estimate({"not-an-anchor": 1.0})
+    with pytest.raises(ValueError, match="outside"):
+        tiny.estimate({tiny.query_ids[0]: 2.0})
+
+
+def test_anchors_never_come_from_the_test_split() -> None:
+    data = _simulated(splits=True)
+    test_ids = set(data.split("test").query_ids)
+    for method in ("stratified", "irt"):
+        tiny = build_tiny(data, total=30, method=method)
+        assert not set(tiny.query_ids) & test_ids and not set(tiny.population_ids) & test_ids
+    with pytest.raises(ValueError, match="never chosen from the split being estimated"):
+        build_tiny(data, total=30, split="test")
+
+
+def test_irt_estimates_a_new_model_and_flags_an_extrapolation() -> None:
+    data = _simulated(n_per_task=80, models=9)
+    source, held = data.without_candidates(["model4"]), data.select_candidates(["model4/direct"])
+    tiny = build_tiny(source, per_task=15, method="gpirt", calibration_models=3)
+    answers = held.subset(tiny.query_ids)
+    order = {q: i for i, q in enumerate(answers.query_ids)}
+    scores = {q: float(answers.performance[order[q], 0]) for q in tiny.query_ids}
+    estimate = tiny.estimate(scores, n_boot=100)
+    truth = np.mean([held.performance[np.asarray(held.tasks) == t, 0].mean() for t in TASKS])
+    assert abs(estimate.overall - truth) < 0.08
+    assert estimate.interval[0] < estimate.overall < estimate.interval[1]
+    assert estimate.interpolation is True and 0 <= min(tiny.task_lambda.values()) <= 1
+    extreme = tiny.estimate(dict.fromkeys(tiny.query_ids, 1.0), n_boot=0)
+    assert extreme.interpolation is False and "outside the source models' range" in extreme.flags[0]
+    predicted = tiny.predicted_correctness(scores)
+    assert set(predicted) == set(tiny.population_ids) and all(0 < v < 1 for v in predicted.values())
+
+
+def test_save_and_load_round_trip_with_a_card_and_damage_is_refused(tmp_path: Path) -> None:
+    data = _simulated()
+    tiny = build_tiny(data, per_task=5, method="anchors", seed=2)
+    folder = tiny.save(tmp_path / "tiny")
+    loaded = load_tiny(folder)
+    assert loaded.query_ids == tiny.query_ids and np.array_equal(loaded.weights, tiny.weights)
+    scores = {q: float(i % 2) for i, q in enumerate(tiny.query_ids)}
+    assert loaded.estimate(scores, n_boot=20).overall == pytest.approx(tiny.estimate(scores, n_boot=20).overall)
+    assert "15 anchor queries" in (folder / "README.md").read_text()
+    meta = json.loads((folder / "tiny.json").read_text())
+    assert (meta["format"], meta["version"]) == ("fusionbench-tiny", 1)
+    (folder / "tiny.json").write_text(json.dumps({**meta, "anchors": [{"query_id": "nope", "task": "x", "weight": 1}]}))
+    with pytest.raises(DamagedFileError, match=r"tiny: tiny\.json: the anchors are not among"):
+        load_tiny(folder)
+    (folder / "tiny.json").write_text(json.dumps(meta))
+    (folder / "irt" / "irt.npz").write_bytes(b"garbage")
+    with pytest.raises(DamagedFileError, match=r"irt: irt\.npz"):
+        load_tiny(folder)
+
+
+def test_the_leave_one_model_out_study_runs_small() -> None:
+    data = _simulated(n_per_task=40, models=5)
+    result = lomo_study(data, methods=("stratified", "irt"), per_task=5, draws=2, calibration_models=2)
+    assert set(result["methods"]) == {"stratified", "irt"}
+    for row in result["methods"].values():
+        assert len(row["per_model"]) == 5 and row["ci"][0] <= row["mae"] <= row["ci"][1]
+        assert set(row["per_task"]) == set(TASKS) and 0 <= row["mae"] < 30
+
+
+def _generate_run(folder: Path, rows: list[dict]) -> Path:
+    """A generate run folder: run.json and one shard in the run schema (as fusionbench generate writes them)."""
+    from fusionbench.generation.store import RUN_SCHEMA
+
+    folder.mkdir(parents=True)
+    fixed = {"domain": "other", "split": "train", "sample": 0, "query": "q", "prompt": "p", "source": "generate:test",
+             "flags": []}  # fmt: skip
+    rows = [{**fixed, **row} for row in rows]
+    (folder / "run.json").write_text(json.dumps({"settings": {}}))
+    pq.write_table(pa.Table.from_pylist(rows, schema=RUN_SCHEMA), folder / "shard-20261206T000000-00000.parquet")
+    return folder
+
+
+def test_cli_tiny_build_then_estimate_on_a_generate_run(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    data = _simulated(splits=True)
+    export = data.write_export(tmp_path / "export")
+    tiny_dir = tmp_path / "tiny"
+    assert main(["tiny", "build", "--data", str(export), "--per-task", "4", "--method", "irt",
+                 "--out", str(tiny_dir)]) == 0  # fmt: skip
+    tiny = load_tiny(tiny_dir)
+    test_ids = set(data.split("test").query_ids)
+    assert len(tiny.query_ids) == 12 and not set(tiny.query_ids) & test_ids
+    run = _generate_run(tmp_path / "run", [
+        {"query_id": q, "task": t, "model": "new-model", "mode": "direct", "performance": float(i % 2)}
+        for i, (q, t) in enumerate(zip(tiny.query_ids, tiny.tasks, strict=True))
+    ])  # fmt: skip
+    out_json = tmp_path / "estimate.json"
+    assert main(["estimate", str(run), "--tiny", str(tiny_dir), "--json", str(out_json), "--n-boot", "30"]) == 0
+    printed = capsys.readouterr().out
+    assert "new-model/direct" in printed and "overall" in printed
+    assert "extrapolation: answers fit the item model poorly" in printed  # alternate right/wrong: no ability fits
+    result = json.loads(out_json.read_text())["estimates"]["new-model/direct"]
+    expected = tiny.estimate({q: float(i % 2) for i, q in enumerate(tiny.query_ids)}, n_boot=30)
+    assert result["overall"] == pytest.approx(expected.overall) and result["interval"] == list(expected.interval)
+    assert result["interpolation"] is False and result["n_answered"] == 12
+    assert main(["estimate", str(tmp_path), "--tiny", str(tiny_dir)]) == 1  # not a run: one line naming it
+    assert main(["tiny", "build", "--data", str(export), "--out", str(tiny_dir)]) == 1  # not overwritten
