@@ -3,10 +3,10 @@ and a README layout table that matches the tree."""
 
 from __future__ import annotations
 
+import importlib
 import re
 import subprocess
 import sys
-import warnings
 from pathlib import Path
 
 import pytest
@@ -49,31 +49,29 @@ def test_the_readme_layout_table_matches_the_tree() -> None:
 
 
 @pytest.mark.parametrize(
-    ("old", "new"),
-    [
-        ("fusionbench.release", "fusionbench.build.sources"),
-        ("fusionbench.card", "fusionbench.export.card"),
-        ("fusionbench.merge", "fusionbench.export.merge"),
-        ("fusionbench.lm_eval_logs", "fusionbench.harness.logs"),
-        ("fusionbench.judge_runner", "fusionbench.generation.judge"),
-        ("fusionbench.synthetic_items.math_items", "fusionbench.synthetic.items.math_items"),
-    ],
-)
-def test_old_module_paths_still_import_with_a_deprecation_warning(old: str, new: str) -> None:
-    code = (
-        "import importlib, warnings\n"
-        "warnings.simplefilter('always')\n"
-        "with warnings.catch_warnings(record=True) as caught:\n"
-        f"    old = importlib.import_module({old!r})\n"
-        f"new = importlib.import_module({new!r})\n"
-        "assert old is new, (old, new)\n"
-        "(warning,) = [w for w in caught\n"
-        f"              if issubclass(w.category, DeprecationWarning) and {new!r} in str(w.message)]\n"
-        "print(warning.filename)\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "<string>"  # the warning points at the line that imported the old path
+    "old",
+    ["fusionbench.release", "fusionbench.card", "fusionbench.merge", "fusionbench.lm_eval_logs",
+     "fusionbench.judge_runner", "fusionbench.synthetic_items.math_items"],
+)  # fmt: skip
+def test_old_module_paths_of_the_flat_layout_are_gone(old: str) -> None:
+    """The shims announced for one release (0.2) are removed in 0.3: an old path is an ordinary ImportError."""
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module(old)
+
+
+def test_deprecated_names_and_build_add_run_are_gone() -> None:
+    import fusionbench.export
+    import fusionbench.fusionbench_dataset
+    import fusionbench.generation
+    from fusionbench.cli import main
+
+    for module, name in [(fusionbench.export, "build_export"), (fusionbench.fusionbench_dataset, "load"),
+                         (fusionbench.generation, "load_queries")]:  # fmt: skip
+        assert not hasattr(module, name), f"{module.__name__}.{name} should be gone"
+    assert not (PACKAGE / "_moved.py").exists()
+    with pytest.raises(SystemExit) as exit_:
+        main(["build", "--add-run", "run", "--out", "export"])
+    assert exit_.value.code == 2  # argparse: unrecognized arguments
 
 
 def test_documented_entry_points_keep_working() -> None:
@@ -82,9 +80,3 @@ def test_documented_entry_points_keep_working() -> None:
 
     assert (tasks_path() / "fusionbench_gsm8k.yaml").is_file()
     assert FusionBench.DEFAULT_CONFIG_NAME == "all"
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        from fusionbench.export import build_export
-    from fusionbench.build import build_export as moved
-
-    assert build_export is moved and any(issubclass(w.category, DeprecationWarning) for w in caught)

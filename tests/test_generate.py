@@ -334,7 +334,7 @@ def test_reaper_kills_engine_processes_of_a_killed_runner() -> None:
 
 def test_cli_generate_resumes_and_ingest_merges(run: Path, tiny: Path, tmp_path: Path, capsys) -> None:
     """`fusionbench ingest RUN --into EXPORT` takes a generate run folder (as it takes an lm-eval run, see
-    test_harness); `build --add-run` is its old spelling."""
+    test_harness); ingesting it again replaces its rows, never duplicates them."""
     from fusionbench.cli import main
 
     argv = ["generate", "--model", str(tiny), "--name", NAME, "--engine", "hf", "--out", str(run),
@@ -346,7 +346,7 @@ def test_cli_generate_resumes_and_ingest_merges(run: Path, tiny: Path, tmp_path:
     assert "12 rows added" in " ".join(capsys.readouterr().err.split())  # rich may wrap the line
     rows = [r for r in load_dataset(str(export), "all", split="test") if r["model"] == NAME]
     assert len(rows) == 12
-    assert main(["build", "--add-run", str(run), "--out", str(export)]) == 0  # the alias: replaces, never duplicates
+    assert main(["ingest", str(run), "--into", str(export)]) == 0  # again: replaces, never duplicates
     assert "0 rows added, 12 replaced" in " ".join(capsys.readouterr().err.split())
     assert main(["ingest", str(run), "--into", str(export), "--model", "other"]) == 1  # a run names its own model
     assert "is a generation run" in " ".join(capsys.readouterr().err.split())

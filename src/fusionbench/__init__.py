@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from fusionbench import _moved
 from fusionbench._version import __version__
-
-_moved.install()
 
 
 def load(*args, **kwargs):

@@ -20,7 +20,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import datasets
 import pyarrow as pa
@@ -108,17 +108,3 @@ class FusionBench(Parquet):
         if not self.config.data_files:
             raise ValueError(f"config {name!r}: no rows in this export (filtered out, or task absent from the source)")
         return super()._split_generators(dl_manager)
-
-
-def __getattr__(name: str) -> Any:
-    """``load`` and ``load_queries_dataset`` live in :mod:`fusionbench.loading` (datasets patches this module's
-    globals, ``Path`` among them, while a builder runs, so code outside the builder lives elsewhere)."""
-    if name in ("load", "load_queries_dataset"):
-        import warnings
-
-        from fusionbench import loading
-
-        message = f"fusionbench.fusionbench_dataset.{name} is now fusionbench.loading.{name}"
-        warnings.warn(message, DeprecationWarning, stacklevel=2)
-        return getattr(loading, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -7,20 +7,13 @@ from pathlib import Path
 
 from rich.table import Table
 
-from fusionbench.cli.common import console, csv_list, out, print_merge, progress_display
+from fusionbench.cli.common import console, csv_list, out, progress_display
 from fusionbench.schema import MODES, RELEASE_MODES, SCORE_COLUMNS, TASKS, score_column
 
 
 def cmd_build(args: argparse.Namespace) -> int:
     from fusionbench.build import build_export
     from fusionbench.export.card import SYNTHETIC_NOTICE
-
-    if args.add_run:  # the old spelling of `fusionbench ingest RUN --into OUT`
-        from fusionbench.runs import ingest_run
-
-        for run_dir in args.add_run:
-            print_merge(ingest_run(Path(run_dir), Path(args.out)), args.out)
-        return 0
 
     if args.modes and set(args.modes) - set(RELEASE_MODES):
         console.print(
@@ -154,10 +147,6 @@ def register(commands: argparse._SubParsersAction) -> None:
     build.add_argument("--models", type=csv_list, help="keep only these models (comma-separated)")
     build.add_argument("--modes", type=csv_list, help="keep only these modes of the release: direct, cot")
     build.add_argument("--quiet", action="store_true", help="no progress bars")
-    build.add_argument(
-        "--add-run", nargs="+", metavar="RUN_DIR",
-        help="add run folder(s) to the export at --out (the same as `fusionbench ingest RUN --into OUT`)",
-    )  # fmt: skip
     build.set_defaults(func=cmd_build)
 
     score_choices = sorted({*SCORE_COLUMNS, *SCORE_COLUMNS.values()})

@@ -9,9 +9,6 @@ rescores; :mod:`~fusionbench.export.push` publishes.
 
 from __future__ import annotations
 
-import warnings
-from typing import Any
-
 from fusionbench.export.folder import (
     ExportLockedError,
     NotAnExportError,
@@ -25,23 +22,6 @@ from fusionbench.export.folder import (
     write_parquet,
     write_shards,
 )
-
-#: Names that lived in the old ``fusionbench.export`` module and moved to :mod:`fusionbench.build`.
-_MOVED_TO_BUILD = ("build_export", "BuildResult", "DEFAULT_OUT")
-
-
-def __getattr__(name: str) -> Any:
-    if name in _MOVED_TO_BUILD:
-        from importlib import import_module
-
-        warnings.warn(
-            f"fusionbench.export.{name} moved to fusionbench.build.{name}; the old name goes in the next release",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return getattr(import_module("fusionbench.build"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
 
 __all__ = [
     "ExportLockedError",

@@ -1,6 +1,6 @@
 """Add new response rows (a new model, new samples, a regenerated task) to an existing export.
 
-Used by ``fusionbench ingest`` (lm-eval logs) and ``fusionbench build --add-run`` (generation runs).
+Used by ``fusionbench ingest`` (lm-eval logs and generation runs).
 Rows are keyed by ``schema.ROW_KEY`` (query_id, split, model, mode, sample): adding the same rows again replaces them,
 never duplicates them. The export is rewritten in a staging copy and swapped in whole.
 """
@@ -128,5 +128,5 @@ def _added_runs(text: str, report: MergeReport, label: str | None) -> str:
         f"| {label or report.source} | {', '.join(report.models)} | {report.rows_added:,} | "
         f"{report.rows_replaced:,} | {report.unknown_queries:,} |"
     )
-    intro = "Rows added to this export after it was built (`fusionbench ingest`, `fusionbench build --add-run`)."
+    intro = "Rows added to this export after it was built (`fusionbench ingest`)."
     return "\n".join([intro, "", header, *previous, row])

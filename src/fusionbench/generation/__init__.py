@@ -30,12 +30,3 @@ __all__ = [
     "run_queries",
     "settings_from_args",
 ]
-
-
-def __getattr__(name: str):
-    if name == "load_queries":  # the name until 0.2, when three functions shared it
-        import warnings
-
-        warnings.warn("fusionbench.generation.load_queries is now run_queries", DeprecationWarning, stacklevel=2)
-        return run_queries
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

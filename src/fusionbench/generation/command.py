@@ -16,7 +16,7 @@ from fusionbench.schema import SPLIT_ALIASES
 DESCRIPTION = (
     "Generate responses of a model to the benchmark's queries (direct and chain-of-thought prompts, or the "
     "thought prompts of `fusionbench thoughts apply` with --prompts) into a "
-    "resumable run folder of scored, priced Parquet shards; add it to an export with `fusionbench build --add-run`."
+    "resumable run folder of scored, priced Parquet shards; add it to an export with `fusionbench ingest RUN_DIR --into EXPORT`."
 )
 
 
