@@ -32,6 +32,14 @@ def print_evaluation(ev: Any) -> None:
             *[_fmt(diffs.get(k, {}).get(headline), signed=True) for k in ("vs_best_single_train", "vs_per_task")],
         )  # fmt: skip
     out.print(table)
+    if ev.has_macro and headline in columns:
+        macro, macro_paired = ev.macro_rows(), ev.paired(macro=True)
+        n_tasks = len(ev.replicates.groups)
+        out.print(f"task mean (macro, {n_tasks} tasks, bootstrap stratified by task), {headline}:")
+        for system, row in macro.items():
+            diff = macro_paired.get(system, {}).get("vs_best_single_train", {}).get(headline)
+            extra = f"  Δ vs best single (train) {_fmt(diff, signed=True)}" if diff else ""
+            out.print(f"  {system}: {_fmt(row.get(headline))}{extra}")
     if "cost" not in columns:
         out.print("cost: no cost data (column 'cost_usd')")
     for note in ev.notes:

@@ -8,7 +8,14 @@ columns' replicate means is the paired bootstrap of their difference (router - b
 Per-task means are ratios of weighted sums over the task's queries (NaN in a replicate that drew none of them).
 Replicates of several seeds (independent test sets) are averaged replicate by replicate (:func:`average`): the
 bootstrap of the seed-averaged mean. :func:`interval` is the percentile interval, :func:`difference` the paired
-difference with its verdict. Numpy only; a caller that wants single-threaded BLAS wraps the call.
+difference with its verdict.
+
+The task mean (macro, ``macro=True``): with ``groups``, every column's mean over tasks of its per-task means (each
+task counts once, whatever its size) is bootstrapped too, **stratified by task**: each replicate resamples every
+task's queries within the task (its size kept), so no replicate loses a task and the macro value is always defined;
+all columns share these resamples, so macro differences are paired as well.
+
+Numpy only; a caller that wants single-threaded BLAS wraps the call.
 """
 
 from __future__ import annotations
@@ -45,6 +52,8 @@ class Replicates:
     group_point: np.ndarray | None = None  # [G, mg]
     group_draws: np.ndarray | None = None  # [B, G, mg]
     group_sizes: dict[str, int] = field(default_factory=dict)
+    macro_point: np.ndarray | None = None  # [m]: the mean over groups of each column's group mean
+    macro_draws: np.ndarray | None = None  # [B, m]: the same under a bootstrap stratified by group
 
     def index(self, column: Column) -> int:
         return self.columns.index(column)
@@ -99,6 +108,9 @@ def resample(
                 group_parts.append(np.where(count[:, :, None] > 0, sums / count[:, :, None], np.nan))
     draws = np.concatenate(draws_parts) if draws_parts else np.zeros((0, len(columns)))
     group_draws = np.concatenate(group_parts) if group_parts else None
+    macro_point, macro_draws = (None, None)
+    if masks:
+        macro_point, macro_draws = stratified_macro(matrix, masks, n_boot=n_boot, seed=seed)
     return Replicates(
         columns=columns,
         point=point,
@@ -109,7 +121,27 @@ def resample(
         group_point=group_point,
         group_draws=group_draws,
         group_sizes={g: int(m.sum()) for g, m in zip(group_names, masks, strict=True)},
+        macro_point=macro_point,
+        macro_draws=macro_draws,
     )
+
+
+def stratified_macro(
+    matrix: np.ndarray, masks: Sequence[np.ndarray], *, n_boot: int, seed: int | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The task mean of each column of ``matrix`` [n, m] (one boolean mask per task) and its ``[B, m]`` replicates
+    under a bootstrap stratified by task (each task's queries resampled within the task). Its own seeded stream
+    (``[seed, 1]``), so the unstratified replicates are unchanged by it."""
+    point = np.mean([matrix[m].mean(axis=0) for m in masks], axis=0)
+    draws = np.zeros((max(n_boot, 0), matrix.shape[1]))
+    rng_seed = None if seed is None else [int(seed), 1]
+    for mask in masks:
+        sub = matrix[mask]
+        start = 0
+        for weights in bootstrap_weights(len(sub), n_boot, rng_seed) if n_boot > 0 else ():
+            draws[start : start + len(weights)] += weights @ sub / len(sub)
+            start += len(weights)
+    return point, draws / len(masks)
 
 
 def average(parts: Sequence[Replicates]) -> Replicates:
@@ -147,6 +179,9 @@ def average(parts: Sequence[Replicates]) -> Replicates:
             out.group_point = np.nanmean(stacked_point, axis=0)
             out.group_draws = None if stacked_draws is None else np.nanmean(stacked_draws, axis=0)
         out.group_sizes = {g: int(np.mean([p.group_sizes[g] for p in parts if g in p.group_sizes])) for g in groups}
+    if all(p.macro_point is not None and p.macro_draws is not None for p in parts):
+        out.macro_point = np.mean([p.macro_point for p in parts], axis=0)
+        out.macro_draws = np.mean([p.macro_draws for p in parts], axis=0)
     return out
 
 
@@ -160,19 +195,29 @@ def interval(draws: np.ndarray, confidence: float) -> list[float] | None:
     return [float(low), float(high)]
 
 
-def estimate(reps: Replicates, column: Column, confidence: float) -> dict[str, Any]:
-    """``{"value", "ci"}`` of one column."""
+def _point_draws(reps: Replicates, macro: bool) -> tuple[np.ndarray, np.ndarray]:
+    if not macro:
+        return reps.point, reps.draws
+    if reps.macro_point is None or reps.macro_draws is None:
+        raise ValueError("no task-mean (macro) values: resample with groups= (the tasks)")
+    return reps.macro_point, reps.macro_draws
+
+
+def estimate(reps: Replicates, column: Column, confidence: float, *, macro: bool = False) -> dict[str, Any]:
+    """``{"value", "ci"}`` of one column (``macro``: its task mean, stratified bootstrap)."""
+    point, draws = _point_draws(reps, macro)
     j = reps.index(column)
-    ci = interval(reps.draws[:, j], confidence) if reps.draws.shape[0] else None
-    return {"value": float(reps.point[j]), "ci": ci}
+    ci = interval(draws[:, j], confidence) if draws.shape[0] else None
+    return {"value": float(point[j]), "ci": ci}
 
 
-def difference(reps: Replicates, a: Column, b: Column, confidence: float) -> dict[str, Any]:
+def difference(reps: Replicates, a: Column, b: Column, confidence: float, *, macro: bool = False) -> dict[str, Any]:
     """The paired difference ``a - b``: value, CI and verdict (``better``/``worse`` when the CI excludes 0,
-    else ``n.s.``; ``untested`` without replicates)."""
+    else ``n.s.``; ``untested`` without replicates). ``macro``: of the task means (stratified bootstrap)."""
+    point, draws = _point_draws(reps, macro)
     i, j = reps.index(a), reps.index(b)
-    value = float(reps.point[i] - reps.point[j])
-    ci = interval(reps.draws[:, i] - reps.draws[:, j], confidence) if reps.draws.shape[0] else None
+    value = float(point[i] - point[j])
+    ci = interval(draws[:, i] - draws[:, j], confidence) if draws.shape[0] else None
     if ci is None:
         verdict = "untested"
     elif ci[0] > 0:

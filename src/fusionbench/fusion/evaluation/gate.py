@@ -9,6 +9,8 @@ the training data and the evaluated queries) and the transductive guard.
 * A saved router keeps a :class:`TrainingRecord` (its training query ids and the SHA-256 of their normalised
   texts), so ``fusionbench route eval`` checks a test set against the router's own training data, whatever
   data it is evaluated on.
+* Near duplicates (:mod:`fusionbench.fusion.near_duplicates`, character n-gram TF-IDF cosine >= 0.9, exact matches
+  excluded) are counted and listed in what the report records (``near_duplicates``); they do not fail it.
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fusionbench.files import atomic_write_text
+from fusionbench.artifacts import ArtifactFormat, ArtifactFormatError, new_manifest, read_manifest, write_manifest
 from fusionbench.fusion.data import RoutingData
 from fusionbench.fusion.leakage import LeakageError, LeakageReport, check_leakage, normalized_texts, overlap_report
+from fusionbench.fusion.near_duplicates import near_duplicates_of, unchecked
 
-RECORD_FORMAT = "fusionbench-training-record/1"
+RECORD_ARTIFACT = ArtifactFormat("fusionbench-training-record", 1, manifest="", what="a router's training record")
+RECORD_FORMAT = RECORD_ARTIFACT.tag
 
 
 class TransductiveError(ValueError):
@@ -55,29 +59,29 @@ class TrainingRecord:
             bool(train.provenance.get("transductive")),
         )
 
-    def to_json(self) -> str:
-        payload = {"format": RECORD_FORMAT, "source": self.source, "split": self.split}
+    def payload(self) -> dict[str, Any]:
+        """The record file's JSON object, its own manifest (:data:`RECORD_ARTIFACT`)."""
+        payload = new_manifest(RECORD_ARTIFACT, source=self.source, split=self.split)
         payload |= {"transductive": self.transductive, "query_ids": list(self.query_ids)}
-        payload["text_sha256"] = list(self.text_sha256)
-        return json.dumps(payload)
+        return payload | {"text_sha256": list(self.text_sha256)}
+
+    def to_json(self) -> str:
+        return json.dumps(self.payload())
 
     @classmethod
     def load(cls, path: str | Path) -> TrainingRecord:
-        payload = json.loads(Path(path).read_text(encoding="utf-8"))
-        if payload.get("format") != RECORD_FORMAT:
-            raise ValueError(f"{path}: not a fusionbench training record (format {payload.get('format')!r})")
+        """The record at ``path``; an ArtifactFormatError naming the file when it is not one this code reads."""
+        payload = read_manifest(path, RECORD_ARTIFACT)
+        ids, hashes = payload.get("query_ids"), payload.get("text_sha256")
+        if not isinstance(ids, list) or not isinstance(hashes, list) or len(ids) != len(hashes):
+            raise ArtifactFormatError(str(path), "'query_ids' and 'text_sha256' must be lists of the same length")
         return cls(
-            tuple(payload["query_ids"]),
-            tuple(payload["text_sha256"]),
-            payload.get("source", ""),
-            payload.get("split", {}),
+            tuple(ids), tuple(hashes), payload.get("source", ""), payload.get("split", {}),
             bool(payload.get("transductive")),
-        )
+        )  # fmt: skip
 
     def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        atomic_write_text(path, self.to_json() + "\n")  # never through a link
-        return path
+        return write_manifest(path, RECORD_ARTIFACT, self.payload())  # atomic, never through a link
 
 
 def leakage_vs_record(record: TrainingRecord, test: RoutingData) -> LeakageReport:
@@ -122,6 +126,13 @@ def check_before_evaluation(
     report = leakage_vs_record(train, test) if isinstance(train, TrainingRecord) else check_leakage(train, test)
     summary = {"checked": True, "transductive": bool(transductive), "summary": report.summary()}
     summary |= {k: v for k, v in report.to_dict().items() if k != "leaked_ids"}
+    if naive:
+        near = unchecked("train = test by design (naive split)")
+    elif isinstance(train, TrainingRecord):
+        near = unchecked("a saved router's training record keeps text hashes only, not texts")
+    else:
+        near = near_duplicates_of(train, test)
+    summary["near_duplicates"] = near.to_dict()
     if not report.ok and not transductive:
         if not allow_overlap:
             shown = "; ".join(f"{q} ~ train {t}: {text!r}" for q, t, text in report.examples)

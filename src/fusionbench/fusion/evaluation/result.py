@@ -79,15 +79,36 @@ class RoutingEvaluation:
         """The single candidates' values (for the frontier and the candidates table)."""
         return {c: self._row(f"candidate:{c}") for c in self.candidates}
 
-    def paired(self) -> dict[str, dict[str, dict[str, dict[str, Any]]]]:
+    @property
+    def has_macro(self) -> bool:
+        """Whether the task means (macro) were resampled (the evaluation had its tasks)."""
+        return self.replicates.macro_point is not None
+
+    def macro_rows(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """``rows()`` of the task means: each task counts once (stratified bootstrap by task)."""
+        if not self.has_macro:
+            return {}
+        return {
+            system: {
+                col: estimate(self.replicates, (system, col), self.confidence, macro=True)
+                for col in self.columns
+                if self.replicates.has((system, col))
+            }
+            for system in self.systems
+        }
+
+    def paired(self, *, macro: bool = False) -> dict[str, dict[str, dict[str, dict[str, Any]]]]:
+        """Paired differences of each router against the train-fitted baselines; ``macro``: of the task means."""
         out: dict[str, dict[str, dict[str, dict[str, Any]]]] = {}
+        if macro and not self.has_macro:
+            return out
         for router in self.routers:
             out[router] = {}
             for label, baseline in COMPARISONS.items():
                 if baseline not in self.baselines:
                     continue
                 out[router][label] = {
-                    col: difference(self.replicates, (router, col), (baseline, col), self.confidence)
+                    col: difference(self.replicates, (router, col), (baseline, col), self.confidence, macro=macro)
                     for col in self.columns
                     if self.replicates.has((router, col)) and self.replicates.has((baseline, col))
                 }
@@ -147,6 +168,13 @@ class RoutingEvaluation:
             "rows": self.rows(),
             "paired": self.paired(),
             "by_task": self.by_task(),
+            "macro": {
+                "method": "task mean (each task once); percentile bootstrap stratified by task (each task's queries "
+                "resampled within it), every system on the same resamples (paired)",
+                "n_tasks": len(self.replicates.groups),
+                "rows": self.macro_rows(),
+                "paired": self.paired(macro=True),
+            },
             "candidates": self.candidate_rows(),
             "choice_counts": self.choice_counts,
             "leakage": self.leakage,
@@ -169,6 +197,18 @@ class RoutingEvaluation:
                     if "perf" in diffs
                 )
             lines.append(f"  {system}: {cells}{extra}")
+        if self.has_macro:
+            lines.append(f"  task mean (macro, {len(self.replicates.groups)} tasks, stratified bootstrap):")
+            macro_rows, macro_paired = self.macro_rows(), self.paired(macro=True)
+            for system, row in macro_rows.items():
+                if "perf" not in row:
+                    continue
+                extra = "".join(
+                    f"; {label.replace('vs_', 'vs ')} {_fmt(diffs['perf'], signed=True)} {diffs['perf']['verdict']}"
+                    for label, diffs in macro_paired.get(system, {}).items()
+                    if "perf" in diffs
+                )
+                lines.append(f"    {system}: perf {_fmt(row['perf'])}{extra}")
         return "\n".join(lines)
 
 

@@ -123,6 +123,31 @@ def paired_table(settings: dict[str, Any], transductive: bool) -> str:
     return table(header, rows) if rows else "(no routers)"
 
 
+def macro_table(settings: dict[str, Any], transductive: bool) -> str:
+    """Task mean (macro) beside query-weighted mean (micro) of Perf under Performance First, every system, with the
+    paired differences of each router against best_single_train on both (macro: bootstrap stratified by task)."""
+    result = settings.get("performance_first")
+    if not result or not result.get("available", True) or not result.get("macro", {}).get("rows"):
+        return ""
+    macro = result["macro"]
+    systems = [*result.get("routers", []), *result.get("baselines", [])]
+    rows = []
+    for system in systems:
+        micro_entry = result["rows"].get(system, {}).get("perf")
+        macro_entry = macro["rows"].get(system, {}).get("perf")
+        diffs = [
+            source.get(system, {}).get("vs_best_single_train", {}).get("perf")
+            for source in (result.get("paired", {}), macro.get("paired", {}))
+        ]
+        row = [_system_label(system), cell(micro_entry, transductive=transductive)]
+        row += [cell(macro_entry, transductive=transductive)]
+        row += [cell(d, signed=True, transductive=transductive) if d else "" for d in diffs]
+        rows.append(row)
+    header = ["method", "Perf, query mean (micro)", f"Perf, task mean (macro, {macro.get('n_tasks', '?')} tasks)"]
+    header += ["ΔPerf vs best single (train), micro", "ΔPerf vs best single (train), macro"]
+    return table(header, rows)
+
+
 def worse_lines(settings: dict[str, Any]) -> list[str]:
     """Why a router can be significantly worse than always choosing the best single candidate of train."""
     lines = []
@@ -206,6 +231,32 @@ def leakage_line(results: dict[str, Any]) -> str:
     return f"leakage check: **overlap allowed**: {worst['summary']}"
 
 
+def near_duplicate_lines(results: dict[str, Any]) -> list[str]:
+    """The near-duplicate check of a scenario's splits: count per split and the pairs found (each split once)."""
+    seen: dict[tuple[int, int, int], dict[str, Any]] = {}
+    for res in results.values():
+        if not res.get("available", True):
+            continue
+        for check in res.get("leakage", []):
+            near = check.get("near_duplicates")
+            if near:
+                seen.setdefault((near["n_train"], near["n_test"], near["count"]), near)
+    if not seen:
+        return []
+    checks = list(seen.values())
+    if not any(n["checked"] for n in checks):
+        return [f"near-duplicate check: not run ({checks[0]['reason']})"]
+    counts = ", ".join(f"{n['count']:,} of {n['n_test']:,}" for n in checks if n["checked"])
+    lines = [f"near-duplicate check ({checks[0]['method']}): test queries with a near duplicate in train: {counts}"]
+    for near in checks:
+        for example in near.get("examples", [])[:3]:
+            lines.append(
+                f"  - {example['similarity']:.3f}: test `{example['test_id']}` {example['test_text'][:90]!r} ~ "
+                f"train `{example['train_id']}` {example['train_text'][:90]!r}"
+            )
+    return lines
+
+
 def _split_line(scenario: dict[str, Any]) -> str:
     parts = []
     for item in scenario.get("splits", [])[:12]:
@@ -246,8 +297,14 @@ def render(report: dict[str, Any], plots: dict[str, str] | None = None, plot_not
         out += ["", f"## {title}", "", f"Splits: {_split_line(scenario)}.", ""]
         for protocol, settings in scenario["protocols"].items():
             out += [f"### Table 4 shape, {protocol} protocol", "", leakage_line(settings), ""]
+            near = near_duplicate_lines(settings)
+            out += [*near, ""] if near else []
             out += [table4(protocol, settings, transductive), ""]
             out += [f"Paired differences ({protocol} protocol):", "", paired_table(settings, transductive), ""]
+            macro = macro_table(settings, transductive)
+            if macro:
+                out += [f"Task mean (macro) beside query mean (micro), Performance First ({protocol} protocol):", ""]
+                out += [macro, ""]
             out += [f"- {line}" for line in worse_lines(settings)]
             notes = list(dict.fromkeys(n for res in settings.values() for n in res.get("notes", [])))
             out += [f"- note: {n}" for n in notes] + ([""] if notes else [])
