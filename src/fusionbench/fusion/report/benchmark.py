@@ -5,7 +5,8 @@ Scenarios (Bench-CoE's three, on query-level splits):
 * ``naive``: train = test = every query (:func:`~fusionbench.fusion.splits.naive`); every number is
   **transductive** and labelled so;
 * ``id`` (in-distribution): the ``release`` split (shipped train/test minus leaked queries) when the data ships
-  both, else a seeded ``random`` split stratified by task (``id_scheme`` overrides);
+  both and its test split is not small, else a seeded ``random`` split by query stratified by task, one per seed
+  (:func:`~fusionbench.fusion.evaluation.inputs.default_id_scheme`; ``id_scheme`` overrides);
 * ``ood`` (out-of-distribution): held-out groups of tasks: the domains (or, with a single domain, the tasks)
   are dealt into up to ``ood_folds`` folds per seed; each fold's test set is its tasks, which the routers
   never see (:func:`~fusionbench.fusion.splits.task_ood`), and the folds' test queries are pooled.
@@ -32,7 +33,13 @@ import numpy as np
 from fusionbench.fusion import splits
 from fusionbench.fusion.data import RoutingData
 from fusionbench.fusion.evaluation.core import Collected, collect, concat, describe, finalize
-from fusionbench.fusion.evaluation.inputs import default_features, default_scheme, fit_features, make_split, transform
+from fusionbench.fusion.evaluation.inputs import (
+    default_features,
+    default_id_scheme,
+    fit_features,
+    make_split,
+    transform,
+)
 from fusionbench.fusion.evaluation.protocols import (
     NO_COST,
     PROTOCOLS,
@@ -150,7 +157,7 @@ def fold_specs(data: RoutingData, scenario: str, seed: int, config: BenchmarkCon
     if scenario == "naive":
         return [splits.naive(data)]
     if scenario == "id":
-        scheme = config.id_scheme or default_scheme(data)
+        scheme = config.id_scheme or default_id_scheme(data)
         return [make_split(data, scheme, seed=seed, **config.id_args)]
     domains = sorted(set(data.domains.astype(str).tolist()))
     by_domain = len(domains) >= 2
