@@ -233,6 +233,13 @@ class RoutingData:
         return from_external(kind, path, **options)
 
     # ---- selections ---------------------------------------------------------------------------------
+    @classmethod
+    def concat(cls, parts: Sequence[RoutingData], *, source: str | None = None) -> RoutingData:
+        """One dataset of ``parts`` with the same candidates (a train and a test file, one file per task)."""
+        from fusionbench.fusion.converters.combine import concat
+
+        return concat(parts, source=source)
+
     def take(self, indices: Sequence[int] | np.ndarray) -> RoutingData:
         """The rows at ``indices`` (a boolean mask also works), in that order."""
         idx = np.asarray(indices)

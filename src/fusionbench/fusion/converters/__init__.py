@@ -12,6 +12,8 @@ kind                      input                                                 
 ``routellm-gsm8k``        RouteLLM ``evals/gsm8k`` responses                          :mod:`.routellm`
 ``routellm-mt_bench``     RouteLLM ``evals/mt_bench`` GPT-4 judgements                :mod:`.routellm`
 ``gsm8k-solutions``       OpenAI's ``example_model_solutions.jsonl``                  :mod:`.gsm8k_solutions`
+``alpacaeval2``           AlpacaEval 2.0 preference matrix (57 models x 805 items)    :mod:`.alpacaeval`
+``wide``                  any wide table: text, task, ``score:<model>`` (+ cost/tokens)  :mod:`.wide`
 ========================  ==========================================================  ====================
 
 Every converter returns RoutingData whose ``provenance`` names the files and counts what was skipped.
@@ -33,6 +35,8 @@ CONVERTERS: dict[str, tuple[str, str]] = {
     "routellm-gsm8k": ("routellm", "convert_gsm8k"),
     "routellm-mt_bench": ("routellm", "convert_mt_bench"),
     "gsm8k-solutions": ("gsm8k_solutions", "convert"),
+    "alpacaeval2": ("alpacaeval", "convert"),
+    "wide": ("wide", "convert"),
 }
 
 
