@@ -47,7 +47,6 @@ def default_candidates(with_tasks: bool = True) -> list[tuple[str, BaseRouter]]:
         ("cluster(k=8)", ClusterRouter(n_clusters=8)),
         ("cluster(k=16)", ClusterRouter(n_clusters=16)),
         ("knn(k=100,distance)", KNNRouter(n_neighbors=100, weights="distance")),
-        ("ridge(alpha=30)", LinearRouter(alpha=30.0)),
     ]
     return grid
 

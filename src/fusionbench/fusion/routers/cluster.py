@@ -67,7 +67,7 @@ class ClusterRouter(BaseRouter):
         k = int(min(self.n_clusters, unit.shape[0]))
         with warnings.catch_warnings(), blas_threads(1):
             warnings.simplefilter("ignore", ConvergenceWarning)  # fewer distinct points than clusters
-            model = KMeans(n_clusters=k, n_init=1, max_iter=100, random_state=self.random_state).fit(unit)
+            model = KMeans(n_clusters=k, n_init=1, max_iter=30, random_state=self.random_state).fit(unit)
         centroids = normalize(np.asarray(model.cluster_centers_))
         self.centroids_ = centroids
         nearest = self._nearest(unit)
