@@ -24,6 +24,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from fusionbench.build import build_export
 from fusionbench.generation import (
+    EngineUnavailableError,
     GenerationSettings,
     RunSettingsError,
     SamplingSettings,
@@ -198,12 +199,17 @@ def test_shards_cover_all_queries_disjointly(tiny: Path, tmp_path: Path) -> None
     assert parts[0] and parts[1] and not parts[0] & parts[1] and parts[0] | parts[1] == everything
 
 
-def test_data_parallel_replicas_split_the_work(tiny: Path, tmp_path: Path) -> None:
+def test_data_parallel_without_ray_says_how_to_get_it(tiny: Path, tmp_path: Path, monkeypatch, capsys) -> None:
+    """--data-parallel-size > 1 is a Ray Data actor pool (tests/test_generate_ray.py); without Ray it is refused
+    with the extra to install, and nothing is generated."""
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
     out = tmp_path / "dp"
-    summary = generate(_settings(tiny, out, data_parallel_size=2, sampling=SamplingSettings(max_new_tokens=4)))
-    rows = read_run(out)
-    assert summary.rows_written == rows.num_rows == 6 and len(set(_keys(rows))) == 6
-    assert {p.name.split("-")[3] for p in shard_paths(out)} == {"r0", "r1"}
+    with pytest.raises(EngineUnavailableError, match=r"pip install 'fusionbench\[ray\]'"):
+        generate(_settings(tiny, out, data_parallel_size=2))
+    argv = ["--model", str(tiny), "--name", NAME, "--engine", "hf", "--out", str(tmp_path / "cli"), "--tasks",
+            "gsm8k", "--data-parallel-size", "2", "--quiet"]  # fmt: skip
+    assert generate_main(argv) == 2 and "fusionbench[ray]" in "".join(capsys.readouterr().err.split())
+    assert not shard_paths(out) and not shard_paths(tmp_path / "cli")
 
 
 def test_too_long_prompts_are_recorded_not_sent(tiny: Path, tmp_path: Path) -> None:

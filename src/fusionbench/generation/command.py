@@ -16,7 +16,8 @@ from fusionbench.schema import SPLIT_ALIASES
 DESCRIPTION = (
     "Generate responses of a model to the benchmark's queries (direct and chain-of-thought prompts, or the "
     "thought prompts of `fusionbench thoughts apply` with --prompts) into a "
-    "resumable run folder of scored, priced Parquet shards; add it to an export with `fusionbench ingest RUN_DIR --into EXPORT`."
+    "resumable run folder of scored, priced Parquet shards; add it to an export with "
+    "`fusionbench ingest RUN_DIR --into EXPORT`."
 )
 
 
@@ -136,6 +137,7 @@ def settings_from_args(args: argparse.Namespace) -> GenerationSettings:
 def run_from_args(args: argparse.Namespace) -> int:
     """Run ``fusionbench generate``; returns the exit status (1 on a refused run folder, 2 without the engine)."""
     from rich.console import Console
+    from rich.markup import escape
 
     from fusionbench.generation.engines import EngineUnavailableError
     from fusionbench.generation.runner import generate
@@ -145,10 +147,10 @@ def run_from_args(args: argparse.Namespace) -> int:
     try:
         summary = generate(settings_from_args(args))
     except EngineUnavailableError as err:
-        console.print(f"[red]error:[/red] {err}")
+        console.print(f"[red]error:[/red] {escape(str(err))}")  # escaped: 'fusionbench[ray]' is no markup
         return 2
     except (RunSettingsError, RunLockedError) as err:
-        console.print(f"[red]error:[/red] {err}")
+        console.print(f"[red]error:[/red] {escape(str(err))}")
         return 1
     reasons = ", ".join(f"{reason} {n:,}" for reason, n in summary.finish_reasons.most_common()) or "none"
     console.print(
@@ -160,7 +162,7 @@ def run_from_args(args: argparse.Namespace) -> int:
     if summary.rows_recovered:
         console.print(f"recovered {summary.rows_recovered:,} rows a killed run had finished (its journal)")
     if summary.rows_failed:
-        top = "; ".join(f"{n:,} x {error}" for error, n in summary.errors.most_common(3))
+        top = escape("; ".join(f"{n:,} x {error}" for error, n in summary.errors.most_common(3)))
         console.print(
             f"[yellow]{summary.rows_failed:,} rows failed[/yellow] (null response, error recorded; a rerun retries "
             f"them): {top}"

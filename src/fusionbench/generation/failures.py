@@ -3,8 +3,8 @@ recorded), never a failed job.
 
 :func:`isolate_failures` runs an engine over a stream of requests. When the engine raises with several requests
 in flight, each of those is rerun alone (when the engine allows it, ``Engine.retry_singly``): the ones that fail
-alone become failed results and the others are generated; then the stream goes on. A request that fails alone
-fails once, so the rerun of a batch costs at most one extra call per request of that batch.
+alone become failed results and the others are generated; then the stream goes on. Every request in flight at a
+failure gets exactly one more try by itself, however the requests were batched.
 """
 
 from __future__ import annotations
@@ -49,14 +49,11 @@ def isolate_failures(engine: Engine, requests: Iterable[Request]) -> Iterator[Re
                 pulled.pop(result.id, None)
                 yield result
             return
-        except Exception as err:
+        except Exception:
             suspects = list(pulled.values())
             if not suspects or (len(suspects) > 1 and not engine.retry_singly):
                 raise  # not a request's failure: the job stops (its finished rows are kept; rerun to resume)
-            if len(suspects) == 1:
-                yield failed_result(suspects[0], describe(err))
-                continue
-            for request in suspects:
+            for request in suspects:  # each once more by itself (a transient failure then passes)
                 yield _alone(engine, request)
 
 

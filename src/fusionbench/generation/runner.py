@@ -186,7 +186,8 @@ def _progress_bar(settings: GenerationSettings, total: int) -> Iterator[Progress
 
 
 def add_run(run_dir: Path, export_dir: Path) -> MergeReport:
-    """Merge a run's rows into an export (``fusionbench ingest RUN_DIR --into EXPORT``); idempotent, run-only columns dropped."""
+    """Merge a run's rows into an export (``fusionbench ingest RUN_DIR --into EXPORT``); idempotent, run-only
+    columns dropped, failed rows (no response) left out and counted in ``failed_rows``."""
     manifest = read_manifest(run_dir)
     settings, price = manifest["settings"], manifest.get("price")
     rows = read_run(run_dir)
