@@ -109,3 +109,23 @@ def test_what_cannot_be_calibrated_is_refused(parts, knn):
         calibrate(blind, val, X_val=X_val, target_accuracy=0.5)
     with pytest.raises(ValueError, match="strong_share must lie in"):
         calibrate(knn, val, X_val=X_val, strong_share=1.5)
+
+
+def test_target_accuracy_best_single_answers_at_what_cost(parts, knn):
+    _, _, val, X_val, test, X_test = parts
+    result = calibrate(knn, val, X_val=X_val, target_accuracy="best_single", tolerance=0.01, test=test, X_test=X_test)
+    ref = result.reference
+    acc = val.performance.mean(axis=0)
+    best = int(np.argmax(acc))
+    assert ref["candidate"] == CANDIDATES[best]
+    assert ref["validation"]["accuracy"] == pytest.approx(acc[best])
+    assert result.target["accuracy"] == pytest.approx(acc[best] - 0.01)
+    assert ref["test"]["accuracy"] == pytest.approx(test.performance[:, best].mean())
+    assert ref["test"]["cost"] == pytest.approx(test.cost[:, best].mean())
+    assert ref["cost_ratio"] == pytest.approx(result.test["cost"] / ref["test"]["cost"])
+    assert ref["accuracy_gap"] == pytest.approx(result.test["accuracy"] - ref["test"]["accuracy"])
+    reached = result.validation["accuracy"] >= acc[best] - 0.01 - 1e-12
+    assert result.feasible == reached and (reached or result.notes)  # unreachable: the nearest, said so
+    assert Calibration.from_dict(result.to_dict()).reference == ref
+    with pytest.raises(ValueError, match="best_single"):
+        calibrate(knn, val, X_val=X_val, target_accuracy="best")

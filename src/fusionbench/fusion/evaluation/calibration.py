@@ -5,7 +5,11 @@ fitted with cost routes this way, ``scale`` making one unit the dearest candidat
 the threshold of a :class:`~fusionbench.fusion.routers.PairRouter` (RouteLLM). Targets (exactly one):
 
 * ``target_cost`` (USD per query): the most accurate knob whose validation mean cost is at most the target;
-* ``target_accuracy``: the cheapest knob whose validation accuracy is at least the target;
+* ``target_accuracy``: the cheapest knob whose validation accuracy is at least the target; ``"best_single"``
+  answers "the best single model's accuracy at what cost?": the target is the validation accuracy of the best
+  single candidate on validation (ties to the cheapest) minus ``tolerance``, and ``reference`` records that
+  candidate's accuracy and cost on validation and test beside the router's, with the realised test cost as a share
+  of the best single's (``cost_ratio``) and the accuracy gap;
 * ``strong_share``: the knob whose share of calls to the strong candidate is closest to the target (a pair
   router: RouteLLM's ``1 - share`` quantile of the validation win rates; otherwise the strong candidate is
   ``strong=``, default the dearest by mean training cost).
@@ -18,16 +22,20 @@ distribution it was made on (RouteLLM issue #36), and the test value says how fa
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from fusionbench.artifacts import ArtifactFormat, new_manifest, read_manifest, write_manifest
 from fusionbench.fusion.data import RoutingData
 from fusionbench.fusion.evaluation.core import map_choices
 from fusionbench.fusion.evaluation.protocols import NO_COST, has_cost
 from fusionbench.fusion.routers.tradeoffs import Tradeoff, argmax_cheapest
 
 LAMBDA_GRID = np.linspace(0.0, 1.0, 201)
+#: ``calibration.json`` of a router folder (one JSON file, its own manifest)
+CALIBRATION_FORMAT = ArtifactFormat("fusionbench-calibration", 1, manifest="", what="a router calibration file")
 _METRICS = ("accuracy", "cost", "strong_share")
 
 
@@ -46,6 +54,7 @@ class Calibration:
     strong: str
     scale: float | None = None
     notes: list[str] = field(default_factory=list)
+    reference: dict[str, Any] | None = None
 
     @property
     def tradeoff(self) -> Tradeoff | None:
@@ -69,12 +78,31 @@ class Calibration:
             "strong": self.strong,
             "curve": self.curve,
             "notes": self.notes,
+            "reference": self.reference,
         }
 
     @classmethod
     def from_dict(cls, payload: dict[str, Any]) -> Calibration:
         fields = ("knob", "value", "target", "feasible", "validation", "test", "curve", "router", "strong")
-        return cls(**{k: payload[k] for k in fields}, scale=payload.get("scale"), notes=payload.get("notes", []))
+        extra = {
+            "scale": payload.get("scale"),
+            "notes": payload.get("notes", []),
+            "reference": payload.get("reference"),
+        }
+        return cls(**{k: payload[k] for k in fields}, **extra)
+
+    def save(self, path: str | Path) -> Path:
+        """Write it as ``calibration.json`` (:data:`CALIBRATION_FORMAT`, atomically, never through a link)."""
+        return write_manifest(path, CALIBRATION_FORMAT, new_manifest(CALIBRATION_FORMAT, **self.to_dict()))
+
+    @classmethod
+    def load(cls, path: str | Path) -> Calibration:
+        """The calibration saved at ``path``; a file written before it had a format reads as version 1."""
+
+        def legacy(found: dict[str, Any] | None) -> dict[str, Any] | None:
+            return {"format": CALIBRATION_FORMAT.tag, **found} if found is not None and "knob" in found else None
+
+        return cls.from_dict(read_manifest(path, CALIBRATION_FORMAT, legacy=legacy))
 
 
 def _is_pair(router: Any) -> bool:
@@ -162,13 +190,21 @@ def calibrate(
     X_val: Any,
     target_cost: float | None = None,
     strong_share: float | None = None,
-    target_accuracy: float | None = None,
+    target_accuracy: float | str | None = None,
     test: RoutingData | None = None,
     X_test: Any = None,
     lams: Any = None,
     strong: str | None = None,
+    tolerance: float = 0.0,
 ) -> Calibration:
     """Pick λ (or a pair router's threshold) on ``val`` for one target; record the realised value on ``test``."""
+    reference = None
+    if isinstance(target_accuracy, str):
+        if target_accuracy != "best_single":
+            raise ValueError(f"target_accuracy is a number or 'best_single', not {target_accuracy!r}")
+        reference = best_single_reference(val, test)
+        target_accuracy = reference["validation"]["accuracy"] - tolerance
+        reference["tolerance"] = tolerance
     targets = {"cost": target_cost, "strong_share": strong_share, "accuracy": target_accuracy}
     given = {k: v for k, v in targets.items() if v is not None}
     if len(given) != 1:
@@ -217,6 +253,11 @@ def calibrate(
             raise ValueError("pass X_test= (the test features) with test=")
         picks = _route(router, X_test, test.tasks, knob, value, scale)
         realised = _measure(map_choices(names[picks], test), test, strong_name)
+    if reference is not None and realised is not None and reference.get("test"):
+        ref = reference["test"]
+        reference["accuracy_gap"] = realised["accuracy"] - ref["accuracy"]
+        if realised["cost"] is not None and ref["cost"]:
+            reference["cost_ratio"] = realised["cost"] / ref["cost"]
     return Calibration(
         knob=knob,
         value=value,
@@ -229,4 +270,23 @@ def calibrate(
         strong=strong_name,
         scale=scale,
         notes=notes,
+        reference=reference,
     )
+
+
+def best_single_reference(val: RoutingData, test: RoutingData | None = None) -> dict[str, Any]:
+    """The best single candidate on ``val`` (highest mean performance, ties to the cheapest) and its accuracy and
+    mean cost on ``val`` and ``test``."""
+    acc = val.performance.mean(axis=0)
+    cost = val.cost.mean(axis=0) if has_cost(val) else np.zeros(val.n_candidates)
+    best = int(np.lexsort((cost, -acc))[0])
+    name = val.candidates[best]
+
+    def values(data: RoutingData) -> dict[str, float | None]:
+        j = data.candidates.index(name)
+        mean_cost = float(data.cost[:, j].mean()) if has_cost(data) else None
+        return {"accuracy": float(data.performance[:, j].mean()), "cost": mean_cost}
+
+    out: dict[str, Any] = {"candidate": name, "validation": values(val)}
+    out["test"] = values(test) if test is not None and name in test.candidates else None
+    return out
