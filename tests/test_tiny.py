@@ -173,3 +173,21 @@ def test_cli_tiny_build_then_estimate_on_a_generate_run(tmp_path: Path, capsys: 
     assert result["interpolation"] is False and result["n_answered"] == 12
     assert main(["estimate", str(tmp_path), "--tiny", str(tiny_dir)]) == 1  # not a run: one line naming it
     assert main(["tiny", "build", "--data", str(export), "--out", str(tiny_dir)]) == 1  # not overwritten
+
+
+def test_the_alpacaeval_converter_reads_fractional_preferences(shared_data: Path, tmp_path: Path) -> None:
+    from fusionbench.errors import BadInputError
+    from fusionbench.fusion.converters import from_external
+
+    folder = shared_data / "routing-more" / "alpacaeval2"
+    data = from_external("alpacaeval2", folder, incomplete="drop_queries")
+    assert data.n_candidates == 57 and data.n_queries == 805 - data.provenance["skipped"]["queries_incomplete"]
+    perf = data.performance
+    assert perf.min() >= 0 and perf.max() <= 1 and ((perf > 0.01) & (perf < 0.99)).mean() > 0.1  # fractional
+    lines = (folder / "alpacaeval2_preference_matrix.csv").read_text().splitlines()
+    cells = lines[3].split(",")
+    cells[5] = "2.7"
+    (tmp_path / "alpacaeval2_items.csv").write_text((folder / "alpacaeval2_items.csv").read_text())
+    (tmp_path / "alpacaeval2_preference_matrix.csv").write_text("\n".join([*lines[:3], ",".join(cells)]) + "\n")
+    with pytest.raises(BadInputError, match=r"alpacaeval2_preference_matrix\.csv, line 4, column '4'.*outside"):
+        from_external("alpacaeval2", tmp_path)

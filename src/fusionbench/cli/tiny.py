@@ -162,7 +162,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     audit.add_argument("data", help="export folder, 'embedded', or KIND=PATH")
     audit.add_argument("--strong-share", type=float, default=1 / 3, help="the top share of subjects called strong")
     audit.add_argument("--score-column", choices=["performance", "rescored_performance"], default="performance")
-    audit.add_argument("--incomplete", choices=["error", "drop_queries", "drop_candidates"], default="error")
+    hint = "a missing cell: drop (and count) the queries (default) or the candidates, or stop with an error"
+    audit.add_argument("--incomplete", choices=["error", "drop_queries", "drop_candidates"], default="drop_queries",
+                       help=hint)  # fmt: skip
     audit.add_argument("--seed", type=int, default=0)
     audit.add_argument("--json", help="also write the report as JSON to this file ('-': stdout)")
     audit.set_defaults(func=cmd_audit)
