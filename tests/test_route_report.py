@@ -186,3 +186,44 @@ def test_a_router_worse_than_the_best_single_is_explained():
         "**linear** is significantly worse than the best single candidate (chosen on train) under Performance First"
     )
     assert "-0.041 [-0.065, -0.018] ▼" in line and "over-fits" in line and "`alpha=cv` for linear" in line
+
+
+def test_report_prints_aiq_beside_the_frontier_and_macro(report):
+    _, folder, _ = report
+    text = (folder / "report.md").read_text()
+    assert "AIQ beside the frontier" in text
+    from fusionbench.fusion.report.curves import aiq_rows
+
+    aiqs = aiq_rows(json.loads((folder / "report.json").read_text())["curves"])
+    assert set(aiqs) >= {"single candidates (hull)", "oracle"}
+    assert aiqs["oracle"] >= aiqs["single candidates (hull)"] - 1e-9  # the oracle's hull dominates the candidates'
+    assert f"| oracle | {aiqs['oracle']:.3f} |" in text
+    assert "Perf, task mean (macro, 4 tasks)" in text
+
+
+def test_upper_hull_keeps_only_the_convex_non_dominated_points():
+    from fusionbench.metrics.routing import upper_hull
+
+    cost = [0.0, 1.0, 2.0, 3.0, 1.5]
+    acc = [0.2, 0.3, 0.8, 0.9, 0.1]  # (1, 0.3) lies under the chord (0, 0.2)-(2, 0.8); (1.5, 0.1) is dominated
+    assert upper_hull(acc, cost) == [0, 2, 3]
+
+
+def test_frontier_labels_every_candidate_and_keeps_the_legend_off_the_points(report, tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    _, folder, _ = report
+    payload = json.loads((folder / "report.json").read_text())
+    figures = []
+    monkeypatch.setattr(plt, "close", figures.append)
+    plots_module.frontier(payload, tmp_path / "f.png")
+    ax = figures[0].axes[0]
+    labels = {t.get_text() for t in ax.texts}
+    assert {c.removesuffix("/direct") for c in CANDIDATES} <= labels
+    assert payload["data"]["source"] in ax.get_title()
+    renderer = figures[0].canvas.get_renderer()
+    legend_box, axes_box = ax.get_legend().get_window_extent(renderer), ax.get_window_extent(renderer)
+    assert legend_box.x0 >= axes_box.x1  # outside the axes: it hides no point
+    assert any("upper hull" in line.get_label() for line in ax.lines)
+    monkeypatch.undo()
+    plt.close(figures[0])

@@ -111,6 +111,22 @@ def pareto_frontier(accuracy: Sequence[float], cost: Sequence[float]) -> list[in
     return frontier
 
 
+def upper_hull(accuracy: Sequence[float], cost: Sequence[float]) -> list[int]:
+    """Indices of the non-decreasing upper convex hull of the (cost, accuracy) points, by increasing cost: the
+    operating points a mix of two neighbours cannot beat (the frontier AIQ integrates)."""
+    acc, x = np.asarray(accuracy, float), np.asarray(cost, float)
+    hull: list[int] = []
+    for i in pareto_frontier(acc, x):
+        while len(hull) >= 2:
+            o, m = hull[-2], hull[-1]
+            cross = (x[m] - x[o]) * (acc[i] - acc[o]) - (acc[m] - acc[o]) * (x[i] - x[o])
+            if cross < 0:  # a right turn: m lies above the chord, keep it
+                break
+            hull.pop()
+        hull.append(i)
+    return hull
+
+
 def aiq(accuracy: Sequence[float], cost: Sequence[float], cost_range: tuple[float, float] | None = None) -> float:
     """Area under the non-decreasing upper convex hull of accuracy vs normalised cost (RouterBench).
 
@@ -121,15 +137,7 @@ def aiq(accuracy: Sequence[float], cost: Sequence[float], cost_range: tuple[floa
     acc, cst = np.asarray(accuracy, float), np.asarray(cost, float)
     low, high = cost_range if cost_range is not None else (cst.min(), cst.max())
     x = np.clip((cst - low) / (high - low), 0.0, 1.0) if high > low else np.where(cst <= low + _TOL, 0.0, 1.0)
-    hull: list[int] = []
-    for i in pareto_frontier(acc, x):
-        while len(hull) >= 2:
-            o, m = hull[-2], hull[-1]
-            cross = (x[m] - x[o]) * (acc[i] - acc[o]) - (acc[m] - acc[o]) * (x[i] - x[o])
-            if cross < 0:  # a right turn: m lies above the chord, keep it
-                break
-            hull.pop()
-        hull.append(i)
+    hull = upper_hull(acc, x)
     hx, hy = x[hull], acc[hull]
     return float(np.sum(np.diff(hx) * (hy[1:] + hy[:-1]) / 2) + (1.0 - hx[-1]) * hy[-1])
 

@@ -51,3 +51,22 @@ def candidate_points(test: RoutingData) -> dict[str, dict[str, float]]:
     """Each candidate's mean cost and performance on ``test``."""
     cost, perf = test.cost.mean(axis=0), test.performance.mean(axis=0)
     return {c: {"cost": float(x), "perf": float(y)} for c, x, y in zip(test.candidates, cost, perf, strict=True)}
+
+
+def aiq_rows(curves: dict[str, Any]) -> dict[str, float]:
+    """AIQ (:func:`fusionbench.metrics.routing.aiq`) of the single candidates' hull, each router's λ sweep and the
+    oracle's, on one cost scale: min-max over the single candidates' mean costs (a router or the oracle cheaper
+    or dearer than every candidate is clipped to it)."""
+    from fusionbench.metrics.routing import aiq
+
+    points = curves.get("candidates", {})
+    if not points:
+        return {}
+    costs = [p["cost"] for p in points.values()]
+    scale = (min(costs), max(costs))
+    out = {"single candidates (hull)": aiq([p["perf"] for p in points.values()], costs, scale)}
+    for name, line in curves.get("routers", {}).items():
+        out[name] = aiq(line["perf"], line["cost"], scale)
+    if curves.get("oracle"):
+        out["oracle"] = aiq(curves["oracle"]["perf"], curves["oracle"]["cost"], scale)
+    return out

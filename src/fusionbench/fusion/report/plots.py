@@ -1,7 +1,9 @@
 """PNG plots of a report (matplotlib, the optional ``plot`` extra): the cost-accuracy frontier and per-task bars.
 
-* ``frontier.png``: every single candidate (grey points), each score router's curve over CARROT's λ, the
-  oracle's curve (dashed), for the in-distribution split of the first seed; needs cost data.
+* ``frontier.png``: every single candidate (grey points, each labelled) and their upper hull (dotted), each score
+  router's curve over CARROT's λ, the oracle's curve (dashed), for the in-distribution split of the first seed,
+  titled with the data's name, the legend outside the axes; needs cost data. The report prints each curve's AIQ
+  beside it (:func:`~fusionbench.fusion.report.curves.aiq_rows`).
 * ``per_task.png``: Perf per task of the routers, best_single_train, per task and oracle, with the CIs as error bars.
 
 A synthetic report carries "SYNTHETIC - do not report" on every plot. :func:`write_plots` returns the files
@@ -31,12 +33,22 @@ def _mark(fig: Any, synthetic: bool) -> None:
 
 
 def frontier(report: dict[str, Any], path: Path) -> Path:
+    """Every single candidate (labelled), their upper hull, each router's λ sweep and the oracle's; the legend
+    outside the axes, so no point is hidden under it; titled with the data's name."""
+    from fusionbench.metrics.routing import upper_hull
+
     plt = _pyplot()
     curves = report["curves"]
-    fig, ax = plt.subplots(figsize=(7.5, 5.0))
+    fig, ax = plt.subplots(figsize=(9.5, 5.5))
     points = curves["candidates"]
-    ax.scatter([p["cost"] for p in points.values()], [p["perf"] for p in points.values()], c="0.6", s=18,
-               label="single candidates")  # fmt: skip
+    names = list(points)
+    xs, ys = [points[n]["cost"] for n in names], [points[n]["perf"] for n in names]
+    ax.scatter(xs, ys, c="0.45", s=22, zorder=3, label="single candidates")
+    for i, name in enumerate(names):
+        ax.annotate(name.removesuffix("/direct"), (xs[i], ys[i]), xytext=(4, 3 if i % 2 else -9),
+                    textcoords="offset points", fontsize=7, color="0.25")  # fmt: skip
+    hull = upper_hull(ys, xs)
+    ax.plot([xs[i] for i in hull], [ys[i] for i in hull], color="0.45", lw=1, ls=":", label="candidates' upper hull")
     for name, line in curves.get("routers", {}).items():
         ax.plot(line["cost"], line["perf"], marker="o", ms=3, lw=1.2, label=f"{name} (λ sweep)")
     oracle = curves["oracle"]
@@ -44,12 +56,12 @@ def frontier(report: dict[str, Any], path: Path) -> Path:
     ax.set_xscale("log")
     ax.set_xlabel("mean cost per query (USD, log scale)")
     ax.set_ylabel("accuracy (mean performance)")
-    ax.set_title(f"Cost-accuracy frontier: {report['data']['source']} ({curves['scenario']}, seed {curves['seed']})")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title(f"{report['data']['source']}: cost-accuracy frontier ({curves['scenario']}, seed {curves['seed']})")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     ax.grid(alpha=0.3)
     _mark(fig, report.get("synthetic", False))
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
     return path
 
