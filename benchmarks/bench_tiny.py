@@ -30,15 +30,24 @@ def fit_speed(export: Path) -> dict:
 
     from fusionbench.fusion.data import RoutingData
     from fusionbench.fusion.irt import fit_irt
+    from fusionbench.fusion.tiny import build_tiny
     from fusionbench.fusion.tiny.core import IRT_OPTIONS
+    from fusionbench.fusion.tiny.study import unique_queries
 
     ensure_export(export)
-    data = RoutingData.from_export(export, incomplete="drop_queries")
-    out = {"queries": data.n_queries, "subjects": data.n_candidates}
-    for name, options in (("2pl+task", IRT_OPTIONS), ("1pl", {"kind": "1pl"}), ("2pl-2d", {"dims": 2})):
+    data = unique_queries(RoutingData.from_export(export, incomplete="drop_queries"))
+    out: dict = {"queries": data.n_queries, "subjects": data.n_candidates}
+    for name, options in (("1pl", {"kind": "1pl"}), ("2pl-2d", {"dims": 2}), ("2pl+task", IRT_OPTIONS)):
         start = time.perf_counter()
         model = fit_irt(data, **options)
         out[name] = {"seconds": round(time.perf_counter() - start, 2), "iterations": model.info["iterations"]}
+    tiny = build_tiny(data, total=100, method="anchors-gpirt", item_model=model, lambdas={"*": 0.5})
+    rows = data.subset(tiny.query_ids)
+    order = {q: i for i, q in enumerate(rows.query_ids)}
+    scores = {q: float(rows.performance[order[q], 0]) for q in tiny.query_ids}
+    start = time.perf_counter()
+    tiny.estimate(scores, n_boot=200)
+    out["estimate_seconds_200_bootstraps"] = round(time.perf_counter() - start, 2)
     return out
 
 
@@ -50,6 +59,7 @@ def main() -> int:
     parser.add_argument("--draws", type=int, default=100)
     parser.add_argument("--methods", default="random,stratified,anchors,irt,pirt,gpirt,anchors-gpirt")
     parser.add_argument("--calibration-models", type=int, default=3)
+    parser.add_argument("--held-out", type=int, help="hold out only this many models (a seeded sample; default all)")
     parser.add_argument("--irt", default="", help="item model options, e.g. dims=2,task_effects=false")
     parser.add_argument("--fit-speed", type=Path, help="time the item model fit on this (full-size) export")
     parser.add_argument("--out", type=Path)
@@ -69,9 +79,14 @@ def main() -> int:
     def progress(step: str, i: int, n: int) -> None:
         print(f"[{i + 1}/{n}] {step}", file=sys.stderr, flush=True)
 
+    models = list(dict.fromkeys(data.models))
+    if args.held_out:
+        import numpy as np
+
+        models = sorted(np.random.default_rng(0).choice(models, size=args.held_out, replace=False).tolist())
     result = lomo_study(data, methods=args.methods.split(","), total=args.total, per_task=args.per_task,
                         draws=args.draws, irt_options=options, calibration_models=args.calibration_models,
-                        progress=progress)  # fmt: skip
+                        models=models, progress=progress)  # fmt: skip
     result["seconds"] = round(time.perf_counter() - start, 1)
     budget = f"{args.total} in all" if args.total else f"{args.per_task} per task"
     print(f"{data.source}: {result['n_queries']} queries x {result['n_candidates']} candidates, {budget}, "

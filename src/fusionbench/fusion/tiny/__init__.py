@@ -11,7 +11,7 @@ from typing import Any
 
 from fusionbench.fusion.tiny.select import METHODS
 
-DEFAULT_METHOD = "gpirt"
+DEFAULT_METHOD = "anchors-gpirt"  # the lowest MAE of benchmarks/bench_tiny.py on the embedded data (docs/tiny.md)
 _LAZY = {"TinyEstimate": "core", "TinySet": "core", "build_tiny": "core", "load_tiny": "persist",
          "save_tiny": "persist", "lomo_study": "study"}  # fmt: skip
 

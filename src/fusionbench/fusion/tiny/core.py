@@ -55,6 +55,7 @@ class TinyEstimate:
     ignored: int = 0
 
     def to_dict(self) -> dict[str, Any]:
+        """The estimate as JSON-ready data."""
         return {
             "overall": self.overall,
             "interval": list(self.interval),
@@ -90,10 +91,12 @@ class TinySet:
 
     @property
     def estimator(self) -> str:
+        """The estimator of this set's method (mean, IRT, p-IRT or gp-IRT)."""
         return METHODS[self.method][1]
 
     @property
     def task_names(self) -> tuple[str, ...]:
+        """The tasks of the anchor population, in first-seen order."""
         return tuple(dict.fromkeys(str(t) for t in self.population_tasks))
 
     def __len__(self) -> int:

@@ -56,16 +56,17 @@ def kmeans(points: np.ndarray, k: int, seed: int, iterations: int = 50) -> tuple
         centres.append(points[pick])
         dist = np.minimum(dist, np.sum((points - points[pick]) ** 2, axis=1))
     c = np.array(centres)
-    labels = np.zeros(len(points), dtype=np.int64)
+    labels = np.full(len(points), -1, dtype=np.int64)
+    norms = np.sum(points**2, axis=1)[:, None]
     for _ in range(iterations):
-        new = np.argmin(((points[:, None, :] - c[None]) ** 2).sum(axis=2), axis=1)
-        if np.array_equal(new, labels) and _ > 0:
+        new = np.argmin(norms - 2 * points @ c.T + np.sum(c**2, axis=1)[None, :], axis=1)
+        if np.array_equal(new, labels):
             break
         labels = new
-        for j in range(k):
-            members = labels == j
-            if members.any():
-                c[j] = points[members].mean(axis=0)
+        counts = np.bincount(labels, minlength=k)
+        sums = np.column_stack([np.bincount(labels, weights=points[:, d], minlength=k) for d in range(points.shape[1])])
+        filled = counts > 0
+        c[filled] = sums[filled] / counts[filled, None]
     return labels, c
 
 
