@@ -107,4 +107,5 @@ def test_vllm_engine_rows_token_counts_and_resume(tmp_path: Path) -> None:
         else:
             assert 1 <= row["output_tokens"] <= MAX_NEW_TOKENS
     manifest = read_manifest(out)
-    assert manifest["settings"]["engine"] == "vllm" and manifest["runtime"]["max_model_len"] == 256
+    assert manifest["runtime"]["engine"] == "vllm" and manifest["runtime"]["max_model_len"] == 256
+    assert set(rows["engine"].to_pylist()) == {"vllm"} and "engine" not in manifest["settings"]
