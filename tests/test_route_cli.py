@@ -67,7 +67,7 @@ def test_bad_input_is_one_clear_line(knn_dir, tmp_path, capsys):
     assert main(["route", "eval", str(knn_dir), "--split-scheme", "naive"]) == 1
     assert "naive split (train = test)" in _err(capsys)
     assert main(["route", "calibrate", str(knn_dir), "--target-accuracy", "0.5"]) == 1
-    assert "has no val queries (train with --scheme-arg val_size=0.1)" in _err(capsys)
+    assert "has no val queries (train with --scheme-arg val_size=0.1;" in _err(capsys)
     assert main(["route", "eval", str(knn_dir), "--setting", "balance"]) == 1
     assert "no cost data (column 'cost_usd')" in _err(capsys)
     other = tmp_path / "other"

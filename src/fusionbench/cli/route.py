@@ -3,13 +3,13 @@
 ``--data`` is an export folder, ``KIND=PATH`` of a public routing dataset (``routerbench=...``,
 ``llmrouter=...``, ``routellm-mmlu=...``, ...), a Hub id, or nothing: the embedded real dataset (LLMRouter's
 9 models x 6,108 queries). Every evaluation runs the leakage check first and fails on overlap unless
-``--allow-overlap``.
+``--allow-overlap``. Each verb is a Python function of :mod:`fusionbench.fusion.experiment`; this module only parses
+arguments, calls it and prints.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
@@ -18,21 +18,23 @@ from rich.table import Table
 
 from fusionbench.cli.common import console, csv_list, out, progress_display
 from fusionbench.cli.route_tables import print_aurocs, print_evaluation
-from fusionbench.files import atomic_write_text, atomic_writer
 
 
 # ---------------------------------------------------------------- shared pieces
-def _data(args: argparse.Namespace, context: dict[str, Any] | None = None) -> Any:
-    from fusionbench.fusion.evaluation.inputs import load_data
+def _read(args: argparse.Namespace) -> dict[str, Any]:
+    """The data options given on the command line (None: the router's context, or the default)."""
+    lenient = getattr(args, "lenient", False) or None
+    return {"incomplete": args.incomplete, "tasks_from": args.tasks_from, "lenient": lenient,
+            "candidates": getattr(args, "candidates", None)}  # fmt: skip
 
-    context = context or {}
-    spec = args.data if args.data is not None else context.get("data")
-    incomplete = args.incomplete or context.get("incomplete", "error")
-    lenient = getattr(args, "lenient", False) or context.get("lenient", False)
-    tasks_from = args.tasks_from or context.get("tasks_from", "task")
-    data = load_data(spec, incomplete=incomplete, tasks_from=tasks_from, lenient=lenient)
-    candidates = getattr(args, "candidates", None) or context.get("candidates")
-    data = data.select_candidates(candidates) if candidates else data
+
+def _split(args: argparse.Namespace) -> dict[str, Any]:
+    from fusionbench.fusion.evaluation.inputs import parse_pairs
+
+    return {"split": args.split_scheme, "split_args": parse_pairs(args.scheme_arg), "seed": args.seed}
+
+
+def _announce(data: Any) -> Any:
     if data.synthetic:
         from fusionbench.fusion.report.tables import SYNTHETIC_BANNER
 
@@ -42,133 +44,76 @@ def _data(args: argparse.Namespace, context: dict[str, Any] | None = None) -> An
     return data
 
 
-def _split(args: argparse.Namespace, data: Any, saved: Any = None) -> Any:
-    from fusionbench.fusion.evaluation.inputs import default_scheme, make_split, parse_pairs
-
-    if args.split_scheme is None and saved is not None:
-        return saved
-    scheme = args.split_scheme or default_scheme(data)
-    return make_split(data, scheme, seed=args.seed, **parse_pairs(args.scheme_arg))
+def _given(read: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in read.items() if v is not None}
 
 
-def _part(data: Any, spec: Any, part: str) -> tuple[Any, Any]:
-    """(train, the part asked for) of a split; ``all`` is every query of the data."""
-    from fusionbench.fusion import splits
+def _data(args: argparse.Namespace, trained: Any = None, **default: Any) -> Any:
+    from fusionbench.fusion import experiment
 
-    train, val, test = splits.apply(data, spec)
-    chosen = {"train": train, "val": val, "test": test, "all": data}[part]
-    if chosen.n_queries == 0:
-        hint = " (train with --scheme-arg val_size=0.1)" if part == "val" else ""
-        raise ValueError(f"split {spec.name!r} has no {part} queries{hint}")
-    return train, chosen
+    read = default | _given(_read(args))
+    if trained is not None:
+        return _announce(experiment.data_for(trained, args.data, **read))
+    return _announce(experiment.load(args.data, **read))
 
 
-def _require_cost(router: Any, tradeoff: Any, data: Any) -> None:
-    from fusionbench.fusion.evaluation.protocols import NO_COST, has_cost
-
-    needs_cost = router.router_tags.needs_cost
-    if (needs_cost or tradeoff.uses_cost) and not has_cost(data):
-        what = type(router).__name__ if needs_cost else f"trade-off {tradeoff.name!r}"
-        raise ValueError(f"{what} needs costs, and {data.source} has {NO_COST}")
-
-
-# ---------------------------------------------------------------- train / predict
+# ---------------------------------------------------------------- the verbs: parse, call fusion.experiment, print
 def cmd_train(args: argparse.Namespace) -> int:
-    from fusionbench.fusion.evaluation.gate import TrainingRecord
-    from fusionbench.fusion.evaluation.inputs import default_features, fit_features, parse_pairs
-    from fusionbench.fusion.evaluation.protocols import has_cost
-    from fusionbench.fusion.evaluation.trained import save_trained
-    from fusionbench.fusion.routers import Tradeoff, make_router
+    from fusionbench.fusion import experiment
+    from fusionbench.fusion.evaluation.inputs import parse_pairs
 
     data = _data(args)
-    spec = _split(args, data)
-    if spec.transductive:
-        raise ValueError("a naive split (train = test) is only for `fusionbench route benchmark --scenario naive`")
-    train, _ = _part(data, spec, "train")
-    params = parse_pairs(args.set)
-    router = make_router(args.router, **params)
-    tradeoff = Tradeoff.parse(args.tradeoff)
-    if "tradeoff" in router.get_params(deep=False):
-        router.set_params(tradeoff=tradeoff)
-    _require_cost(router, tradeoff, train)
-    features = args.features or default_features(data)
     with progress_display(args.quiet) as progress:
-        progress.add_task(f"featurising {train.n_queries:,} training queries ({features})", total=None)
-        featurizer, X = fit_features(features, train)
-        progress.add_task(f"fitting {type(router).__name__}", total=None)
-        router.fit(
-            X, train.performance, cost=train.cost if has_cost(train) else None, tasks=train.tasks,
-            judge=train.judge if tradeoff.objective == "judge" else None, candidates=list(train.candidates),
+        trained = experiment.train(
+            data, args.router, params=parse_pairs(args.set), features=args.features, tradeoff=args.tradeoff,
+            out=args.out, progress=lambda step: progress.add_task(step, total=None), **_split(args),
         )  # fmt: skip
-    context = {
-        "data": args.data, "incomplete": args.incomplete or "error", "tasks_from": args.tasks_from or "task",
-        "lenient": args.lenient,
-        "split_scheme": spec.scheme, "scheme_args": args.scheme_arg or [], "seed": args.seed, "features": features,
-        "tradeoff": tradeoff.name, "router": args.router, "set": args.set or [], "candidates": args.candidates,
-    }  # fmt: skip
-    save_trained(args.out, router, featurizer, context, spec, TrainingRecord.from_data(train, {"name": spec.name}))
+    router, spec, context = trained.router, trained.split, trained.context
     dropped = getattr(router, "n_dropped_queries_", 0)
     console.print(
-        f"[green]trained[/green] {type(router).__name__} on {train.n_queries:,} queries x {train.n_candidates} "
-        f"candidates of {data.source} (split {spec.name}: {spec.counts()}; features {features}, {X.shape[1]:,} dims)"
+        f"[green]trained[/green] {type(router).__name__} on {len(spec.train_ids):,} queries x "
+        f"{len(router.candidates_)} candidates of {data.source} (split {spec.name}: {spec.counts()}; features "
+        f"{context.features}, {router.n_features_in_:,} dims)"
         + (f"; {dropped} queries with missing values dropped" if dropped else "")
         + f" -> {args.out}"
     )
     return 0
 
 
-def _trained_and_data(args: argparse.Namespace, part: str) -> tuple[Any, Any, Any, Any]:
-    """(trained folder, data, train part, asked part) for predict / calibrate / eval of a router folder."""
-    from fusionbench.fusion.evaluation.trained import load_trained
+def _loaded(args: argparse.Namespace) -> tuple[Any, Any]:
+    """(trained router, data) of a router folder and the data options given."""
+    from fusionbench.fusion import experiment
 
-    trained = load_trained(args.router_dir, trust=args.trust)
-    data = _data(args, trained.context)
-    train, chosen = _part(data, _split(args, data, trained.split), part)
-    return trained, data, train, chosen
+    trained = experiment.load_trained(args.router_dir, trust=args.trust)
+    return trained, _data(args, trained)
 
 
-def _features(trained: Any, data: Any) -> Any:
-    from fusionbench.fusion.evaluation.inputs import transform
-
-    if trained.featurizer is None:
-        raise ValueError(f"{trained.folder} has no saved featuriser; train it with `fusionbench route train`")
-    return transform(trained.featurizer, data)
+def _saved_split(args: argparse.Namespace) -> dict[str, Any]:
+    return _split(args) if args.split_scheme is not None else {"seed": args.seed}
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    from fusionbench.fusion import experiment
 
-    trained, _, _, chosen = _trained_and_data(args, args.split)
-    X = _features(trained, chosen)
-    picks = trained.predict(X, tasks=chosen.tasks)
-    utility = trained.router.predict_utility(X, tasks=chosen.tasks)[np.arange(len(picks)), picks]
-    table = pa.table({
-        "query_id": [str(q) for q in chosen.query_ids], "task": [str(t) for t in chosen.tasks],
-        "candidate": [str(c) for c in trained.router.candidates_[picks]], "utility": utility.astype(np.float64),
-    })  # fmt: skip
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    with atomic_writer(args.out) as handle:  # never through a link
-        pq.write_table(table, handle)
+    trained, data = _loaded(args)
+    table = experiment.predict(trained, data, part_name=args.split, out=args.out, **_saved_split(args))
     names, counts = np.unique(table["candidate"].to_numpy(zero_copy_only=False), return_counts=True)
     how = f" (calibrated {trained.calibration.knob} {trained.calibration.value:.4g})" if trained.calibration else ""
     shares = dict(zip(names, counts.tolist(), strict=True))
-    console.print(f"[green]wrote[/green] {args.out}: {len(picks):,} choices{how}; {shares}")
+    console.print(f"[green]wrote[/green] {args.out}: {table.num_rows:,} choices{how}; {shares}")
     return 0
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from fusionbench.fusion.evaluation.calibration import calibrate
-    from fusionbench.fusion.evaluation.trained import save_calibration
+    from fusionbench.fusion import experiment
+    from fusionbench.fusion.evaluation.trained import CALIBRATION
 
-    trained, data, _, val = _trained_and_data(args, args.split)
-    _, test = _part(data, _split(args, data, trained.split), "test")
-    result = calibrate(
-        trained.router, val, X_val=_features(trained, val), target_cost=args.target_cost,
-        strong_share=args.strong_share, target_accuracy=args.target_accuracy, test=test,
-        X_test=_features(trained, test), strong=args.strong,
+    trained, data = _loaded(args)
+    result = experiment.calibrate(
+        trained, data, target_cost=args.target_cost, strong_share=args.strong_share,
+        target_accuracy=args.target_accuracy, strong=args.strong, tolerance=getattr(args, "tolerance", 0.0),
+        part_name=args.split, **_saved_split(args),
     )  # fmt: skip
-    path = save_calibration(args.router_dir, result)
     ((kind, target),) = result.target.items()
     table = Table(title=f"calibrated {result.knob} = {result.value:.4g} for {kind} {target:g} ({args.split} split)")
     for name in ("", "accuracy", "mean cost (USD)", f"share to {result.strong}"):
@@ -182,106 +127,36 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     out.print(table)
     for note in result.notes:
         console.print(f"[yellow]{note}")
-    console.print(f"[green]wrote[/green] {path}")
+    console.print(f"[green]wrote[/green] {Path(args.router_dir) / CALIBRATION}")
     return 0
-
-
-# ---------------------------------------------------------------- eval / benchmark / report
-def _settings(args: argparse.Namespace, default: str, data: Any) -> list[str]:
-    from fusionbench.fusion.evaluation.protocols import SETTINGS, unavailable_reason
-
-    if args.setting == "all":
-        return [s for s in SETTINGS if unavailable_reason(s, data) is None]
-    setting = args.setting or (default if default in SETTINGS else "performance_first")
-    reason = unavailable_reason(setting, data)
-    if reason:
-        raise ValueError(f"setting {setting!r} cannot be evaluated on {data.source}: {reason}")
-    return [setting]
-
-
-def _choices_file(path: str, test: Any) -> tuple[list[str], Any, list[str]]:
-    """(choices, the evaluated queries that have one, notes) from a choices Parquet (query_id, candidate)."""
-    import pyarrow.parquet as pq
-
-    table = pq.read_table(path, columns=["query_id", "candidate"])
-    chosen = dict(zip(table["query_id"].to_pylist(), table["candidate"].to_pylist(), strict=True))
-    keep = np.array([str(q) in chosen for q in test.query_ids])
-    if not keep.any():
-        raise ValueError(f"{path}: no choice for any of the {test.n_queries:,} evaluated queries")
-    notes = [f"{int((~keep).sum()):,} evaluated queries have no choice in {path}: left out"] if not keep.all() else []
-    subset = test.take(keep)
-    return [chosen[str(q)] for q in subset.query_ids], subset, notes
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from fusionbench.fusion.evaluation import check_before_evaluation, evaluate
-    from fusionbench.fusion.evaluation.core import describe
+    from fusionbench.fusion import experiment
 
-    notes: list[str] = []
-    aurocs: dict[str, Any] = {}
+    how = {"part_name": args.split, "setting": args.setting, "protocol": args.protocol, "n_boot": args.n_boot}
+    how |= {"allow_overlap": args.allow_overlap}
     if args.choices:
         if args.router_dir:
             raise ValueError("give a router folder or --choices, not both")
-        data = _data(args)
-        train, test = _part(data, _split(args, data), args.split)
-        choices, test, notes = _choices_file(args.choices, test)
-        systems: dict[str, Any] = {Path(args.choices).stem: choices}
-        X, default = None, "performance_first"
+        run = experiment.evaluate_choices(args.choices, _data(args), **how, **_split(args))
     elif not args.router_dir:
         raise ValueError("give a router folder (from `route train`) or --choices FILE")
     else:
-        trained, data, train, test = _trained_and_data(args, args.split)
-        if trained.record is not None:  # the router's own training queries, whatever data it is evaluated on
-            check_before_evaluation(trained.record, test, allow_overlap=args.allow_overlap)
-        X = _features(trained, test)
+        trained, data = _loaded(args)
         name = Path(args.router_dir).name or "router"
-        if trained.calibration is not None:  # the calibrated knob's choices, under every setting
-            systems = {name: trained.router.candidates_[trained.predict(X, tasks=test.tasks)]}
-        else:  # the router itself: a score router routes under each setting asked for
-            systems = {name: trained.router}
-        default = trained.router.tradeoff_.name
-        aurocs = _held_out_aurocs(args, trained, data, X, test)
-    results = {}
-    for setting in _settings(args, default, test):
-        ev = evaluate(
-            systems, test, train=train, X=X, setting=setting, protocol=args.protocol, n_boot=args.n_boot,
-            seed=args.seed, allow_overlap=args.allow_overlap,
-        )  # fmt: skip
-        ev.notes += notes
-        results[setting] = ev
+        run = experiment.evaluate_trained(trained, data, name=name, **how, **_saved_split(args))
+    if run.held_out_auroc:
+        print_aurocs(run.held_out_auroc)
+    for ev in run.evaluations.values():
         print_evaluation(ev)
-    payload = {
-        "format": "fusionbench-route-eval/1", "protocol": args.protocol, "split": args.split,
-        "evaluations": {s: ev.to_dict() for s, ev in results.items()}, "data": describe(test),
-    } | ({"held_out_auroc": aurocs} if aurocs else {})  # fmt: skip
     if args.json:
-        from fusionbench.fusion.report.write import jsonable
-
-        atomic_write_text(args.json, json.dumps(jsonable(payload), indent=1) + "\n")  # never through a link
+        run.save_json(args.json)
         console.print(f"[green]wrote[/green] {args.json}")
     if args.report:
-        _write_eval_report(args, results, test)
+        files = run.write_report(args.report)
+        console.print(f"[green]wrote[/green] {args.report}: {', '.join(p.name for p in files.values())}")
     return 0
-
-
-def _held_out_aurocs(args: argparse.Namespace, trained: Any, data: Any, X: Any, test: Any) -> dict[str, Any]:
-    """Under ``lomo``: how well the router's estimate for each held-out candidate predicts its correctness."""
-    from fusionbench.fusion.evaluation import held_out_aurocs
-
-    spec = _split(args, data, trained.split)
-    if spec.scheme != "lomo":
-        return {}
-    aurocs = held_out_aurocs(trained.router, X, test, spec.meta["new_candidates"], n_boot=args.n_boot, seed=args.seed)
-    print_aurocs(aurocs)
-    return aurocs
-
-
-def _write_eval_report(args: argparse.Namespace, results: dict[str, Any], test: Any) -> None:
-    from fusionbench.fusion.report.write import evaluation_report, write_report
-
-    report = evaluation_report(results, test, label=f"evaluation on the {args.split} split", seed=args.seed)
-    files = write_report(report, args.report)
-    console.print(f"[green]wrote[/green] {args.report}: {', '.join(p.name for p in files.values())}")
 
 
 def _router_specs(names: list[str], sets: list[str]) -> list[Any]:
@@ -306,25 +181,24 @@ def _router_specs(names: list[str], sets: list[str]) -> list[Any]:
 
 
 def cmd_benchmark(args: argparse.Namespace) -> int:
+    from fusionbench.fusion import experiment
     from fusionbench.fusion.evaluation.inputs import parse_pairs
     from fusionbench.fusion.evaluation.protocols import PROTOCOLS
-    from fusionbench.fusion.report import BenchmarkConfig, run_benchmark, write_report
 
-    data = _data(args)
-    config = BenchmarkConfig(
-        routers=_router_specs(args.routers, args.set or []), seeds=[int(s) for s in args.seeds],
-        scenarios=args.scenarios, protocols=list(PROTOCOLS) if args.protocol == "both" else [args.protocol],
-        settings=args.settings, features=args.features, n_boot=args.n_boot, id_scheme=args.split_scheme,
-        id_args=parse_pairs(args.scheme_arg), ood_folds=args.ood_folds,
-    )  # fmt: skip
+    data = _data(args, incomplete="drop_queries")  # a benchmark drops incomplete queries unless told otherwise
     with progress_display(args.quiet) as progress:
         bar = progress.add_task("benchmark", total=None)
 
         def on_progress(step: str, done: int, total: int) -> None:
             progress.update(bar, description=step, completed=done, total=total)
 
-        result = run_benchmark(data, config, progress=on_progress)
-    files = write_report(result, args.report)
+        result = experiment.benchmark(
+            data, _router_specs(args.routers, args.set or []), seeds=[int(s) for s in args.seeds],
+            scenarios=args.scenarios, protocols=list(PROTOCOLS) if args.protocol == "both" else [args.protocol],
+            settings=args.settings, features=args.features, n_boot=args.n_boot, id_scheme=args.split_scheme,
+            id_args=parse_pairs(args.scheme_arg), ood_folds=args.ood_folds, progress=on_progress,
+        )  # fmt: skip
+    files = experiment.report(result.to_dict(), args.report)
     for item in result.skipped:
         console.print(f"[yellow]skipped: {item}")
     console.print(f"[green]wrote[/green] {args.report}: {', '.join(p.name for p in files.values())}")
@@ -332,9 +206,9 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from fusionbench.fusion.report import read_report, write_report
+    from fusionbench.fusion import experiment
 
-    files = write_report(read_report(args.results), args.out)
+    files = experiment.report(args.results, args.out)
     console.print(f"[green]wrote[/green] {args.out}: {', '.join(p.name for p in files.values())}")
     return 0
 
@@ -393,7 +267,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     target = calibrate.add_mutually_exclusive_group(required=True)
     target.add_argument("--target-cost", type=float, help="mean USD per query")
     target.add_argument("--strong-share", type=float, help="share of calls to the strong candidate")
-    target.add_argument("--target-accuracy", type=float, help="mean performance")
+    target.add_argument(
+        "--target-accuracy", type=lambda v: v if v == "best_single" else float(v),
+        help="mean performance, or best_single: the best single candidate's validation accuracy (minus --tolerance)",
+    )  # fmt: skip
+    calibrate.add_argument("--tolerance", type=float, default=0.0, help="with --target-accuracy best_single")
     calibrate.add_argument("--strong", help="the strong candidate (default: the dearest; a pair router's own)")
     evaluation = verbs.choices["eval"]
     evaluation.add_argument("--setting", help="performance_first, balance, cost_first, llm_judge or all")

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from fusionbench import __version__
+from fusionbench._version import __version__
 from fusionbench.export import card
 from fusionbench.export.folder import MODELS, QUERIES, README, rewrite, shard_glob, write_shards
 from fusionbench.fusion.converters.canonical import CONVERSION_FILE

@@ -66,6 +66,7 @@ class Calibration:
         return _route(router, X, tasks, self.knob, self.value, self.scale)
 
     def to_dict(self) -> dict[str, Any]:
+        """The calibration as JSON-ready data (calibration.json)."""
         return {
             "knob": self.knob,
             "value": self.value,
@@ -83,6 +84,7 @@ class Calibration:
 
     @classmethod
     def from_dict(cls, payload: dict[str, Any]) -> Calibration:
+        """Read a calibration back from :meth:`to_dict`'s data."""
         fields = ("knob", "value", "target", "feasible", "validation", "test", "curve", "router", "strong")
         extra = {
             "scale": payload.get("scale"),

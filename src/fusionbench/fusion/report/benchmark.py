@@ -74,6 +74,7 @@ class RouterSpec:
     params: dict[str, Any] = field(default_factory=dict)
 
     def build(self) -> Any:
+        """A fresh, unfitted router from the registry with these parameters."""
         from fusionbench.fusion.routers import make_router
 
         return make_router(self.router, **self.params)
@@ -96,6 +97,7 @@ class BenchmarkConfig:
     ood_folds: int = 5
 
     def to_dict(self) -> dict[str, Any]:
+        """The configuration as JSON-ready data (written into the report)."""
         return {
             "routers": [{"name": r.name, "router": r.router, "params": r.params} for r in self.routers],
             "seeds": list(self.seeds),
@@ -124,6 +126,7 @@ class BenchmarkResult:
     timings: dict[str, float]
 
     def to_dict(self) -> dict[str, Any]:
+        """The whole result as JSON-ready data (the report's JSON)."""
         scenarios: dict[str, Any] = {}
         for scenario, by_protocol in self.evaluations.items():
             protocols = {
@@ -298,15 +301,24 @@ def run_benchmark(
 ) -> BenchmarkResult:
     """Run ``config`` on ``data`` (see the module docstring); ``progress(step, done, total)`` reports fits."""
     config = config or BenchmarkConfig()
+    if "all" in config.settings:  # every setting; those the data cannot evaluate are listed under "Skipped"
+        config = dataclasses.replace(config, settings=SETTINGS)
     unknown = [s for s in config.scenarios if s not in SCENARIOS]
     if unknown:
         raise ValueError(f"unknown scenario(s) {unknown}; scenarios are {list(SCENARIOS)}")
     features = config.features or default_features(data)
-    skipped: list[dict[str, Any]] = []
+    skipped: list[dict[str, Any]] = _loading_skips(data)
     routers: list[RouterSpec] = []
     for spec in config.routers:
-        if spec.router in BASELINE_NAMES:
-            continue  # a row of every table anyway
+        if spec.router in BASELINE_NAMES and spec.name == spec.router and not spec.params:
+            row = "best_single_train" if spec.router == "best_single" else spec.router
+            skipped.append({"router": spec.name, "reason": f"a baseline: the row {row!r} of every table"})
+            continue  # a variant (another label or parameters) is benchmarked as a router
+        try:
+            spec.build()
+        except Exception as error:  # listed under "Skipped", never dropped in silence
+            skipped.append({"router": spec.name, "reason": f"cannot build {spec.router!r}: {error}"})
+            continue
         if _needs_cost(spec) and not has_cost(data):
             skipped.append({"router": spec.name, "reason": f"needs cost: {data.source} has {NO_COST}"})
             continue
@@ -368,6 +380,18 @@ def run_benchmark(
         progress("done", total, total)
     description = about | {"provenance": _provenance(data), "features": features}
     return BenchmarkResult(config, description, evaluations, split_rows, skipped, frontier, timings)
+
+
+def _loading_skips(data: RoutingData) -> list[dict[str, Any]]:
+    """What loading dropped (incomplete queries or candidates), as "Skipped" items of the report."""
+    skipped = data.provenance.get("skipped", {})
+    out = []
+    if skipped.get("queries_incomplete"):
+        out.append({"queries": skipped["queries_incomplete"], "reason": "incomplete (a missing cell): dropped"})
+    if skipped.get("candidates_incomplete"):
+        dropped = ", ".join(map(str, skipped.get("dropped_candidates", [])))
+        out.append({"candidates": dropped, "reason": "incomplete (a missing cell): dropped"})
+    return out
 
 
 def _provenance(data: RoutingData) -> dict[str, Any]:

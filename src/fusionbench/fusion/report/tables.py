@@ -149,6 +149,49 @@ def macro_table(settings: dict[str, Any], transductive: bool) -> str:
     return table(header, rows)
 
 
+def per_seed_table(result: dict[str, Any], transductive: bool) -> str:
+    """Each seed's Perf (micro and macro) of the routers and best_single_train, and each router's paired
+    difference to it: the seeds the pooled (seed-averaged) row is made of."""
+    per_seed = result.get("per_seed", [])
+    if not per_seed:
+        return ""
+    routers = result.get("routers", [])
+    header = ["seed", "queries"]
+    for router in routers:
+        header += [f"{router}: ΔPerf micro", f"{router}: ΔPerf macro"]
+    header += ["best single (train): Perf micro"]
+    rows = []
+    for item in per_seed:
+        row = [", ".join(map(str, item["seeds"])), f"{item['n_queries']:,}"]
+        for router in routers:
+            for kind in ("micro", "macro"):
+                entry = item.get(kind, {}).get("vs_best_single_train", {}).get(router)
+                row.append(cell(entry, signed=True, transductive=transductive) if entry else "—")
+        row.append(cell(item["micro"]["rows"].get("best_single_train"), transductive=transductive))
+        rows.append(row)
+    return table(header, rows)
+
+
+def by_group_table(result: dict[str, Any]) -> str:
+    """Out of distribution, per held-out group (seed, the held-out tasks): each router's ΔPerf to best_single_train
+    (paired, within the group) and best_single_train's Perf."""
+    items = result.get("by_group", [])
+    if not items:
+        return ""
+    routers = result.get("routers", [])
+    header = ["seed", "held-out tasks", "queries", *[f"{r}: ΔPerf vs best single (train)" for r in routers]]
+    header.append("best single (train): Perf")
+    rows = []
+    for item in items:
+        for group, entry in item["groups"].items():
+            diffs = entry.get("vs_best_single_train", {})
+            row = [str(item["seed"]), group.replace("+", ", "), f"{entry['n_queries']:,}"]
+            row += [cell(diffs.get(r), signed=True) if diffs.get(r) else "—" for r in routers]
+            row.append(cell(entry["rows"].get("best_single_train")))
+            rows.append(row)
+    return table(header, rows)
+
+
 def worse_lines(settings: dict[str, Any]) -> list[str]:
     """Why a router can be significantly worse than always choosing the best single candidate of train."""
     lines = []
@@ -306,6 +349,13 @@ def render(report: dict[str, Any], plots: dict[str, str] | None = None, plot_not
             if macro:
                 out += [f"Task mean (macro) beside query mean (micro), Performance First ({protocol} protocol):", ""]
                 out += [macro, ""]
+            first = settings.get("performance_first", {})
+            seeds = per_seed_table(first, transductive) if first.get("available", True) else ""
+            if seeds:
+                out += [f"Per seed (Performance First, {protocol} protocol; the rows above pool them):", "", seeds, ""]
+            groups = by_group_table(first) if first.get("available", True) else ""
+            if groups:
+                out += [f"Per held-out group (Performance First, {protocol} protocol):", "", groups, ""]
             out += [f"- {line}" for line in worse_lines(settings)]
             notes = list(dict.fromkeys(n for res in settings.values() for n in res.get("notes", [])))
             out += [f"- note: {n}" for n in notes] + ([""] if notes else [])

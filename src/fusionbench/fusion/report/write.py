@@ -3,6 +3,7 @@ synthetic flag), ``report.md`` (:mod:`.tables`) and the PNG plots (:mod:`.plots`
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import tempfile
@@ -11,11 +12,16 @@ from typing import Any
 
 import numpy as np
 
+from fusionbench.artifacts import ArtifactFormat, check_manifest, new_manifest, read_manifest
 from fusionbench.files import TEMP_PREFIX, atomic_write_text, ensure_folder, move_into, refuse_symlink
 from fusionbench.fusion.report.plots import write_plots
 from fusionbench.fusion.report.tables import render
 
 REPORT_JSON = "report.json"
+#: the report folder's manifest is its ``report.json`` (:mod:`fusionbench.artifacts`)
+REPORT_ARTIFACT = ArtifactFormat(
+    "fusionbench-route-report", 1, manifest=REPORT_JSON, what="a route report (fusionbench route benchmark / eval)"
+)
 REPORT_MD = "report.md"
 #: Every file a report folder may hold (the plots' names are :mod:`.plots`').
 OUTPUT_FILES = (REPORT_JSON, REPORT_MD, "frontier.png", "per_task.png")
@@ -42,8 +48,8 @@ def write_report(result: Any, folder: str | Path) -> dict[str, Path]:
     if folder.exists() and not folder.is_symlink() and not folder.is_dir():
         raise NotADirectoryError(f"{folder} is a file: the report is a folder")
     report = jsonable(result.to_dict() if hasattr(result, "to_dict") else result)
-    if report.get("format") != "fusionbench-route-report/1":
-        raise ValueError(f"not a fusionbench route report (format {report.get('format')!r})")
+    check_manifest(report, REPORT_ARTIFACT, folder / REPORT_JSON)
+    report = new_manifest(REPORT_ARTIFACT) | report  # fusionbench_version and created, unless it has them
     ensure_folder(folder, "the report folder")
     for name in OUTPUT_FILES:  # refused before anything is written: a link is never written through
         refuse_symlink(folder / name, "a report file")
@@ -80,11 +86,8 @@ def evaluation_report(results: dict[str, Any], test: Any, *, label: str, seed: i
 
 
 def read_report(path: str | Path) -> dict[str, Any]:
-    """A ``report.json`` (or the folder holding one)."""
+    """A ``report.json`` (or the folder holding one), its format checked (an ArtifactFormatError naming the file)."""
     path = Path(path)
     if path.is_dir():
-        path = path / REPORT_JSON
-    report = json.loads(path.read_text(encoding="utf-8"))
-    if report.get("format") != "fusionbench-route-report/1":
-        raise ValueError(f"{path}: not a fusionbench route report (format {report.get('format')!r})")
-    return report
+        return read_manifest(path, REPORT_ARTIFACT)
+    return read_manifest(path, dataclasses.replace(REPORT_ARTIFACT, manifest=""))

@@ -66,7 +66,7 @@ _COMMON_STATE = frozenset(
 
 
 def _version() -> str:
-    from fusionbench import __version__
+    from fusionbench._version import __version__
 
     return __version__
 

@@ -1,0 +1,221 @@
+"""The evaluation verbs of the route workflow: :func:`evaluate_trained` (``route eval ROUTER``),
+:func:`evaluate_choices` (``route eval --choices``), :func:`benchmark` (``route benchmark``) and :func:`report`
+(``route report``)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fusionbench.fusion.data import RoutingData
+from fusionbench.fusion.evaluation.trained import TrainedRouter
+from fusionbench.fusion.experiment.workflow import _parts, _trained, data_for, load, make_split, part
+from fusionbench.fusion.splits import SplitSpec
+
+EVAL_FORMAT = "fusionbench-route-eval/1"
+
+
+@dataclass
+class EvaluationRun:
+    """``route eval``'s result: one :class:`~fusionbench.fusion.evaluation.RoutingEvaluation` per setting on the
+    evaluated queries, with the held-out AUROCs of a ``lomo`` split."""
+
+    evaluations: dict[str, Any]
+    test: RoutingData
+    part: str = "test"
+    protocol: str = "fusionbench"
+    seed: int | None = 0
+    held_out_auroc: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--json`` payload: every number with its CI (format ``fusionbench-route-eval/1``)."""
+        from fusionbench.fusion.evaluation.core import describe
+        from fusionbench.fusion.report.write import jsonable
+
+        payload = {
+            "format": EVAL_FORMAT, "protocol": self.protocol, "split": self.part,
+            "evaluations": {s: ev.to_dict() for s, ev in self.evaluations.items()}, "data": describe(self.test),
+        } | ({"held_out_auroc": self.held_out_auroc} if self.held_out_auroc else {})  # fmt: skip
+        return jsonable(payload)
+
+    def save_json(self, path: str | Path) -> Path:
+        from fusionbench.files import atomic_write_text
+
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=1) + "\n")  # never through a link
+        return Path(path)
+
+    def write_report(self, folder: str | Path) -> dict[str, Path]:
+        """A report folder (Markdown, JSON, plots) of these evaluations."""
+        from fusionbench.fusion.report.write import evaluation_report, write_report
+
+        label = f"evaluation on the {self.part} split"
+        return write_report(evaluation_report(self.evaluations, self.test, label=label, seed=self.seed), folder)
+
+
+def settings_for(setting: str | Sequence[str] | None, default: str, data: RoutingData) -> list[str]:
+    """The settings to evaluate: ``all`` (every setting the data allows), the ones named, or ``default``."""
+    from fusionbench.fusion.evaluation.protocols import SETTINGS, unavailable_reason
+
+    if setting == "all" or (not isinstance(setting, str) and setting is not None and "all" in setting):
+        return [s for s in SETTINGS if unavailable_reason(s, data) is None]
+    asked = [setting] if isinstance(setting, str) else list(setting or [])
+    asked = asked or [default if default in SETTINGS else "performance_first"]
+    for name in asked:
+        if reason := unavailable_reason(name, data):
+            raise ValueError(f"setting {name!r} cannot be evaluated on {data.source}: {reason}")
+    return asked
+
+
+def _evaluate(
+    systems: dict[str, Any], test: RoutingData, train: Any, X: Any, settings: list[str], notes: list[str], **how: Any
+) -> dict[str, Any]:
+    from fusionbench.fusion.evaluation import evaluate
+
+    results = {}
+    for setting in settings:
+        ev = evaluate(systems, test, train=train, X=X, setting=setting, **how)
+        ev.notes += notes
+        results[setting] = ev
+    return results
+
+
+def evaluate_trained(
+    trained: TrainedRouter | str | Path,
+    data: RoutingData | str | None = None,
+    *,
+    part_name: str = "test",
+    split: SplitSpec | str | None = None,
+    split_args: Mapping[str, Any] | None = None,
+    setting: str | Sequence[str] | None = None,
+    protocol: str = "fusionbench",
+    n_boot: int = 1000,
+    seed: int = 0,
+    allow_overlap: bool = False,
+    name: str | None = None,
+    trust: bool = False,
+    **read: Any,
+) -> EvaluationRun:
+    """Evaluate a trained router on a part of its split (default test) beside the baselines, with CIs, after the
+    leakage check against its own training record; ``setting="all"`` evaluates every setting the data allows
+    (``route eval ROUTER``). A calibrated router is evaluated by its calibrated choices."""
+    from fusionbench.fusion.evaluation import check_before_evaluation, held_out_aurocs
+
+    trained = _trained(trained, trust)
+    data = data_for(trained, data, **read)
+    spec, train, test = _parts(trained, data, split, seed, split_args, part_name)
+    if trained.record is not None:  # the router's own training queries, whatever data it is evaluated on
+        check_before_evaluation(trained.record, test, allow_overlap=allow_overlap)
+    X = trained.features(test)
+    label = name or (trained.folder.name if trained.folder is not None and trained.folder.name else "router")
+    if trained.calibration is not None:  # the calibrated knob's choices, under every setting
+        systems: dict[str, Any] = {label: trained.router.candidates_[trained.predict(X, tasks=test.tasks)]}
+    else:  # the router itself: a score router routes under each setting asked for
+        systems = {label: trained.router}
+    aurocs = {}
+    if spec.scheme == "lomo":  # how well the router's estimate for each held-out candidate predicts correctness
+        aurocs = held_out_aurocs(trained.router, X, test, spec.meta["new_candidates"], n_boot=n_boot, seed=seed)
+    settings = settings_for(setting, trained.router.tradeoff_.name, test)
+    how = {"protocol": protocol, "n_boot": n_boot, "seed": seed, "allow_overlap": allow_overlap}
+    results = _evaluate(systems, test, train, X, settings, [], **how)
+    return EvaluationRun(results, test, part_name, protocol, seed, aurocs)
+
+
+def _choices(choices: Any, test: RoutingData, where: str) -> tuple[list[str], RoutingData, list[str]]:
+    """(choices, the evaluated queries that have one, notes) from {query_id: candidate}."""
+    keep = np.array([str(q) in choices for q in test.query_ids])
+    if not keep.any():
+        raise ValueError(f"{where}: no choice for any of the {test.n_queries:,} evaluated queries")
+    notes = [f"{int((~keep).sum()):,} evaluated queries have no choice in {where}: left out"] if not keep.all() else []
+    subset = test.take(keep)
+    return [choices[str(q)] for q in subset.query_ids], subset, notes
+
+
+def evaluate_choices(
+    choices: str | Path | Mapping[str, str],
+    data: RoutingData | str | None = None,
+    *,
+    part_name: str = "test",
+    split: SplitSpec | str | None = None,
+    split_args: Mapping[str, Any] | None = None,
+    setting: str | Sequence[str] | None = None,
+    protocol: str = "fusionbench",
+    n_boot: int = 1000,
+    seed: int = 0,
+    allow_overlap: bool = False,
+    name: str | None = None,
+    **read: Any,
+) -> EvaluationRun:
+    """Evaluate fixed choices (a Parquet of query_id, candidate, as :func:`predict` writes, or a mapping) on a
+    part of a split of ``data`` (``route eval --choices``)."""
+    where = str(choices) if not isinstance(choices, Mapping) else "the choices given"
+    if not isinstance(choices, Mapping):
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(choices, columns=["query_id", "candidate"])
+        choices = dict(zip(table["query_id"].to_pylist(), table["candidate"].to_pylist(), strict=True))
+        name = name or Path(where).stem
+    data = load(data, **read)
+    train, test = part(data, make_split(data, split, seed=seed, **dict(split_args or {})), part_name)
+    picked, test, notes = _choices({str(k): v for k, v in choices.items()}, test, where)
+    how = {"protocol": protocol, "n_boot": n_boot, "seed": seed, "allow_overlap": allow_overlap}
+    results = _evaluate({name or "choices": picked}, test, train, None, settings_for(setting, "", test), notes, **how)
+    return EvaluationRun(results, test, part_name, protocol, seed)
+
+
+def benchmark(
+    data: RoutingData | str | None = None,
+    routers: Sequence[Any] | None = None,
+    *,
+    incomplete: str = "drop_queries",
+    report_folder: str | Path | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+    read: Mapping[str, Any] | None = None,
+    **config: Any,
+) -> Any:
+    """Run routers x seeds x scenarios x protocols x settings (``route benchmark``) and return the
+    :class:`~fusionbench.fusion.report.BenchmarkResult`; the report folder is written when ``report_folder``.
+
+    ``routers``: registry names, ``LABEL=NAME`` strings or :class:`~fusionbench.fusion.report.RouterSpec`s;
+    ``config``: :class:`~fusionbench.fusion.report.BenchmarkConfig`'s fields (``settings="all"`` included). A data
+    spec's incomplete queries are dropped by default, counted, and listed under the report's "Skipped".
+    """
+    from fusionbench.fusion.report import BenchmarkConfig, RouterSpec, run_benchmark, write_report
+
+    data = load(data, incomplete=incomplete, **dict(read or {}))
+    if routers is not None:
+        specs = []
+        for item in routers:
+            if isinstance(item, str):
+                label, _, kind = item.partition("=") if "=" in item else (item, "", item)
+                item = RouterSpec(label, kind)
+            specs.append(item)
+        config["routers"] = specs
+    if isinstance(config.get("settings"), str):
+        config["settings"] = [config["settings"]]
+    result = run_benchmark(data, BenchmarkConfig(**config), progress=progress)
+    if report_folder is not None:
+        write_report(result, report_folder)
+    return result
+
+
+def report(results: str | Path | Mapping[str, Any], out: str | Path) -> dict[str, Path]:
+    """Render a report folder again from a ``report.json`` (or its folder, or the report dict) (``route report``)."""
+    from fusionbench.fusion.report import read_report, write_report
+
+    return write_report(results if isinstance(results, Mapping) else read_report(results), out)
+
+
+__all__ = [
+    "EVAL_FORMAT",
+    "EvaluationRun",
+    "benchmark",
+    "evaluate_choices",
+    "evaluate_trained",
+    "report",
+    "settings_for",
+]
