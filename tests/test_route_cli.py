@@ -99,12 +99,23 @@ def test_the_synthetic_sample_calibrate_benchmark_and_report(sample_export, tmp_
     assert main(["route", "predict", str(folder), "--out", str(tmp_path / "c.parquet")]) == 0
     assert "calibrated lam" in _err(capsys)
     report = tmp_path / "report"
-    bench = ["route", "benchmark", *data, "--incomplete", "drop_queries", "--routers", "knn,knn-labels=knn",
-             "--set", "knn.n_neighbors=3", "--set", "knn-labels.target=labels", "--seeds", "0",
-             "--scenarios", "naive,id", "--n-boot", "20", "--report", str(report), "--quiet"]  # fmt: skip
+    # no --incomplete: a benchmark drops the sample's incomplete queries, counts them and lists them under "Skipped"
+    bench = ["route", "benchmark", *data, "--routers", "knn,knn-labels=knn,pt=per_task,per_task",
+             "--set", "knn.n_neighbors=3", "--set", "knn-labels.target=labels", "--set", "pt.task_source=classifier",
+             "--settings", "all", "--seeds", "0", "--scenarios", "naive,id", "--n-boot", "20",
+             "--report", str(report), "--quiet"]  # fmt: skip
     assert main(bench) == 0
     text = (report / "report.md").read_text()
     assert SYNTHETIC_BANNER in text and "**knn-labels**" in text and "every number is transductive" in text
+    saved = json.loads((report / "report.json").read_text())
+    assert saved["config"]["settings"] == ["performance_first", "balance", "cost_first", "llm_judge"]
+    dropped = saved["data"]["provenance"]["skipped"]["queries_incomplete"]
+    skipped = text.split("**Skipped**", 1)[1].split("\n## ", 1)[0]
+    assert f"- queries {dropped}: incomplete (a missing cell): dropped" in skipped and dropped > 0
+    assert "- router per_task: a baseline: the row 'per_task' of every table" in skipped
+    assert "**pt**" in text  # the classifier variant of per_task is benchmarked, not dropped
+    assert main(["route", "train", *data, "--router", "knn", "--out", str(tmp_path / "y"), "--quiet"]) == 1
+    assert "--incomplete drop_queries" in _err(capsys)  # route train keeps the explicit choice
     assert main(["route", "report", str(report / "report.json"), "--out", str(tmp_path / "again")]) == 0
     assert (tmp_path / "again" / "report.md").read_text() == text
     assert main(["route", "benchmark", *data, "--incomplete", "drop_queries", "--routers", "knn", "--set",
