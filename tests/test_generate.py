@@ -213,24 +213,29 @@ def test_data_parallel_without_ray_says_how_to_get_it(tiny: Path, tmp_path: Path
 
 
 def test_too_long_prompts_are_recorded_not_sent(tiny: Path, tmp_path: Path) -> None:
-    from fusionbench.generation.items import run_items
-    from fusionbench.generation.runner import work_items
-    from fusionbench.generation.store import RunStore
-
+    """A prompt longer than the engine accepts is a failed row (null response, the lengths in ``error``); a rerun
+    with a longer context retries exactly those."""
     settings = _settings(tiny, tmp_path / "long", sampling=SamplingSettings(max_new_tokens=4))
     engine = HFEngine(settings)
     engine.max_prompt_tokens = 150  # gsm8k direct prompts (~138 tokens) fit, mmlu (~185) does not
-    items, _ = work_items(settings, run_queries(settings), set())
-    store = RunStore(settings.out)
     with pytest.warns(UserWarning):
-        summary = run_items(settings, store, engine, items, None)
-    store.close()
+        summary = generate(settings, engine=engine)
     table = pa.concat_tables([pq.read_table(p) for p in shard_paths(settings.out)])
     too_long = table.filter(pc.equal(table["finish_reason"], "prompt_too_long")).to_pylist()
-    assert summary.finish_reasons["prompt_too_long"] == len(too_long) > 0
+    assert summary.finish_reasons["prompt_too_long"] == summary.rows_failed == len(too_long) > 0
     for row in too_long:
         assert row["response"] is None and row["output_tokens"] is None and row["input_tokens"] > 150
-        assert row["flags"] == ["missing_response"] and row["cost_usd"] is None
+        assert row["flags"] == ["missing_response"] and row["cost_usd"] is None and row["performance"] is None
+        assert (
+            row["error"] == f"prompt_too_long: {row['input_tokens']} prompt tokens, more than the engine's limit of 150"
+        )
+
+    engine.max_prompt_tokens = None  # a longer context
+    with pytest.warns(UserWarning):
+        again = generate(settings, engine=engine)
+    assert again.items_generated == len({(r["query_id"], r["mode"]) for r in too_long}) and again.rows_failed == 0
+    rows = read_run(settings.out)
+    assert rows.num_rows == 6 and rows["error"].null_count == 6  # 3 queries x 2 modes, one sample
 
 
 def test_no_chat_template_falls_back_to_the_raw_prompt(tiny: Path, tmp_path: Path) -> None:
