@@ -141,10 +141,12 @@ class RoutingData:
     # ---- shape and identity -------------------------------------------------------------------------
     @property
     def n_queries(self) -> int:
+        """The number of queries (rows of the matrices)."""
         return len(self.query_ids)
 
     @property
     def n_candidates(self) -> int:
+        """The number of candidates (columns of the matrices)."""
         return len(self.candidates)
 
     def __len__(self) -> int:

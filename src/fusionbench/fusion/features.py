@@ -79,10 +79,12 @@ class StoredEmbeddings(TransformerMixin, BaseEstimator):
         return matrix
 
     def fit(self, X: Any, y: Any = None) -> StoredEmbeddings:
+        """Record the embeddings' width (nothing is learned)."""
         self.dim_ = int(self._matrix(X).shape[1])
         return self
 
     def transform(self, X: Any) -> np.ndarray:
+        """The stored embeddings of these rows, checked against the fitted width."""
         check_is_fitted(self, "dim_")
         matrix = self._matrix(X)
         if matrix.shape[1] != self.dim_:
@@ -90,6 +92,7 @@ class StoredEmbeddings(TransformerMixin, BaseEstimator):
         return matrix
 
     def spec(self) -> dict[str, Any]:
+        """What to record in a router folder: kind, model, pooling, column and width."""
         return {
             "kind": "stored",
             "model": self.model,
@@ -133,11 +136,13 @@ class TfidfFeaturizer(TransformerMixin, BaseEstimator):
         )
 
     def fit(self, X: Any, y: Any = None) -> TfidfFeaturizer:
+        """Fit the vocabulary and idf weights on the training texts."""
         self.vectorizer_ = self._vectorizer().fit(check_texts(X))
         self.n_features_out_ = len(self.vectorizer_.vocabulary_)
         return self
 
     def transform(self, X: Any) -> Any:
+        """The sparse TF-IDF matrix of these texts."""
         check_is_fitted(self, "vectorizer_")
         return self.vectorizer_.transform(check_texts(X))
 
@@ -148,6 +153,7 @@ class TfidfFeaturizer(TransformerMixin, BaseEstimator):
         return sorted(index, key=index.__getitem__)
 
     def spec(self) -> dict[str, Any]:
+        """What to record in a router folder: parameters, width and the vocabulary's SHA-256."""
         fitted = hasattr(self, "vectorizer_")
         return {
             "kind": "tfidf",
@@ -161,6 +167,7 @@ class TfidfFeaturizer(TransformerMixin, BaseEstimator):
         return {"vocabulary": self.vocabulary(), "idf": np.asarray(self.vectorizer_.idf_)}
 
     def set_state(self, state: dict[str, Any]) -> TfidfFeaturizer:
+        """Restore a fitted featuriser from its saved vocabulary and idf weights."""
         vocabulary = {term: i for i, term in enumerate(state["vocabulary"])}
         self.vectorizer_ = self._vectorizer(vocabulary)
         self.vectorizer_.idf_ = np.asarray(state["idf"])
@@ -271,6 +278,7 @@ class SentenceTransformerFeaturizer(TransformerMixin, BaseEstimator):
         os.replace(partial, path)
 
     def transform(self, X: Any) -> np.ndarray:
+        """The sentence embeddings of these texts, read from or added to the on-disk cache."""
         check_is_fitted(self, "model_id_")
         texts = check_texts(X)
         path = self._cache_file()
@@ -301,6 +309,7 @@ class SentenceTransformerFeaturizer(TransformerMixin, BaseEstimator):
         return dict(getattr(self, "_cache_stats", {"hits": 0, "encoded": 0}))
 
     def spec(self) -> dict[str, Any]:
+        """What to record in a router folder: kind, model, path, normalisation and width."""
         return {
             "kind": "sentence-transformers",
             "model": getattr(self, "model_id_", None),

@@ -75,6 +75,7 @@ class SplitSpec:
         return bool(self.meta.get("transductive"))
 
     def counts(self) -> dict[str, int]:
+        """The number of queries in train, val and test."""
         return {"train": len(self.train_ids), "val": len(self.val_ids), "test": len(self.test_ids)}
 
     def payload(self) -> dict[str, Any]:
@@ -88,6 +89,7 @@ class SplitSpec:
         }
 
     def to_json(self) -> str:
+        """The split as JSON text."""
         return json.dumps(self.payload(), indent=1, sort_keys=False)
 
     @classmethod
@@ -105,6 +107,7 @@ class SplitSpec:
         return cls._from_payload(check_manifest(payload, SPLIT_FORMAT, where, error=SplitFormatError))
 
     def save(self, path: str | Path) -> Path:
+        """Write the split file (with its manifest) atomically to ``path``."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         write_manifest(path, SPLIT_FORMAT, self.payload())  # atomic, never through a link

@@ -90,6 +90,7 @@ class RunSummary:
         return self.completion_tokens / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
     def add(self, other: RunSummary) -> None:
+        """Add another summary's counts into this one."""
         names = ("items_generated", "rows_written", "shards_written", "prompt_tokens", "completion_tokens",
                  "rows_failed", "rows_recovered")  # fmt: skip
         for name in names:

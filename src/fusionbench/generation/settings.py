@@ -164,6 +164,7 @@ class GenerationSettings:
 
     @property
     def effective_batch_size(self) -> int:
+        """The batch size asked for, else the engine's default."""
         return self.batch_size or DEFAULT_BATCH_SIZE[self.engine]
 
     def identity(self) -> dict[str, Any]:

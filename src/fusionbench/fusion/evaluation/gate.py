@@ -50,6 +50,7 @@ class TrainingRecord:
 
     @classmethod
     def from_data(cls, train: RoutingData, split: dict[str, Any] | None = None) -> TrainingRecord:
+        """The record of a training set: its query ids, normalised-text hashes, source and split."""
         hashes = tuple(_hash(t) for t in normalized_texts(train.texts))
         return cls(
             tuple(str(q) for q in train.query_ids),
@@ -66,6 +67,7 @@ class TrainingRecord:
         return payload | {"text_sha256": list(self.text_sha256)}
 
     def to_json(self) -> str:
+        """The record as JSON text."""
         return json.dumps(self.payload())
 
     @classmethod
@@ -81,6 +83,7 @@ class TrainingRecord:
         )  # fmt: skip
 
     def save(self, path: str | Path) -> Path:
+        """Write the record (with its manifest) atomically to ``path``."""
         return write_manifest(path, RECORD_ARTIFACT, self.payload())  # atomic, never through a link
 
 

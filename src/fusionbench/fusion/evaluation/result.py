@@ -59,10 +59,12 @@ class RoutingEvaluation:
 
     @property
     def n_queries(self) -> int:
+        """The number of evaluated queries."""
         return self.replicates.n_queries
 
     @property
     def systems(self) -> list[str]:
+        """Every system evaluated: the routers, then the baselines."""
         return [*self.routers, *self.baselines]
 
     def _row(self, system: str) -> dict[str, dict[str, Any]]:
@@ -73,6 +75,7 @@ class RoutingEvaluation:
         }
 
     def rows(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """Per system, each metric's estimate with its bootstrap interval."""
         return {system: self._row(system) for system in self.systems}
 
     def candidate_rows(self) -> dict[str, dict[str, dict[str, Any]]]:
@@ -115,6 +118,7 @@ class RoutingEvaluation:
         return out
 
     def by_task(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """Per system and task, the performance estimate with its bootstrap interval."""
         return {s: group_estimates(self.replicates, (s, "perf"), self.confidence) for s in self.systems}
 
     def value(self, system: str, column: str = "perf") -> float:

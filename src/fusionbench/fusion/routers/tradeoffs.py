@@ -82,18 +82,22 @@ class Tradeoff:
 
     @classmethod
     def performance_first(cls, protocol: Literal["fusionbench", "fusionfactory"] = "fusionbench") -> Tradeoff:
+        """The performance-first preset of the given protocol."""
         return cls.preset("performance_first", protocol)
 
     @classmethod
     def balance(cls, protocol: Literal["fusionbench", "fusionfactory"] = "fusionbench") -> Tradeoff:
+        """The balanced preset of the given protocol."""
         return cls.preset("balance", protocol)
 
     @classmethod
     def cost_first(cls, protocol: Literal["fusionbench", "fusionfactory"] = "fusionbench") -> Tradeoff:
+        """The cost-first preset of the given protocol."""
         return cls.preset("cost_first", protocol)
 
     @classmethod
     def llm_judge(cls, protocol: Literal["fusionbench", "fusionfactory"] = "fusionbench") -> Tradeoff:
+        """The LLM-judge preset of the given protocol (judge score instead of performance)."""
         return cls.preset("llm_judge", protocol)
 
     @classmethod
@@ -130,6 +134,7 @@ class Tradeoff:
     # ------------------------------------------------------------ use
     @property
     def uses_cost(self) -> bool:
+        """Whether the reward has a cost term (a non-zero cost weight)."""
         return self.cost_weight != 0.0
 
     def fit(self, performance: np.ndarray, cost: np.ndarray | None, tasks: np.ndarray | None = None) -> Tradeoff:

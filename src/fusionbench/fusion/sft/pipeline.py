@@ -60,6 +60,7 @@ class SFTOptions:
     keep_credentials: bool = False
 
     def check(self) -> None:
+        """Raise ValueError naming the option when a choice is unknown or options contradict."""
         if self.protocol not in PROTOCOLS:
             raise ValueError(f"unknown protocol {self.protocol!r}; expected one of {', '.join(PROTOCOLS)}")
         if self.select not in CRITERIA:

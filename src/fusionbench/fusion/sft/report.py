@@ -104,6 +104,7 @@ class SFTReport:
         self.examples = total * self.repeats
 
     def to_dict(self) -> dict[str, Any]:
+        """The report as JSON-ready data."""
         data = asdict(self)
         data["per_task"] = {t: {**asdict(c), "examples": c.examples} for t, c in self.per_task.items()}
         data["skipped"] = dict(sorted(self.skipped.items()))
@@ -112,6 +113,7 @@ class SFTReport:
         return data
 
     def to_json(self) -> str:
+        """The report as indented JSON text."""
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
 
     def markdown(self) -> str:

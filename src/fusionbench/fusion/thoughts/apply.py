@@ -86,10 +86,12 @@ class PromptSet:
 
     @property
     def split(self) -> str:
+        """The split the prompts were made for."""
         return self.manifest["split"]
 
     @property
     def fingerprint(self) -> str:
+        """The fingerprint of the templates the prompts were made from."""
         return self.manifest["fingerprint"]
 
     @property

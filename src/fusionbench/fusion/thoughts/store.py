@@ -115,10 +115,12 @@ class TemplateSet:
 
     @property
     def split(self) -> str:
+        """The split the templates were built from."""
         return self.manifest["settings"]["split"]
 
     @property
     def fingerprint(self) -> str:
+        """16 hex digits of SHA-256 over the templates (the manifest's fingerprint)."""
         return self.manifest["fingerprint"]
 
     @property

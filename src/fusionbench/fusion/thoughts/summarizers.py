@@ -39,7 +39,8 @@ class Summarizer(Protocol):
     prompt_hash: str | None
     last_errors: list[str]
 
-    def summarize(self, requests: Sequence[SummaryRequest]) -> list[str | None]: ...
+    def summarize(self, requests: Sequence[SummaryRequest]) -> list[str | None]:
+        """One template per request (None where it failed), in order."""
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s|\n")
@@ -68,6 +69,7 @@ class ExtractiveSummarizer:
         self.last_errors: list[str] = []
 
     def summarize(self, requests: Sequence[SummaryRequest]) -> list[str | None]:
+        """The distinct first sentences of each request's top responses, joined."""
         out: list[str | None] = []
         for request in requests:
             sentences = [first_sentence(r, self.max_chars) for r in request.responses]
