@@ -191,3 +191,29 @@ def test_the_alpacaeval_converter_reads_fractional_preferences(shared_data: Path
     (tmp_path / "alpacaeval2_preference_matrix.csv").write_text("\n".join([*lines[:3], ",".join(cells)]) + "\n")
     with pytest.raises(BadInputError, match=r"alpacaeval2_preference_matrix\.csv, line 4, column '4'.*outside"):
         from_external("alpacaeval2", tmp_path)
+
+
+def test_cli_estimate_reads_an_lm_eval_samples_run(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    data = _simulated()
+    tiny = build_tiny(data, per_task=3, method="stratified", seed=5)
+    tiny.save(tmp_path / "tiny")
+    folder = tmp_path / "lm-eval" / "my-model"
+    folder.mkdir(parents=True)
+    (folder / "results_2026-12-06T05-00-00.000001.json").write_text(
+        json.dumps({"config": {"model": "hf", "model_args": "pretrained=org/my-model"}})
+    )
+    for task in TASKS:
+        anchors = [q for q, t in zip(tiny.query_ids, tiny.tasks, strict=True) if t == task]
+        with (folder / f"samples_fusionbench_{task}_cot_2026-12-06T05-00-00.000001.jsonl").open("w") as handle:
+            for i, q in enumerate(anchors):
+                handle.write(json.dumps({"doc_id": i, "doc": {"query_id": q, "task": task}, "acc": float(i == 0)}))
+                handle.write("\n")
+    assert main(["estimate", str(tmp_path / "lm-eval"), "--tiny", str(tmp_path / "tiny"), "--json", "-"]) == 0
+    printed = capsys.readouterr().out
+    result = json.loads(printed[printed.index("{\n") :])["estimates"]["org/my-model/cot"]
+    assert result["per_task"] == {t: pytest.approx(1 / 3) for t in TASKS} and result["overall"] == pytest.approx(1 / 3)
+    bad = folder / "samples_fusionbench_gsm8k_2026-12-06T05-00-00.000001.jsonl"
+    bad.write_text(json.dumps({"doc": {"query_id": tiny.query_ids[0]}, "acc": "yes"}) + "\n")
+    assert main(["estimate", str(tmp_path / "lm-eval"), "--tiny", str(tmp_path / "tiny")]) == 1
+    error = " ".join(capsys.readouterr().err.split())  # the console wraps long lines
+    assert "samples_fusionbench_gsm8k_2026-12-06T05-00-00.000001.jsonl, line 1, column 'acc'" in error
