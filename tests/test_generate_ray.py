@@ -116,3 +116,26 @@ def test_data_parallel_replicas_are_a_ray_actor_pool(tiny: Path, tmp_path: Path)
     rows = read_run(settings.out)
     assert summary.rows_written == rows.num_rows == len(set(_keys(rows))) == 2 * len(run_queries(settings))
     assert set(rows["engine"].to_pylist()) == {"ray/hf"} and rows["error"].null_count == rows.num_rows
+
+
+def test_the_vllm_path_builds_its_processor_and_reads_its_rows(tiny: Path, tmp_path: Path) -> None:
+    """vLLM is not installed here: ray.data.llm's processor is built (vLLM runs only inside its actors), and the
+    rows it returns (one per sample; a failed one with ``__inference_error__``) become one result per request."""
+    settings = _settings(tiny, tmp_path / "v", ray_engine="vllm", max_model_len=256,
+                         sampling=SamplingSettings(max_new_tokens=6))  # fmt: skip
+    engine = RayEngine(settings)
+    assert (engine.inner, engine.name, engine.max_prompt_tokens) == ("vllm", "ray/vllm", 255)
+    assert engine.vllm_processor() is not None
+    rows = [
+        {"id": 3, "sample": s, "generated_text": text, "num_generated_tokens": tokens, "num_input_tokens": 40,
+         "time_taken_llm": 0.5}
+        for s, (text, tokens) in enumerate([("a", 6), ("b", 2)])
+    ]  # fmt: skip
+    result = engine.vllm_result(3, rows)
+    assert [(c.text, c.tokens, c.finish_reason) for c in result.completions] == [("a", 6, "length"), ("b", 2, "stop")]
+    assert (result.id, result.prompt_tokens, result.error) == (3, 40, None)
+    broken = {**rows[1], "__inference_error__": "ValueError: prompt too long", "num_input_tokens": 0,
+              "time_taken_llm": -1}  # fmt: skip
+    failed = engine.vllm_result(3, [rows[0], broken])
+    assert failed.error == "ray/vllm: ValueError: prompt too long" and failed.latency_s == 0.5
+    assert [c.finish_reason for c in failed.completions] == ["error", "error"]

@@ -118,17 +118,18 @@ class RayEngine(Engine):
         for row in results.iter_rows():
             yield _result_from_json(row["result"])
 
-    def _vllm(self, dataset: Any, samples: dict[int, int]) -> Iterator[Result]:
-        """``ray.data.llm``: one row per sample (its output holds one completion), regrouped per request here."""
+    def vllm_processor(self) -> Any:
+        """The ``ray.data.llm`` processor of this run: vLLM replicas fed token ids (no templating or tokenizing
+        stage: the prompts are built on the driver), failed rows kept with their error."""
         from ray.data.llm import build_processor, vLLMEngineProcessorConfig
 
-        settings, sampling = self.settings, self.settings.sampling
+        settings = self.settings
         engine_kwargs: dict[str, Any] = {
             "tokenizer": self.token_counter,
             "tensor_parallel_size": settings.tensor_parallel_size,
             "pipeline_parallel_size": settings.pipeline_parallel_size,
             "dtype": settings.dtype,
-            "seed": sampling.seed,
+            "seed": settings.sampling.seed,
             "enforce_eager": settings.enforce_eager,
         }
         if settings.max_model_len is not None:
@@ -139,10 +140,15 @@ class RayEngine(Engine):
             concurrency=self.replicas,
             batch_size=self.batch_size,
             should_continue_on_error=True,
-            chat_template_stage=False,  # the prompt ids are built here, as for every engine
+            chat_template_stage=False,
             tokenize_stage=False,
             detokenize_stage=False,
         )
+        return build_processor(config)
+
+    def _vllm(self, dataset: Any, samples: dict[int, int]) -> Iterator[Result]:
+        """``ray.data.llm``: one row per sample (its output holds one completion), regrouped per request here."""
+        sampling = self.settings.sampling
         params = {"n": 1, "temperature": sampling.temperature, "top_p": sampling.top_p,
                   "max_tokens": sampling.max_new_tokens}  # fmt: skip
         expanded = dataset.flat_map(
@@ -151,20 +157,21 @@ class RayEngine(Engine):
                 for s in range(int(row["n"]))
             ]
         )
-        processed = build_processor(config)(expanded)
+        processed = self.vllm_processor()(expanded)
         partial: dict[int, dict[int, dict[str, Any]]] = {}
         for row in processed.iter_rows():
             request = int(row["id"])
             got = partial.setdefault(request, {})
             got[int(row["sample"])] = row
             if len(got) == samples[request]:
-                yield self._vllm_result(request, [got[s] for s in sorted(got)])
+                yield self.vllm_result(request, [got[s] for s in sorted(got)])
                 del partial[request]
 
-    def _vllm_result(self, request: int, rows: list[dict[str, Any]]) -> Result:
+    def vllm_result(self, request: int, rows: list[dict[str, Any]]) -> Result:
+        """One request's result from its ``ray.data.llm`` output rows (one per sample, in sample order)."""
         errors = [str(r["__inference_error__"]) for r in rows if r.get("__inference_error__")]
         prompt_tokens = next((int(r["num_input_tokens"]) for r in rows if r.get("num_input_tokens")), None)
-        latency = max(float(r.get("time_taken_llm") or 0.0) for r in rows)
+        latency = max(0.0, *(float(r.get("time_taken_llm") or 0.0) for r in rows))  # -1 on a failed row
         if errors:
             completions = [Completion("", 0, ERROR)] * len(rows)
             return Result(request, prompt_tokens, completions, latency, f"ray/vllm: {errors[0]}"[:500])
