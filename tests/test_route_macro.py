@@ -103,3 +103,31 @@ def test_report_renders_the_macro_table(tmp_path) -> None:
     assert "Perf, task mean (macro, 2 tasks)" in text
     line = next(x for x in text.splitlines() if x.startswith("| **router**") and "0.500" in x)
     assert "0.200" in line  # micro beside macro on the same row
+
+
+def test_benchmark_reports_per_seed_and_per_held_out_group(tmp_path) -> None:
+    from fusionbench.fusion.report import BenchmarkConfig, RouterSpec, run_benchmark, write_report
+
+    rng = np.random.default_rng(0)
+    tasks = [t for t in ("gsm8k", "mmlu", "boolq", "mbpp") for _ in range(30)]
+    perf = (rng.random((len(tasks), 3)) < 0.6).astype(float)
+    data = RoutingData.from_arrays(
+        perf, candidates=["a", "b", "c"], tasks=tasks, texts=[f"{t} question {i}" for i, t in enumerate(tasks)]
+    )
+    config = BenchmarkConfig(
+        routers=[RouterSpec("knn", "knn", {"n_neighbors": 5})], seeds=[0, 1], scenarios=["id", "ood"],
+        settings=["performance_first"], protocols=["fusionbench"], n_boot=50, ood_folds=2, features="tfidf",
+    )  # fmt: skip
+    result = run_benchmark(data, config).to_dict()
+    first = result["scenarios"]["id"]["protocols"]["fusionbench"]["performance_first"]
+    assert [item["seeds"] for item in first["per_seed"]] == [[0], [1]]
+    assert set(first["per_seed"][0]["macro"]["vs_best_single_train"]) == {"knn"}
+    ood = result["scenarios"]["ood"]["protocols"]["fusionbench"]["performance_first"]
+    assert [item["seed"] for item in ood["by_group"]] == [0, 1]
+    groups = ood["by_group"][0]["groups"]
+    held = [set(g.split("+")) for g in groups]
+    assert len(held) == 2 and set().union(*held) == {"gsm8k", "mmlu", "boolq", "mbpp"}
+    assert sum(g["n_queries"] for g in groups.values()) == 120
+    assert all("knn" in g["vs_best_single_train"] for g in groups.values())
+    text = (write_report(result, tmp_path / "r")["markdown"]).read_text()
+    assert "Per seed (Performance First" in text and "Per held-out group (Performance First" in text

@@ -242,3 +242,20 @@ def group_estimates(reps: Replicates, column: Column, confidence: float) -> dict
             ci = interval(reps.group_draws[:, g, j], confidence)
         out[name] = {"value": None if np.isnan(value) else float(value), "ci": ci, "n_queries": reps.group_sizes[name]}
     return out
+
+
+def group_differences(reps: Replicates, a: Column, b: Column, confidence: float) -> dict[str, dict[str, Any]]:
+    """``{group: {"value", "ci", "verdict"}}``: the paired difference ``a - b`` of two group columns within each
+    group (replicates that drew none of a group's queries are left out of its interval)."""
+    if reps.group_point is None or a not in reps.group_columns or b not in reps.group_columns:
+        return {}
+    i, j = reps.group_columns.index(a), reps.group_columns.index(b)
+    out = {}
+    for g, name in enumerate(reps.groups):
+        value = float(reps.group_point[g, i] - reps.group_point[g, j])
+        ci = None
+        if reps.group_draws is not None and reps.group_draws.shape[0]:
+            ci = interval(reps.group_draws[:, g, i] - reps.group_draws[:, g, j], confidence)
+        verdict = "untested" if ci is None else "better" if ci[0] > 0 else "worse" if ci[1] < 0 else "n.s."
+        out[name] = {"value": value, "ci": ci, "verdict": verdict}
+    return out

@@ -60,6 +60,8 @@ class Collected:
     notes: list[str] = field(default_factory=list)
     leakage: list[dict[str, Any]] = field(default_factory=list)
     transductive: bool = False
+    #: per query, the held-out group (fold) it was evaluated in, when several folds were pooled (task_ood)
+    folds: np.ndarray | None = None
 
     @property
     def n_queries(self) -> int:
@@ -77,6 +79,11 @@ def concat(parts: list[Collected]) -> Collected:
             missing = sorted(set(keys) ^ set(part.values))[:3]
             raise ValueError(f"cannot pool evaluations with different systems or metrics: {missing}")
     counts = sum_choice_counts(p.choice_counts for p in parts)
+    folds = None
+    if len(parts) > 1:  # each fold named by its held-out tasks
+        folds = np.concatenate(
+            [np.full(p.n_queries, "+".join(sorted(set(p.tasks.tolist()))), dtype=object) for p in parts]
+        )
     return Collected(
         setting=first.setting,
         protocol=first.protocol,
@@ -90,7 +97,33 @@ def concat(parts: list[Collected]) -> Collected:
         notes=[n for p in parts for n in p.notes],
         leakage=[item for p in parts for item in p.leakage],
         transductive=any(p.transductive for p in parts),
+        folds=folds,
     )
+
+
+def by_group(collected: Collected, systems: list[str], *, n_boot: int, seed: int | None, confidence: float) -> dict:
+    """Per held-out group (fold) of a pooled evaluation: each system's Perf and each router's paired difference to
+    best_single_train, with CIs (the bootstrap over the pooled queries, per group)."""
+    from fusionbench.metrics.routing_bootstrap import group_differences, group_estimates
+
+    if collected.folds is None:
+        return {}
+    columns = [(s, "perf") for s in systems if (s, "perf") in collected.values]
+    reps = resample({c: collected.values[c] for c in columns}, n_boot=n_boot, seed=seed, groups=collected.folds,
+                    group_columns=columns)  # fmt: skip
+    values = {s: group_estimates(reps, (s, "perf"), confidence) for s, _ in columns}
+    out: dict[str, Any] = {}
+    for group in reps.groups:
+        entry: dict[str, Any] = {"n_queries": reps.group_sizes[group]}
+        entry["rows"] = {s: {k: v[group][k] for k in ("value", "ci")} for s, v in values.items()}
+        if ("best_single_train", "perf") in columns:
+            entry["vs_best_single_train"] = {
+                r: group_differences(reps, (r, "perf"), ("best_single_train", "perf"), confidence)[group]
+                for r in collected.routers
+                if (r, "perf") in columns
+            }
+        out[group] = entry
+    return out
 
 
 # ---------------------------------------------------------------- choices
@@ -316,6 +349,9 @@ def finalize(
         notes=list(dict.fromkeys(collected.notes)),
         choice_counts=collected.choice_counts,
         data=dict(data or {}),
+        by_group=[{"seed": seed, "groups": groups}]
+        if (groups := by_group(collected, systems, n_boot=n_boot, seed=seed, confidence=confidence))
+        else [],
     )
 
 

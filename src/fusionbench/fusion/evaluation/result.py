@@ -17,6 +17,11 @@ BASELINE_LABELS: dict[str, str] = {
     "random": "random (expected value)",
     "oracle": "oracle (per query, on test)",
 }
+#: how the task mean (macro) and its CIs are computed
+MACRO_METHOD = (
+    "task mean (each task once); percentile bootstrap stratified by task (each task's queries resampled within it), "
+    "every system on the same resamples (paired)"
+)
 #: paired comparisons of every router
 COMPARISONS: dict[str, str] = {"vs_best_single_train": "best_single_train", "vs_per_task": "per_task"}
 
@@ -56,6 +61,10 @@ class RoutingEvaluation:
     notes: list[str] = field(default_factory=list)
     choice_counts: dict[str, dict[str, int]] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)
+    #: per seed, the held-out groups of a pooled out-of-distribution evaluation (``[{"seed", "groups"}]``)
+    by_group: list[dict[str, Any]] = field(default_factory=list)
+    #: per seed of a seed average, its headline (Perf, micro and macro, and the paired differences)
+    per_seed: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def n_queries(self) -> int:
@@ -152,39 +161,61 @@ class RoutingEvaluation:
             notes=list(dict.fromkeys(n for p in parts for n in p.notes)),
             choice_counts=counts,
             data=dict(first.data),
+            by_group=[item for p in parts for item in p.by_group],
+            per_seed=[p.headline() for p in parts] if len(parts) > 1 else [],
         )
+
+    def headline(self) -> dict[str, Any]:
+        """Perf of every system and each router's paired difference to best_single_train, micro and macro."""
+        out: dict[str, Any] = {"seeds": self.seeds, "n_queries": self.n_queries}
+        for kind, rows, paired in (
+            ("micro", self.rows(), self.paired()),
+            ("macro", self.macro_rows(), self.paired(macro=True)),
+        ):
+            out[kind] = {
+                "rows": {s: r["perf"] for s, r in rows.items() if "perf" in r},
+                "vs_best_single_train": {
+                    r: d["vs_best_single_train"]["perf"]
+                    for r, d in paired.items()
+                    if "perf" in d.get("vs_best_single_train", {})
+                },
+            }
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         """Every number with its CI, plus what produced it (JSON-ready)."""
-        return {
-            "setting": self.setting,
-            "protocol": self.protocol,
-            "transductive": self.transductive,
-            "n_queries": self.n_queries,
-            "n_boot": self.n_boot,
-            "confidence": self.confidence,
-            "seeds": self.seeds,
-            "ci_method": "percentile bootstrap over test queries; all systems on the same resamples (paired)"
-            + ("; seed average: replicate-by-replicate mean over seeds" if len(self.seeds) > 1 else ""),
-            "columns": list(self.columns),
-            "routers": self.routers,
-            "baselines": self.baselines,
-            "rows": self.rows(),
-            "paired": self.paired(),
-            "by_task": self.by_task(),
-            "macro": {
-                "method": "task mean (each task once); percentile bootstrap stratified by task (each task's queries "
-                "resampled within it), every system on the same resamples (paired)",
-                "n_tasks": len(self.replicates.groups),
-                "rows": self.macro_rows(),
-                "paired": self.paired(macro=True),
-            },
-            "candidates": self.candidate_rows(),
-            "choice_counts": self.choice_counts,
-            "leakage": self.leakage,
-            "notes": self.notes,
-            "data": self.data,
-        }
+        return (
+            {
+                "setting": self.setting,
+                "protocol": self.protocol,
+                "transductive": self.transductive,
+                "n_queries": self.n_queries,
+                "n_boot": self.n_boot,
+                "confidence": self.confidence,
+                "seeds": self.seeds,
+                "ci_method": "percentile bootstrap over test queries; all systems on the same resamples (paired)"
+                + ("; seed average: replicate-by-replicate mean over seeds" if len(self.seeds) > 1 else ""),
+                "columns": list(self.columns),
+                "routers": self.routers,
+                "baselines": self.baselines,
+                "rows": self.rows(),
+                "paired": self.paired(),
+                "by_task": self.by_task(),
+                "macro": {
+                    "method": MACRO_METHOD,
+                    "n_tasks": len(self.replicates.groups),
+                    "rows": self.macro_rows(),
+                    "paired": self.paired(macro=True),
+                },
+                "candidates": self.candidate_rows(),
+                "choice_counts": self.choice_counts,
+                "leakage": self.leakage,
+                "notes": self.notes,
+                "data": self.data,
+            }
+            | ({"by_group": self.by_group} if self.by_group else {})
+            | ({"per_seed": self.per_seed} if self.per_seed else {})
+        )
 
     def summary(self) -> str:
         """A few lines: each system's Perf (and Cost) with CI, and the paired verdicts."""
