@@ -129,3 +129,28 @@ def test_every_public_name_is_in_the_api_reference(site: Path) -> None:
         if dotted not in anchors and not (_documentable(obj) and id(obj) in documented)
     ]
     assert not missing, f"{len(missing)} public names missing from docs/api (add them to a page): {missing}"
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor of a heading: lower case, punctuation dropped, spaces as hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+@pytest.mark.parametrize("readme", ["README.md", "src/fusionbench/fusion/README.md"])
+def test_readme_links_resolve(readme: str) -> None:
+    """Every relative link of the two READMEs (outside the site) names a file that exists, and an anchor a
+    heading of the file it points into."""
+    source = ROOT / readme
+    broken = []
+    for target in re.findall(r"\]\(([^)\s]+)\)", source.read_text(encoding="utf-8")):
+        if re.match(r"[a-z]+:", target):
+            continue  # https:, mailto:
+        path, _, anchor = target.partition("#")
+        file = (source.parent / path).resolve() if path else source
+        if not file.exists():
+            broken.append(target)
+        elif anchor and file.suffix == ".md":
+            headings = re.findall(r"^#+ (.+)$", file.read_text(encoding="utf-8"), flags=re.M)
+            if anchor not in {_slug(h) for h in headings}:
+                broken.append(target)
+    assert not broken, f"{readme}: broken links {broken}"
