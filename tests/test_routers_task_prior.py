@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from fusionbench.fusion.routers import BestSingleRouter, KNNRouter, LinearRouter, check_router
-from fusionbench.fusion.routers.prior import TaskPriorRouter, classify_tasks, fit_task_classifier
+from fusionbench.fusion.routers.prior import TaskPriorRouter, classify_tasks, fit_task_classifier, task_scores
 
 
 def task_problem(n: int = 600, seed: int = 0) -> dict[str, np.ndarray]:
@@ -98,3 +98,20 @@ def test_distance_weighted_knn_weighs_the_nearer_neighbour_more():
 )
 def test_task_prior_variants_keep_the_router_contract(router):
     check_router(router)  # includes a pickle-free save/load round trip with the base router as a sub-folder
+
+
+def test_a_query_no_task_claims_falls_back_to_the_best_single_candidate():
+    data = task_problem()
+    X, Y = data["X"][:400], data["Y"][:400].copy()
+    Y[:, 1] = np.maximum(Y[:, 1], (np.arange(400) % 3 == 0))  # candidate 1 is the best single one overall
+    for temperature in (None, 8.0):
+        router = TaskPriorRouter(base=BestSingleRouter(), temperature=temperature).fit(X, Y, tasks=data["tasks"][:400])
+        points = np.random.default_rng(2).normal(scale=3.0, size=(2000, 8))
+        scores = task_scores(points, router.clf_coef_, router.clf_intercept_)
+        stranger = points[(scores < -0.5).all(axis=1)][:10]  # no one-vs-rest classifier claims these
+        assert len(stranger) == 10
+        assert (router.task_weights(stranger)[:, -1] > 0.9).all()
+        assert (router.predict(stranger) == Y.mean(axis=0).argmax()).all()
+        off = TaskPriorRouter(base=BestSingleRouter(), temperature=temperature, fallback=False)
+        assert off.fit(X, Y, tasks=data["tasks"][:400]).task_weights(stranger)[:, -1].max() == 0
+        assert (off.predict(stranger) != 1).any()  # without the fallback a task's best is taken

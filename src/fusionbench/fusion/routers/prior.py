@@ -75,7 +75,9 @@ class TaskPriorRouter(BaseRouter):
     (default) ignores any ``tasks=`` given to ``predict`` and classifies the queries (an evaluation that passes
     the true test tasks does not leak them); ``"given"`` uses given tasks and classifies only unknown ones.
     ``temperature``: ``None`` takes the predicted task's mean; a number mixes the task means by the softmax of
-    ``temperature`` x the classifier's scores (a soft prior, kinder to misclassified queries).
+    ``temperature`` x the classifier's scores (a soft prior, kinder to misclassified queries). ``fallback``: a
+    query that no task claims (every one-vs-rest score below 0: likely a task unseen in training) takes the
+    overall training mean, the best single model's prior (soft: a column of score 0 beside the tasks').
     """
 
     router_tags = RouterTags()  # tasks are optional: without them the prior is the overall mean
@@ -85,6 +87,7 @@ class TaskPriorRouter(BaseRouter):
         base: Any = None,
         C: float = TASK_CLASSIFIER_C,
         temperature: float | None = None,
+        fallback: bool = True,
         test_tasks: Literal["predicted", "given"] = "predicted",
         tradeoff: Tradeoff | str = "performance_first",
         missing: str = "raise",
@@ -92,6 +95,7 @@ class TaskPriorRouter(BaseRouter):
         self.base = base
         self.C = C
         self.temperature = temperature
+        self.fallback = fallback
         self.test_tasks = test_tasks
         self.tradeoff = tradeoff
         self.missing = missing
@@ -102,6 +106,7 @@ class TaskPriorRouter(BaseRouter):
         if self.temperature is not None and not float(self.temperature) > 0:
             raise ValueError(f"temperature must be None or > 0, not {self.temperature!r}")
         target = data.target
+        self.mean_ = target.mean(axis=0)
         if data.tasks is None:
             self.task_source_ = "none"
             self.tasks_ = np.asarray(["__all__"], dtype=object)
@@ -137,11 +142,11 @@ class TaskPriorRouter(BaseRouter):
         return self._resolve_tasks(self._check_features(X), tasks)
 
     def task_weights(self, X: Any, tasks: Any = None) -> np.ndarray:
-        """``[n, n_tasks]`` weight of each training task in a query's prior (one-hot, or soft with
-        ``temperature``; a given known task under ``test_tasks="given"`` is one-hot)."""
+        """``[n, n_tasks + 1]`` weight of each training task (and, last, of the overall mean) in a query's prior:
+        one-hot, or soft with ``temperature``; a given known task under ``test_tasks="given"`` is one-hot."""
         features = self._check_features(X)
         n = features.shape[0]
-        weights = np.zeros((n, len(self.tasks_)))
+        weights = np.zeros((n, len(self.tasks_) + 1))
         given = self._check_tasks(tasks, n) if self.test_tasks == "given" else None
         known = np.zeros(n, dtype=bool)
         if given is not None:
@@ -151,20 +156,23 @@ class TaskPriorRouter(BaseRouter):
         rows = np.flatnonzero(~known)
         if len(rows):
             scores = task_scores(features[rows], self.clf_coef_, self.clf_intercept_)
+            if self.fallback:  # the overall mean scores 0: it wins where no task claims the query
+                scores = np.hstack([scores, np.zeros((len(rows), 1))])
             if self.temperature is None:
                 probs = np.eye(scores.shape[1])[scores.argmax(axis=1)]
             else:
                 z = float(self.temperature) * (scores - scores.max(axis=1, keepdims=True))
                 probs = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
-            columns = np.searchsorted(self.tasks_, self.clf_classes_)
-            block = np.zeros((len(rows), len(self.tasks_)))
+            columns = [*np.searchsorted(self.tasks_, self.clf_classes_), len(self.tasks_)][: scores.shape[1]]
+            block = np.zeros((len(rows), len(self.tasks_) + 1))
             for j, column in enumerate(columns):
                 block[:, column] += probs[:, j]
             weights[rows] = block
         return weights
 
     def _estimate(self, X: Any, tasks: np.ndarray | None) -> np.ndarray:
-        return self.task_weights(X, tasks) @ self.task_means_ + self.base_.predict_performance(X)
+        table = np.vstack([self.task_means_, self.mean_])
+        return self.task_weights(X, tasks) @ table + self.base_.predict_performance(X)
 
     def _state(self) -> dict[str, Any]:
         state = super()._state()
