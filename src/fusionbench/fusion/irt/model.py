@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -81,7 +82,11 @@ class ItemModel:
         return self.a[:, 0] if self.a.shape[1] == 1 else np.linalg.norm(self.a, axis=1)
 
     def task_index(self) -> np.ndarray:
-        """Each item's task as an index into :attr:`tasks`."""
+        """Each item's task as an index into :attr:`tasks` (computed once)."""
+        return self._task_index
+
+    @cached_property
+    def _task_index(self) -> np.ndarray:
         lookup = {t: i for i, t in enumerate(self.tasks)}
         return np.array([lookup[str(t)] for t in self.item_tasks], dtype=np.int64)
 
