@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from fusionbench.artifacts import read_manifest
 from fusionbench.cli import parser
 from fusionbench.fusion import experiment
 from fusionbench.fusion.evaluation import SETTINGS
+from fusionbench.fusion.experiment.runs import EVAL_ARTIFACT
 from fusionbench.fusion.report import RouterSpec
 
 README = Path(__file__).parents[1] / "src" / "fusionbench" / "fusion" / "README.md"
@@ -44,6 +46,8 @@ def test_train_predict_evaluate_report_on_the_embedded_data(knn, tmp_path) -> No
     )
     payload = run.to_dict()
     assert payload["format"] == "fusionbench-route-eval/1" and payload["split"] == "test"
+    saved = read_manifest(run.save_json(tmp_path / "eval.json"), EVAL_ARTIFACT)  # the --json file's format checked
+    assert saved["fusionbench_version"] and saved["evaluations"]["performance_first"]["n_queries"] == len(test_ids)
     files = run.write_report(tmp_path / "report")
     again = experiment.report(tmp_path / "report" / "report.json", tmp_path / "again")
     assert again["markdown"].read_text() == files["markdown"].read_text()

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,12 +11,15 @@ from typing import Any
 
 import numpy as np
 
+from fusionbench.artifacts import ArtifactFormat, new_manifest, write_manifest
 from fusionbench.fusion.data import RoutingData
 from fusionbench.fusion.evaluation.trained import TrainedRouter
 from fusionbench.fusion.experiment.workflow import _parts, _trained, data_for, load, make_split, part
 from fusionbench.fusion.splits import SplitSpec
 
-EVAL_FORMAT = "fusionbench-route-eval/1"
+#: ``route eval --json``: one JSON file, its own manifest (:mod:`fusionbench.artifacts`)
+EVAL_ARTIFACT = ArtifactFormat("fusionbench-route-eval", 1, manifest="", what="a route eval JSON (route eval --json)")
+EVAL_FORMAT = EVAL_ARTIFACT.tag
 
 
 @dataclass
@@ -37,17 +39,15 @@ class EvaluationRun:
         from fusionbench.fusion.evaluation.core import describe
         from fusionbench.fusion.report.write import jsonable
 
-        payload = {
-            "format": EVAL_FORMAT, "protocol": self.protocol, "split": self.part,
+        payload = new_manifest(EVAL_ARTIFACT) | {
+            "protocol": self.protocol, "split": self.part,
             "evaluations": {s: ev.to_dict() for s, ev in self.evaluations.items()}, "data": describe(self.test),
         } | ({"held_out_auroc": self.held_out_auroc} if self.held_out_auroc else {})  # fmt: skip
         return jsonable(payload)
 
     def save_json(self, path: str | Path) -> Path:
-        from fusionbench.files import atomic_write_text
-
-        atomic_write_text(path, json.dumps(self.to_dict(), indent=1) + "\n")  # never through a link
-        return Path(path)
+        """Write :meth:`to_dict` to ``path`` (atomically, never through a link)."""
+        return write_manifest(path, EVAL_ARTIFACT, self.to_dict())
 
     def write_report(self, folder: str | Path) -> dict[str, Path]:
         """A report folder (Markdown, JSON, plots) of these evaluations."""
