@@ -131,3 +131,14 @@ def test_benchmark_reports_per_seed_and_per_held_out_group(tmp_path) -> None:
     assert all("knn" in g["vs_best_single_train"] for g in groups.values())
     text = (write_report(result, tmp_path / "r")["markdown"]).read_text()
     assert "Per seed (Performance First" in text and "Per held-out group (Performance First" in text
+
+
+def test_route_eval_prints_the_macro_headline(capsys) -> None:
+    from fusionbench.cli.route_tables import print_evaluation
+
+    data = _data()
+    train, test = data.subset(data.query_ids[::2]), data.subset(data.query_ids[1::2])
+    print_evaluation(evaluate(["m1"] * test.n_queries, test, train=train, n_boot=50))
+    printed = capsys.readouterr().out
+    assert "task mean (macro, 2 tasks, bootstrap stratified by task), perf:" in printed
+    assert "router: 0.500" in printed
