@@ -259,7 +259,8 @@ def fit_ability(
     model: ItemModel, positions: np.ndarray, scores: np.ndarray, *, iterations: int = 30, prior: Any = None
 ) -> Ability:
     """The MAP ability of a new subject from its ``scores`` on the items at ``positions`` (item parameters fixed):
-    Newton steps on the cross-entropy plus the Gaussian prior of :func:`ability_prior`."""
+    damped Newton steps (at most 2 logits, halved until the objective does not rise) on the cross-entropy plus the
+    Gaussian prior of :func:`ability_prior`."""
     pos = np.asarray(positions, dtype=np.int64)
     y = np.asarray(scores, dtype=np.float64)
     mean, cov, tau = prior if prior is not None else ability_prior(model)
@@ -277,13 +278,24 @@ def fit_ability(
     centre = np.concatenate([mean, np.zeros(n_tasks)])
     x = centre.copy()
     b = model.b[pos]
+
+    def objective(v: np.ndarray) -> float:
+        z = design @ v + b
+        return float(np.sum(np.logaddexp(0.0, z) - y * z) + 0.5 * (v - centre) @ precision @ (v - centre))
+
+    current = objective(x)
     for _ in range(iterations):
         p = expit(design @ x + b)
         grad = design.T @ (p - y) + precision @ (x - centre)
         hess = (design * (p * (1 - p))[:, None]).T @ design + precision
         step = np.linalg.solve(hess, grad)
-        x = x - step
-        if np.max(np.abs(step)) < 1e-8:
+        step *= min(1.0, 2.0 / max(float(np.max(np.abs(step))), 1e-12))  # at most 2 logits a step
+        t = 1.0
+        while objective(x - t * step) > current + 1e-12 and t > 1e-6:  # damped: never uphill
+            t /= 2
+        x = x - t * step
+        current = objective(x)
+        if np.max(np.abs(t * step)) < 1e-8:
             break
     p = expit(design @ x + b)
     hess = (design * (p * (1 - p))[:, None]).T @ design + precision
