@@ -50,6 +50,8 @@ def onnx_encoder(model: Any, threads: int, folder: Path) -> Any:
     import torch
 
     inner = model[0].auto_model.eval()
+    for parameter in inner.parameters():
+        parameter.requires_grad_(False)
 
     class Hidden(torch.nn.Module):
         def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
