@@ -107,3 +107,55 @@ def test_route_train_defaults_to_auto(tmp_path):
     assert main(["route", "eval", str(folder), "--n-boot", "100", "--json", str(tmp_path / "eval.json")]) == 0
     rows = json.loads((tmp_path / "eval.json").read_text())["evaluations"]["performance_first"]["rows"]
     assert rows["auto"]["perf"]["value"] > 0
+
+
+def _look_alike_tasks(n: int, seed: int, tasks: tuple[int, ...]) -> dict[str, np.ndarray]:
+    """Tasks in look-alike pairs (centres 3 apart along one axis), each with its own specialist candidate (0.95
+    on its task, 0.05 elsewhere) and a generalist (0.7 everywhere, the last candidate). Task 4 is a new task that
+    looks like task 0 but has its own specialist."""
+    rng = np.random.default_rng(seed)
+    base = np.zeros((5, 6))
+    base[2, 1] = base[3, 1] = 12.0
+    base[[1, 3], 0] = 3.0
+    base[4, 0] = -3.0
+    index = rng.choice(np.asarray(tasks), n)
+    X = base[index] + rng.normal(size=(n, 6))
+    skill = np.full((5, 6), 0.05)
+    skill[np.arange(5), np.arange(5)] = 0.95
+    skill[:, 5] = 0.7
+    Y = (rng.random((n, 6)) < skill[index]).astype(np.float64)
+    return {"X": X, "Y": Y, "tasks": np.array([f"t{i}" for i in index], dtype=object)}
+
+
+def test_robust_to_new_tasks_adds_a_leave_task_out_cv_and_falls_back_on_a_new_task():
+    train = _look_alike_tasks(600, 0, (0, 1, 2, 3))
+    grid = [("single", BestSingleRouter()), ("per_task", TaskPriorRouter(base=BestSingleRouter()))]
+    fit = (train["X"], train["Y"])
+    plain = AutoRouter(candidates=grid, cv=4).fit(*fit, tasks=train["tasks"])
+    robust = AutoRouter(candidates=grid, cv=4, robust_to_new_tasks=True).fit(*fit, tasks=train["tasks"])
+    assert plain.best_label_ == "per_task" and "task_fold_mean_reward" not in plain.cv_results_[0]
+    assert robust.best_label_ == "single"
+    for row in robust.cv_results_:
+        assert len(row["task_fold_rewards"]) == 4
+        assert row["selection_score"] == pytest.approx(min(row["mean_reward"], row["task_fold_mean_reward"]))
+    per_task = robust.cv_results_[1]
+    assert per_task["mean_reward"] > 0.85 and per_task["task_fold_mean_reward"] < 0.3  # transfer fails on new tasks
+    seen, new = _look_alike_tasks(300, 1, (0, 1, 2, 3)), _look_alike_tasks(300, 2, (4,))
+    reward = {
+        name: {
+            part: d["Y"][np.arange(300), router.predict(d["X"])].mean() for part, d in (("seen", seen), ("new", new))
+        }
+        for name, router in (("plain", plain), ("robust", robust))
+    }
+    assert reward["robust"]["new"] > reward["plain"]["new"] + 0.4  # the generalist, not task 0's specialist
+    assert reward["plain"]["seen"] > reward["robust"]["seen"] + 0.1  # what robustness costs in distribution
+
+
+def test_robust_to_new_tasks_without_tasks_is_the_plain_search():
+    data = task_problem(200)
+    grid = [("single", BestSingleRouter()), ("knn", KNNRouter(n_neighbors=5))]
+    plain = AutoRouter(candidates=grid, cv=2).fit(data["X"], data["Y"])
+    robust = AutoRouter(candidates=grid, cv=2, robust_to_new_tasks=True).fit(data["X"], data["Y"])
+    assert [r["fold_rewards"] for r in robust.cv_results_] == [r["fold_rewards"] for r in plain.cv_results_]
+    assert all("task_fold_rewards" not in row for row in robust.cv_results_)
+    assert robust.best_label_ == plain.best_label_

@@ -6,6 +6,12 @@ The default search covers what holds up on real routing data (the best single mo
 every candidate's fold scores are kept in ``cv_results_`` for the report. Tasks given to ``fit`` let the
 task-aware candidates learn a task classifier; at prediction the task is predicted from ``X`` unless
 ``test_tasks="given"`` and ``tasks=`` is passed (``task_source_`` says which).
+
+``robust_to_new_tasks=True`` (opt-in) adds a leave-task-out CV (``GroupKFold`` by the training task) and
+chooses the candidate that maximises the *worse* of its random-fold and task-fold rewards: for deployments that
+may see tasks absent from train, where a task prior can transfer a training task's choice to a new task whose
+models rank otherwise. It is not the default: it doubles the search and gives up in-distribution gain
+(``docs/results/routing.md`` has both measured).
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from typing import Any, Literal
 
 import numpy as np
 from sklearn.base import clone
-from sklearn.model_selection import KFold
+from sklearn.model_selection import GroupKFold, KFold
 
 from fusionbench.fusion.routers.base import BaseRouter, FitData, RouterTags
 from fusionbench.fusion.routers.baselines import BestSingleRouter
@@ -70,8 +76,10 @@ class AutoRouter(BaseRouter):
     ``candidates``: ``(label, router)`` pairs (default :func:`default_candidates`; the task-aware ones need
     ``tasks=`` in ``fit``); each is fitted under this router's ``tradeoff``. Fitted: ``best_`` (the refitted
     winner), ``best_label_``, ``best_index_``, ``cv_results_`` (per candidate: label, router, params, mean and
-    std of the fold rewards, the fold rewards, fit seconds), ``task_source_`` (``"given"``, ``"classifier"`` or
-    ``"none"``: where the test tasks come from). Ties go to the earlier candidate (best single first).
+    std of the fold rewards, the fold rewards, fit seconds; with ``robust_to_new_tasks`` also the task-fold
+    rewards, their mean and ``selection_score``, the worse of the two means), ``task_source_`` (``"given"``,
+    ``"classifier"`` or ``"none"``: where the test tasks come from). Ties go to the earlier candidate (best
+    single first).
     """
 
     router_tags = RouterTags()
@@ -82,11 +90,13 @@ class AutoRouter(BaseRouter):
         cv: int = 5,
         test_tasks: Literal["predicted", "given"] = "predicted",
         random_state: int | None = 0,
+        robust_to_new_tasks: bool = False,
         tradeoff: Tradeoff | str = "performance_first",
         missing: str = "raise",
     ) -> None:
         self.candidates = candidates
         self.cv = cv
+        self.robust_to_new_tasks = robust_to_new_tasks
         self.test_tasks = test_tasks
         self.random_state = random_state
         self.tradeoff = tradeoff
@@ -144,16 +154,18 @@ class AutoRouter(BaseRouter):
         n = data.X.shape[0]
         grid = self._grid(data.tasks is not None)
         folds = list(KFold(min(int(self.cv), n), shuffle=True, random_state=self.random_state).split(np.arange(n)))
-        scores = np.full((len(grid), len(folds)), np.nan)
-        seconds = np.zeros(len(grid))
-        for f, (train, test) in enumerate(folds):
-            for c, (_, router) in enumerate(grid):
-                start = time.perf_counter()
-                fitted = self._fit_one(self._prepared(router), data, train)
-                scores[c, f] = self._fold_reward(fitted, data, test)
-                seconds[c] += time.perf_counter() - start
+        scores, seconds = self._scores(grid, data, folds)
         means = scores.mean(axis=1)
-        best = int(np.argmax(means))  # the first of equal means: the simpler candidate listed earlier
+        selection = means
+        groups = None if data.tasks is None else np.asarray([str(t) for t in data.tasks], dtype=object)
+        robust = bool(self.robust_to_new_tasks) and groups is not None and len(np.unique(groups)) >= 2
+        if robust:
+            k = min(int(self.cv), len(np.unique(groups)))
+            task_folds = list(GroupKFold(k).split(np.arange(n), groups=groups))
+            task_scores, task_seconds = self._scores(grid, data, task_folds)
+            seconds = seconds + task_seconds
+            selection = np.minimum(means, task_scores.mean(axis=1))
+        best = int(np.argmax(selection))  # the first of equal scores: the simpler candidate listed earlier
         self.cv_results_ = [
             {
                 "label": label,
@@ -163,6 +175,15 @@ class AutoRouter(BaseRouter):
                 "std_reward": float(scores[c].std()),
                 "fold_rewards": [float(s) for s in scores[c]],
                 "fit_seconds": float(seconds[c]),
+                **(
+                    {
+                        "task_fold_mean_reward": float(task_scores[c].mean()),
+                        "task_fold_rewards": [float(s) for s in task_scores[c]],
+                        "selection_score": float(selection[c]),
+                    }
+                    if robust
+                    else {}
+                ),
             }
             for c, (label, router) in enumerate(grid)
         ]
@@ -170,6 +191,20 @@ class AutoRouter(BaseRouter):
         self.best_label_ = grid[best][0]
         self.task_source_ = "none" if data.tasks is None else self.test_tasks.replace("predicted", "classifier")
         self.best_ = self._fit_one(self._prepared(grid[best][1]), data, np.arange(n))
+
+    def _scores(
+        self, grid: list[tuple[str, BaseRouter]], data: FitData, folds: list[tuple[np.ndarray, np.ndarray]]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``[candidates, folds]`` routed rewards on each held-out fold and each candidate's fit seconds."""
+        scores = np.full((len(grid), len(folds)), np.nan)
+        seconds = np.zeros(len(grid))
+        for f, (train, test) in enumerate(folds):
+            for c, (_, router) in enumerate(grid):
+                start = time.perf_counter()
+                fitted = self._fit_one(self._prepared(router), data, train)
+                scores[c, f] = self._fold_reward(fitted, data, test)
+                seconds[c] += time.perf_counter() - start
+        return scores, seconds
 
     # ------------------------------------------------------------ prediction: the refitted winner's
     def _tasks(self, tasks: Any) -> Any:
