@@ -77,14 +77,14 @@ def _picked(P: np.ndarray, picks: np.ndarray) -> np.ndarray:
     return P[np.arange(len(picks)), picks]
 
 
-def embedded(seeds: list[int], n_boot: int) -> dict[str, Any]:
+def embedded(seeds: list[int], n_boot: int, robust: bool = False) -> dict[str, Any]:
     data = load_data(None).resolve_incomplete("error")
-    out: dict[str, Any] = {"seeds": {}}
+    out: dict[str, Any] = {"robust_to_new_tasks": robust, "seeds": {}}
     for seed in seeds:
         train, _, test = splits.apply(data, splits.random(data, test_size=0.2, val_size=0.0, seed=seed))
         leak = assert_no_leakage(train, test)
         X_train, X_test = _features(train, test)
-        router, seconds = _fit_auto(X_train, train)
+        router, seconds = _fit_auto(X_train, train, robust_to_new_tasks=robust)
         P, tasks = test.performance, test.tasks.astype(str)
         routed = _picked(P, router.predict(X_test))
         best = int(train.performance.mean(axis=0).argmax())
@@ -121,19 +121,26 @@ def embedded(seeds: list[int], n_boot: int) -> dict[str, Any]:
     return out
 
 
-def ood(n_boot: int) -> dict[str, Any]:
+def ood(n_boot: int, robust: bool = False) -> dict[str, Any]:
     data = load_data(None).resolve_incomplete("error")
-    out: dict[str, Any] = {"domains": {}}
+    out: dict[str, Any] = {"robust_to_new_tasks": robust, "domains": {}}
     for domain in sorted(set(data.domains.tolist())):
         train, _, test = splits.apply(data, splits.task_ood(data, domain=domain, val_size=0.0))
         assert_no_leakage(train, test)
         X_train, X_test = _features(train, test)
-        router, _ = _fit_auto(X_train, train)
+        router, seconds = _fit_auto(X_train, train, robust_to_new_tasks=robust)
         P = test.performance
         best = int(train.performance.mean(axis=0).argmax())
         gain = _picked(P, router.predict(X_test)) - P[:, best]
-        out["domains"][domain] = {"n_test": test.n_queries, "chosen": router.best_label_, "gain": ci(gain, n_boot, 0)}
-        print(f"ood {domain}: {router.best_label_} gain {_fmt(out['domains'][domain]['gain'])}", flush=True)
+        out["domains"][domain] = {
+            "n_test": test.n_queries,
+            "chosen": router.best_label_,
+            "gain": ci(gain, n_boot, 0),
+            "fit_seconds": seconds,
+            "search": router.cv_results_,
+        }
+        label = "ood robust" if robust else "ood"
+        print(f"{label} {domain}: {router.best_label_} gain {_fmt(out['domains'][domain]['gain'])}", flush=True)
     rows = out["domains"].values()
     out["mean_gain"] = float(np.mean([r["gain"]["value"] for r in rows]))
     out["never_significantly_below"] = all(r["gain"]["hi"] >= 0 for r in rows)
@@ -221,6 +228,106 @@ def cost(n_boot: int, alphas: tuple[float, ...] = tuple(np.round(np.linspace(0.5
     return out
 
 
+FEWSHOT_HEAD = "Please answer with the letter of the correct answer."
+
+
+def _last_question(texts: Any) -> list[str]:
+    """The query itself: RouterBench's Winogrande prompts share a 5-shot prefix longer than MiniLM's 256 tokens,
+    so the whole prompt encodes to one identical vector; the part after the last instruction is the question."""
+    return [str(t).split(FEWSHOT_HEAD)[-1].strip() for t in texts]
+
+
+def _correctness(X: np.ndarray, P: np.ndarray) -> list[Any]:
+    """Per candidate a logistic P(correct | x) (a constant where train has one label)."""
+    from sklearn.linear_model import LogisticRegression
+
+    models: list[Any] = []
+    for j in range(P.shape[1]):
+        y = (P[:, j] > 0.5).astype(int)
+        models.append(float(y.mean()) if y.min() == y.max() else LogisticRegression(max_iter=2000).fit(X, y))
+    return models
+
+
+def _probs(models: list[Any], X: np.ndarray) -> np.ndarray:
+    cols = [np.full(len(X), m) if isinstance(m, float) else m.predict_proba(X)[:, 1] for m in models]
+    return np.stack(cols, axis=1)
+
+
+def cascade_picks(probs: np.ndarray, unit_cost: np.ndarray, fallback: int, tau: float) -> np.ndarray:
+    """The cheapest candidate whose predicted P(correct) >= tau, else ``fallback``."""
+    order = [j for j in np.argsort(unit_cost, kind="stable") if j != fallback and unit_cost[j] < unit_cost[fallback]]
+    picks = np.full(len(probs), fallback)
+    undecided = np.ones(len(probs), dtype=bool)
+    for j in order:
+        take = undecided & (probs[:, j] >= tau)
+        picks[take], undecided = j, undecided & ~take
+    return picks
+
+
+def cost_cascade(n_boot: int) -> dict[str, Any]:
+    """Winogrande: per-candidate logistic correctness on MiniLM embeddings of the question, a threshold
+    cascade whose tau is the cheapest reaching GPT-4's validation accuracy - 1 point (validation = 25 % of
+    train), refitted on all of train; plus the AUROC of each predictor on validation and two bounds."""
+    from sklearn.metrics import roc_auc_score
+
+    from fusionbench.fusion.features import SentenceTransformerFeaturizer
+
+    folder = SHARED / "routerbench-format"
+    train = load_data(f"routerbench={folder / 'winograde_train.csv'}").resolve_incomplete("error")
+    test = load_data(f"routerbench={folder / 'winograde_test.csv'}").resolve_incomplete("error")
+    assert_no_leakage(train, test)
+    encoder = SentenceTransformerFeaturizer().fit()
+    X_all, X_test = encoder.transform(_last_question(train.texts)), encoder.transform(_last_question(test.texts))
+    part, _, val = splits.apply(train, splits.random(train, test_size=0.25, val_size=0.0, seed=0))
+    row = {str(q): i for i, q in enumerate(train.query_ids)}
+    ip, iv = [np.array([row[str(q)] for q in d.query_ids]) for d in (part, val)]
+    P, C = train.performance, train.cost
+    unit = C[ip].mean(axis=0)
+    gpt4 = int(P[ip].mean(axis=0).argmax())
+    probs = _probs(_correctness(X_all[ip], P[ip]), X_all[iv])
+    auroc = {
+        str(c): float(roc_auc_score(P[iv, j] > 0.5, probs[:, j])) if len(np.unique(P[iv, j] > 0.5)) == 2 else None
+        for j, c in enumerate(train.candidates)
+    }
+    target = P[iv, gpt4].mean() - 0.01
+    sweep = []
+    for tau in np.round(np.arange(0.5, 1.001, 0.01), 2):
+        picks = cascade_picks(probs, unit, gpt4, float(tau))
+        sweep.append((float(tau), float(_picked(P[iv], picks).mean()), float(_picked(C[iv], picks).mean())))
+    reaching = [s for s in sweep if s[1] >= target]
+    tau = min(reaching, key=lambda s: s[2])[0] if reaching else 1.01
+    # bounds on validation: oracle (cheapest right candidate, else GPT-4); no per-query signal (a random share
+    # s of queries to the cheap candidate losing the least per saved dollar, s capped by the 1-point budget)
+    right = P[iv] > 0.5
+    cheap_order = [j for j in np.argsort(unit) if unit[j] < unit[gpt4]]
+    oracle = np.array([next((j for j in cheap_order if r[j]), gpt4) for r in right])
+    g_cost = C[iv, gpt4].mean()
+    no_signal = []
+    for j in cheap_order:
+        loss = P[iv, gpt4].mean() - P[iv, j].mean()
+        share = 1.0 if loss <= 0.01 else 0.01 / loss
+        no_signal.append((str(train.candidates[j]), float(1 - share * (1 - C[iv, j].mean() / g_cost))))
+    models = _correctness(X_all, P)
+    picks = cascade_picks(_probs(models, X_test), C.mean(axis=0), gpt4, tau)
+    Pt, Ct = test.performance, test.cost
+    out = {
+        "tau_chosen_on_val": tau,
+        "val_sweep": sweep,
+        "val_auroc": auroc,
+        "val_oracle": {"accuracy": float(_picked(P[iv], oracle).mean()),
+                       "cost_share": float(_picked(C[iv], oracle).mean() / g_cost)},
+        "val_no_signal_cost_share": no_signal,
+        "accuracy": ci(_picked(Pt, picks), n_boot, 0),
+        "gpt4_accuracy": ci(Pt[:, gpt4], n_boot, 0),
+        "accuracy_gap": ci(_picked(Pt, picks) - Pt[:, gpt4], n_boot, 0),
+        "cost_share": ci(_picked(Ct, picks) / Ct[:, gpt4].mean(), n_boot, 0),
+        "share_not_gpt4": float((picks != gpt4).mean()),
+    }  # fmt: skip
+    print(f"cascade: tau {tau} acc {_fmt(out['accuracy'])} gap {_fmt(out['accuracy_gap'])} "
+          f"cost share {_fmt(out['cost_share'])}; val AUROC {auroc}", flush=True)  # fmt: skip
+    return out
+
+
 def _test_point(X_train: Any, X_test: Any, train: Any, test: Any, alpha: float) -> tuple[float, float]:
     router, _ = _fit_auto(X_train, train, tradeoff=alpha_tradeoff(alpha), cost=train.cost)
     picks = router.predict(X_test)
@@ -244,7 +351,11 @@ def main() -> None:
         results["embedded"] = embedded([int(s) for s in args.seeds.split(",")], args.n_boot)
     if "ood" in parts:
         results["ood"] = ood(args.n_boot)
-    for name, run in (("mmlu", mmlu), ("cost", cost)):
+    if "ood_robust" in parts:  # AutoRouter(robust_to_new_tasks=True)
+        results["ood_robust"] = ood(args.n_boot, robust=True)
+    if "embedded_robust" in parts:
+        results["embedded_robust"] = embedded([int(s) for s in args.seeds.split(",")], args.n_boot, robust=True)
+    for name, run in (("mmlu", mmlu), ("cost", cost), ("cascade", cost_cascade)):
         if name in parts:
             if not SHARED.is_dir():
                 print(f"{name}: skipped ({SHARED} is absent)")
