@@ -52,6 +52,26 @@ def left_out_tasks(run_dir: Path) -> list[str]:
     return sorted({name.removeprefix("samples_").rsplit("_", 1)[0] for name in names})
 
 
+def tiny_sets(run_dir: Path) -> list[str]:
+    """The tiny sets (``tiny:<name>`` sources) whose anchors an lm-eval run of ``fusionbench_tiny[_cot]`` ran,
+    sorted; empty for any other run. Their rows are anchors, never a full evaluation."""
+    import json
+
+    from fusionbench.harness.logs import SAMPLES_FILE, TINY_TASK, tiny_source
+
+    names = set()
+    for path in Path(run_dir).rglob("samples_*.jsonl"):
+        match = SAMPLES_FILE.match(path.name)
+        if not match or match.group("task") not in (f"fusionbench_{TINY_TASK}", f"fusionbench_{TINY_TASK}_cot"):
+            continue
+        with path.open(encoding="utf-8") as lines:
+            first = next((line for line in lines if line.strip()), None)
+        doc = json.loads(first).get("doc") if first else None
+        if isinstance(doc, dict) and (source := tiny_source(doc)):
+            names.add(source)
+    return sorted(names)
+
+
 def ingest_run(
     run_dir: Path,
     export_dir: Path,

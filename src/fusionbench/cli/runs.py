@@ -10,7 +10,7 @@ from fusionbench.cli.common import console, out, print_merge, progress_display
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from fusionbench.runs import ingest_run, left_out_tasks
+    from fusionbench.runs import ingest_run, left_out_tasks, tiny_sets
 
     report = ingest_run(
         Path(args.run_dir), Path(args.into), model=args.model, tokenizer=args.tokenizer, prices=args.prices,
@@ -19,6 +19,12 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     print_merge(report, args.into)
     if left := left_out_tasks(Path(args.run_dir)):
         console.print(f"[yellow]left out the samples of {', '.join(left)}: not fusionbench tasks")
+    if tiny := tiny_sets(Path(args.run_dir)):
+        note = f"`fusionbench estimate {args.run_dir} --tiny DIR` estimates the full benchmark"
+        console.print(
+            f"[yellow]these rows are the anchors of {', '.join(tiny)} (their source says so): "
+            f"not a full evaluation; {note}"
+        )
     return 0
 
 

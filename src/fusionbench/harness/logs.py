@@ -20,6 +20,9 @@ from fusionbench.files import read_jsonl
 from fusionbench.schema import MODES, TASKS
 
 SAMPLES_FILE = re.compile(r"^samples_(?P<task>fusionbench_\w+?)_(?P<date>\d{4}-\d{2}-\d{2}T[\d\-.]+)\.jsonl$")
+#: The tiny tasks' ``fusionbench_tiny[_cot]`` task part and the doc column naming their tiny set folder (the
+#: values of :mod:`fusionbench.harness_tasks.utils`, an independent sibling this package does not import).
+TINY_TASK, TINY_COLUMN = "tiny", "fusionbench_tiny"
 _REQUIRED_DOC = ("query_id", "task", "split", "query", "ground_truth", "metric", "domain")
 
 
@@ -30,13 +33,20 @@ def sample_files(run_dir: Path) -> list[Path]:
         raise FileNotFoundError(f"{run_dir}: no samples_fusionbench_*.jsonl files (run lm-eval with --log_samples)")
     for path in files:
         task = file_task(path)
-        if task not in TASKS:
+        if task not in TASKS and task != TINY_TASK:
             raise BadInputError(
                 str(path),
-                f"unknown task {task!r} in the file name: expected fusionbench_<task>[_cot|_thought], task one of "
-                + ", ".join(TASKS),
+                f"unknown task {task!r} in the file name: expected fusionbench_<task>[_cot|_thought] or "
+                f"fusionbench_tiny[_cot], task one of " + ", ".join(TASKS),
             )
     return files
+
+
+def tiny_source(doc: dict) -> str | None:
+    """``tiny:<name>`` for a sample of the ``fusionbench_tiny[_cot]`` tasks (the tiny set folder's name), else
+    None: the ``source`` of ingested rows starts with it, so anchors are never mistaken for a full evaluation."""
+    folder = doc.get(TINY_COLUMN)
+    return f"tiny:{Path(folder).name}" if isinstance(folder, str) and folder else None
 
 
 def file_task_mode(path: Path) -> tuple[str, str]:
@@ -154,7 +164,11 @@ def responses_from_run(run_dir: Path, model: str, tokenizer) -> list[NewResponse
     responses = []
     for path, line_number, _, sample in read_samples(run_dir):
         doc = _sample_doc(path, line_number, sample)
-        if doc["task"] != file_task(path):
+        tiny = tiny_source(doc) if file_task(path) == TINY_TASK else None
+        if file_task(path) == TINY_TASK and (tiny is None or doc["task"] not in TASKS):
+            message = f"a {TINY_TASK} sample needs a fusionbench task and doc.{TINY_COLUMN}, found {doc['task']!r}"
+            raise BadInputError(str(path), message, line=line_number, column=f"doc.{TINY_COLUMN}")
+        if tiny is None and doc["task"] != file_task(path):
             known = "unknown task" if doc["task"] not in TASKS else "task"
             message = f"{known} {doc['task']!r} in the doc of a {file_task(path)} samples file"
             raise BadInputError(str(path), message, line=line_number, column="doc.task")
@@ -173,7 +187,7 @@ def responses_from_run(run_dir: Path, model: str, tokenizer) -> list[NewResponse
                     input_tokens=input_tokens,
                     output_tokens=len(tokenizer(text, add_special_tokens=False)["input_ids"]) if text else None,
                     token_counter=counter,
-                    source=f"lm-eval:{Path(run_dir).name}/{path.name}",
+                    source=(f"{tiny}:" if tiny else "") + f"lm-eval:{Path(run_dir).name}/{path.name}",
                 )
             )
     return responses
@@ -209,4 +223,8 @@ def ingest_lm_eval_run(
         "price_source": sheet.source if price else None,
         "description": f"Added from the lm-eval run {Path(run_dir).name}",
     }
-    return merge_rows(export_dir, rows, [model_row], source=str(run_dir), label=f"lm-eval run `{Path(run_dir).name}`")
+    label = f"lm-eval run `{Path(run_dir).name}`"
+    tiny = sorted({s.split(":")[1] for s in rows.column("source").to_pylist() if s and s.startswith("tiny:")})
+    if tiny:
+        label += f" (anchors of the tiny set {', '.join(f'`{t}`' for t in tiny)}: not a full evaluation)"
+    return merge_rows(export_dir, rows, [model_row], source=str(run_dir), label=label)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from fusionbench.harness_tasks.utils import task_name
+from fusionbench.harness_tasks.utils import TINY_TASK, task_name
 from fusionbench.metrics import QA_TASKS
 from fusionbench.schema import CODE_TASKS, DOMAINS, MODES, TASK_DOMAINS, TASKS
 
@@ -109,9 +109,46 @@ def group_yaml(domain: str | None, mode: str) -> str:
     )
 
 
+def tiny_yaml(mode: str) -> str:
+    """The tiny task of ``mode``: the anchors of a tiny set folder, scored per sample by fusionbench.metrics, with
+    the set's estimate of the full-benchmark accuracy (overall and per task) as aggregations."""
+    estimates = "".join(
+        f"  - metric: estimate_{t}\n    aggregation: !function utils.estimate_{t}\n    higher_is_better: true\n"
+        for t in TASKS
+    )
+    return (
+        f"{HEADER}include: {TEMPLATE}\n"
+        f"task: {task_name(TINY_TASK, mode)}\n"
+        f"dataset_kwargs:\n  fusionbench_task: {TINY_TASK}\n  fusionbench_mode: {mode}\n"
+        f"doc_to_text: prompt_{mode}\n"
+        "# The anchors of `fusionbench tiny build`: --metadata '{\"fusionbench_tiny\": DIR}' or FUSIONBENCH_TINY=DIR\n"
+        "# (their texts from the export of --metadata's fusionbench_export, as the other tasks).\n"
+        "process_results: !function utils.process_tiny_results\n"
+        "# acc: the plain mean over the anchors run; estimate: the tiny set's estimate of the full benchmark's\n"
+        "# accuracy (mean over tasks), estimate_<task>: per task (TinySet.estimate on the per-sample acc).\n"
+        "metric_list:\n"
+        "  - metric: acc\n    aggregation: mean\n    higher_is_better: true\n"
+        "  - metric: estimate\n    aggregation: !function utils.estimate_overall\n    higher_is_better: true\n"
+        f"{estimates}"
+        "# Anchors may be code tasks (fusionbench's sandbox): lm-eval asks for --confirm_run_unsafe_code.\n"
+        "unsafe_code: true\n"
+    )
+
+
+def tiny_task_names() -> list[str]:
+    """The tiny tasks: ``fusionbench_tiny`` (direct prompts) and ``fusionbench_tiny_cot``."""
+    return [task_name(TINY_TASK, mode) for mode in TINY_MODES]
+
+
+#: The prompt modes of the tiny tasks (thought prompts exist only for a `thoughts apply` split, not for anchors).
+TINY_MODES: tuple[str, ...] = ("direct", "cot")
+
+
 def render_all() -> dict[str, str]:
     """File name -> content of every generated file."""
     files = {TEMPLATE: TEMPLATE_TEXT}
+    for mode in TINY_MODES:
+        files[f"{task_name(TINY_TASK, mode)}.yaml"] = tiny_yaml(mode)
     for mode in MODES:
         for task in TASKS:
             files[f"{task_name(task, mode)}.yaml"] = task_yaml(task, mode)

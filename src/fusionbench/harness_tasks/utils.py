@@ -12,12 +12,13 @@ import logging
 import os
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import datasets
 
 from fusionbench.metrics import QA_TASKS, SandboxUnavailableError, score_details
-from fusionbench.schema import SCORER_FIELDS
+from fusionbench.schema import SCORER_FIELDS, TASKS
 
 log = logging.getLogger("fusionbench.harness")
 
@@ -26,6 +27,10 @@ EXPORT_ENV = "FUSIONBENCH_EXPORT"
 SPLIT_ENV = "FUSIONBENCH_SPLIT"
 #: The prompts folder of `fusionbench thoughts apply` that the ``fusionbench_<task>_thought`` tasks read.
 PROMPTS_ENV = "FUSIONBENCH_PROMPTS"
+#: The tiny set folder of `fusionbench tiny build` whose anchors the ``fusionbench_tiny[_cot]`` tasks run.
+TINY_ENV = "FUSIONBENCH_TINY"
+#: The doc column of the tiny tasks that names their tiny set folder (the aggregations read it).
+TINY_COLUMN = "fusionbench_tiny"
 DEFAULT_SPLIT = "test"
 #: The split a task falls back to when it has no test queries (GPQA in the release).
 FALLBACK_SPLIT = "train"
@@ -33,6 +38,8 @@ FALLBACK_SPLIT = "train"
 EVAL_SPLIT = "eval"
 #: Large columns left out of the docs (they would be copied into every logged sample).
 DROPPED_COLUMNS: tuple[str, ...] = ("embedding", "task_description_embedding")
+#: ``fusionbench_task`` of the tiny tasks ``fusionbench_tiny`` (direct prompts) and ``fusionbench_tiny_cot``.
+TINY_TASK = "tiny"
 
 
 def task_name(task: str, mode: str) -> str:
@@ -111,14 +118,17 @@ def thought_queries(prompts: str) -> datasets.Dataset:
     return datasets.Dataset(datasets.table.InMemoryTable(table))
 
 
-def thought_docs(prompts: str | None, task: str, split: str | None = None) -> datasets.Dataset:
+def folder_setting(value: str | None, env: str, key: str, name: str, what: str) -> str:
+    """``--metadata``'s ``key`` (``value``), else ``$env``; a clear error naming both when neither is set."""
+    folder = value or os.environ.get(env) or None
+    if not folder:
+        raise ValueError(f'{name} reads {what}: pass --metadata \'{{"{key}": "DIR"}}\' or set {env}=DIR')
+    return str(folder)
+
+
+def thought_docs(prompts: str, task: str, split: str | None = None) -> datasets.Dataset:
     """The rows of ``task`` with a thought prompt in the prompts folder ``prompts`` (its one split)."""
     name = task_name(task, "thought")
-    if not prompts:
-        raise ValueError(
-            f"{name} reads the thought prompts of `fusionbench thoughts apply`: pass --metadata "
-            f'\'{{"fusionbench_prompts": "DIR"}}\' or set {PROMPTS_ENV}=DIR'
-        )
     queries = thought_queries(str(prompts))
     splits = set(queries["split"])
     if split and splits != {split}:
@@ -138,6 +148,7 @@ def load_docs(
     fusionbench_export: str | None = None,
     fusionbench_split: str | None = None,
     fusionbench_prompts: str | None = None,
+    fusionbench_tiny: str | None = None,
     **_ignored: Any,
 ) -> dict[str, datasets.Dataset]:
     """lm-eval ``custom_dataset``: ``{"eval": docs}`` for one task and mode.
@@ -145,11 +156,19 @@ def load_docs(
     ``fusionbench_export`` / ``fusionbench_split`` come from ``--metadata`` (else the environment
     variables ``FUSIONBENCH_EXPORT`` / ``FUSIONBENCH_SPLIT``); other metadata keys are ignored. The thought
     mode reads ``fusionbench_prompts`` (else ``FUSIONBENCH_PROMPTS``): a `fusionbench thoughts apply` folder.
+    The tiny tasks (``fusionbench_task: tiny``) read ``fusionbench_tiny`` (else ``FUSIONBENCH_TINY``): a
+    `fusionbench tiny build` folder, whose anchors are looked up in the export, whatever their split.
     """
     split = fusionbench_split or os.environ.get(SPLIT_ENV) or None
+    name = task_name(fusionbench_task, fusionbench_mode)
     if fusionbench_mode == "thought":
-        prompts = fusionbench_prompts or os.environ.get(PROMPTS_ENV) or None
+        what = "the thought prompts of `fusionbench thoughts apply`"
+        prompts = folder_setting(fusionbench_prompts, PROMPTS_ENV, "fusionbench_prompts", name, what)
         return {EVAL_SPLIT: thought_docs(prompts, fusionbench_task, split)}
+    if fusionbench_task == TINY_TASK:
+        what = "the anchors of a `fusionbench tiny build` folder"
+        tiny = folder_setting(fusionbench_tiny, TINY_ENV, "fusionbench_tiny", name, what)
+        return {EVAL_SPLIT: tiny_docs(task_queries(resolve_export(fusionbench_export)), tiny, fusionbench_mode)}
     docs = task_docs(task_queries(resolve_export(fusionbench_export)), fusionbench_task, fusionbench_mode, split)
     return {EVAL_SPLIT: docs}
 
@@ -170,3 +189,85 @@ def process_results(doc: Mapping[str, Any], results: Sequence[str]) -> dict[str,
     if task in QA_TASKS:
         out["f1"] = float(details.get("f1", 0.0))
     return out
+
+
+# ------------------------------------------------------------------------------------------------ tiny FusionBench
+@lru_cache(maxsize=8)
+def tiny_set(folder: str) -> Any:
+    """The tiny set saved in ``folder`` (:func:`fusionbench.fusion.tiny.load_tiny`), cached per folder."""
+    from fusionbench.fusion.tiny import load_tiny
+
+    return load_tiny(folder)
+
+
+def tiny_docs(queries: Mapping[str, datasets.Dataset], folder: str, mode: str) -> datasets.Dataset:
+    """The export's rows of the anchors of the tiny set in ``folder`` (any split), in anchor order, with the
+    folder in :data:`TINY_COLUMN`; an anchor the export lacks is an error naming it."""
+    name = task_name(TINY_TASK, mode)
+    folder = str(Path(folder).resolve())
+    anchors = tiny_set(folder).query_ids
+    wanted = set(anchors)
+    parts, found = [], {}
+    for split in queries.values():
+        rows = [i for i, q in enumerate(split["query_id"]) if q in wanted]
+        if rows:
+            part = split.select(rows)
+            found.update({q: (len(parts), i) for i, q in enumerate(part["query_id"])})
+            parts.append(part)
+    missing = [q for q in anchors if q not in found]
+    if missing:
+        raise ValueError(f"{name}: {len(missing)} of the {len(anchors)} anchors of {folder} are not in the export "
+                         f"(e.g. {missing[:3]}); pass the export the tiny set was built from as "
+                         f"--metadata '{{\"fusionbench_export\": \"DIR\"}}'")  # fmt: skip
+    docs = datasets.concatenate_datasets(parts) if len(parts) > 1 else parts[0]
+    offsets = [0]
+    for part in parts:
+        offsets.append(offsets[-1] + len(part))
+    order = [offsets[found[q][0]] + found[q][1] for q in anchors]
+    prompt = f"prompt_{mode}"
+    keep = [i for i in order if docs[i][prompt]]
+    if len(keep) < len(order):
+        log.warning("%s: %d anchors have no %s prompt and are skipped", name, len(order) - len(keep), mode)
+    docs = docs.select(keep)
+    return docs.add_column(TINY_COLUMN, [folder] * len(docs))
+
+
+def process_tiny_results(doc: Mapping[str, Any], results: Sequence[str]) -> dict[str, Any]:
+    """The anchor's ``acc`` (as :func:`process_results` scores it) and, for the estimate aggregations, the item
+    (tiny set folder, query id, score) under ``estimate`` and ``estimate_<task>`` for every task."""
+    acc = process_results(doc, results)["acc"]
+    item = (doc[TINY_COLUMN], doc["query_id"], acc)
+    return {"acc": acc, "estimate": item, **{f"estimate_{task}": item for task in TASKS}}
+
+
+@lru_cache(maxsize=4)
+def _estimate(folder: str, scores: tuple[tuple[str, float], ...]) -> Any:
+    return tiny_set(folder).estimate(dict(scores))
+
+
+def tiny_estimate(items: Sequence[Sequence[Any]]) -> Any:
+    """The :class:`~fusionbench.fusion.tiny.TinyEstimate` of the logged (folder, query id, score) items: what
+    ``TinySet.estimate`` gives on {query id: score}."""
+    folders = {str(item[0]) for item in items}
+    if len(folders) != 1:
+        raise ValueError(f"the tiny estimate needs the items of one tiny set, found {sorted(folders)}")
+    scores = tuple(sorted((str(q), float(v)) for _, q, v in items))
+    return _estimate(folders.pop(), scores)
+
+
+def estimate_overall(items: Sequence[Sequence[Any]]) -> float:
+    """lm-eval aggregation: the estimated full-benchmark accuracy, the mean over tasks (as FusionBench reports)."""
+    return float(tiny_estimate(items).overall)
+
+
+def _task_aggregation(task: str) -> Any:
+    def aggregate(items: Sequence[Sequence[Any]]) -> float:
+        return float(tiny_estimate(items).per_task.get(task, float("nan")))
+
+    aggregate.__name__ = aggregate.__qualname__ = f"estimate_{task}"
+    aggregate.__doc__ = f"lm-eval aggregation: the estimated full-benchmark accuracy of {task} (nan: not in the set)."
+    return aggregate
+
+
+for _task in TASKS:  # estimate_<task>: one aggregation per task, as the tiny YAMLs name them
+    globals()[f"estimate_{_task}"] = _task_aggregation(_task)
