@@ -29,7 +29,15 @@ import numpy as np
 
 from fusionbench.fusion.irt.model import ItemModel, ability_prior, fit_ability, fit_irt, predict_items
 from fusionbench.fusion.tiny import DEFAULT_METHOD
-from fusionbench.fusion.tiny.select import METHODS, NEEDS_ITEM_MODEL, allocate, item_embedding, select
+from fusionbench.fusion.tiny.select import (
+    METHODS,
+    NEEDS_ITEM_MODEL,
+    allocate,
+    integrated_information,
+    item_embedding,
+    most_informative,
+    select,
+)
 
 #: the item model tiny sets fit unless told otherwise
 IRT_OPTIONS: dict[str, Any] = {"kind": "2pl", "dims": 1, "task_effects": True}
@@ -116,6 +124,22 @@ class TinySet:
         from fusionbench.fusion.irt.model import predict_new_subject
 
         return predict_new_subject(self.item_model, {k: v for k, v in scores.items() if k in set(self.query_ids)})
+
+    def next_item(self, answers: Mapping[str, float]) -> str | None:
+        """Sequential (Fluid-Benchmarking-style) adaptive testing over the anchors: the unanswered anchor of most
+        Fisher information ``|a|^2 p (1 - p)`` at the ability fitted on ``answers`` ({query_id: score}; the source
+        models' mean ability before any answer); None when every anchor is answered."""
+        if self.item_model is None:
+            raise ValueError(f"method {self.method!r} keeps no item model; build with an IRT method")
+        model, positions = self.item_model, self._anchor_positions()
+        answered = [i for i, q in enumerate(self.query_ids) if answers.get(q) is not None]
+        y = np.array([float(answers[self.query_ids[i]]) for i in answered])
+        ability = fit_ability(model, positions[answered], y, prior=self._prior())  # no answers: the prior mean
+        p = predict_items(model, ability, positions)
+        information = np.sum(model.a[positions] ** 2, axis=1) * p * (1 - p)
+        left = np.setdiff1d(np.arange(len(positions)), answered)
+        pick = most_informative(information, left)
+        return None if pick is None else self.query_ids[pick]
 
     def estimate(
         self, scores: Mapping[str, float], *, n_boot: int = 200, seed: int = 0, confidence: float = 0.95
@@ -350,7 +374,9 @@ def build_tiny(
         model = dataclasses.replace(model, items=ids)  # items named by query id (the keys may carry the split)
     how, estimator = METHODS[method]
     emb = item_embedding(model) if how == "kmeans" else None
-    positions, weights = select(how, tasks, counts, seed=seed, item_embedding=emb, total=total)
+    information = integrated_information(model) if how == "fisher" else None
+    positions, weights = select(how, tasks, counts, seed=seed, item_embedding=emb, total=total,
+                                information=information)  # fmt: skip
     if estimator == "gpirt" and lambdas is None:
         chosen = calibration_set(pop, calibration_models, seed)
         lambdas = task_lambda(pop, chosen, options, how, counts, seed=seed, total=total) if chosen else {"*": 0.5}

@@ -1,5 +1,6 @@
-"""Choosing anchor queries: how many per task, and which (random, stratified, or k-means anchors on the items' IRT
-embedding as tinyBenchmarks does). Every choice is a function of the seed alone."""
+"""Choosing anchor queries: how many per task, and which (random, stratified, k-means anchors on the items' IRT
+embedding as tinyBenchmarks does, or the items of most Fisher information integrated over the source models'
+abilities: the static form of adaptive testing). Every choice is a function of the seed and the item model alone."""
 
 from __future__ import annotations
 
@@ -16,8 +17,11 @@ METHODS: dict[str, tuple[str, str]] = {
     "pirt": ("stratified", "pirt"),
     "gpirt": ("stratified", "gpirt"),
     "anchors-gpirt": ("kmeans", "gpirt"),
+    "adaptive": ("fisher", "irt"),
 }
-NEEDS_ITEM_MODEL = frozenset(name for name, (how, est) in METHODS.items() if how == "kmeans" or est != "mean")
+NEEDS_ITEM_MODEL = frozenset(
+    name for name, (how, est) in METHODS.items() if how in ("kmeans", "fisher") or est != "mean"
+)
 
 
 def allocate(task_sizes: dict[str, int], *, total: int | None, per_task: int | None) -> dict[str, int]:
@@ -95,9 +99,11 @@ def select(
     seed: int,
     item_embedding: np.ndarray | None = None,
     total: int | None = None,
+    information: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(positions, weights) of the anchors among the population (``tasks`` per item). ``weights``: the share of
-    its task each anchor stands for (they sum to 1 within a task)."""
+    its task each anchor stands for (they sum to 1 within a task). ``information``: per item, the Fisher
+    information ``fisher`` ranks by (:func:`integrated_information`)."""
     rng = np.random.default_rng(seed)
     tasks = np.asarray(tasks).astype(str)
     if how == "random":
@@ -121,6 +127,11 @@ def select(
             if item_embedding is None:
                 raise ValueError("k-means anchors need the item model's item parameters")
             pick, w = _kmeans_pick(item_embedding[members], k, int(rng.integers(2**31)))
+        elif how == "fisher":
+            if information is None:
+                raise ValueError("Fisher-information anchors need the item model's integrated information")
+            pick = greedy_information(information[members], k)
+            w = np.full(len(pick), 1.0 / len(pick))
         else:
             raise ValueError(f"unknown selection {how!r}")
         positions.append(members[pick])
@@ -134,3 +145,49 @@ def item_embedding(model: Any, positions: np.ndarray | None = None) -> np.ndarra
     """The items' IRT embedding (discrimination(s) and easiness), as tinyBenchmarks clusters on."""
     emb = np.column_stack([model.a, model.b])
     return emb if positions is None else emb[positions]
+
+
+def integrated_information(
+    model: Any, theta: np.ndarray | None = None, weights: np.ndarray | None = None
+) -> np.ndarray:
+    """Per item, the Fisher information about a subject's ability, ``|a|^2 p (1 - p)`` (the trace of the 2PL
+    information matrix), averaged over abilities: the rows of ``theta`` [n, dims] with ``weights`` (default: a
+    normal fitted to the source subjects' abilities, :func:`normal_abilities`); ``theta="subjects"``: the fitted
+    source subjects themselves, their task offsets included."""
+    a = np.asarray(model.a, dtype=np.float64)
+    if isinstance(theta, str) and theta == "subjects":
+        logits, w = model.logits(), np.full(len(model.theta), 1.0 / len(model.theta))
+    else:
+        if theta is None:
+            theta, weights = normal_abilities(model)
+        theta = np.atleast_2d(np.asarray(theta, dtype=np.float64))
+        logits = theta @ a.T + model.b
+        w = np.full(len(theta), 1.0 / len(theta)) if weights is None else np.asarray(weights, dtype=np.float64)
+    p = 1.0 / (1.0 + np.exp(-logits))
+    return np.sum(a**2, axis=1) * ((w / w.sum()) @ (p * (1.0 - p)))
+
+
+def normal_abilities(model: Any, nodes: int = 21) -> tuple[np.ndarray, np.ndarray]:
+    """(abilities [nodes, dims], weights): Gauss-Hermite nodes of a normal fitted to the source subjects' abilities
+    along their first principal direction (mean and covariance as the ability prior has them)."""
+    theta = np.asarray(model.theta, dtype=np.float64)
+    mean = theta.mean(axis=0)
+    cov = np.cov(theta.T).reshape(theta.shape[1], theta.shape[1]) if len(theta) > 2 else np.eye(theta.shape[1])
+    values, vectors = np.linalg.eigh(cov + np.eye(len(mean)) * 0.1)
+    x, w = np.polynomial.hermite_e.hermegauss(nodes)  # weights of exp(-x^2 / 2)
+    return mean + np.outer(x, vectors[:, -1] * np.sqrt(values[-1])), w / w.sum()
+
+
+def greedy_information(information: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the ``k`` items chosen greedily for the largest summed expected information (the items'
+    informations add, so greedy is exact: the ``k`` largest; ties go to the earlier item), in population order."""
+    order = np.lexsort((np.arange(len(information)), -np.asarray(information, dtype=np.float64)))
+    return np.sort(order[: min(k, len(information))])
+
+
+def most_informative(information: np.ndarray, remaining: np.ndarray) -> int | None:
+    """Of the positions ``remaining``, the one of largest ``information`` (the earlier on ties); None if empty."""
+    if len(remaining) == 0:
+        return None
+    values = np.asarray(information, dtype=np.float64)[remaining]
+    return int(remaining[int(np.argmax(values))])
