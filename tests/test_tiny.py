@@ -3,8 +3,10 @@ leave-one-model-out study run small, and the command line from ``tiny build`` to
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pyarrow as pa
@@ -14,9 +16,9 @@ from scipy.special import expit
 
 from fusionbench.cli import main
 from fusionbench.fusion.data import RoutingData
-from fusionbench.fusion.irt import DamagedFileError
+from fusionbench.fusion.irt import DamagedFileError, ItemModel, fit_irt
 from fusionbench.fusion.tiny import build_tiny, load_tiny, lomo_study
-from fusionbench.fusion.tiny.select import allocate
+from fusionbench.fusion.tiny.select import allocate, greedy_information, integrated_information
 
 TASKS = ("gsm8k", "boolq", "mmlu")
 
@@ -217,3 +219,63 @@ def test_cli_estimate_reads_an_lm_eval_samples_run(tmp_path: Path, capsys: pytes
     assert main(["estimate", str(tmp_path / "lm-eval"), "--tiny", str(tmp_path / "tiny")]) == 1
     error = " ".join(capsys.readouterr().err.split())  # the console wraps long lines
     assert "samples_fusionbench_gsm8k_2026-12-06T05-00-00.000001.jsonl, line 1, column 'acc'" in error
+
+
+def _planted_item_model(data: RoutingData, a: np.ndarray, b: np.ndarray) -> ItemModel:
+    """The item model of ``data`` with hand-set item parameters, source abilities spread over [-1, 1] and no task
+    offsets."""
+    model = fit_irt(data, kind="2pl", dims=1, task_effects=True, max_iter=5)
+    theta = np.linspace(-1.0, 1.0, len(model.subjects))[:, None]
+    return dataclasses.replace(model, a=a[:, None].astype(float), b=b.astype(float), theta=theta,
+                               delta=np.zeros_like(model.delta))  # fmt: skip
+
+
+def test_integrated_information_is_the_hand_computed_mean_of_a2_p_q() -> None:
+    model = SimpleNamespace(a=np.array([[2.0], [1.0], [1.0]]), b=np.array([0.0, 0.0, 3.0]))
+    info = integrated_information(model, np.array([[-1.0], [1.0]]))
+    pq2, pq1, pq4 = expit(2) * expit(-2), expit(1) * expit(-1), expit(4) * expit(-4)
+    assert info == pytest.approx([4 * pq2, pq1, (pq2 + pq4) / 2])  # a^2 * mean over abilities of p (1 - p)
+    assert greedy_information(info, 2).tolist() == [0, 1]
+    assert greedy_information(np.array([0.1, 0.3, 0.3, 0.2]), 2).tolist() == [1, 2]  # ties: the earlier item
+
+
+def test_adaptive_anchors_are_the_items_of_largest_integrated_information() -> None:
+    data = _simulated(n_per_task=20)
+    rng = np.random.default_rng(1)
+    a, b = np.full(data.n_queries, 0.4), rng.normal(0, 2.0, data.n_queries)
+    planted = np.array([3, 11, 25, 38, 44, 59])  # two per task: sharp items at the sources' mean ability
+    a[planted], b[planted] = 2.5, 0.0
+    model = _planted_item_model(data, a, b)
+    tiny = build_tiny(data, per_task=2, method="adaptive", item_model=model, seed=0)
+    ids = [str(q) for q in data.query_ids]
+    assert sorted(ids.index(q) for q in tiny.query_ids) == planted.tolist()
+    again = build_tiny(data, per_task=2, method="adaptive", item_model=model, seed=7)
+    assert again.query_ids == tiny.query_ids  # determined by the item model alone, not the seed
+    info = integrated_information(model)
+    wider = build_tiny(data, per_task=5, method="adaptive", item_model=model)
+    for task in TASKS:  # at a larger budget: still each task's k most informative items
+        members = np.flatnonzero(np.asarray(data.tasks) == task)
+        top = members[np.argsort(-info[members], kind="stable")[:5]]
+        assert {ids[p] for p in top} == {q for q, t in zip(wider.query_ids, wider.tasks, strict=True) if t == task}
+    scores = {q: 1.0 for q in tiny.query_ids}
+    assert tiny.estimate(scores, n_boot=20).overall > tiny.estimate(dict.fromkeys(scores, 0.0), n_boot=20).overall
+
+
+def test_next_item_follows_the_ability_estimate() -> None:
+    data = _simulated(n_per_task=20)
+    b = np.tile(np.linspace(-3.0, 3.0, 20), len(TASKS))  # easiness spread in every task, equal discrimination
+    model = _planted_item_model(data, np.ones(data.n_queries), b)
+    tiny = build_tiny(data, total=data.n_queries, method="irt", item_model=model)
+    easiness = dict(zip((str(q) for q in data.query_ids), b.tolist(), strict=True))
+    first = tiny.next_item({})
+    assert abs(easiness[first]) < 0.2  # before any answer: p = 1/2 at the sources' mean ability (0)
+    easy = [q for q in tiny.query_ids if easiness[q] > 0][:12]
+    hard = [q for q in tiny.query_ids if easiness[q] < 0][:12]
+    assert easiness[tiny.next_item(dict.fromkeys(easy, 1.0))] < -0.3  # all right: a harder item comes next
+    assert easiness[tiny.next_item(dict.fromkeys(hard, 0.0))] > 0.3  # all wrong: an easier one
+    answered = dict.fromkeys(tiny.query_ids, 1.0)
+    assert tiny.next_item(answered) is None
+    left = tiny.query_ids[5]
+    assert tiny.next_item({q: v for q, v in answered.items() if q != left}) == left
+    with pytest.raises(ValueError, match="keeps no item model"):
+        build_tiny(data, per_task=2, method="stratified").next_item({})
