@@ -60,7 +60,7 @@ def main() -> int:
     parser.add_argument("--total", type=int)
     parser.add_argument("--per-task", type=int)
     parser.add_argument("--draws", type=int, default=100)
-    parser.add_argument("--methods", default="random,stratified,anchors,irt,pirt,gpirt,anchors-gpirt")
+    parser.add_argument("--methods", default="random,stratified,anchors,irt,pirt,gpirt,anchors-gpirt,adaptive")
     parser.add_argument("--calibration-models", type=int, default=3)
     parser.add_argument("--held-out", type=int, help="hold out only this many models (a seeded sample; default all)")
     parser.add_argument("--irt", default="", help="item model options, e.g. dims=2,task_effects=false")
