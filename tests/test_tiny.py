@@ -239,7 +239,7 @@ def test_integrated_information_is_the_hand_computed_mean_of_a2_p_q() -> None:
     assert greedy_information(np.array([0.1, 0.3, 0.3, 0.2]), 2).tolist() == [1, 2]  # ties: the earlier item
 
 
-def test_adaptive_anchors_are_the_items_of_largest_integrated_information() -> None:
+def test_adaptive_anchors_are_the_items_of_largest_integrated_information(tmp_path: Path) -> None:
     data = _simulated(n_per_task=20)
     rng = np.random.default_rng(1)
     a, b = np.full(data.n_queries, 0.4), rng.normal(0, 2.0, data.n_queries)
@@ -259,6 +259,10 @@ def test_adaptive_anchors_are_the_items_of_largest_integrated_information() -> N
         assert {ids[p] for p in top} == {q for q, t in zip(wider.query_ids, wider.tasks, strict=True) if t == task}
     scores = {q: 1.0 for q in tiny.query_ids}
     assert tiny.estimate(scores, n_boot=20).overall > tiny.estimate(dict.fromkeys(scores, 0.0), n_boot=20).overall
+    loaded = load_tiny(tiny.save(tmp_path / "tiny-adaptive"))
+    assert loaded.method == "adaptive" and loaded.query_ids == tiny.query_ids
+    half = dict.fromkeys(tiny.query_ids[:3], 1.0)
+    assert loaded.estimate(half, n_boot=0).overall == pytest.approx(tiny.estimate(half, n_boot=0).overall)
 
 
 def test_next_item_follows_the_ability_estimate() -> None:
