@@ -11,6 +11,7 @@ Kendall's tau of judge vs truth), :func:`error_consistency` and :func:`capa` (mo
 from fusionbench.fusion.analysis.answers import Answers, extract_answers
 from fusionbench.fusion.analysis.bounds import fusion_bounds, judge_best_of_n, majority_vote
 from fusionbench.fusion.analysis.common import cohen_kappa
+from fusionbench.fusion.analysis.irt_items import irt_item_parameters
 from fusionbench.fusion.analysis.judge import JudgeAgreement, judge_agreement
 from fusionbench.fusion.analysis.leaderboard import Leaderboard, leaderboard
 from fusionbench.fusion.analysis.run import AnalysisConfig, analyze
@@ -31,6 +32,7 @@ __all__ = [
     "error_consistency",
     "extract_answers",
     "fusion_bounds",
+    "irt_item_parameters",
     "item_statistics",
     "judge_agreement",
     "judge_best_of_n",

@@ -194,7 +194,27 @@ def _skills(report: dict[str, Any]) -> list[str]:
         for r in skills["items"]
     ]
     header = ["task", "queries", "difficulty q1/median/q3", "all fail", "none fail", "discrimination q1/median/q3"]
-    return [*out, table(header, body), ""]
+    out = [*out, table(header, body), ""]
+    if skills.get("irt_items"):
+        out += [
+            "IRT (a one-dimensional 2PL fitted on every candidate): difficulty = -b in logits (higher is harder), "
+            "discrimination = a (negative: weak candidates get it right more often; a label to check).",
+            "",
+        ]
+        irt_body = [
+            [
+                r["task"],
+                f"{r['n_queries']:,}",
+                f"{number(r['difficulty_q1'])} / {number(r['difficulty_median'])} / {number(r['difficulty_q3'])}",
+                f"{number(r['discrimination_q1'])} / {number(r['discrimination_median'])} / "
+                f"{number(r['discrimination_q3'])}",
+                number(r["share_negative_discrimination"]),
+            ]
+            for r in skills["irt_items"]
+        ]
+        irt_header = ["task", "queries", "IRT difficulty q1/median/q3", "IRT discrimination q1/median/q3", "a < 0"]
+        out += [table(irt_header, irt_body), ""]
+    return out
 
 
 BOUND_LABELS = {

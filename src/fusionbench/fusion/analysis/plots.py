@@ -84,13 +84,21 @@ def judge_vs_truth(report: dict[str, Any], path: Path) -> str:
     return _save(fig, plt, path, report.get("synthetic", False))
 
 
-def difficulty(report: dict[str, Any], path: Path) -> str:
+CLASSICAL = (
+    ("difficulty_histograms", "difficulty (share of candidates failing the query)"),
+    ("discrimination_histograms", "discrimination (point-biserial, item vs rest)"),
+)
+IRT = (
+    ("irt_difficulty_histograms", "IRT difficulty (-b, logits; tails clipped)"),
+    ("irt_discrimination_histograms", "IRT discrimination (a; tails clipped)"),
+)
+
+
+def difficulty(report: dict[str, Any], path: Path, keys: tuple = CLASSICAL, title: str = "Item statistics") -> str:
+    """Per-task histograms of item difficulty and discrimination (classical, or the IRT fit's with ``IRT``)."""
     plt = _pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11.0, 4.2))
-    for ax, key, label in (
-        (axes[0], "difficulty_histograms", "difficulty (share of candidates failing the query)"),
-        (axes[1], "discrimination_histograms", "discrimination (point-biserial, item vs rest)"),
-    ):
+    for ax, (key, label) in zip(axes, keys, strict=True):
         for task, hist in report["skills"][key].items():
             counts = np.asarray(hist["counts"], dtype=np.float64)
             centres = (np.asarray(hist["edges"][:-1]) + np.asarray(hist["edges"][1:])) / 2
@@ -98,7 +106,7 @@ def difficulty(report: dict[str, Any], path: Path) -> str:
         ax.set_xlabel(label)
         ax.set_ylabel("share of the task's queries")
     axes[0].legend(fontsize=6, ncol=2)
-    fig.suptitle(f"Item statistics per task: {report['data']['source']}", fontsize=9)
+    fig.suptitle(f"{title} per task: {report['data']['source']}", fontsize=9)
     return _save(fig, plt, path, report.get("synthetic", False))
 
 
@@ -114,6 +122,8 @@ def write_plots(report: dict[str, Any], folder: Path) -> tuple[dict[str, str], s
         "greedy oracle@k": oracle_curve(report, folder / "oracle_at_k.png"),
         "item difficulty and discrimination": difficulty(report, folder / "difficulty.png"),
     }
+    if "irt_items" in report["skills"]:
+        written["IRT item parameters"] = difficulty(report, folder / "irt_items.png", IRT, "IRT item parameters")
     if "capa" in report["similarity"]:
         written["CAPA, clustered"] = heatmap(report, folder / "capa.png", "capa")
     if report.get("judge"):  # without judge scores, the report's Skipped list says so once

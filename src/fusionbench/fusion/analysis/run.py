@@ -13,6 +13,7 @@ import pyarrow as pa
 
 from fusionbench.fusion.analysis.answers import extract_answers
 from fusionbench.fusion.analysis.bounds import fusion_bounds
+from fusionbench.fusion.analysis.irt_items import MIN_CANDIDATES, irt_item_parameters
 from fusionbench.fusion.analysis.judge import judge_agreement
 from fusionbench.fusion.analysis.leaderboard import leaderboard
 from fusionbench.fusion.analysis.similarity import Similarity, capa, error_consistency, oracle_at_k
@@ -52,6 +53,10 @@ def _similarity(sim: Similarity) -> dict[str, Any]:
         "order": list(sim.order),
         "pairs": rows(sim.pairs),
     }
+
+
+#: IRT parameters (logits) are histogrammed on [-IRT_RANGE, IRT_RANGE], the tails clipped into the end bins.
+IRT_RANGE = 6.0
 
 
 def _histogram(values: list[float], low: float, high: float, bins: int = 10) -> dict[str, list[float]]:
@@ -134,7 +139,18 @@ def _analyze(data: RoutingData, config: AnalysisConfig, progress: Progress | Non
         skipped.append("skill PCA: needs at least 2 candidates and 2 tasks")
     if loto is None:
         skipped.append("leave-one-task-out prediction: needs at least 3 candidates and 2 tasks")
-    skipped.append("IRT item parameters: no fitted IRT model; classical item statistics are given instead")
+    irt = irt_item_parameters(data, seed=config.seed or 0)
+    if irt is None:
+        skipped.append(f"IRT item parameters: a 2PL fit needs at least {MIN_CANDIDATES} candidates")
+    else:
+        report["skills"]["irt_items"] = rows(irt.summary)
+        report["skills"]["irt_difficulty_histograms"] = {
+            t: _histogram(np.clip(v, -IRT_RANGE, IRT_RANGE), -IRT_RANGE, IRT_RANGE) for t, v in irt.difficulty.items()
+        }
+        report["skills"]["irt_discrimination_histograms"] = {
+            t: _histogram(np.clip(v, -IRT_RANGE, IRT_RANGE), -IRT_RANGE, IRT_RANGE)
+            for t, v in irt.discrimination.items()
+        }
     timings["skills"] = time.perf_counter() - start
 
     start = step(5, "answers")
