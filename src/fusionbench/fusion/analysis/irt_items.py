@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from fusionbench.fusion.analysis.common import table, task_order
-from fusionbench.fusion.analysis.skills import ItemStatistics
+from fusionbench.fusion.analysis.skills import ItemStatistics, quartiles
 from fusionbench.fusion.data import RoutingData
 
 #: Fewer candidates than this cannot separate an item's discrimination from the candidates' abilities.
@@ -30,17 +30,12 @@ def irt_item_parameters(data: RoutingData, *, seed: int = 0) -> ItemStatistics |
         diff, disc = model.difficulty[mask], model.discrimination[mask]
         difficulty[task] = [float(v) for v in diff]
         discrimination[task] = [float(v) for v in disc]
-        d_q, r_q = np.percentile(diff, [25, 50, 75]), np.percentile(disc, [25, 50, 75])
         rows.append(
             {
                 "task": task,
                 "n_queries": int(mask.sum()),
-                "difficulty_q1": d_q[0],
-                "difficulty_median": d_q[1],
-                "difficulty_q3": d_q[2],
-                "discrimination_q1": r_q[0],
-                "discrimination_median": r_q[1],
-                "discrimination_q3": r_q[2],
+                **quartiles("difficulty", diff),
+                **quartiles("discrimination", disc),
                 "share_negative_discrimination": float((disc < 0).mean()),
             }
         )

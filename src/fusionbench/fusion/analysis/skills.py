@@ -118,6 +118,12 @@ def _point_biserial(ok: np.ndarray) -> np.ndarray:
         return np.where(denom > 0, (xc * rc).sum(axis=1) / np.where(denom > 0, denom, 1.0), np.nan)
 
 
+def quartiles(name: str, values: np.ndarray) -> dict[str, float]:
+    """``{name}_q1``, ``{name}_median`` and ``{name}_q3`` of ``values`` (NaN when empty)."""
+    q = np.percentile(values, [25, 50, 75]) if np.size(values) else [np.nan] * 3
+    return {f"{name}_q1": float(q[0]), f"{name}_median": float(q[1]), f"{name}_q3": float(q[2])}
+
+
 def item_statistics(data: RoutingData, *, threshold: float = 0.5) -> ItemStatistics:
     """Difficulty and discrimination of every query, summarised per task (see the module docstring)."""
     ok = correct(np.nan_to_num(data.performance, nan=0.0), threshold)
@@ -129,21 +135,14 @@ def item_statistics(data: RoutingData, *, threshold: float = 0.5) -> ItemStatist
         disc = _point_biserial(ok[mask])
         difficulty[task] = [float(v) for v in diff]
         discrimination[task] = [float(v) for v in disc[np.isfinite(disc)]]
-        d_q = np.percentile(diff, [25, 50, 75])
-        finite = disc[np.isfinite(disc)]
-        r_q = np.percentile(finite, [25, 50, 75]) if finite.size else [np.nan] * 3
         rows.append(
             {
                 "task": task,
                 "n_queries": int(mask.sum()),
-                "difficulty_q1": d_q[0],
-                "difficulty_median": d_q[1],
-                "difficulty_q3": d_q[2],
+                **quartiles("difficulty", diff),
                 "share_all_fail": float((diff == 1.0).mean()),
                 "share_none_fail": float((diff == 0.0).mean()),
-                "discrimination_q1": r_q[0],
-                "discrimination_median": r_q[1],
-                "discrimination_q3": r_q[2],
+                **quartiles("discrimination", disc[np.isfinite(disc)]),
                 "n_undefined_discrimination": int((~np.isfinite(disc)).sum()),
             }
         )
