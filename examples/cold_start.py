@@ -61,7 +61,10 @@ def cold_start_candidate(without: Any, X_without: Any, answers: dict[str, float]
     """f(X, tasks) -> the new subject's predicted correctness on queries of features X, from its ``answers``
     ({train query id: score}) through the item model fitted on ``without`` (the other candidates' train logs)."""
     model = fit_irt(without)
-    model = fit_feature_map(model, _dense(X_without)[model.item_positions([str(k) for k in without.keys])])
+    rows = _dense(X_without)
+    features = np.empty_like(rows)
+    features[model.item_positions([str(k) for k in without.keys])] = rows  # in the item model's item order
+    model = fit_feature_map(model, features)
     keys = list(answers)
     if keys:
         ability = fit_ability(model, model.item_positions(keys), np.array([answers[k] for k in keys]))
@@ -69,13 +72,33 @@ def cold_start_candidate(without: Any, X_without: Any, answers: dict[str, float]
     else:  # k = 0: the population's mean ability, no task offset
         theta, delta = model.theta.mean(axis=0), np.zeros(len(model.tasks))
     task_at = {t: i for i, t in enumerate(model.tasks)}
+    shift = _calibration(model, features, theta, delta)
 
     def predict(X: Any, tasks: Any) -> np.ndarray:
         a, b = items_from_features(model, _dense(X))
-        offset = np.array([delta[task_at[str(t)]] if str(t) in task_at else 0.0 for t in tasks])
+        offset = np.array([delta[task_at[str(t)]] + shift[task_at[str(t)]] if str(t) in task_at else 0.0
+                           for t in tasks])  # fmt: skip
         return expit(a @ theta + b + offset)
 
     return predict
+
+
+def _calibration(model: Any, features: np.ndarray, theta: np.ndarray, delta: np.ndarray) -> np.ndarray:
+    """Per task, the logit shift that makes the feature-mapped items' mean prediction on the train queries equal
+    the item model's own (the feature map shrinks item parameters towards the mean, which biases the mean)."""
+    a, b = items_from_features(model, features)
+    task = model.task_index()
+    mapped = a @ theta + b + delta[task]
+    target = expit(model.a @ theta + model.b + delta[task])
+    shift = np.zeros(len(model.tasks))
+    for t in range(len(model.tasks)):
+        z, goal = mapped[task == t], target[task == t].mean()
+        low, high = -10.0, 10.0
+        for _ in range(50):  # bisection: the mean of expit(z + s) rises with s
+            mid = (low + high) / 2
+            low, high = (mid, high) if expit(z + mid).mean() < goal else (low, mid)
+        shift[t] = (low + high) / 2
+    return shift
 
 
 def ci(entry: dict) -> str:
