@@ -197,3 +197,79 @@ def test_ingest_marks_rows_as_anchors_of_the_tiny_set(tiny_run: Path, sample_exp
     assert all(r["source"].startswith("tiny:tiny-sample:lm-eval:") for r in rows)
     scores = {s["doc"]["query_id"]: s["acc"] for s in _samples(tiny_run)}
     assert {r["query_id"]: r["performance"] for r in rows} == pytest.approx(scores)
+
+
+# ------------------------------------------------------------------ per-domain tiny tasks
+def test_domain_task_files_name_only_their_tasks() -> None:
+    from fusionbench.schema import DOMAINS, TASK_DOMAINS
+
+    files = _generate.render_all()
+    assert len(_generate.tiny_domain_task_names()) == 2 * len(DOMAINS)
+    for domain in DOMAINS:
+        text = files[f"fusionbench_tiny_domain_{domain}_cot.yaml"]
+        assert f"  fusionbench_tiny_domain: {domain}\n" in text and "  fusionbench_mode: cot\n" in text
+        named = {t for t in TASKS if f"aggregation: !function utils.estimate_{t}\n" in text}
+        assert named == {t for t in TASKS if TASK_DOMAINS[t] == domain}
+
+
+def _a_domain_with_anchors(tiny_dir: Path) -> tuple[str, list[str]]:
+    from fusionbench.schema import TASK_DOMAINS
+
+    tiny = load_tiny(tiny_dir)
+    domain = TASK_DOMAINS[tiny.tasks[0]]
+    return domain, [q for q, t in zip(tiny.query_ids, tiny.tasks, strict=True) if TASK_DOMAINS[t] == domain]
+
+
+def test_domain_docs_and_estimate_are_the_domains_own(fresh, tiny_dir: Path, sample_export: Path) -> None:
+    from fusionbench.schema import TASK_DOMAINS
+
+    domain, anchors = _a_domain_with_anchors(tiny_dir)
+    docs = fresh.load_docs("tiny", "direct", fusionbench_export=str(sample_export), fusionbench_tiny=str(tiny_dir),
+                           fusionbench_tiny_domain=domain)["eval"]  # fmt: skip
+    assert docs["query_id"] == anchors and set(docs[harness_utils.TINY_DOMAIN_COLUMN]) == {domain}
+    with pytest.raises(ValueError, match="unknown domain 'cooking'"):
+        fresh.load_docs("tiny", "direct", fusionbench_export=str(sample_export), fusionbench_tiny=str(tiny_dir),
+                        fusionbench_tiny_domain="cooking")  # fmt: skip
+    tiny, folder = load_tiny(tiny_dir), str(tiny_dir.resolve())
+    scores = {q: float(i % 2) for i, q in enumerate(anchors)}
+    items = [(folder, q, v, domain) for q, v in scores.items()]
+    per_task = tiny.estimate(scores).per_task
+    own = [per_task[t] for t in TASKS if TASK_DOMAINS[t] == domain and t in per_task]
+    assert harness_utils.estimate_overall(items) == pytest.approx(sum(own) / len(own))  # the domain's task mean
+    doc = {**docs[0], "task": docs[0]["task"]}
+    metrics = harness_utils.process_tiny_results(doc, ["no answer"])
+    assert {k for k in metrics if k.startswith("estimate_")} == {
+        f"estimate_{t}" for t in TASKS if TASK_DOMAINS[t] == domain
+    }
+    with pytest.raises(ValueError, match="one domain"):
+        harness_utils.estimate_overall([*items, (folder, anchors[0], 1.0, "other")])
+
+
+def test_a_domain_task_runs_its_anchors_and_ingests_as_tiny(
+    tiny_dir: Path, sample_export: Path, tmp_path: Path
+) -> None:
+    from tiny_model import build_tiny_llama
+
+    from fusionbench.harness.logs import file_task_mode
+
+    domain, anchors = _a_domain_with_anchors(tiny_dir)
+    task = f"fusionbench_tiny_domain_{domain}"
+    model = build_tiny_llama(tmp_path / "llama")
+    out = tmp_path / "out"
+    metadata = json.dumps({"fusionbench_tiny": str(tiny_dir), "fusionbench_export": str(sample_export)})
+    _fusionbench(["eval", "--model", "hf", "--model_args", f"pretrained={model},dtype=float32", "--device", "cpu",
+                  "--tasks", task, "--metadata", metadata, "--gen_kwargs", "max_gen_toks=8",
+                  "--confirm_run_unsafe_code", "--log_samples", "--output_path", str(out)], tmp_path)  # fmt: skip
+    (path,) = out.rglob(f"samples_{task}_*.jsonl")
+    assert file_task_mode(path) == ("tiny", "direct")
+    samples = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    assert sorted(s["doc"]["query_id"] for s in samples) == sorted(anchors)
+    scores = {s["doc"]["query_id"]: s["acc"] for s in samples}
+    (results_file,) = out.rglob("results_*.json")
+    results = json.loads(results_file.read_text(encoding="utf-8"))["results"][task]
+    items = [(str(tiny_dir.resolve()), q, v, domain) for q, v in scores.items()]
+    assert results["estimate,none"] == pytest.approx(harness_utils.estimate_overall(items))
+    export = tmp_path / "export"
+    shutil.copytree(sample_export, export)
+    proc = _fusionbench(["ingest", str(out), "--model", "tiny-llama", "--into", str(export)], tmp_path)
+    assert "not a full evaluation" in " ".join((proc.stdout + proc.stderr).split())

@@ -57,12 +57,11 @@ def tiny_sets(run_dir: Path) -> list[str]:
     sorted; empty for any other run. Their rows are anchors, never a full evaluation."""
     import json
 
-    from fusionbench.harness.logs import SAMPLES_FILE, TINY_TASK, tiny_source
+    from fusionbench.harness.logs import SAMPLES_FILE, TINY_TASK, file_task, tiny_source
 
     names = set()
     for path in Path(run_dir).rglob("samples_*.jsonl"):
-        match = SAMPLES_FILE.match(path.name)
-        if not match or match.group("task") not in (f"fusionbench_{TINY_TASK}", f"fusionbench_{TINY_TASK}_cot"):
+        if not SAMPLES_FILE.match(path.name) or file_task(path) != TINY_TASK:
             continue
         with path.open(encoding="utf-8") as lines:
             first = next((line for line in lines if line.strip()), None)

@@ -37,7 +37,7 @@ def sample_files(run_dir: Path) -> list[Path]:
             raise BadInputError(
                 str(path),
                 f"unknown task {task!r} in the file name: expected fusionbench_<task>[_cot|_thought] or "
-                f"fusionbench_tiny[_cot], task one of " + ", ".join(TASKS),
+                f"fusionbench_tiny[_domain_<domain>][_cot], task one of " + ", ".join(TASKS),
             )
     return files
 
@@ -51,12 +51,14 @@ def tiny_source(doc: dict) -> str | None:
 
 def file_task_mode(path: Path) -> tuple[str, str]:
     """The FusionBench task and prompt mode of a samples file: ``samples_fusionbench_gsm8k_cot_<date>.jsonl`` ->
-    ``("gsm8k", "cot")``; no mode suffix is the direct prompt."""
+    ``("gsm8k", "cot")``; no mode suffix is the direct prompt; every tiny task (``fusionbench_tiny[_domain_<d>]``)
+    is ``tiny``."""
     name = SAMPLES_FILE.match(path.name).group("task").removeprefix("fusionbench_")
-    for mode in MODES[1:]:
-        if name.endswith(f"_{mode}"):
-            return name.removesuffix(f"_{mode}"), mode
-    return name, MODES[0]
+    mode = next((m for m in MODES[1:] if name.endswith(f"_{m}")), MODES[0])
+    name = name.removesuffix(f"_{mode}") if mode != MODES[0] else name
+    if name.startswith(f"{TINY_TASK}_domain_"):  # fusionbench_tiny_domain_<domain>[_cot]: anchors of one domain
+        name = TINY_TASK
+    return name, mode
 
 
 def file_task(path: Path) -> str:

@@ -109,23 +109,31 @@ def group_yaml(domain: str | None, mode: str) -> str:
     )
 
 
-def tiny_yaml(mode: str) -> str:
-    """The tiny task of ``mode``: the anchors of a tiny set folder, scored per sample by fusionbench.metrics, with
-    the set's estimate of the full-benchmark accuracy (overall and per task) as aggregations."""
+def tiny_name(mode: str, domain: str | None = None) -> str:
+    """``fusionbench_tiny[_cot]``, or ``fusionbench_tiny_domain_<domain>[_cot]`` for one domain's anchors."""
+    return task_name(TINY_TASK if domain is None else f"{TINY_TASK}_domain_{domain}", mode)
+
+
+def tiny_yaml(mode: str, domain: str | None = None) -> str:
+    """The tiny task of ``mode`` (of one ``domain``'s anchors, or all): the anchors of a tiny set folder, scored per
+    sample by fusionbench.metrics, with the set's estimate of the full-benchmark accuracy (overall, or the
+    domain's task mean, and per task) as aggregations."""
+    tasks = [t for t in TASKS if domain is None or TASK_DOMAINS[t] == domain]
     estimates = "".join(
         f"  - metric: estimate_{t}\n    aggregation: !function utils.estimate_{t}\n    higher_is_better: true\n"
-        for t in TASKS
+        for t in tasks
     )
+    only = "" if domain is None else f"  fusionbench_tiny_domain: {domain}\n"
     return (
         f"{HEADER}include: {TEMPLATE}\n"
-        f"task: {task_name(TINY_TASK, mode)}\n"
-        f"dataset_kwargs:\n  fusionbench_task: {TINY_TASK}\n  fusionbench_mode: {mode}\n"
+        f"task: {tiny_name(mode, domain)}\n"
+        f"dataset_kwargs:\n  fusionbench_task: {TINY_TASK}\n  fusionbench_mode: {mode}\n{only}"
         f"doc_to_text: prompt_{mode}\n"
         "# The anchors of `fusionbench tiny build`: --metadata '{\"fusionbench_tiny\": DIR}' or FUSIONBENCH_TINY=DIR\n"
         "# (their texts from the export of --metadata's fusionbench_export, as the other tasks).\n"
         "process_results: !function utils.process_tiny_results\n"
         "# acc: the plain mean over the anchors run; estimate: the tiny set's estimate of the full benchmark's\n"
-        "# accuracy (mean over tasks), estimate_<task>: per task (TinySet.estimate on the per-sample acc).\n"
+        "# accuracy (mean over tasks; a domain task: over its tasks), estimate_<task>: per task (TinySet.estimate).\n"
         "metric_list:\n"
         "  - metric: acc\n    aggregation: mean\n    higher_is_better: true\n"
         "  - metric: estimate\n    aggregation: !function utils.estimate_overall\n    higher_is_better: true\n"
@@ -137,7 +145,12 @@ def tiny_yaml(mode: str) -> str:
 
 def tiny_task_names() -> list[str]:
     """The tiny tasks: ``fusionbench_tiny`` (direct prompts) and ``fusionbench_tiny_cot``."""
-    return [task_name(TINY_TASK, mode) for mode in TINY_MODES]
+    return [tiny_name(mode) for mode in TINY_MODES]
+
+
+def tiny_domain_task_names() -> list[str]:
+    """The per-domain tiny tasks: ``fusionbench_tiny_domain_<domain>[_cot]``."""
+    return [tiny_name(mode, domain) for mode in TINY_MODES for domain in DOMAINS]
 
 
 #: The prompt modes of the tiny tasks (thought prompts exist only for a `thoughts apply` split, not for anchors).
@@ -148,7 +161,8 @@ def render_all() -> dict[str, str]:
     """File name -> content of every generated file."""
     files = {TEMPLATE: TEMPLATE_TEXT}
     for mode in TINY_MODES:
-        files[f"{task_name(TINY_TASK, mode)}.yaml"] = tiny_yaml(mode)
+        for domain in (None, *DOMAINS):
+            files[f"{tiny_name(mode, domain)}.yaml"] = tiny_yaml(mode, domain)
     for mode in MODES:
         for task in TASKS:
             files[f"{task_name(task, mode)}.yaml"] = task_yaml(task, mode)

@@ -18,7 +18,7 @@ from typing import Any
 import datasets
 
 from fusionbench.metrics import QA_TASKS, SandboxUnavailableError, score_details
-from fusionbench.schema import SCORER_FIELDS, TASKS
+from fusionbench.schema import SCORER_FIELDS, TASK_DOMAINS, TASKS
 
 log = logging.getLogger("fusionbench.harness")
 
@@ -31,6 +31,8 @@ PROMPTS_ENV = "FUSIONBENCH_PROMPTS"
 TINY_ENV = "FUSIONBENCH_TINY"
 #: The doc column of the tiny tasks that names their tiny set folder (the aggregations read it).
 TINY_COLUMN = "fusionbench_tiny"
+#: The doc column of the tiny tasks that names the domain a tiny domain task runs ("" for every domain).
+TINY_DOMAIN_COLUMN = "fusionbench_tiny_domain"
 DEFAULT_SPLIT = "test"
 #: The split a task falls back to when it has no test queries (GPQA in the release).
 FALLBACK_SPLIT = "train"
@@ -149,6 +151,7 @@ def load_docs(
     fusionbench_split: str | None = None,
     fusionbench_prompts: str | None = None,
     fusionbench_tiny: str | None = None,
+    fusionbench_tiny_domain: str | None = None,
     **_ignored: Any,
 ) -> dict[str, datasets.Dataset]:
     """lm-eval ``custom_dataset``: ``{"eval": docs}`` for one task and mode.
@@ -157,7 +160,8 @@ def load_docs(
     variables ``FUSIONBENCH_EXPORT`` / ``FUSIONBENCH_SPLIT``); other metadata keys are ignored. The thought
     mode reads ``fusionbench_prompts`` (else ``FUSIONBENCH_PROMPTS``): a `fusionbench thoughts apply` folder.
     The tiny tasks (``fusionbench_task: tiny``) read ``fusionbench_tiny`` (else ``FUSIONBENCH_TINY``): a
-    `fusionbench tiny build` folder, whose anchors are looked up in the export, whatever their split.
+    `fusionbench tiny build` folder, whose anchors are looked up in the export, whatever their split; a tiny
+    domain task (``fusionbench_tiny_domain``, from its YAML) runs the anchors of that domain's tasks only.
     """
     split = fusionbench_split or os.environ.get(SPLIT_ENV) or None
     name = task_name(fusionbench_task, fusionbench_mode)
@@ -168,7 +172,8 @@ def load_docs(
     if fusionbench_task == TINY_TASK:
         what = "the anchors of a `fusionbench tiny build` folder"
         tiny = folder_setting(fusionbench_tiny, TINY_ENV, "fusionbench_tiny", name, what)
-        return {EVAL_SPLIT: tiny_docs(task_queries(resolve_export(fusionbench_export)), tiny, fusionbench_mode)}
+        queries = task_queries(resolve_export(fusionbench_export))
+        return {EVAL_SPLIT: tiny_docs(queries, tiny, fusionbench_mode, fusionbench_tiny_domain)}
     docs = task_docs(task_queries(resolve_export(fusionbench_export)), fusionbench_task, fusionbench_mode, split)
     return {EVAL_SPLIT: docs}
 
@@ -200,12 +205,22 @@ def tiny_set(folder: str) -> Any:
     return load_tiny(folder)
 
 
-def tiny_docs(queries: Mapping[str, datasets.Dataset], folder: str, mode: str) -> datasets.Dataset:
-    """The export's rows of the anchors of the tiny set in ``folder`` (any split), in anchor order, with the
-    folder in :data:`TINY_COLUMN`; an anchor the export lacks is an error naming it."""
-    name = task_name(TINY_TASK, mode)
+def tiny_docs(
+    queries: Mapping[str, datasets.Dataset], folder: str, mode: str, domain: str | None = None
+) -> datasets.Dataset:
+    """The export's rows of the anchors of the tiny set in ``folder`` (any split; with ``domain``, those of its
+    tasks), in anchor order, with the folder in :data:`TINY_COLUMN` and the domain (or "") in
+    :data:`TINY_DOMAIN_COLUMN`; an anchor the export lacks is an error naming it."""
+    name = task_name(TINY_TASK if domain is None else f"{TINY_TASK}_domain_{domain}", mode)
     folder = str(Path(folder).resolve())
-    anchors = tiny_set(folder).query_ids
+    tiny = tiny_set(folder)
+    anchors = tiny.query_ids
+    if domain is not None:
+        if domain not in set(TASK_DOMAINS.values()):
+            raise ValueError(f"{name}: unknown domain {domain!r}; one of {sorted(set(TASK_DOMAINS.values()))}")
+        anchors = [q for q, t in zip(tiny.query_ids, tiny.tasks, strict=True) if TASK_DOMAINS.get(t) == domain]
+        if not anchors:
+            raise ValueError(f"{name}: the tiny set in {folder} has no anchor of the {domain} domain")
     wanted = set(anchors)
     parts, found = [], {}
     for split in queries.values():
@@ -229,15 +244,22 @@ def tiny_docs(queries: Mapping[str, datasets.Dataset], folder: str, mode: str) -
     if len(keep) < len(order):
         log.warning("%s: %d anchors have no %s prompt and are skipped", name, len(order) - len(keep), mode)
     docs = docs.select(keep)
-    return docs.add_column(TINY_COLUMN, [folder] * len(docs))
+    docs = docs.add_column(TINY_COLUMN, [folder] * len(docs))
+    return docs.add_column(TINY_DOMAIN_COLUMN, [domain or ""] * len(docs))
 
 
 def process_tiny_results(doc: Mapping[str, Any], results: Sequence[str]) -> dict[str, Any]:
     """The anchor's ``acc`` (as :func:`process_results` scores it) and, for the estimate aggregations, the item
     (tiny set folder, query id, score) under ``estimate`` and ``estimate_<task>`` for every task."""
     acc = process_results(doc, results)["acc"]
-    item = (doc[TINY_COLUMN], doc["query_id"], acc)
-    return {"acc": acc, "estimate": item, **{f"estimate_{task}": item for task in TASKS}}
+    domain = doc.get(TINY_DOMAIN_COLUMN) or ""
+    item = (doc[TINY_COLUMN], doc["query_id"], acc, domain)
+    return {"acc": acc, "estimate": item, **{f"estimate_{task}": item for task in domain_tasks(domain)}}
+
+
+def domain_tasks(domain: str) -> tuple[str, ...]:
+    """The tasks of ``domain`` ("" or None: every task), in the release's order."""
+    return tuple(t for t in TASKS if not domain or TASK_DOMAINS[t] == domain)
 
 
 @lru_cache(maxsize=4)
@@ -251,13 +273,22 @@ def tiny_estimate(items: Sequence[Sequence[Any]]) -> Any:
     folders = {str(item[0]) for item in items}
     if len(folders) != 1:
         raise ValueError(f"the tiny estimate needs the items of one tiny set, found {sorted(folders)}")
-    scores = tuple(sorted((str(q), float(v)) for _, q, v in items))
+    scores = tuple(sorted((str(item[1]), float(item[2])) for item in items))
     return _estimate(folders.pop(), scores)
 
 
 def estimate_overall(items: Sequence[Sequence[Any]]) -> float:
-    """lm-eval aggregation: the estimated full-benchmark accuracy, the mean over tasks (as FusionBench reports)."""
-    return float(tiny_estimate(items).overall)
+    """lm-eval aggregation: the estimated full-benchmark accuracy, the mean over tasks (as FusionBench reports);
+    for a tiny domain task, the mean over that domain's tasks."""
+    estimate = tiny_estimate(items)
+    domains = {str(item[3]) for item in items if len(item) > 3}
+    if len(domains) > 1:
+        raise ValueError(f"the tiny estimate needs the items of one domain, found {sorted(domains)}")
+    domain = domains.pop() if domains else ""
+    if not domain:
+        return float(estimate.overall)
+    values = [estimate.per_task[t] for t in domain_tasks(domain) if t in estimate.per_task]
+    return float(sum(values) / len(values)) if values else float("nan")
 
 
 def _task_aggregation(task: str) -> Any:
