@@ -215,3 +215,17 @@ def test_scratch_folders_of_killed_scorers_are_swept_by_the_next_run(monkeypatch
         assert run_programs([GOOD], backend="guard", allow_weak=True)[0].passed
     assert not stale.exists() and live.exists() and other.exists()
     assert not [p for p in tmp_path.iterdir() if p not in (live, other)]  # this run's own folder is gone too
+
+
+def test_an_interpreter_under_tmp_is_bound_onto_the_private_tmp(monkeypatch, tmp_path) -> None:
+    """A venv under /tmp (a CI clone there) is bound read-only after the private /tmp, not hidden by it or left
+    out as if the host's /tmp showed it (the unshare view then failed its probe and was refused)."""
+    import importlib
+
+    sandbox_isolation = importlib.import_module("fusionbench.metrics.sandbox_isolation")  # the module, not the function
+    venv = "/tmp/some-clone/.venv"
+    monkeypatch.setattr(sandbox_isolation, "_interpreter_paths", lambda: ["/usr/lib/python3", venv])
+    binds = sandbox_isolation.view_spec(str(tmp_path), 3.0)["binds"]
+    paths = [path for _, path, _ in binds]
+    assert ("dir", venv, "") in binds and paths.index(venv) > paths.index(sandbox_isolation.BWRAP_WORKDIR)
+    assert "/usr/lib/python3" not in paths  # shown by the /usr bind already

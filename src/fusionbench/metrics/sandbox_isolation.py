@@ -304,8 +304,9 @@ def view_spec(base: str, timeout: float) -> dict:
             binds.append(("dir", top, ""))
     binds += [("device", f"/dev/{name}", "") for name in ("null", "zero", "urandom")]
     binds += [("tmpfs", BWRAP_WORKDIR, f"mode=1777,size={BWRAP_TMPFS_BYTES}"), ("proc", "/proc", "")]
-    # The interpreter last, so that one living under /tmp is bound onto the private tmpfs, not hidden by it.
-    tops = [path for _, path, _ in binds]
+    # The interpreter last, so that one living under /tmp is bound onto the private tmpfs, not hidden by it; a
+    # prefix is left out only where a bound host folder already shows it (never for the tmpfs or /proc).
+    tops = [path for kind, path, _ in binds if kind in ("dir", "symlink")]
     binds += [("dir", path, "") for path in _interpreter_paths() if not _under(path, tops)]
     return {
         "root": base,
