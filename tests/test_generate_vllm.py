@@ -75,8 +75,10 @@ def test_vllm_engine_rows_token_counts_and_resume(tmp_path: Path) -> None:
     shards = sorted(out.glob("shard-*.parquet"))
     assert len(shards) == first["shards"] == 2
 
-    second = _generate(script, model, out, limit=2)  # one more query per task; the first ones are skipped
-    assert (second["generated"], second["skipped"], second["rows"]) == (6, 6, 12)
+    # one more query per task; the first ones are skipped, except mbpp's two too-long prompts (direct and cot):
+    # a failed request is retried by every rerun (it fails again here: the context is the same)
+    second = _generate(script, model, out, limit=2)
+    assert (second["generated"], second["skipped"], second["rows"]) == (6 + 2, 6 - 2, 12 + 4)
     assert set(shards) <= set(out.glob("shard-*.parquet"))
 
     rows = read_run(out)
