@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from loopback import serving
 
 from fusionbench.generation import GenerationSettings, SamplingSettings, generate, read_run, run_queries
 from fusionbench.generation.chat_client import ChatClient
@@ -96,12 +97,8 @@ class Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server():
-    httpd = Server()
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
+    with serving(Server()) as httpd:
+        yield httpd
 
 
 def _settings(server: Server, out: Path, **changes) -> GenerationSettings:
