@@ -62,7 +62,7 @@ def test_report_without_matplotlib_says_the_plots_were_skipped(tmp_path: Path, m
     def missing():
         raise ImportError("no matplotlib")
 
-    monkeypatch.setattr(plots, "_pyplot", missing)
+    monkeypatch.setattr(plots, "pyplot", missing)
     data = load_embedded().take(np.arange(300))
     files = write_analysis(analyze(data, AnalysisConfig(n_boot=0)), tmp_path)
     markdown = (tmp_path / "report.md").read_text()

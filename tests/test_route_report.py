@@ -152,7 +152,7 @@ def test_the_report_works_without_matplotlib_and_says_so(report, tmp_path, monke
     def no_matplotlib():
         raise ImportError("No module named 'matplotlib'")
 
-    monkeypatch.setattr(plots_module, "_pyplot", no_matplotlib)
+    monkeypatch.setattr(plots_module, "pyplot", no_matplotlib)
     files = write_report(result, tmp_path)
     assert {p.name for p in files.values()} == {"report.json", "report.md"}
     assert "matplotlib is not installed" in (tmp_path / "report.md").read_text()

@@ -9,19 +9,15 @@ from typing import Any
 
 import numpy as np
 
-from fusionbench.fusion.report.plots import _mark, _pyplot
+from fusionbench.fusion.plotting import pyplot, save_figure
 
 
-def _save(fig: Any, plt: Any, path: Path, synthetic: bool) -> str:
-    _mark(fig, synthetic)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path.name
+def _save(fig: Any, path: Path, report: dict[str, Any]) -> str:
+    return save_figure(fig, path, synthetic=report.get("synthetic", False), dpi=100).name
 
 
 def heatmap(report: dict[str, Any], path: Path, key: str = "error_consistency") -> str:
-    plt = _pyplot()
+    plt = pyplot()
     sim = report["similarity"][key]
     order = sim["order"]
     matrix = np.array(sim["matrix"], dtype=np.float64)[np.ix_(order, order)]
@@ -33,11 +29,11 @@ def heatmap(report: dict[str, Any], path: Path, key: str = "error_consistency") 
     ax.set_yticks(range(len(names)), names, fontsize=7)
     fig.colorbar(image, ax=ax, label="kappa")
     ax.set_title(f"{key.replace('_', ' ')} (clustered): {report['data']['source']}", fontsize=9)
-    return _save(fig, plt, path, report.get("synthetic", False))
+    return _save(fig, path, report)
 
 
 def oracle_curve(report: dict[str, Any], path: Path) -> str:
-    plt = _pyplot()
+    plt = pyplot()
     curve = report["oracle_at_k"]
     ks = [r["k"] for r in curve]
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
@@ -49,11 +45,11 @@ def oracle_curve(report: dict[str, Any], path: Path) -> str:
     ax.set_ylabel("mean per-query oracle")
     ax.grid(alpha=0.3)
     ax.set_title(f"Greedy oracle@k: {report['data']['source']}", fontsize=9)
-    return _save(fig, plt, path, report.get("synthetic", False))
+    return _save(fig, path, report)
 
 
 def leaderboard(report: dict[str, Any], path: Path) -> str:
-    plt = _pyplot()
+    plt = pyplot()
     ranks = report["leaderboard"]["ranks"]
     macro = {r["candidate"]: r for r in report["leaderboard"]["scores"] if r["task"] == "(macro)"}
     names = [r["candidate"] for r in ranks][::-1]
@@ -66,11 +62,11 @@ def leaderboard(report: dict[str, Any], path: Path) -> str:
     ax.set_xlabel("macro accuracy (95% CI)")
     ax.grid(alpha=0.3, axis="x")
     ax.set_title(f"Leaderboard: {report['data']['source']}", fontsize=9)
-    return _save(fig, plt, path, report.get("synthetic", False))
+    return _save(fig, path, report)
 
 
 def judge_vs_truth(report: dict[str, Any], path: Path) -> str:
-    plt = _pyplot()
+    plt = pyplot()
     cells = [r for r in report["judge"]["cells"] if r["candidate"] == "(all)"]
     tasks = [r["task"] for r in cells]
     x = np.arange(len(tasks))
@@ -81,7 +77,7 @@ def judge_vs_truth(report: dict[str, Any], path: Path) -> str:
     ax.set_xticks(x, tasks, rotation=60, fontsize=7)
     ax.legend(fontsize=8)
     ax.set_title(f"Judge vs ground truth: {report['data']['source']}", fontsize=9)
-    return _save(fig, plt, path, report.get("synthetic", False))
+    return _save(fig, path, report)
 
 
 CLASSICAL = (
@@ -96,7 +92,7 @@ IRT = (
 
 def difficulty(report: dict[str, Any], path: Path, keys: tuple = CLASSICAL, title: str = "Item statistics") -> str:
     """Per-task histograms of item difficulty and discrimination (classical, or the IRT fit's with ``IRT``)."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11.0, 4.2))
     for ax, (key, label) in zip(axes, keys, strict=True):
         for task, hist in report["skills"][key].items():
@@ -107,13 +103,13 @@ def difficulty(report: dict[str, Any], path: Path, keys: tuple = CLASSICAL, titl
         ax.set_ylabel("share of the task's queries")
     axes[0].legend(fontsize=6, ncol=2)
     fig.suptitle(f"{title} per task: {report['data']['source']}", fontsize=9)
-    return _save(fig, plt, path, report.get("synthetic", False))
+    return _save(fig, path, report)
 
 
 def write_plots(report: dict[str, Any], folder: Path) -> tuple[dict[str, str], str | None]:
     """({name: file}, a note on what was left out and why)."""
     try:
-        _pyplot()
+        pyplot()
     except ImportError:
         return {}, "Plots: matplotlib is not installed (`pip install 'fusionbench[plot]'`); the tables are complete."
     written = {

@@ -6,8 +6,8 @@
   beside it (:func:`~fusionbench.fusion.report.curves.aiq_rows`).
 * ``per_task.png``: Perf per task of the routers, best_single_train, per task and oracle, with the CIs as error bars.
 
-A synthetic report carries "SYNTHETIC - do not report" on every plot. :func:`write_plots` returns the files
-written and a note saying what was left out and why (no matplotlib, no cost data).
+A synthetic report carries :data:`~fusionbench.fusion.plotting.WATERMARK` on every plot. :func:`write_plots`
+returns the files written and a note saying what was left out and why (no matplotlib, no cost data).
 """
 
 from __future__ import annotations
@@ -15,21 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-WATERMARK = "SYNTHETIC - do not report"
-
-
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _mark(fig: Any, synthetic: bool) -> None:
-    if synthetic:
-        fig.text(0.5, 0.5, WATERMARK, fontsize=28, color="red", alpha=0.25, ha="center", va="center", rotation=20)
+from fusionbench.fusion.plotting import pyplot, save_figure
 
 
 def frontier(report: dict[str, Any], path: Path) -> Path:
@@ -37,7 +23,7 @@ def frontier(report: dict[str, Any], path: Path) -> Path:
     outside the axes, so no point is hidden under it; titled with the data's name."""
     from fusionbench.metrics.routing import upper_hull
 
-    plt = _pyplot()
+    plt = pyplot()
     curves = report["curves"]
     fig, ax = plt.subplots(figsize=(9.5, 5.5))
     points = curves["candidates"]
@@ -59,15 +45,11 @@ def frontier(report: dict[str, Any], path: Path) -> Path:
     ax.set_title(f"{report['data']['source']}: cost-accuracy frontier ({curves['scenario']}, seed {curves['seed']})")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     ax.grid(alpha=0.3)
-    _mark(fig, report.get("synthetic", False))
-    fig.tight_layout()
-    fig.savefig(path, dpi=120, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, synthetic=report.get("synthetic", False), dpi=120, tight_bbox=True)
 
 
 def per_task(report: dict[str, Any], path: Path, scenario: str) -> Path | None:
-    plt = _pyplot()
+    plt = pyplot()
     protocols = report["scenarios"][scenario]["protocols"]
     result = protocols.get("fusionbench", next(iter(protocols.values()))).get("performance_first")
     if not result or not result.get("available", True):
@@ -97,17 +79,13 @@ def per_task(report: dict[str, Any], path: Path, scenario: str) -> Path | None:
     ax.set_title(f"Per task, {report['scenarios'][scenario]['label']}: {report['data']['source']}")
     ax.legend(fontsize=7, ncol=min(len(systems), 4))
     ax.grid(axis="y", alpha=0.3)
-    _mark(fig, report.get("synthetic", False))
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, synthetic=report.get("synthetic", False), dpi=120)
 
 
 def write_plots(report: dict[str, Any], folder: Path) -> tuple[dict[str, str], str | None]:
     """Write the plots into ``folder``; returns ({name: file name}, a note on what was left out)."""
     try:
-        _pyplot()
+        pyplot()
     except ImportError:
         return {}, "No plots: matplotlib is not installed (`pip install 'fusionbench[plot]'`); the tables are complete."
     written: dict[str, str] = {}
