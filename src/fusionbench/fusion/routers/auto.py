@@ -12,6 +12,12 @@ chooses the candidate that maximises the *worse* of its random-fold and task-fol
 may see tasks absent from train, where a task prior can transfer a training task's choice to a new task whose
 models rank otherwise. It is not the default: it doubles the search and gives up in-distribution gain
 (``docs/results/routing.md`` has both measured).
+
+``novelty_guard=True`` (the default) routes the queries of a batch that form a region train never covered (a
+new task: :func:`~fusionbench.fusion.routers.novelty.batch_novelty`, a nearest-neighbour two-sample test) to the
+best single candidate on train instead of the winner's choice; an in-distribution batch, or a single query, is
+routed by the winner alone. The routes of such a query then depend on the batch it comes in (``novelty(X)``
+says which rows were guarded).
 """
 
 from __future__ import annotations
@@ -29,6 +35,13 @@ from fusionbench.fusion.routers.baselines import BestSingleRouter
 from fusionbench.fusion.routers.cluster import ClusterRouter
 from fusionbench.fusion.routers.knn import KNNRouter
 from fusionbench.fusion.routers.linear import LinearRouter
+from fusionbench.fusion.routers.novelty import (
+    NOVELTY_ALPHA,
+    NOVELTY_K,
+    NOVELTY_MEMBER_ALPHA,
+    NoveltyResult,
+    batch_novelty,
+)
 from fusionbench.fusion.routers.prior import TaskPriorRouter
 from fusionbench.fusion.routers.registry import register_router, router_name
 from fusionbench.fusion.routers.tradeoffs import Tradeoff
@@ -79,7 +92,8 @@ class AutoRouter(BaseRouter):
     std of the fold rewards, the fold rewards, fit seconds; with ``robust_to_new_tasks`` also the task-fold
     rewards, their mean and ``selection_score``, the worse of the two means), ``task_source_`` (``"given"``,
     ``"classifier"`` or ``"none"``: where the test tasks come from). Ties go to the earlier candidate (best
-    single first).
+    single first). With ``novelty_guard``: ``reference_`` (the training features) and ``fallback_`` (the best
+    single candidate under the trade-off) for the rows :meth:`novelty` flags.
     """
 
     router_tags = RouterTags()
@@ -93,6 +107,10 @@ class AutoRouter(BaseRouter):
         robust_to_new_tasks: bool = False,
         tradeoff: Tradeoff | str = "performance_first",
         missing: str = "raise",
+        novelty_guard: bool = True,
+        novelty_k: int = NOVELTY_K,
+        novelty_alpha: float = NOVELTY_ALPHA,
+        novelty_member_alpha: float = NOVELTY_MEMBER_ALPHA,
     ) -> None:
         self.candidates = candidates
         self.cv = cv
@@ -101,6 +119,10 @@ class AutoRouter(BaseRouter):
         self.random_state = random_state
         self.tradeoff = tradeoff
         self.missing = missing
+        self.novelty_guard = novelty_guard
+        self.novelty_k = novelty_k
+        self.novelty_alpha = novelty_alpha
+        self.novelty_member_alpha = novelty_member_alpha
 
     # ------------------------------------------------------------ search
     def _grid(self, with_tasks: bool) -> list[tuple[str, BaseRouter]]:
@@ -191,6 +213,9 @@ class AutoRouter(BaseRouter):
         self.best_label_ = grid[best][0]
         self.task_source_ = "none" if data.tasks is None else self.test_tasks.replace("predicted", "classifier")
         self.best_ = self._fit_one(self._prepared(grid[best][1]), data, np.arange(n))
+        if self.novelty_guard:
+            self.reference_ = data.X
+            self.fallback_ = self._fit_one(self._prepared(BestSingleRouter()), data, np.arange(n))
 
     def _scores(
         self, grid: list[tuple[str, BaseRouter]], data: FitData, folds: list[tuple[np.ndarray, np.ndarray]]
@@ -215,23 +240,48 @@ class AutoRouter(BaseRouter):
         best = getattr(self, "best_", None)
         return self.router_tags.applies_tradeoff if best is None else best._applies_tradeoff
 
+    def novelty(self, X: Any) -> NoveltyResult:
+        """Which rows of the batch ``X`` the novelty guard routes to the best single candidate (none without
+        the guard, or for a router saved before it existed)."""
+        features = self._check_features(X)
+        reference = getattr(self, "reference_", None)
+        if not self.novelty_guard or reference is None:
+            nothing = np.zeros(features.shape[0], dtype=bool)
+            return NoveltyResult(nothing, nothing.copy(), False)
+        return batch_novelty(
+            reference,
+            features,
+            k=int(self.novelty_k),
+            alpha=float(self.novelty_alpha),
+            member_alpha=float(self.novelty_member_alpha),
+        )
+
+    def _guarded(self, X: Any, method: str, **kwargs: Any) -> np.ndarray:
+        """``best_.<method>`` per row, the fallback's on the rows :meth:`novelty` flags."""
+        out = np.asarray(getattr(self.best_, method)(X, **kwargs))
+        novel = self.novelty(X).novel
+        if novel.any():
+            out = out.copy()
+            out[novel] = np.asarray(getattr(self.fallback_, method)(X[np.flatnonzero(novel)], **kwargs))
+        return out
+
     def _estimate(self, X: Any, tasks: np.ndarray | None) -> np.ndarray:
-        return self.best_.predict_performance(X, tasks=self._tasks(tasks))
+        return self._guarded(X, "predict_performance", tasks=self._tasks(tasks))
 
     def predict_cost(self, X: Any, tasks: Any = None) -> np.ndarray:
-        """The winner's cost estimate."""
-        self._check_features(X)
-        return self.best_.predict_cost(X, tasks=self._tasks(tasks))
+        """The winner's cost estimate (the fallback's on guarded rows)."""
+        features = self._check_features(X)
+        return self._guarded(features, "predict_cost", tasks=self._tasks(tasks))
 
     def predict_utility(self, X: Any, *, tradeoff: Any = None, tasks: Any = None) -> np.ndarray:
-        """The winner's utility under ``tradeoff`` (default: the fitted one)."""
-        self._check_features(X)
-        return self.best_.predict_utility(X, tradeoff=tradeoff, tasks=self._tasks(tasks))
+        """The winner's utility under ``tradeoff`` (default: the fitted one; the fallback's on guarded rows)."""
+        features = self._check_features(X)
+        return self._guarded(features, "predict_utility", tradeoff=tradeoff, tasks=self._tasks(tasks))
 
     def route(self, X: Any, *, tradeoff: Any = None, tasks: Any = None) -> np.ndarray:
-        """The winner's routes (indices into ``candidates_``)."""
-        self._check_features(X)
-        return self.best_.route(X, tradeoff=tradeoff, tasks=self._tasks(tasks))
+        """The winner's routes (indices into ``candidates_``); the best single candidate on guarded rows."""
+        features = self._check_features(X)
+        return self._guarded(features, "route", tradeoff=tradeoff, tasks=self._tasks(tasks))
 
     def search_table(self) -> str:
         """The search as a Markdown table (label, mean ± std of the fold rewards, fit seconds), winner marked."""

@@ -1,0 +1,94 @@
+"""The batch novelty guard: queries of a batch that form a region train never covered (a new task) are routed to
+the best single candidate; an in-distribution batch, or one query, is routed by the chosen router alone."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from fusionbench.fusion.routers import BaseRouter, BestSingleRouter
+from fusionbench.fusion.routers.auto import AutoRouter
+from fusionbench.fusion.routers.novelty import batch_novelty
+from fusionbench.fusion.routers.prior import TaskPriorRouter
+from tests.test_routers_auto import _look_alike_tasks
+
+
+def _blobs(n: int, centres: list[int], seed: int, d: int = 8) -> np.ndarray:
+    """Points around unit-direction centres (one axis each) so that cosine separates the blobs."""
+    rng = np.random.default_rng(seed)
+    which = rng.choice(np.asarray(centres), n)
+    return np.eye(d)[which] * 5.0 + rng.normal(scale=0.6, size=(n, d))
+
+
+def test_an_in_distribution_batch_is_left_alone():
+    reference, batch = _blobs(800, [0, 1, 2], 0), _blobs(300, [0, 1, 2], 1)
+    result = batch_novelty(reference, batch)
+    assert not result.significant and result.n_novel == 0 and not result.flagged.any()
+
+
+def test_a_new_region_is_found_in_a_mixed_batch_dense_or_sparse():
+    reference = _blobs(800, [0, 1, 2], 0)
+    seen, new = _blobs(200, [0, 1, 2], 1), _blobs(200, [3], 2)
+    batch = np.vstack([seen, new])
+    for ref, X in ((reference, batch), (sp.csr_matrix(reference), sp.csr_matrix(batch))):
+        result = batch_novelty(ref, X)
+        assert result.significant
+        assert result.novel[200:].mean() > 0.9 and result.novel[:200].mean() < 0.05
+        assert (result.novel | ~result.flagged).all()  # the flagged rows are novel; propagation only adds
+
+
+def test_one_query_or_a_few_new_ones_are_never_flagged():
+    reference = _blobs(800, [0, 1, 2], 0)
+    assert batch_novelty(reference, _blobs(1, [3], 2)).n_novel == 0
+    assert batch_novelty(reference, _blobs(5, [3], 2)).n_novel == 0  # fewer than min_flagged: no evidence
+
+
+@pytest.fixture(scope="module")
+def routers() -> dict[str, AutoRouter]:
+    train = _look_alike_tasks(600, 0, (0, 1, 2, 3))
+    grid = [("single", BestSingleRouter()), ("per_task", TaskPriorRouter(base=BestSingleRouter()))]
+    fit = (train["X"], train["Y"])
+    return {
+        "guarded": AutoRouter(candidates=grid, cv=4).fit(*fit, tasks=train["tasks"]),
+        "plain": AutoRouter(candidates=grid, cv=4, novelty_guard=False).fit(*fit, tasks=train["tasks"]),
+    }
+
+
+def _reward(data: dict[str, np.ndarray], picks: np.ndarray) -> float:
+    return float(data["Y"][np.arange(len(picks)), picks].mean())
+
+
+def test_a_new_task_goes_to_the_best_single_candidate_and_seen_tasks_keep_their_specialists(routers):
+    guarded, plain = routers["guarded"], routers["plain"]
+    assert guarded.best_label_ == plain.best_label_ == "per_task"
+    seen, new = _look_alike_tasks(300, 1, (0, 1, 2, 3)), _look_alike_tasks(300, 2, (4,))
+    np.testing.assert_array_equal(guarded.predict(seen["X"]), plain.predict(seen["X"]))  # nothing to guard
+    assert _reward(new, guarded.predict(new["X"])) > _reward(new, plain.predict(new["X"])) + 0.4
+    generalist = int(np.argmax(guarded.fallback_.mean_))
+    assert generalist == 5 and (guarded.predict(new["X"])[guarded.novelty(new["X"]).novel] == generalist).all()
+    mixed = np.vstack([seen["X"], new["X"]])
+    novel = guarded.novelty(mixed).novel
+    assert novel[300:].mean() > 0.9 and novel[:300].mean() < 0.05
+    picks, plain_picks = guarded.predict(mixed), plain.predict(mixed)
+    np.testing.assert_array_equal(picks[~novel], plain_picks[~novel])
+    # estimates, costs and utilities agree with the routes on guarded rows
+    np.testing.assert_allclose(
+        guarded.predict_performance(mixed)[novel], np.tile(guarded.fallback_.mean_, (novel.sum(), 1))
+    )
+
+
+def test_a_single_new_query_is_routed_by_the_chosen_router(routers):
+    new = _look_alike_tasks(5, 2, (4,))
+    for row in new["X"]:
+        assert routers["guarded"].predict(row[None]) == routers["plain"].predict(row[None])
+
+
+def test_the_guard_is_saved_and_loaded_without_pickle(routers, tmp_path):
+    guarded = routers["guarded"]
+    folder = guarded.save_pretrained(tmp_path / "auto")
+    assert not (folder / "pickled.joblib").exists()
+    loaded = BaseRouter.from_pretrained(folder)
+    mixed = np.vstack([_look_alike_tasks(300, 1, (0, 1, 2, 3))["X"], _look_alike_tasks(300, 2, (4,))["X"]])
+    np.testing.assert_array_equal(loaded.predict(mixed), guarded.predict(mixed))
+    assert loaded.novelty(mixed).n_novel == guarded.novelty(mixed).n_novel > 0
