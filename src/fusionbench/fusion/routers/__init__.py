@@ -2,10 +2,11 @@
 
 Baselines (:class:`BestSingleRouter`, :class:`RandomRouter`, :class:`OracleRouter`), per-task routing
 (:class:`PerTaskRouter`, Bench-CoE subject level), learned routers (:class:`KNNRouter`, :class:`LinearRouter`,
-:class:`MLPRouter`, :class:`MFRouter`), cost-aware routing (:class:`CarrotRouter`) and the two-model view
-(:class:`PairRouter`, RouteLLM). The interface is in :mod:`fusionbench.fusion.routers.base`; trade-offs and
-labels in :mod:`fusionbench.fusion.routers.tradeoffs`; persistence in
-:mod:`fusionbench.fusion.routers.persistence`. scikit-learn and scipy are needed (the ``route`` extra).
+:class:`MLPRouter`, :class:`MFRouter`), cost-aware routing (:class:`CarrotRouter`; :class:`CascadeRouter`, a
+threshold cascade on predicted correctness) and the two-model view (:class:`PairRouter`, RouteLLM). The
+interface is in :mod:`fusionbench.fusion.routers.base`; trade-offs and labels in
+:mod:`fusionbench.fusion.routers.tradeoffs`; persistence in :mod:`fusionbench.fusion.routers.persistence`.
+scikit-learn and scipy are needed (the ``route`` extra).
 
 A router is one module: a :class:`BaseRouter` subclass decorated with :func:`register_router` (in this
 package, or in an installed package declaring the ``fusionbench.routers`` entry point;
@@ -20,6 +21,7 @@ from collections.abc import Mapping
 from fusionbench.fusion.routers.base import SHARED_PARAMS, BaseRouter, NotSupported, RouterTags
 from fusionbench.fusion.routers.baselines import BestSingleRouter, OracleRouter, RandomRouter
 from fusionbench.fusion.routers.carrot import CarrotRouter
+from fusionbench.fusion.routers.cascade import CascadeRouter
 from fusionbench.fusion.routers.checks import check_router, router_checks
 from fusionbench.fusion.routers.knn import KNNRouter
 from fusionbench.fusion.routers.linear import LinearRouter
@@ -53,6 +55,7 @@ __all__ = [
     "BaseRouter",
     "BestSingleRouter",
     "CarrotRouter",
+    "CascadeRouter",
     "KNNRouter",
     "LinearRouter",
     "MFRouter",
