@@ -17,6 +17,7 @@ from typing import Any, Literal
 import numpy as np
 from sklearn.base import clone
 from sklearn.svm import LinearSVC
+from sklearn.utils.validation import check_is_fitted
 
 from fusionbench.fusion.routers.base import BaseRouter, FitData, RouterTags, fingerprint
 from fusionbench.fusion.routers.linear import LinearRouter
@@ -170,9 +171,40 @@ class TaskPriorRouter(BaseRouter):
             weights[rows] = block
         return weights
 
+    def add_candidate(
+        self, name: str, task_means: Any, *, overall: float | None = None, margin: float = 0.0
+    ) -> TaskPriorRouter:
+        """Append a new candidate without refitting: its prior is ``task_means`` ({task: estimated mean}, e.g. from
+        :meth:`~fusionbench.fusion.tiny.cold_start.ColdStartRouter.task_accuracy`; a task it lacks takes
+        ``overall``), its per-query residual the known candidates' mean (the base knows nothing of it; a query hard
+        for them all is hard for it too, where a residual of 0 would favour it), so it wins where its task mean does.
+        ``overall`` defaults to the mean over the given tasks; ``margin`` (>= 0) is taken off every mean, so the new
+        candidate wins only by that much (e.g. the cold start's margin chosen on train, for noisy estimates).
+        Performance-first only (no cost estimate)."""
+        check_is_fitted(self, "candidates_")
+        if name in [str(c) for c in self.candidates_]:
+            raise ValueError(f"candidate {name!r} is already in the router")
+        if self.cost_mean_ is not None:
+            raise ValueError("the router was fitted with cost; a new candidate has no cost estimate")
+        means = {str(t): float(v) for t, v in dict(task_means).items()}
+        if not means or any(not np.isfinite(v) for v in means.values()):
+            raise ValueError(f"task_means of {name!r} must be a non-empty mapping of finite numbers")
+        if not (np.isfinite(margin) and margin >= 0):
+            raise ValueError(f"margin must be a finite number >= 0, not {margin!r}")
+        overall = (float(np.mean(list(means.values()))) if overall is None else float(overall)) - margin
+        column = [overall if self.task_source_ == "none" else means.get(str(t), overall + margin) - margin
+                  for t in self.tasks_]  # fmt: skip
+        self.task_means_ = np.hstack([self.task_means_, np.asarray(column)[:, None]])
+        self.mean_ = np.append(self.mean_, overall)
+        self.candidates_ = np.asarray([*self.candidates_.tolist(), name], dtype=object)
+        return self
+
     def _estimate(self, X: Any, tasks: np.ndarray | None) -> np.ndarray:
         table = np.vstack([self.task_means_, self.mean_])
-        return self.task_weights(X, tasks) @ table + self.base_.predict_performance(X)
+        residual = self.base_.predict_performance(X)
+        added = table.shape[1] - residual.shape[1]  # candidates appended by add_candidate: the mean residual
+        residual = np.hstack([residual, np.repeat(residual.mean(axis=1, keepdims=True), added, axis=1)])
+        return self.task_weights(X, tasks) @ table + residual
 
     def _state(self) -> dict[str, Any]:
         state = super()._state()
