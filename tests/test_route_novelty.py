@@ -3,6 +3,8 @@ the best single candidate; an in-distribution batch, or one query, is routed by 
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -92,3 +94,41 @@ def test_the_guard_is_saved_and_loaded_without_pickle(routers, tmp_path):
     mixed = np.vstack([_look_alike_tasks(300, 1, (0, 1, 2, 3))["X"], _look_alike_tasks(300, 2, (4,))["X"]])
     np.testing.assert_array_equal(loaded.predict(mixed), guarded.predict(mixed))
     assert loaded.novelty(mixed).n_novel == guarded.novelty(mixed).n_novel > 0
+
+
+def test_the_benchmark_report_records_the_search_and_the_guarded_queries(tmp_path):
+    from fusionbench.fusion.report import BenchmarkConfig, RouterSpec, run_benchmark, write_report
+    from tests.test_route_report import _data
+
+    config = BenchmarkConfig(
+        routers=[RouterSpec("auto", "auto", {"cv": 3})], seeds=[0], scenarios=["id", "ood"], n_boot=50, ood_folds=2
+    )
+    result = run_benchmark(_data(n_per_task=60), config)
+    files = write_report(result, tmp_path / "report")
+    report = json.loads(files["json"].read_text())
+    guarded = {}
+    for scenario in ("id", "ood"):
+        rows = report["scenarios"][scenario]["splits"]
+        for row in rows:
+            record = row["searches"]["auto"]
+            labels = [c["label"] for c in record["candidates"]]
+            assert record["chosen"] in labels and len(labels) >= 5
+            assert all(isinstance(c["mean_reward"], float) for c in record["candidates"])
+            guarded[(scenario, row["name"])] = (record["novelty_guarded"], record["n_test"])
+    assert all(n == 0 for (scenario, _), (n, _) in guarded.items() if scenario == "id")
+    # a held-out domain's queries lie along feature directions train never saw: most are guarded
+    assert any(n > 0.5 * total for (scenario, _), (n, total) in guarded.items() if scenario == "ood")
+    markdown = files["markdown"].read_text()
+    assert "Model selection on train" in markdown and "chose **" in markdown and "novelty guard:" in markdown
+
+
+def test_an_autorouter_fitted_on_the_judge_routes_under_llm_judge_and_a_performance_one_refuses():
+    from tests.test_route_report import _data
+
+    data = _data(n_per_task=40)
+    fit = {"judge": data.judge, "tasks": data.tasks, "candidates": list(data.candidates)}
+    judged = AutoRouter(cv=3, tradeoff="llm_judge").fit(data.embeddings, data.performance, **fit)
+    np.testing.assert_array_equal(judged.route(data.embeddings, tradeoff="llm_judge"), judged.predict(data.embeddings))
+    plain = AutoRouter(cv=3).fit(data.embeddings, data.performance, **fit)
+    with pytest.raises(ValueError, match="judge"):
+        plain.route(data.embeddings, tradeoff="llm_judge")

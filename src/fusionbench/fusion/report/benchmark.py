@@ -50,6 +50,7 @@ from fusionbench.fusion.evaluation.protocols import (
 )
 from fusionbench.fusion.evaluation.result import RoutingEvaluation
 from fusionbench.fusion.report import curves
+from fusionbench.fusion.report.search import search_record
 
 SCENARIOS: tuple[str, ...] = ("naive", "id", "ood")
 SCENARIO_LABELS = {
@@ -268,6 +269,13 @@ def _run_fold(
                     fitted[(router_spec.name, key)] = _fit(router_spec, seed, tradeoff, X_train, train, judge)
         except Exception as error:  # reported in the report; the other routers go on
             state.failed[router_spec.name] = f"{type(error).__name__}: {error}"
+    searches = {
+        r.name: record
+        for r in routers
+        if (record := search_record(fitted.get((r.name, "performance")), X_test)) is not None
+    }
+    if searches:
+        state.splits[-1]["searches"] = searches
     folds = state.collected.setdefault(seed, {})
     for protocol in config.protocols:
         for setting in settings:

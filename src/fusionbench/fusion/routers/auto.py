@@ -258,6 +258,9 @@ class AutoRouter(BaseRouter):
 
     def _guarded(self, X: Any, method: str, **kwargs: Any) -> np.ndarray:
         """``best_.<method>`` per row, the fallback's on the rows :meth:`novelty` flags."""
+        given = kwargs.get("tradeoff")
+        if given is not None and Tradeoff.parse(given).objective == self.tradeoff_.objective == "judge":
+            kwargs["tradeoff"] = None  # the sub-routers learned the judge score as their performance (_prepared)
         out = np.asarray(getattr(self.best_, method)(X, **kwargs))
         novel = self.novelty(X).novel
         if novel.any():
