@@ -77,6 +77,13 @@ def task_shifts(model: ItemModel, mapped: np.ndarray, theta: np.ndarray, delta: 
     return (low + high) / 2
 
 
+def choose_margin(gains: Mapping[float, float]) -> float:
+    """The margin of the highest simulated mean gain (ties: the larger margin); ``inf`` (never route) when no
+    margin gains (every mean gain <= 0)."""
+    best = max(gains.values())
+    return max(g for g, v in gains.items() if v == best) if best > 0 else float("inf")
+
+
 @dataclass
 class _Items:
     """An item model with its feature map, the mapped parameters of its training items and the known subjects'
@@ -254,8 +261,7 @@ class ColdStartRouter:
         gains: dict[float, float] = {}
         if self.margin == "auto":
             gains = self._simulated_gains(list(given))
-            best = max(gains.values())
-            margin = max(g for g, v in gains.items() if v == best) if best > 0 else float("inf")
+            margin = choose_margin(gains)
         else:
             margin = float(self.margin)
         self.new_[name] = NewCandidate(name, given, ability, margin, gains)
