@@ -30,40 +30,49 @@ def data():
     return load_data(None)
 
 
-def test_study_reports_auroc_task_error_share_and_paired_routing(cold_start, data) -> None:
-    model = sorted({c.split("/")[0] for c in data.candidates})[0]
-    rows = [cold_start.study(data, model, k, n_boot=50, seed=0) for k in (0, 50)]
+def test_study_reports_every_method_with_auroc_task_error_share_and_paired_routing(cold_start, data) -> None:
+    model = "mistral-7b-instruct-v0.3"
+    rows = cold_start.study(data, model, [0, 50], n_boot=50, seed=0)
+    assert [(r["k"], r["method"]) for r in rows] == [(k, m) for k in (0, 50) for m in cold_start.METHODS]
     for row in rows:
-        assert 0.5 < row["auroc"] <= 1.0  # the item model ranks the new model's right answers above its wrong ones
+        assert 0.5 < row["auroc"] <= 1.0  # each estimate ranks the new model's right answers above its wrong ones
         assert 0.0 <= row["share"] <= 1.0 and 0.0 <= row["task_mae"] <= 1.0
         assert row["with"] - row["without"] == pytest.approx(row["delta"], abs=1e-9)
         assert "[" in row["auroc_ci"] and "[" in row["delta_ci"]
-    assert rows[1]["task_mae"] < rows[0]["task_mae"]  # anchor answers move the per-task estimate towards the truth
+    by = {(r["k"], r["method"]): r for r in rows}
+    assert by[50, "calibrated"]["task_mae"] < by[0, "calibrated"]["task_mae"]  # anchors move the estimate to the truth
+    assert by[0, "calibrated"]["share"] <= 0.01 and by[0, "task prior"]["share"] <= 0.01  # nothing known: not routed
+    assert by[50, "calibrated"]["margin"] > 0 and by[50, "uncalibrated"]["margin"] is None
 
 
 def test_anchor_answers_move_the_prediction_the_right_way(cold_start, data) -> None:
     """A subject that answers every anchor right is predicted better everywhere than one that answers all wrong,
     and the router (not refitted) then routes more queries to it."""
+    import warnings
+
     from fusionbench.fusion import splits
     from fusionbench.fusion.evaluation.inputs import fit_features, transform
     from fusionbench.fusion.routers import MFRouter
     from fusionbench.fusion.tiny import build_tiny
+    from fusionbench.fusion.tiny.cold_start import ColdStartRouter
 
     model = sorted({c.split("/")[0] for c in data.candidates})[0]
     without, _, test = splits.apply(data, splits.lomo(data, model, k_shot=0, seed=0))
     featurizer, X = fit_features(cold_start.FEATURES, without)
     X_test = transform(featurizer, test)
-    key_of = dict(zip(map(str, without.query_ids), map(str, without.keys), strict=True))
-    anchors = [key_of[q] for q in build_tiny(without, total=30, method="stratified", seed=0).query_ids]
-    strong = cold_start.cold_start_candidate(without, X, dict.fromkeys(anchors, 1.0))
-    weak = cold_start.cold_start_candidate(without, X, dict.fromkeys(anchors, 0.0))
-    p_strong, p_weak = strong(X_test, test.tasks), weak(X_test, test.tasks)
-    assert np.all((p_strong >= 0) & (p_strong <= 1)) and np.all(p_strong > p_weak)
-    base = MFRouter(**cold_start.PARAMS).fit(X, without.performance, candidates=list(without.candidates))
-    picks = {name: cold_start.ColdStartRouter(base, {"new/direct": f}).choose(X_test, test.tasks)
-             for name, f in (("strong", strong), ("weak", weak))}  # fmt: skip
-    assert picks["strong"].count("new/direct") > picks["weak"].count("new/direct")
-    unchanged = [str(c) for c in base.candidates_[np.argmax(base.predict_performance(X_test, tasks=test.tasks), 1)]]
-    assert [p for p in picks["weak"] if p != "new/direct"] == [
-        u for u, p in zip(unchanged, picks["weak"], strict=True) if p != "new/direct"
+    anchors = [str(q) for q in build_tiny(without, total=30, method="stratified", seed=0).query_ids]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        base = MFRouter(**cold_start.PARAMS).fit(X, without.performance, candidates=list(without.candidates))
+    router = ColdStartRouter(base, margin=0.0).fit(X, without.performance, tasks=without.tasks,
+                                                   keys=without.query_ids)  # fmt: skip
+    router.add_candidate("strong", dict.fromkeys(anchors, 1.0))
+    router.add_candidate("weak", dict.fromkeys(anchors, 0.0))
+    p = router.predict_correctness(X_test)
+    assert np.all((p >= 0) & (p <= 1)) and np.all(p[:, 0] > p[:, 1])
+    picks = router.predict_labels(X_test).tolist()
+    assert picks.count("strong") > picks.count("weak")
+    unchanged = base.predict_labels(X_test).tolist()
+    assert [u for u, q in zip(unchanged, picks, strict=True) if q not in ("strong", "weak")] == [
+        q for q in picks if q not in ("strong", "weak")
     ]
