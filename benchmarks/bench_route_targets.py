@@ -1,6 +1,6 @@
 """Issue 18's routing targets, measured: AutoRouter against the best single model chosen on train.
 
-Run: ``python benchmarks/bench_route_targets.py [--parts embedded,ood,mmlu,cost] [--seeds 0,1,2,3,4]
+Run: ``python benchmarks/bench_route_targets.py [--parts embedded,ood,mmlu,cost,cascade,agreement] [--seeds 0,1,2,3,4]
 [--n-boot 2000] [--json out.json]``. ``../shared/data/routing`` is read in place for ``mmlu`` and ``cost``
 (skipped, with a line, when absent).
 
@@ -17,6 +17,11 @@ Run: ``python benchmarks/bench_route_targets.py [--parts embedded,ood,mmlu,cost]
 * ``cost``: RouterBench Winogrande (11 models, USD; its own 887/380 train/test files); a cost-aware AutoRouter
   under ``α·perf − (1−α)·cost`` whose α is the cheapest one reaching the best single model's accuracy - 1 point
   on a 25 % validation part of train, refitted on all of train; realised accuracy and cost on test with CIs.
+* ``cascade``: the same data, ``CascadeRouter`` on MiniLM embeddings of the question
+  (``SentenceTransformerFeaturizer(strip_common_prefix=True)``: the 5-shot prefix is longer than MiniLM's window),
+  τ chosen on its validation quarter of train; realised on test, with five validation seeds beside it.
+* ``agreement``: an agreement cascade (call 2-4 cheaper models, accept their common parsed answer when all agree,
+  else call the best single too; every call paid), the set chosen on the same validation quarter; on test.
 
 The evaluation package has no task-mean (macro) figure yet, so this script computes it from the per-query
 results. Every split passes the project's leakage gate (``fusion.leakage.assert_no_leakage``) first.
@@ -26,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import time
 import warnings
 from pathlib import Path
@@ -36,6 +42,7 @@ import numpy as np
 from fusionbench.fusion import AutoRouter, splits
 from fusionbench.fusion.evaluation.inputs import fit_features, load_data, transform
 from fusionbench.fusion.leakage import assert_no_leakage
+from fusionbench.fusion.routers.cascade import CascadeRouter, best_single, cascade_order, validation_split
 from fusionbench.fusion.routers.cluster import alpha_tradeoff
 from fusionbench.metrics.routing import aiq
 
@@ -228,103 +235,147 @@ def cost(n_boot: int, alphas: tuple[float, ...] = tuple(np.round(np.linspace(0.5
     return out
 
 
-FEWSHOT_HEAD = "Please answer with the letter of the correct answer."
-
-
-def _last_question(texts: Any) -> list[str]:
-    """The query itself: RouterBench's Winogrande prompts share a 5-shot prefix longer than MiniLM's 256 tokens,
-    so the whole prompt encodes to one identical vector; the part after the last instruction is the question."""
-    return [str(t).split(FEWSHOT_HEAD)[-1].strip() for t in texts]
-
-
-def _correctness(X: np.ndarray, P: np.ndarray) -> list[Any]:
-    """Per candidate a logistic P(correct | x) (a constant where train has one label)."""
-    from sklearn.linear_model import LogisticRegression
-
-    models: list[Any] = []
-    for j in range(P.shape[1]):
-        y = (P[:, j] > 0.5).astype(int)
-        models.append(float(y.mean()) if y.min() == y.max() else LogisticRegression(max_iter=2000).fit(X, y))
-    return models
-
-
-def _probs(models: list[Any], X: np.ndarray) -> np.ndarray:
-    cols = [np.full(len(X), m) if isinstance(m, float) else m.predict_proba(X)[:, 1] for m in models]
-    return np.stack(cols, axis=1)
-
-
-def cascade_picks(probs: np.ndarray, unit_cost: np.ndarray, fallback: int, tau: float) -> np.ndarray:
-    """The cheapest candidate whose predicted P(correct) >= tau, else ``fallback``."""
-    order = [j for j in np.argsort(unit_cost, kind="stable") if j != fallback and unit_cost[j] < unit_cost[fallback]]
-    picks = np.full(len(probs), fallback)
-    undecided = np.ones(len(probs), dtype=bool)
-    for j in order:
-        take = undecided & (probs[:, j] >= tau)
-        picks[take], undecided = j, undecided & ~take
-    return picks
-
-
-def cost_cascade(n_boot: int) -> dict[str, Any]:
-    """Winogrande: per-candidate logistic correctness on MiniLM embeddings of the question, a threshold
-    cascade whose tau is the cheapest reaching GPT-4's validation accuracy - 1 point (validation = 25 % of
-    train), refitted on all of train; plus the AUROC of each predictor on validation and two bounds."""
-    from sklearn.metrics import roc_auc_score
-
-    from fusionbench.fusion.features import SentenceTransformerFeaturizer
-
+def _routerbench_winogrande() -> tuple[Any, Any]:
     folder = SHARED / "routerbench-format"
     train = load_data(f"routerbench={folder / 'winograde_train.csv'}").resolve_incomplete("error")
     test = load_data(f"routerbench={folder / 'winograde_test.csv'}").resolve_incomplete("error")
     assert_no_leakage(train, test)
-    encoder = SentenceTransformerFeaturizer().fit()
-    X_all, X_test = encoder.transform(_last_question(train.texts)), encoder.transform(_last_question(test.texts))
-    part, _, val = splits.apply(train, splits.random(train, test_size=0.25, val_size=0.0, seed=0))
-    row = {str(q): i for i, q in enumerate(train.query_ids)}
-    ip, iv = [np.array([row[str(q)] for q in d.query_ids]) for d in (part, val)]
+    return train, test
+
+
+def cost_cascade(n_boot: int) -> dict[str, Any]:
+    """Winogrande: ``CascadeRouter`` (per-candidate logistic P(correct) on MiniLM embeddings of the question,
+    the few-shot prefix all training prompts share stripped; τ the cheapest reaching the best single's
+    validation accuracy - 1 point on its validation quarter of train; refitted on all of train), realised on
+    test; plus each predictor's validation AUROC and two bounds on the same validation queries."""
+    from fusionbench.fusion.feature_checks import feature_spread
+    from fusionbench.fusion.features import SentenceTransformerFeaturizer
+
+    train, test = _routerbench_winogrande()
+    encoder = SentenceTransformerFeaturizer(strip_common_prefix=True).fit(train.texts)
+    X_train, X_test = encoder.transform(train.texts), encoder.transform(test.texts)
+    router = CascadeRouter().fit(X_train, train.performance, cost=train.cost, candidates=list(train.candidates))
+    record = router.validation_
+    fit_rows, iv = validation_split(train.n_queries, router.validation_size, router.random_state)
     P, C = train.performance, train.cost
-    unit = C[ip].mean(axis=0)
-    gpt4 = int(P[ip].mean(axis=0).argmax())
-    probs = _probs(_correctness(X_all[ip], P[ip]), X_all[iv])
-    auroc = {
-        str(c): float(roc_auc_score(P[iv, j] > 0.5, probs[:, j])) if len(np.unique(P[iv, j] > 0.5)) == 2 else None
-        for j, c in enumerate(train.candidates)
-    }
-    target = P[iv, gpt4].mean() - 0.01
-    sweep = []
-    for tau in np.round(np.arange(0.5, 1.001, 0.01), 2):
-        picks = cascade_picks(probs, unit, gpt4, float(tau))
-        sweep.append((float(tau), float(_picked(P[iv], picks).mean()), float(_picked(C[iv], picks).mean())))
-    reaching = [s for s in sweep if s[1] >= target]
-    tau = min(reaching, key=lambda s: s[2])[0] if reaching else 1.01
-    # bounds on validation: oracle (cheapest right candidate, else GPT-4); no per-query signal (a random share
-    # s of queries to the cheap candidate losing the least per saved dollar, s capped by the 1-point budget)
-    right = P[iv] > 0.5
-    cheap_order = [j for j in np.argsort(unit) if unit[j] < unit[gpt4]]
-    oracle = np.array([next((j for j in cheap_order if r[j]), gpt4) for r in right])
-    g_cost = C[iv, gpt4].mean()
+    fallback = record["fallback"]
+    # bounds on validation: oracle (cheapest right candidate, else the fallback); no per-query signal (a random
+    # share s of queries to one cheaper candidate, s capped by the 1-point budget)
+    cheap_order = cascade_order(C[fit_rows].mean(axis=0), fallback)
+    oracle = np.array([next((j for j in cheap_order if r[j]), fallback) for r in P[iv] > 0.5])
+    g_cost = C[iv, fallback].mean()
     no_signal = []
     for j in cheap_order:
-        loss = P[iv, gpt4].mean() - P[iv, j].mean()
+        loss = P[iv, fallback].mean() - P[iv, j].mean()
         share = 1.0 if loss <= 0.01 else 0.01 / loss
         no_signal.append((str(train.candidates[j]), float(1 - share * (1 - C[iv, j].mean() / g_cost))))
-    models = _correctness(X_all, P)
-    picks = cascade_picks(_probs(models, X_test), C.mean(axis=0), gpt4, tau)
-    Pt, Ct = test.performance, test.cost
+    picks = router.predict(X_test)
+    Pt, Ct, best = test.performance, test.cost, router.fallback_
+    curve = record["curve"]
     out = {
-        "tau_chosen_on_val": tau,
-        "val_sweep": sweep,
-        "val_auroc": auroc,
+        "query_text_example": encoder.query_texts(test.texts[:1])[0],
+        "feature_std_train": feature_spread(X_train),
+        "tau_chosen_on_val": router.threshold_,
+        "val_target": record["target_accuracy"],
+        "val_point": {"accuracy": record["accuracy"], "cost_share": record["cost"] / record["fallback_cost"]},
+        "val_sweep": list(zip(curve["threshold"], curve["accuracy"], curve["cost"], strict=True)),
+        "val_auroc": {str(c): a for c, a in zip(train.candidates, record["auroc"], strict=True)},
         "val_oracle": {"accuracy": float(_picked(P[iv], oracle).mean()),
                        "cost_share": float(_picked(C[iv], oracle).mean() / g_cost)},
         "val_no_signal_cost_share": no_signal,
         "accuracy": ci(_picked(Pt, picks), n_boot, 0),
-        "gpt4_accuracy": ci(Pt[:, gpt4], n_boot, 0),
-        "accuracy_gap": ci(_picked(Pt, picks) - Pt[:, gpt4], n_boot, 0),
-        "cost_share": ci(_picked(Ct, picks) / Ct[:, gpt4].mean(), n_boot, 0),
-        "share_not_gpt4": float((picks != gpt4).mean()),
+        "gpt4_accuracy": ci(Pt[:, best], n_boot, 0),
+        "accuracy_gap": ci(_picked(Pt, picks) - Pt[:, best], n_boot, 0),
+        "cost_share": ci(_picked(Ct, picks) / Ct[:, best].mean(), n_boot, 0),
+        "share_not_gpt4": float((picks != best).mean()),
     }  # fmt: skip
-    print(f"cascade: tau {tau} acc {_fmt(out['accuracy'])} gap {_fmt(out['accuracy_gap'])} "
-          f"cost share {_fmt(out['cost_share'])}; val AUROC {auroc}", flush=True)  # fmt: skip
+    seeds = []  # how much the realised point depends on which quarter of train validated τ
+    for seed in range(5):
+        other = CascadeRouter(random_state=seed).fit(X_train, train.performance, cost=train.cost)
+        chosen, v = other.predict(X_test), other.validation_
+        seeds.append({"random_state": seed, "tau": other.threshold_, "val_accuracy": v["accuracy"],
+                      "val_cost_share": v["cost"] / v["fallback_cost"],
+                      "accuracy_gap": ci(_picked(Pt, chosen) - Pt[:, best], n_boot, 0),
+                      "cost_share": ci(_picked(Ct, chosen) / Ct[:, best].mean(), n_boot, 0)})  # fmt: skip
+    out["by_validation_seed"] = seeds
+    print(f"cascade: tau {router.threshold_} acc {_fmt(out['accuracy'])} gap {_fmt(out['accuracy_gap'])} "
+          f"cost share {_fmt(out['cost_share'])}; val AUROC {out['val_auroc']}", flush=True)  # fmt: skip
+    return out
+
+
+def parsed_answer(response: Any) -> str | None:
+    """The letter a Winogrande response chooses (``"A"``, ``"B\\n"``, ``"A)"``), else None (a refusal, a name)."""
+    match = re.match(r"\s*\(?([AB])(?![A-Za-z])", str(response)) if isinstance(response, str) else None
+    return None if match is None else match.group(1)
+
+
+def agreement_outcome(answers: np.ndarray, P: np.ndarray, C: np.ndarray, members: tuple[int, ...], fallback: int
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """Per query ``(correct, cost, agreed)`` of an agreement cascade: call every member; when all parse to the
+    same letter accept it (right when the members' performance says so), else call ``fallback`` too and take its
+    answer. Every call is paid."""
+    first = answers[:, members[0]]
+    agreed = np.array([a is not None for a in first]) & np.all(answers[:, list(members)] == first[:, None], axis=1)
+    correct = np.where(agreed, P[:, members[0]], P[:, fallback])
+    cost = C[:, list(members)].sum(axis=1) + np.where(agreed, 0.0, C[:, fallback])
+    return correct, cost, agreed
+
+
+def cost_agreement(n_boot: int, sizes: tuple[int, ...] = (2, 3, 4)) -> dict[str, Any]:
+    """Winogrande: an agreement cascade over 2-4 models cheaper than the best single (see
+    :func:`agreement_outcome`). The set is the cheapest on CascadeRouter's validation quarter of train whose
+    validation accuracy reaches the best single's - 1 point (the best single chosen on the rest of train);
+    realised on test with CIs. Beside it, the set the same rule picks on all of train."""
+    from itertools import combinations
+
+    train, test = _routerbench_winogrande()
+    parse = np.vectorize(parsed_answer, otypes=[object])
+    A, At = parse(train.responses), parse(test.responses)
+    P, C = train.performance, train.cost
+    fit_rows, iv = validation_split(train.n_queries, 0.25, 0)
+    fallback = best_single(P[fit_rows], C[fit_rows])
+    cheap = [int(j) for j in cascade_order(C[fit_rows].mean(axis=0), fallback)]
+    sets = [m for k in sizes for m in combinations(cheap, k)]
+
+    def choose(rows: np.ndarray) -> tuple[tuple[int, ...] | None, dict[str, float]]:
+        target = P[rows, fallback].mean() - 0.01
+        scored = []
+        for members in sets:
+            correct, cost, _ = agreement_outcome(A[rows], P[rows], C[rows], members, fallback)
+            scored.append((float(cost.mean()), -float(correct.mean()), members))
+        reaching = [s for s in scored if -s[1] >= target - 1e-12]
+        if not reaching:
+            return None, {"target": float(target)}
+        cost, neg_acc, members = min(reaching)
+        return members, {"target": float(target), "accuracy": -neg_acc,
+                         "cost_share": cost / float(C[rows, fallback].mean())}  # fmt: skip
+
+    def realise(members: tuple[int, ...] | None) -> dict[str, Any]:
+        if members is None:
+            return {"members": None}
+        correct, cost, agreed = agreement_outcome(At, test.performance, test.cost, members, fallback)
+        g = test.performance[:, fallback]
+        return {"members": [str(train.candidates[j]) for j in members],
+                "accuracy": ci(correct, n_boot, 0), "accuracy_gap": ci(correct - g, n_boot, 0),
+                "cost_share": ci(cost / test.cost[:, fallback].mean(), n_boot, 0),
+                "share_agreed": float(agreed.mean())}  # fmt: skip
+
+    on_val, val_point = choose(iv)
+    on_train, train_point = choose(np.arange(train.n_queries))
+    unparsed = {str(c): float(np.mean([a is None for a in A[:, j]])) for j, c in enumerate(train.candidates)}
+    out = {
+        "fallback": str(train.candidates[fallback]),
+        "n_sets": len(sets),
+        "unparsed_share_train": unparsed,
+        "chosen_on_val": {"val": val_point, "test": realise(on_val)},
+        "chosen_on_train": {"train": train_point, "test": realise(on_train)},
+        "gpt4_accuracy": ci(test.performance[:, fallback], n_boot, 0),
+    }
+    for name in ("chosen_on_val", "chosen_on_train"):
+        row = out[name]["test"]
+        if row["members"] is not None:
+            print(f"agreement ({name}): {row['members']} acc {_fmt(row['accuracy'])} gap {_fmt(row['accuracy_gap'])} "
+                  f"cost share {_fmt(row['cost_share'])}", flush=True)  # fmt: skip
     return out
 
 
@@ -355,7 +406,7 @@ def main() -> None:
         results["ood_robust"] = ood(args.n_boot, robust=True)
     if "embedded_robust" in parts:
         results["embedded_robust"] = embedded([int(s) for s in args.seeds.split(",")], args.n_boot, robust=True)
-    for name, run in (("mmlu", mmlu), ("cost", cost), ("cascade", cost_cascade)):
+    for name, run in (("mmlu", mmlu), ("cost", cost), ("cascade", cost_cascade), ("agreement", cost_agreement)):
         if name in parts:
             if not SHARED.is_dir():
                 print(f"{name}: skipped ({SHARED} is absent)")

