@@ -101,7 +101,14 @@ def test_the_benchmark_report_records_the_search_and_the_guarded_queries(tmp_pat
     from tests.test_route_report import _data
 
     config = BenchmarkConfig(
-        routers=[RouterSpec("auto", "auto", {"cv": 3})], seeds=[0], scenarios=["id", "ood"], n_boot=50, ood_folds=2
+        routers=[
+            RouterSpec("auto", "auto", {"cv": 3}),
+            RouterSpec("per_task_clf", "per_task", {"task_source": "classifier"}),
+        ],
+        seeds=[0],
+        scenarios=["id", "ood"],
+        n_boot=50,
+        ood_folds=2,
     )
     result = run_benchmark(_data(n_per_task=60), config)
     files = write_report(result, tmp_path / "report")
@@ -110,7 +117,9 @@ def test_the_benchmark_report_records_the_search_and_the_guarded_queries(tmp_pat
     for scenario in ("id", "ood"):
         rows = report["scenarios"][scenario]["splits"]
         for row in rows:
+            assert row["searches"]["per_task_clf"] == {"task_source": "classifier"}
             record = row["searches"]["auto"]
+            assert record["task_source"] == "classifier"
             labels = [c["label"] for c in record["candidates"]]
             assert record["chosen"] in labels and len(labels) >= 5
             assert all(isinstance(c["mean_reward"], float) for c in record["candidates"])
@@ -119,7 +128,12 @@ def test_the_benchmark_report_records_the_search_and_the_guarded_queries(tmp_pat
     # a held-out domain's queries lie along feature directions train never saw: most are guarded
     assert any(n > 0.5 * total for (scenario, _), (n, total) in guarded.items() if scenario == "ood")
     markdown = files["markdown"].read_text()
-    assert "Model selection on train" in markdown and "chose **" in markdown and "novelty guard:" in markdown
+    assert (
+        "What each router decided on train" in markdown
+        and "predicted from the text" in markdown
+        and "chose **" in markdown
+        and "novelty guard:" in markdown
+    )
 
 
 def test_an_autorouter_fitted_on_the_judge_routes_under_llm_judge_and_a_performance_one_refuses():

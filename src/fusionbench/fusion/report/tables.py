@@ -342,7 +342,7 @@ def render(report: dict[str, Any], plots: dict[str, str] | None = None, plot_not
         out += ["", f"## {title}", "", f"Splits: {_split_line(scenario)}.", ""]
         searched = search_lines(scenario.get("splits", []))
         if searched:
-            out += ["Model selection on train (searching routers):", "", *searched, ""]
+            out += ["What each router decided on train (task source; model selection):", "", *searched, ""]
         for protocol, settings in scenario["protocols"].items():
             out += [f"### Table 4 shape, {protocol} protocol", "", leakage_line(settings), ""]
             near = near_duplicate_lines(settings)
