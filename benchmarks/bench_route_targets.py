@@ -1,8 +1,8 @@
 """Issue 18's routing targets, measured: AutoRouter against the best single model chosen on train.
 
-Run: ``python benchmarks/bench_route_targets.py [--parts embedded,ood,mmlu,cost,cascade,agreement] [--seeds 0,1,2,3,4]
-[--n-boot 2000] [--json out.json]``. ``../shared/data/routing`` is read in place for ``mmlu`` and ``cost``
-(skipped, with a line, when absent).
+Run: ``python benchmarks/bench_route_targets.py [--parts embedded,ood,ood_mixed,mmlu,cost,cascade,agreement]
+[--seeds 0,1,2,3,4] [--n-boot 2000] [--json out.json]``. ``../shared/data/routing`` is read in place for
+``mmlu`` and ``cost`` (skipped, with a line, when absent).
 
 * ``embedded``: LLMRouter's 9 models x 6,108 queries shipped in the package; a seeded random 80/20 split by
   query (stratified by task), TF-IDF fitted on train; AutoRouter fitted with the training tasks and asked
@@ -10,7 +10,11 @@ Run: ``python benchmarks/bench_route_targets.py [--parts embedded,ood,mmlu,cost,
   same test queries; micro (query mean) with a paired bootstrap CI over queries, macro (task mean) with a
   bootstrap stratified by task. Beside: per task with the *true* task (an upper reference), random, oracle.
 * ``ood``: each domain held out in turn (``splits.task_ood``); the held-out tasks are unseen, so the task
-  prior falls back on the nearest training task.
+  prior would transfer the nearest training task's choice; AutoRouter's batch novelty guard
+  (``fusion.routers.novelty``) routes the queries it finds without training support to the best single model
+  (reported: how many, and the gain without the guard).
+* ``ood_mixed``: the same, but the routed batch mixes the held-out domain with a random 20 % of the other
+  domains' queries held out of train: gains on the known and the new part, with and without the guard.
 * ``mmlu``: RouteLLM's MMLU (GPT-4 vs Mixtral) with subjects as tasks, random 80/20 split (seed 0): AutoRouter
   vs the per-subject choice (the best candidate of the *given* subject on train); APGR of AutoRouter's
   utility gap swept over the share of calls to the strong model.
@@ -39,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from fusionbench.fusion import AutoRouter, splits
+from fusionbench.fusion import AutoRouter, RoutingData, splits
 from fusionbench.fusion.evaluation.inputs import fit_features, load_data, transform
 from fusionbench.fusion.leakage import assert_no_leakage
 from fusionbench.fusion.routers.cascade import CascadeRouter, best_single, cascade_order, validation_split
@@ -139,9 +143,12 @@ def ood(n_boot: int, robust: bool = False) -> dict[str, Any]:
         P = test.performance
         best = int(train.performance.mean(axis=0).argmax())
         gain = _picked(P, router.predict(X_test)) - P[:, best]
+        unguarded = _picked(P, router.best_.predict(X_test)) - P[:, best]  # the winner without the guard
         out["domains"][domain] = {
             "n_test": test.n_queries,
             "chosen": router.best_label_,
+            "guarded": router.novelty(X_test).n_novel,
+            "gain_without_guard": ci(unguarded, n_boot, 0),
             "gain": ci(gain, n_boot, 0),
             "fit_seconds": seconds,
             "search": router.cv_results_,
@@ -151,6 +158,36 @@ def ood(n_boot: int, robust: bool = False) -> dict[str, Any]:
     rows = out["domains"].values()
     out["mean_gain"] = float(np.mean([r["gain"]["value"] for r in rows]))
     out["never_significantly_below"] = all(r["gain"]["hi"] >= 0 for r in rows)
+    return out
+
+
+def ood_mixed(n_boot: int, share: float = 0.2) -> dict[str, Any]:
+    """Each domain held out, and the batch to route mixes it with a seeded random ``share`` of the other
+    domains' queries held out of train: the novelty guard must protect the new task's queries and leave the
+    known tasks' ones to the router (gains per part, with and without the guard)."""
+    data = load_data(None).resolve_incomplete("error")
+    out: dict[str, Any] = {"share": share, "domains": {}}
+    for domain in sorted(set(data.domains.tolist())):
+        known, _, new = splits.apply(data, splits.task_ood(data, domain=domain, val_size=0.0))
+        held = np.random.default_rng(0).random(known.n_queries) < share
+        train, seen = known.take(np.flatnonzero(~held)), known.take(np.flatnonzero(held))
+        batch = RoutingData.concat([seen, new])
+        assert_no_leakage(train, batch)
+        X_train, X_batch = _features(train, batch)
+        router, _ = _fit_auto(X_train, train)
+        P, best = batch.performance, int(train.performance.mean(axis=0).argmax())
+        novel = router.novelty(X_batch).novel
+        row: dict[str, Any] = {"n_seen": seen.n_queries, "n_new": new.n_queries, "chosen": router.best_label_}
+        for label, picks in (("guard", router.predict(X_batch)), ("no_guard", router.best_.predict(X_batch))):
+            gain = _picked(P, picks) - P[:, best]
+            row[label] = {"seen": ci(gain[: seen.n_queries], n_boot, 0), "new": ci(gain[seen.n_queries :], n_boot, 0)}
+        row["guarded_seen"], row["guarded_new"] = int(novel[: seen.n_queries].sum()), int(novel[seen.n_queries :].sum())
+        out["domains"][domain] = row
+        print(f"ood mixed {domain}: guarded {row['guarded_seen']}/{row['n_seen']} seen, {row['guarded_new']}/"
+              f"{row['n_new']} new; gain seen {_fmt(row['guard']['seen'])} (no guard {_fmt(row['no_guard']['seen'])})"
+              f", new {_fmt(row['guard']['new'])} (no guard {_fmt(row['no_guard']['new'])})", flush=True)  # fmt: skip
+    rows = out["domains"].values()
+    out["never_significantly_below"] = all(r["guard"][part]["hi"] >= 0 for r in rows for part in ("seen", "new"))
     return out
 
 
@@ -402,6 +439,8 @@ def main() -> None:
         results["embedded"] = embedded([int(s) for s in args.seeds.split(",")], args.n_boot)
     if "ood" in parts:
         results["ood"] = ood(args.n_boot)
+    if "ood_mixed" in parts:  # a batch mixing known tasks' held-out queries with a held-out domain
+        results["ood_mixed"] = ood_mixed(args.n_boot)
     if "ood_robust" in parts:  # AutoRouter(robust_to_new_tasks=True)
         results["ood_robust"] = ood(args.n_boot, robust=True)
     if "embedded_robust" in parts:
