@@ -12,6 +12,11 @@ the anchors (:mod:`.select`) from one split (never the one being estimated), and
   squared errors measured at build time by leaving source models out in turn and drawing anchors as the tiny set
   does (train data only; tinyBenchmarks' gp-IRT).
 
+Answers that no finite ability fits (every answered anchor wrong, or every one right) are estimated at their own
+level, 0 (1) on every task, the limit of the item model's estimate as the ability falls (rises) without bound, and
+flagged an extrapolation: a MAP ability there is set by the prior alone (an all-wrong model was once put at 89 % on a
+task without anchors, whose item every source model answered).
+
 The interval is a percentile bootstrap over the anchors (resampled within tasks, the ability refitted each time).
 ``interpolation`` says whether the new model's ability lies inside the source models' range and its answers fit the
 item model (a standardised person-fit statistic ``l_z`` above -2.5); otherwise the estimate is an extrapolation
@@ -193,6 +198,8 @@ class TinySet:
             return {t: float(overall_mean if np.isnan(v) else v) for t, v in zip(names, means, strict=True)}, None
         anchor_pos = self._anchor_positions()[idx]
         ability = fit_ability(self.item_model, anchor_pos, y, prior=self._prior())
+        if np.all(y <= 0.0) or np.all(y >= 1.0):  # no finite ability fits: the prior alone would set the level,
+            return dict.fromkeys(names, float(y[0])), ability  # so the estimate is the answers' own (the limit)
         p = predict_items(self.item_model, ability)
         irt = np.bincount(codes, weights=p, minlength=n_tasks) / sizes
         filled = p.copy()
@@ -269,6 +276,8 @@ class TinySet:
             )
         if lz < -2.5:
             flags.append(f"answers fit the item model poorly (person fit l_z = {lz:.2f} < -2.5)")
+        if np.all(y <= 0.0) or np.all(y >= 1.0):
+            flags.append(f"every answered anchor scored {y[0]:g}: no finite ability fits (extrapolation)")
         return flags, theta, lz
 
 
