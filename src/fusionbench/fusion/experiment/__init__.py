@@ -7,7 +7,8 @@ CLI verb            Python
 ``route predict``   ``table = predict(trained_or_folder, out="choices.parquet")``
 ``route calibrate`` ``calibration = calibrate(trained_or_folder, target_cost=5e-5)``
 ``route eval``      ``run = evaluate_trained(trained_or_folder, setting="all")`` (``evaluate_choices`` for
-                    ``--choices``); ``run.save_json(path)``, ``run.write_report(folder)``
+                    ``--choices``; both take :class:`EvaluationOptions` as ``options=`` or as keywords);
+                    ``run.save_json(path)``, ``run.write_report(folder)``
 ``route benchmark`` ``result = benchmark(data, ["knn", "linear"], settings="all", report_folder=folder)``
 ``route report``    ``report("old/report.json", "new_folder")``
 ==================  ==================================================================================
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 from fusionbench.fusion.evaluation.trained import RouterFolderError, RunContext, TrainedRouter, load_trained
 from fusionbench.fusion.experiment.runs import (
+    EvaluationOptions,
     EvaluationRun,
     benchmark,
     evaluate_choices,
@@ -30,6 +32,7 @@ from fusionbench.fusion.experiment.runs import (
 from fusionbench.fusion.experiment.workflow import calibrate, data_for, load, make_split, part, predict, train
 
 __all__ = [
+    "EvaluationOptions",
     "EvaluationRun",
     "RouterFolderError",
     "RunContext",

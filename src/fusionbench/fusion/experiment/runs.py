@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,43 @@ class EvaluationRun:
         return write_report(evaluation_report(self.evaluations, self.test, label=label, seed=self.seed), folder)
 
 
+@dataclass(frozen=True)
+class EvaluationOptions:
+    """What ``route eval`` evaluates and how: the keywords :func:`evaluate_trained` and :func:`evaluate_choices`
+    share. Either takes them as ``options=`` or one by one as keywords (a keyword overrides the options' field).
+
+    ``part_name``: the part of the split evaluated (``train``, ``val``, ``test`` or ``all``); ``split`` and
+    ``split_args``: a :class:`~fusionbench.fusion.splits.SplitSpec`, or a scheme and its arguments (a trained
+    router's own split by default); ``setting``: one, several or ``"all"`` (default: the router's trade-off, or
+    performance_first); ``protocol``, ``n_boot``, ``seed``: as :func:`~fusionbench.fusion.evaluation.evaluate`
+    (``seed`` also seeds the split); ``allow_overlap``: evaluate despite a train/test overlap (the report says so);
+    ``name``: the evaluated system's label.
+    """
+
+    part_name: str = "test"
+    split: SplitSpec | str | None = None
+    split_args: Mapping[str, Any] | None = None
+    setting: str | Sequence[str] | None = None
+    protocol: str = "fusionbench"
+    n_boot: int = 1000
+    seed: int = 0
+    allow_overlap: bool = False
+    name: str | None = None
+
+    @classmethod
+    def split_keywords(
+        cls, options: EvaluationOptions | None, keywords: Mapping[str, Any]
+    ) -> tuple[EvaluationOptions, dict[str, Any]]:
+        """(``options``, or the defaults, with the keywords that name a field applied; the other keywords)."""
+        names = {f.name for f in fields(cls)}
+        ours = {k: v for k, v in keywords.items() if k in names}
+        return replace(options or cls(), **ours), {k: v for k, v in keywords.items() if k not in names}
+
+    def evaluate_keywords(self) -> dict[str, Any]:
+        """The keywords of :func:`~fusionbench.fusion.evaluation.evaluate` these options set."""
+        return {key: getattr(self, key) for key in ("protocol", "n_boot", "seed", "allow_overlap")}
+
+
 def settings_for(setting: str | Sequence[str] | None, default: str, data: RoutingData) -> list[str]:
     """The settings to evaluate: ``all`` (every setting the data allows), the ones named, or ``default``."""
     from fusionbench.fusion.evaluation.protocols import SETTINGS, unavailable_reason
@@ -71,58 +108,59 @@ def settings_for(setting: str | Sequence[str] | None, default: str, data: Routin
     return asked
 
 
-def _evaluate(
-    systems: dict[str, Any], test: RoutingData, train: Any, X: Any, settings: list[str], notes: list[str], **how: Any
-) -> dict[str, Any]:
+def _run(
+    systems: dict[str, Any],
+    test: RoutingData,
+    train: Any,
+    X: Any,
+    settings: list[str],
+    options: EvaluationOptions,
+    notes: Sequence[str] = (),
+    held_out_auroc: dict[str, Any] | None = None,
+) -> EvaluationRun:
     from fusionbench.fusion.evaluation import evaluate
 
     results = {}
     for setting in settings:
-        ev = evaluate(systems, test, train=train, X=X, setting=setting, **how)
+        ev = evaluate(systems, test, train=train, X=X, setting=setting, **options.evaluate_keywords())
         ev.notes += notes
         results[setting] = ev
-    return results
+    return EvaluationRun(results, test, options.part_name, options.protocol, options.seed, held_out_auroc or {})
 
 
 def evaluate_trained(
     trained: TrainedRouter | str | Path,
     data: RoutingData | str | None = None,
     *,
-    part_name: str = "test",
-    split: SplitSpec | str | None = None,
-    split_args: Mapping[str, Any] | None = None,
-    setting: str | Sequence[str] | None = None,
-    protocol: str = "fusionbench",
-    n_boot: int = 1000,
-    seed: int = 0,
-    allow_overlap: bool = False,
-    name: str | None = None,
+    options: EvaluationOptions | None = None,
     trust: bool = False,
-    **read: Any,
+    **keywords: Any,
 ) -> EvaluationRun:
     """Evaluate a trained router on a part of its split (default test) beside the baselines, with CIs, after the
     leakage check against its own training record; ``setting="all"`` evaluates every setting the data allows
-    (``route eval ROUTER``). A calibrated router is evaluated by its calibrated choices."""
+    (``route eval ROUTER``). A calibrated router is evaluated by its calibrated choices. ``keywords``: the fields of
+    :class:`EvaluationOptions` (over ``options``) and the read options of the data (:func:`data_for`)."""
     from fusionbench.fusion.evaluation import check_before_evaluation, held_out_aurocs
 
+    options, read = EvaluationOptions.split_keywords(options, keywords)
     trained = _trained(trained, trust)
     data = data_for(trained, data, **read)
-    spec, train, test = _parts(trained, data, split, seed, split_args, part_name)
+    spec, train, test = _parts(trained, data, options.split, options.seed, options.split_args, options.part_name)
     if trained.record is not None:  # the router's own training queries, whatever data it is evaluated on
-        check_before_evaluation(trained.record, test, allow_overlap=allow_overlap)
+        check_before_evaluation(trained.record, test, allow_overlap=options.allow_overlap)
     X = trained.features(test)
-    label = name or (trained.folder.name if trained.folder is not None and trained.folder.name else "router")
+    folder_name = trained.folder.name if trained.folder is not None else ""
+    label = options.name or folder_name or "router"
     if trained.calibration is not None:  # the calibrated knob's choices, under every setting
         systems: dict[str, Any] = {label: trained.router.candidates_[trained.predict(X, tasks=test.tasks)]}
     else:  # the router itself: a score router routes under each setting asked for
         systems = {label: trained.router}
     aurocs = {}
     if spec.scheme == "lomo":  # how well the router's estimate for each held-out candidate predicts correctness
-        aurocs = held_out_aurocs(trained.router, X, test, spec.meta["new_candidates"], n_boot=n_boot, seed=seed)
-    settings = settings_for(setting, trained.router.tradeoff_.name, test)
-    how = {"protocol": protocol, "n_boot": n_boot, "seed": seed, "allow_overlap": allow_overlap}
-    results = _evaluate(systems, test, train, X, settings, [], **how)
-    return EvaluationRun(results, test, part_name, protocol, seed, aurocs)
+        new = spec.meta["new_candidates"]
+        aurocs = held_out_aurocs(trained.router, X, test, new, n_boot=options.n_boot, seed=options.seed)
+    settings = settings_for(options.setting, trained.router.tradeoff_.name, test)
+    return _run(systems, test, train, X, settings, options, held_out_auroc=aurocs)
 
 
 def _choices(choices: Any, test: RoutingData, where: str) -> tuple[list[str], RoutingData, list[str]]:
@@ -139,20 +177,15 @@ def evaluate_choices(
     choices: str | Path | Mapping[str, str],
     data: RoutingData | str | None = None,
     *,
-    part_name: str = "test",
-    split: SplitSpec | str | None = None,
-    split_args: Mapping[str, Any] | None = None,
-    setting: str | Sequence[str] | None = None,
-    protocol: str = "fusionbench",
-    n_boot: int = 1000,
-    seed: int = 0,
-    allow_overlap: bool = False,
-    name: str | None = None,
-    **read: Any,
+    options: EvaluationOptions | None = None,
+    **keywords: Any,
 ) -> EvaluationRun:
     """Evaluate fixed choices (a Parquet of query_id, candidate, as :func:`predict` writes, or a mapping) on a
-    part of a split of ``data`` (``route eval --choices``)."""
+    part of a split of ``data`` (``route eval --choices``). ``keywords``: the fields of :class:`EvaluationOptions`
+    (over ``options``) and the read options of the data (:func:`load`)."""
+    options, read = EvaluationOptions.split_keywords(options, keywords)
     where = str(choices) if not isinstance(choices, Mapping) else "the choices given"
+    name = options.name
     if not isinstance(choices, Mapping):
         import pyarrow.parquet as pq
 
@@ -160,11 +193,11 @@ def evaluate_choices(
         choices = dict(zip(table["query_id"].to_pylist(), table["candidate"].to_pylist(), strict=True))
         name = name or Path(where).stem
     data = load(data, **read)
-    train, test = part(data, make_split(data, split, seed=seed, **dict(split_args or {})), part_name)
+    spec = make_split(data, options.split, seed=options.seed, **dict(options.split_args or {}))
+    train, test = part(data, spec, options.part_name)
     picked, test, notes = _choices({str(k): v for k, v in choices.items()}, test, where)
-    how = {"protocol": protocol, "n_boot": n_boot, "seed": seed, "allow_overlap": allow_overlap}
-    results = _evaluate({name or "choices": picked}, test, train, None, settings_for(setting, "", test), notes, **how)
-    return EvaluationRun(results, test, part_name, protocol, seed)
+    settings = settings_for(options.setting, "", test)
+    return _run({name or "choices": picked}, test, train, None, settings, options, notes)
 
 
 def benchmark(
@@ -212,6 +245,7 @@ def report(results: str | Path | Mapping[str, Any], out: str | Path) -> dict[str
 
 __all__ = [
     "EVAL_FORMAT",
+    "EvaluationOptions",
     "EvaluationRun",
     "benchmark",
     "evaluate_choices",
