@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from scipy.special import expit
 
+from fusionbench.artifacts import ArtifactFormatError, manifest_version
 from fusionbench.fusion.data import RoutingData
 from fusionbench.fusion.irt import (
     DamagedFileError,
@@ -24,6 +25,7 @@ from fusionbench.fusion.irt import (
     save_item_model,
 )
 from fusionbench.fusion.irt.model import _objective
+from fusionbench.fusion.irt.persist import read_item_manifest
 
 
 def _simulate(s: int = 60, n: int = 400, seed: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -148,13 +150,16 @@ def test_save_and_load_round_trip_and_damaged_files_are_refused(tmp_path: Path) 
         assert np.array_equal(getattr(loaded, name), getattr(model, name))
     assert np.array_equal(loaded.feature_map["weights"], model.feature_map["weights"])
     meta = json.loads((folder / "irt.json").read_text())
-    assert meta["format"] == "fusionbench-irt" and meta["version"] == 1
+    assert meta["format"] == "fusionbench-irt/1" and meta["fusionbench_version"] and meta["created"]
     (folder / "irt.npz").write_bytes(b"not a zip")
     with pytest.raises(DamagedFileError, match=r"irt: irt\.npz: not a readable npz"):
         load_item_model(folder)
     save_item_model(model, folder)
-    (folder / "irt.json").write_text(json.dumps({**meta, "version": 99}))
-    with pytest.raises(DamagedFileError, match=r"irt\.json: unsupported version 99"):
+    (folder / "irt.json").write_text(json.dumps({**meta, "format": "fusionbench-irt/99"}))
+    with pytest.raises(DamagedFileError, match=r"irt: irt\.json: fusionbench-irt version 99 was written by a newer"):
+        load_item_model(folder)
+    (folder / "irt.json").write_text(json.dumps({**meta, "format": "fusionbench-tiny/1"}))
+    with pytest.raises(ArtifactFormatError, match=r"irt\.json: not an IRT item model folder"):
         load_item_model(folder)
     (folder / "irt.json").write_text(json.dumps({**meta, "items": meta["items"][:-1]}))
     with pytest.raises(DamagedFileError, match=r"irt\.npz: array 'a' has shape"):
@@ -165,6 +170,27 @@ def test_save_and_load_round_trip_and_damaged_files_are_refused(tmp_path: Path) 
     (folder / "irt.json").unlink()
     with pytest.raises(DamagedFileError, match=r"irt\.json: missing"):
         load_item_model(folder)
+
+
+def test_a_folder_saved_before_the_manifest_is_read_as_version_1(tmp_path: Path) -> None:
+    """irt.json as it was written before the artifact manifest: "format" without the version, a separate
+    "version"; read as version 1, the same model. A newer such version is refused with the upgrade message."""
+    y, *_ = _simulate(s=8, n=30)
+    model = fit_matrix(y, item_tasks=["a"] * 15 + ["b"] * 15)
+    folder = save_item_model(model, tmp_path / "irt")
+    meta = json.loads((folder / "irt.json").read_text())
+    old = {"format": "fusionbench-irt", "version": 1} | {
+        k: v for k, v in meta.items() if k not in ("format", "fusionbench_version", "created")
+    }
+    (folder / "irt.json").write_text(json.dumps(old, indent=1) + "\n")
+    loaded = load_item_model(folder)
+    assert loaded.items == model.items and loaded.subjects == model.subjects and loaded.config == model.config
+    assert np.array_equal(loaded.b, model.b) and np.array_equal(loaded.theta, model.theta)
+    assert manifest_version(read_item_manifest(folder)) == 1
+    (folder / "irt.json").write_text(json.dumps({**old, "version": 2}))
+    with pytest.raises(ArtifactFormatError, match=r"irt\.json: fusionbench-irt version 2 .* upgrade fusionbench"):
+        load_item_model(folder)
+    assert issubclass(DamagedFileError, ValueError)  # what callers caught before still catches it
 
 
 def test_a_pickled_array_file_is_refused(tmp_path: Path) -> None:

@@ -1,6 +1,8 @@
-"""Saving an item model without pickle: ``irt.json`` (format name and version, config, ids, info) and ``irt.npz``
-(the arrays, read with ``allow_pickle=False``), both written atomically (:mod:`fusionbench.files`). Loading never
-imports anything a file names, and a damaged file is refused naming the folder and the file."""
+"""Saving an item model without pickle: ``irt.json`` (the artifact manifest of :mod:`fusionbench.artifacts`, format
+``fusionbench-irt/1``, with the config, ids and info) and ``irt.npz`` (the arrays, read with
+``allow_pickle=False``), both written atomically (:mod:`fusionbench.files`), the manifest last. Loading never
+imports anything a file names, and a damaged file is refused naming the folder and the file. A folder written
+before the manifest (``"format": "fusionbench-irt"`` with a separate ``"version": 1``) is read as version 1."""
 
 from __future__ import annotations
 
@@ -13,22 +15,34 @@ from typing import Any
 
 import numpy as np
 
-from fusionbench.files import atomic_write_bytes, atomic_write_text, ensure_folder
+from fusionbench.artifacts import ArtifactFormat, ArtifactFormatError, check_manifest, new_manifest, write_manifest
+from fusionbench.files import atomic_write_bytes, ensure_folder
 from fusionbench.fusion.irt.model import IRTConfig, ItemModel
 
 FORMAT = "fusionbench-irt"
 VERSION = 1
 JSON_FILE, ARRAYS_FILE = "irt.json", "irt.npz"
+#: the item model folder's manifest (``irt.json``)
+IRT_ARTIFACT = ArtifactFormat(FORMAT, VERSION, manifest=JSON_FILE, what="an IRT item model folder (irt.json)")
 _ARRAYS = ("a", "b", "theta", "delta")
 _MAP_ARRAYS = ("mean", "scale", "weights", "intercept")
 
 
-class DamagedFileError(ValueError):
-    """A saved item model (or tiny set) whose file is missing, unreadable or inconsistent."""
+class DamagedFileError(ArtifactFormatError):
+    """A saved item model (or tiny set) whose file is missing, unreadable or inconsistent (a ``BadInputError``,
+    so a ``ValueError``)."""
 
     def __init__(self, folder: Path, file: str, message: str) -> None:
+        super().__init__(f"{folder}: {file}", message)
         self.folder, self.file = Path(folder), file
-        super().__init__(f"{folder}: {file}: {message}")
+
+
+class _ManifestError(DamagedFileError):
+    """:func:`~fusionbench.artifacts.check_manifest`'s error for ``irt.json``: the manifest's path split into the
+    folder and the file."""
+
+    def __init__(self, file: str, message: str) -> None:
+        super().__init__(Path(file).parent, Path(file).name, message)
 
 
 def save_item_model(model: ItemModel, folder: str | Path) -> Path:
@@ -41,18 +55,17 @@ def save_item_model(model: ItemModel, folder: str | Path) -> Path:
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     atomic_write_bytes(folder / ARRAYS_FILE, buffer.getvalue())
-    meta = {
-        "format": FORMAT,
-        "version": VERSION,
-        "config": asdict(model.config),
-        "subjects": list(model.subjects),
-        "items": list(model.items),
-        "item_tasks": [str(t) for t in model.item_tasks],
-        "tasks": list(model.tasks),
-        "info": _jsonable(model.info),
-        "feature_map": None if fm is None else {"alpha": fm["alpha"], "train_r2_b": fm["train_r2_b"]},
-    }
-    atomic_write_text(folder / JSON_FILE, json.dumps(meta, indent=1) + "\n")
+    meta = new_manifest(
+        IRT_ARTIFACT,
+        config=asdict(model.config),
+        subjects=list(model.subjects),
+        items=list(model.items),
+        item_tasks=[str(t) for t in model.item_tasks],
+        tasks=list(model.tasks),
+        info=_jsonable(model.info),
+        feature_map=None if fm is None else {"alpha": fm["alpha"], "train_r2_b": fm["train_r2_b"]},
+    )
+    write_manifest(folder, IRT_ARTIFACT, meta)
     return folder
 
 
@@ -60,15 +73,19 @@ def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=lambda v: v.tolist() if hasattr(v, "tolist") else str(v)))
 
 
-def read_json(folder: Path, name: str, fmt: str, version: int) -> dict[str, Any]:
-    """The JSON object of ``folder/name``, checked to be format ``fmt`` at most ``version``."""
+def _load_json(folder: Path, name: str) -> Any:
     path = folder / name
     if not path.is_file():
         raise DamagedFileError(folder, name, "missing")
     try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise DamagedFileError(folder, name, f"not valid JSON ({error})") from None
+
+
+def read_json(folder: Path, name: str, fmt: str, version: int) -> dict[str, Any]:
+    """The JSON object of ``folder/name``, checked to be format ``fmt`` at most ``version``."""
+    meta = _load_json(folder, name)
     if not isinstance(meta, dict) or meta.get("format") != fmt:
         raise DamagedFileError(folder, name, f"not a {fmt} file (format {_get(meta, 'format')!r})")
     if not isinstance(meta.get("version"), int) or not 1 <= meta["version"] <= version:
@@ -92,10 +109,20 @@ def read_arrays(folder: Path, name: str) -> dict[str, np.ndarray]:
         raise DamagedFileError(folder, name, f"not a readable npz archive ({error})") from None
 
 
+def read_item_manifest(folder: str | Path) -> dict[str, Any]:
+    """The checked manifest (``irt.json``) of an item model folder; one written before the manifest
+    (``"format": "fusionbench-irt"``, ``"version": N``) is read as version N."""
+    folder = Path(folder)
+    meta = _load_json(folder, JSON_FILE)
+    if isinstance(meta, dict) and meta.get("format") == FORMAT and "format_version" not in meta:
+        meta = {**meta, "format_version": meta.get("version")}
+    return check_manifest(meta, IRT_ARTIFACT, folder / JSON_FILE, error=_ManifestError)
+
+
 def load_item_model(folder: str | Path) -> ItemModel:
     """The item model saved in ``folder`` by :func:`save_item_model`."""
     folder = Path(folder)
-    meta = read_json(folder, JSON_FILE, FORMAT, VERSION)
+    meta = read_item_manifest(folder)
     arrays = read_arrays(folder, ARRAYS_FILE)
     try:
         known = {f.name for f in fields(IRTConfig)}
