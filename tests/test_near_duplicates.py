@@ -4,6 +4,7 @@ the exact gate, unrelated questions of one template are not, and every evaluatio
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from fusionbench.fusion import RoutingData, evaluate, near_duplicates
 from fusionbench.fusion.near_duplicates import NGRAMS, THRESHOLD, ShingleCounts, clear_pool, find_near_duplicates
@@ -108,11 +109,17 @@ def test_the_pooled_check_finds_the_pairs_of_a_vectoriser_fitted_per_split() -> 
     assert counted >= 15  # 7, 7 and 6 pairs on the random splits: the comparison is not vacuous
 
 
-def test_a_text_is_counted_once_however_many_splits_check_it(monkeypatch) -> None:
-    counted: list[int] = []
+@pytest.fixture
+def counted(monkeypatch) -> list[int]:
+    """How many new texts each ShingleCounts.add counted, from an empty pool."""
+    added: list[int] = []
     add = ShingleCounts.add
-    monkeypatch.setattr(ShingleCounts, "add", lambda self, texts: counted.append(add(self, texts)) or counted[-1])
+    monkeypatch.setattr(ShingleCounts, "add", lambda self, texts: added.append(add(self, texts)) or added[-1])
     clear_pool()
+    return added
+
+
+def test_a_text_is_counted_once_however_many_splits_check_it(counted) -> None:
     ids = [f"q{i}" for i in range(len(TRAIN + TEST))]
     find_near_duplicates(ids[:4], TRAIN, ids[4:], TEST)
     find_near_duplicates(ids[4:], TEST, ids[:4], TRAIN)  # the same texts the other way round
@@ -120,12 +127,8 @@ def test_a_text_is_counted_once_however_many_splits_check_it(monkeypatch) -> Non
     assert counted == [8, 0, 0]  # 9 texts, one exact copy: 8 distinct normalised texts, all counted by the first
 
 
-def test_the_pool_starts_afresh_when_it_is_full(monkeypatch) -> None:
-    counted: list[int] = []
-    add = ShingleCounts.add
-    monkeypatch.setattr(ShingleCounts, "add", lambda self, texts: counted.append(add(self, texts)) or counted[-1])
+def test_the_pool_starts_afresh_when_it_is_full(counted, monkeypatch) -> None:
     monkeypatch.setattr(near_duplicates, "POOL_MAX_COUNTS", 10)
-    clear_pool()
     first = find_near_duplicates(["a", "b"], TRAIN[:2], ["c", "d"], TEST[:2])
     find_near_duplicates(["e", "f"], TRAIN[2:], ["g"], TEST[4:])  # new texts, pool over its cap: a fresh pool
     again = find_near_duplicates(["a", "b"], TRAIN[:2], ["c", "d"], TEST[:2])  # counted again
