@@ -53,12 +53,15 @@ def left_out_tasks(run_dir: Path) -> list[str]:
 
 
 def tiny_sets(run_dir: Path) -> list[str]:
-    """The tiny sets (``tiny:<name>`` sources) whose anchors an lm-eval run of ``fusionbench_tiny[_cot]`` ran,
-    sorted; empty for any other run. Their rows are anchors, never a full evaluation."""
+    """The tiny sets (``tiny:<name>`` sources) whose anchors an lm-eval run of ``fusionbench_tiny[_cot]`` or a
+    ``generate --tiny`` run ran, sorted; empty for any other run. Their rows are anchors, never a full evaluation."""
     import json
 
     from fusionbench.harness.logs import SAMPLES_FILE, TINY_TASK, file_task, tiny_source
 
+    if run_kind(run_dir) == "generate":
+        tiny = (generate_manifest(run_dir).get("tiny") or {}).get("name")
+        return [f"tiny:{tiny}"] if tiny else []
     names = set()
     for path in Path(run_dir).rglob("samples_*.jsonl"):
         if not SAMPLES_FILE.match(path.name) or file_task(path) != TINY_TASK:
@@ -69,6 +72,37 @@ def tiny_sets(run_dir: Path) -> list[str]:
         if isinstance(doc, dict) and (source := tiny_source(doc)):
             names.add(source)
     return sorted(names)
+
+
+def generate_manifest(run_dir: Path) -> dict:
+    """The ``run.json`` of a generate run (checked)."""
+    from fusionbench.generation.store import read_manifest
+
+    return read_manifest(Path(run_dir))
+
+
+def tiny_anchor_rows(export_dir: Path) -> dict[str, dict[str, int]]:
+    """{tiny set: {"model/mode": rows}} of an export's rows that ``ingest`` marked as a tiny set's anchors (source
+    ``tiny:<set>:...``), sorted; empty when there are none."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.dataset as pads
+    import pyarrow.parquet as pq
+
+    from fusionbench.export.folder import response_shards
+
+    shards = response_shards(Path(export_dir))
+    schema = pa.unify_schemas([pq.read_schema(p) for p in shards], promote_options="permissive") if shards else None
+    if schema is None or "source" not in schema.names:
+        return {}
+    marked = pc.starts_with(pc.field("source"), "tiny:")
+    table = pads.dataset([str(p) for p in shards], schema=schema).to_table(columns=["source", "model", "mode"],
+                                                                             filter=marked)  # fmt: skip
+    counts: dict[str, dict[str, int]] = {}
+    for source, model, mode in zip(*(table[c].to_pylist() for c in ("source", "model", "mode")), strict=True):
+        subjects = counts.setdefault(source.split(":")[1], {})
+        subjects[f"{model}/{mode}"] = subjects.get(f"{model}/{mode}", 0) + 1
+    return {name: dict(sorted(subjects.items())) for name, subjects in sorted(counts.items())}
 
 
 def ingest_run(

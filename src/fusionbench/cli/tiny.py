@@ -73,7 +73,7 @@ def run_scores(run_dir: Path) -> dict[str, dict[str, float]]:
 def cmd_estimate(args: argparse.Namespace) -> int:
     from fusionbench.fusion.tiny import load_tiny
 
-    tiny = load_tiny(args.tiny)
+    tiny = load_tiny(args.tiny or _recorded_tiny(Path(args.run)))
     runs = run_scores(Path(args.run))
     if not runs:
         raise ValueError(f"{args.run}: the run has no scored rows")
@@ -89,6 +89,16 @@ def cmd_estimate(args: argparse.Namespace) -> int:
         else:
             atomic_write_text(args.json, text)
     return 0
+
+
+def _recorded_tiny(run_dir: Path) -> str:
+    """The tiny set folder a ``generate --tiny`` run recorded (estimate's default for ``--tiny``)."""
+    from fusionbench.runs import generate_manifest, run_kind
+
+    recorded = (generate_manifest(run_dir).get("tiny") or {}).get("path") if run_kind(run_dir) == "generate" else None
+    if not recorded:
+        raise ValueError(f"{run_dir}: pass --tiny TINY (only a `generate --tiny` run records its tiny set)")
+    return recorded
 
 
 def _print_estimate(subject: str, estimate: Any, tiny: Any) -> None:
@@ -152,7 +162,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     estimate = commands.add_parser("estimate", help="a model's per-task and overall accuracy from its anchor answers")
     estimate.add_argument("run", help="a `fusionbench generate` run folder or an lm-eval --log_samples output folder")
-    estimate.add_argument("--tiny", required=True, help="the tiny set folder (fusionbench tiny build)")
+    estimate.add_argument("--tiny", help="the tiny set folder (fusionbench tiny build; default: the one a "
+                          "`generate --tiny` run recorded)")  # fmt: skip
     estimate.add_argument("--n-boot", type=int, default=200, help="bootstrap resamples of the anchors (default 200)")
     estimate.add_argument("--seed", type=int, default=0)
     estimate.add_argument("--json", help="also write the estimates as JSON to this file ('-': stdout)")

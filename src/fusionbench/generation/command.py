@@ -53,7 +53,7 @@ def add_generate_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
     add("--out", required=True, help="run folder; rerun the same command to resume it")
     add("--tasks", type=_csv_list, help="only these tasks (comma-separated; default: all)")
     add("--modes", type=_csv_list, help="direct, cot, thought (default: direct,cot; with --prompts: thought)")
-    add("--split", default="test", choices=sorted(SPLIT_ALIASES), help="queries split (default: test)")
+    add("--split", choices=sorted(SPLIT_ALIASES), help="queries split (default: test; with --tiny its anchors' split)")
     add("--samples", type=int, default=1, help="K samples per (query, mode), drawn in one request (default 1)")
     add("--limit", type=int, help="at most N queries per task (chosen before sharding)")
     add("--max-new-tokens", type=int, default=1024, help="new tokens per sample (default 1024, as the release)")
@@ -63,6 +63,8 @@ def add_generate_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
     add("--prices", help="price sheet name or JSON path (default: none, cost stays null)")
     add("--export", help="export folder or Hub id holding the queries table (default: the embedded sample)")
     add("--prompts", help="a `fusionbench thoughts apply` folder: its queries and thought prompts (mode thought)")
+    add("--tiny", help="a `fusionbench tiny build` folder: only its anchor queries (ingest marks the rows as its "
+        "anchors, not a full evaluation; `fusionbench estimate RUN` then estimates the full benchmark)")  # fmt: skip
     add("--shard", type=_shard, default=ShardSpec(), help="i/n: this job's share of the queries (default 0/1)")
     add("--tokenizer", help="tokenizer path or id if not the model's")
     add(
@@ -131,6 +133,7 @@ def settings_from_args(args: argparse.Namespace) -> GenerationSettings:
         ray_address=args.ray_address,
         ray_engine=args.ray_engine,
         progress=not args.quiet,
+        tiny=args.tiny,
     )
 
 

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from fusionbench.catalog import PriceSheet, load_price_sheet
@@ -41,10 +42,28 @@ def run_queries(settings: GenerationSettings) -> list[dict[str, Any]]:
     order = {t: i for i, t in enumerate(tasks)}
     queries = _prompts_queries(settings) if settings.prompts else _export_queries(settings)
     rows = sorted((q for q in queries if q["task"] in order), key=lambda q: (order[q["task"]], q["query_id"]))
+    if settings.tiny_info:
+        rows = _anchor_queries(settings, rows)
     if settings.limit is not None:
         taken: Counter[str] = Counter()
         rows = [q for q in rows if (taken.update([q["task"]]) or taken[q["task"]] <= settings.limit)]
     return [q for q in rows if settings.shard.contains(q["query_id"])]
+
+
+def _anchor_queries(settings: GenerationSettings, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The queries among ``rows`` that are anchors of the run's tiny set; every anchor of the run's tasks must be
+    there (a tiny set built from other data is refused, naming how many anchors are missing)."""
+    anchors = settings.tiny_info["anchors"]  # {query_id: task}
+    kept = [q for q in rows if q["query_id"] in anchors]
+    wanted = {q for q, task in anchors.items() if task in (settings.tasks or TASKS)}
+    missing = sorted(wanted - {q["query_id"] for q in kept})
+    if missing:
+        raise ValueError(
+            f"{len(missing)} of the {len(wanted)} anchors of the tiny set {settings.tiny} are not among the "
+            f"{settings.split} queries of {settings.export or 'the embedded sample'} (e.g. {missing[:3]}): pass the "
+            "--export the tiny set was built from"
+        )
+    return kept
 
 
 def _export_queries(settings: GenerationSettings) -> list[dict[str, Any]]:
@@ -130,6 +149,9 @@ def generate(settings: GenerationSettings, *, engine: Engine | None = None) -> R
         extra = {"runtime": settings.runtime(), "price": _price_info(sheet, settings.name)}
         if settings.prompts:
             extra["thoughts"] = thoughts_info(settings)
+        if settings.tiny_info:  # ingest marks the rows as the anchors of this tiny set (not a full evaluation)
+            extra["tiny"] = {k: v for k, v in settings.tiny_info.items() if k != "anchors"}
+            extra["tiny"]["anchors"] = len(settings.tiny_info["anchors"])
         store.open_manifest(settings.identity(), extra)
         recovered = recover_journals(store, settings, sheet)  # a killed run's finished requests, first
         items, skipped = work_items(settings, run_queries(settings), run_keys(store.run_dir, settings.settings_hash()))
@@ -218,6 +240,12 @@ def add_run(run_dir: Path, export_dir: Path) -> MergeReport:
         source = pc.if_else(is_thought, named, rows["source"])
         rows = rows.set_column(rows.schema.get_field_index("source"), "source", source)
         model_row["description"] += f"; thought prompts from templates {thoughts['templates']}"
+    tiny = manifest.get("tiny")
+    if tiny:  # the anchors of a tiny set: their source says so, as lm-eval runs of fusionbench_tiny do
+        marked = pa.array([f"tiny:{tiny['name']}:{s or 'generate'}" for s in rows["source"].to_pylist()], pa.string())
+        rows = rows.set_column(rows.schema.get_field_index("source"), "source", marked)
+        label += f" (anchors of the tiny set `{tiny['name']}`: not a full evaluation)"
+        model_row["description"] += f"; only the anchors of the tiny set {tiny['name']}, not a full evaluation"
     report = merge_rows(Path(export_dir), rows, [model_row], source=str(run_dir), label=label)
     report.failed_rows = failures
     return report

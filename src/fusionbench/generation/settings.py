@@ -86,7 +86,7 @@ class GenerationSettings:
     engine: str = "vllm"
     tasks: tuple[str, ...] | None = None  # None: every task
     modes: tuple[str, ...] | None = None  # None: ("thought",) with prompts, else the release's direct and cot
-    split: str = "test"
+    split: str | None = None  # None: the tiny set's split with ``tiny``, else test
     sampling: SamplingSettings = field(default_factory=SamplingSettings)
     limit: int | None = None  # at most this many queries per task (before sharding)
     prices: str | None = None  # price sheet name or JSON path
@@ -113,9 +113,14 @@ class GenerationSettings:
     ray_address: str | None = None  # ray: the cluster (None: the one `ray start` made here, else a local one)
     ray_engine: str | None = None  # ray: the engine inside the pipeline (None: vllm when installed, else hf)
     progress: bool = True
+    tiny: str | None = None  # a `fusionbench tiny build` folder: only its anchors (their rows ingest as anchors)
+    tiny_info: dict[str, Any] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.out = Path(self.out)
+        self.tiny_info = read_tiny_set(self.tiny) if self.tiny else None
+        if self.split is None:
+            self.split = (self.tiny_info or {}).get("split") or "test"
         if self.engine not in ENGINES:
             raise ValueError(f"unknown engine {self.engine!r}; expected one of {', '.join(ENGINES)}")
         unknown = set(self.tasks or ()) - set(TASKS)
@@ -137,6 +142,11 @@ class GenerationSettings:
         if self.split not in SPLIT_ALIASES:
             raise ValueError(f"unknown split {self.split!r}; expected one of {', '.join(SPLIT_ALIASES)}")
         self.split = SPLIT_ALIASES[self.split]
+        if self.tiny_info and self.tiny_info["split"] and self.split != self.tiny_info["split"]:
+            raise ValueError(
+                f"the anchors of the tiny set {self.tiny} are {self.tiny_info['split']} queries, not {self.split!r}: "
+                f"drop --split or pass --split {self.tiny_info['split']}"
+            )
         if self.prompts:
             from fusionbench.fusion.thoughts.apply import read_prompts_manifest
 
@@ -182,6 +192,7 @@ class GenerationSettings:
             "queries": self.export or EMBEDDED_SAMPLE,
             "prices": self.prices,
             **(self.prompts_identity() if self.prompts else {}),
+            **({"tiny": f"{self.tiny_info['name']}@{self.tiny_info['fingerprint']}"} if self.tiny_info else {}),
         }
 
     def prompts_identity(self) -> dict[str, Any]:
@@ -215,6 +226,19 @@ class GenerationSettings:
             "enforce_eager": self.enforce_eager,
             "engine_kwargs": self.engine_kwargs,
         }
+
+
+def read_tiny_set(folder: str) -> dict[str, Any]:
+    """The tiny set in ``folder`` whose anchors a run generates: name, path, split, anchors ({query_id: task})
+    and their fingerprint (a damaged or missing set is refused by :func:`~fusionbench.fusion.tiny.load_tiny`)."""
+    from fusionbench.fusion.tiny import load_tiny
+
+    tiny = load_tiny(folder)
+    anchors = dict(sorted(zip(tiny.query_ids, tiny.tasks, strict=True)))
+    digest = hashlib.sha256("\x1f".join(anchors).encode("utf-8")).hexdigest()[:16]
+    split = tiny.info.get("split")
+    return {"name": Path(folder).resolve().name, "path": str(Path(folder).resolve()), "anchors": anchors,
+            "split": SPLIT_ALIASES.get(split, split) if split else None, "fingerprint": digest}  # fmt: skip
 
 
 def item_key(settings_hash: str, query_id: str, split: str, model: str, mode: str, sample: int) -> str:
