@@ -82,7 +82,24 @@ def cmd_info(args: argparse.Namespace) -> int:
         cost, judge = _mean_over(both, "cost_usd"), _mean_over(both, "judge_score")
         table.add_row(*key, f"{entry['rows']:,}", *accuracies, fmt(cost, 6), fmt(judge))
     out.print(table)
+    _print_tiny_rows(Path(args.export), sum(group["rows"] for group in groups))
     return 0
+
+
+def _print_tiny_rows(export: Path, total: int) -> None:
+    """Say which rows are a tiny set's anchors (``ingest`` marks them ``tiny:<set>:...``): not a full evaluation."""
+    from fusionbench.runs import tiny_anchor_rows
+
+    for name, subjects in tiny_anchor_rows(export).items():
+        rows = sum(subjects.values())
+        who = ", ".join(f"{subject} {n:,}" for subject, n in subjects.items())
+        out.print(
+            f"tiny anchors: {rows:,} of the {total:,} rows are anchors of the tiny set {name} ({who}): not a full "
+            f"evaluation, their accuracies above are of the anchors only; `fusionbench estimate RUN --tiny "
+            f"{name}` estimates the full benchmark",
+            highlight=False,
+            markup=False,
+        )
 
 
 def _mean_over(groups: list[dict], column: str) -> float | None:
