@@ -66,7 +66,7 @@ def test_round_trip_predicts_the_same(router: BaseRouter, tmp_path: Path) -> Non
     assert sorted(p.name for p in folder.iterdir() if p.is_file()) == ["config.json", "state.npz"]
     config = json.loads((folder / "config.json").read_text())
     assert config["class"] == type(router).__name__ and config["candidates"] == ["c0", "c1", "c2"]
-    assert config["n_features_in"] == 6 and config["fusionbench_version"] and config["format"] == "fusionbench-router"
+    assert config["n_features_in"] == 6 and config["fusionbench_version"] and config["format"] == "fusionbench-router/1"
     assert config["fitted"]["training_fingerprint_"] == router.training_fingerprint_
     loaded = BaseRouter.from_pretrained(folder)
     assert type(loaded) is type(router) and repr(loaded) == repr(router)  # the same constructor parameters

@@ -2,8 +2,10 @@
 
 A router folder holds:
 
-* ``config.json``: format, class, constructor parameters, candidates, ``n_features_in``, the featuriser spec,
-  the fusionbench version, the training fingerprint, and the small fitted values (JSON);
+* ``config.json``: the folder's artifact manifest (:mod:`fusionbench.artifacts`: format
+  ``fusionbench-router/1``, the fusionbench version, when it was written), class, constructor parameters,
+  candidates, ``n_features_in``, the featuriser spec, the training fingerprint and the small fitted values (JSON),
+  written last; a folder written before the manifest (``format`` with a separate ``format_version``) still loads;
 * ``state.npz``: the fitted arrays (loaded with ``allow_pickle=False``);
 * one sub-folder per fitted sub-router (CARROT's estimators, a pair router's base router);
 * ``featurizer/`` when a fitted fusionbench featuriser was saved with the router (TF-IDF vocabulary and idf);
@@ -34,11 +36,13 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from fusionbench.artifacts import new_manifest, write_manifest
 from fusionbench.files import atomic_write_bytes
 from fusionbench.fusion.routers.persistence_checks import (
     COMMON_FITTED,
     FORMAT,
     FORMAT_VERSION,
+    ROUTER_ARTIFACT,
     DamagedRouterError,
     UntrustedRouterError,
     find_untrusted,
@@ -52,6 +56,7 @@ from fusionbench.fusion.routers.persistence_checks import (
 __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
+    "ROUTER_ARTIFACT",
     "DamagedRouterError",
     "PretrainedMixin",
     "UntrustedRouterError",
@@ -63,12 +68,6 @@ _COMMON_FITTED = COMMON_FITTED
 _COMMON_STATE = frozenset(
     {"candidates_", "n_features_in_", "tradeoff_", "cost_mean_", "cost_by_task_", "featurizer_spec_", *COMMON_FITTED}
 )
-
-
-def _version() -> str:
-    from fusionbench._version import __version__
-
-    return __version__
 
 
 # ---------------------------------------------------------------- parameters <-> JSON
@@ -223,25 +222,22 @@ class PretrainedMixin:
             joblib.dump(pickled, buffer)
             atomic_write_bytes(folder / "pickled.joblib", buffer.getvalue())
         config = {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
             "class": type(self).__name__,
             "params": _encode_params(self),
             "candidates": _json_value(self.candidates_),
             "n_features_in": int(self.n_features_in_),
             "featurizer": spec,
-            "fusionbench_version": _version(),
             "tradeoff": self.tradeoff_.to_dict(),
             "cost_mean": None if self.cost_mean_ is None else self.cost_mean_.tolist(),
             "cost_by_task": None if self.cost_by_task_ is None else _json_value(self.cost_by_task_),
             "fitted": {name: _json_value(getattr(self, name, None)) for name in _COMMON_FITTED},
             "state": layout,
         }
-        atomic_write_bytes(folder / "config.json", (json.dumps(config, indent=2, sort_keys=True) + "\n").encode())
         if featurizer is not None and hasattr(featurizer, "get_state"):
             from fusionbench.fusion.features import save_featurizer
 
             save_featurizer(featurizer, folder / "featurizer")
+        write_manifest(folder, ROUTER_ARTIFACT, new_manifest(ROUTER_ARTIFACT, **config))  # last: the folder is whole
         return folder
 
     def _featurizer_spec(self, featurizer: Any) -> dict[str, Any] | None:

@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from fusionbench.artifacts import ArtifactFormat, ArtifactFormatError, check_manifest
 from fusionbench.errors import BadInputError
 
 #: scikit-learn estimator classes a config may construct without trust: what the routers and featurisers use
@@ -68,6 +69,9 @@ MAX_DEPTH = 32
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 FORMAT = "fusionbench-router"
 FORMAT_VERSION = 1
+#: the router folder's manifest is its ``config.json`` (:mod:`fusionbench.artifacts`): ``"fusionbench-router/1"``;
+#: a folder written before (``"format": "fusionbench-router"`` with ``"format_version": 1``) reads as version 1
+ROUTER_ARTIFACT = ArtifactFormat(FORMAT, FORMAT_VERSION, manifest="config.json", what="a saved router folder")
 #: Fitted attributes every router folder keeps in ``config.json``'s ``fitted``.
 COMMON_FITTED = ("n_dropped_queries_", "training_fingerprint_")
 _LAYOUT = {"arrays": list, "sparse": list, "lists": dict, "routers": list, "json": dict, "pickled": list}
@@ -76,8 +80,9 @@ _TAGS["__sklearn__"] = {"params"}
 _TRUST = "load only a folder you trust, with from_pretrained(..., trust=True) or `--trust`"
 
 
-class DamagedRouterError(BadInputError):
-    """A router folder whose files are cut, invalid or incomplete."""
+class DamagedRouterError(ArtifactFormatError):
+    """A router folder whose files are cut, invalid or incomplete, or whose ``config.json`` is of another format
+    or a newer version (an ``ArtifactFormatError``, so a ``BadInputError``)."""
 
 
 class UntrustedRouterError(BadInputError):
@@ -277,11 +282,7 @@ def get_untrusted_types(folder: str | Path) -> list[str]:
 def check_router_config(config: dict[str, Any], folder: Path) -> None:
     """Raise DamagedRouterError when ``config.json`` lacks a key or has one of the wrong shape."""
     file = str(folder / "config.json")
-    if config.get("format") != FORMAT:
-        raise DamagedRouterError(file, f"not a fusionbench router config (format {config.get('format')!r})")
-    version = config.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise DamagedRouterError(file, f"format version {version!r}: this fusionbench reads up to {FORMAT_VERSION}")
+    check_manifest(config, ROUTER_ARTIFACT, file, error=DamagedRouterError)
     for key in ("tradeoff", "cost_mean", "cost_by_task"):
         if key not in config:
             raise DamagedRouterError(file, f"key {key!r} is missing")
