@@ -10,8 +10,8 @@ same router without the new model (paired bootstrap on the test queries):
 * ``calibrated``: :class:`ColdStartRouter` on ``MFRouter``: the new model only where its item-model probability
   beats the MF choice's by the margin chosen on train;
 * ``task prior``: ``TaskPriorRouter.add_candidate`` with the new model's per-task estimate
-  (:meth:`ColdStartRouter.task_accuracy`) less the calibrated router's margin (1 where it has none: never),
-  its residual the known candidates' mean;
+  (:meth:`ColdStartRouter.task_accuracy`) less the task margin chosen on train by the same simulation (1 where
+  none gains: never), its residual the known candidates' mean;
 * ``MF mask (refit)``: ``MFRouter(missing="mask")`` refitted with the new model's k anchor answers as its only
   observed cells (the reference that retrains).
 
@@ -100,7 +100,7 @@ def study(data: Any, model: str, ks: list[int], *, n_boot: int, seed: int) -> li
         old = np.hstack([mf_estimate, cold.predict_correctness(X_test)])
         with_prior = copy.deepcopy(prior)
         for c in new:
-            with_prior.add_candidate(c, cold.task_accuracy(c), margin=min(cold.new_[c].margin, 1.0))
+            with_prior.add_candidate(c, cold.task_accuracy(c), margin=min(cold.new_[c].task_margin, 1.0))
         Y_mask = masked.performance.copy()
         position = {q: i for i, q in enumerate(map(str, masked.query_ids))}
         for c in new:
@@ -132,7 +132,7 @@ def study(data: Any, model: str, ks: list[int], *, n_boot: int, seed: int) -> li
             auroc = correctness_auroc(_Scores(target, scores[method]), X_test, test, target, n_boot=n_boot, seed=seed)
             delta = difference(result.replicates, (method, "perf"), (against, "perf"), result.confidence)
             share = sum(result.choice_counts[method].get(c, 0) for c in new) / result.n_queries
-            margin = cold.new_[target].margin if method == "calibrated" else None
+            margin = {"calibrated": cold.new_[target].margin, "task prior": cold.new_[target].task_margin}.get(method)
             rows.append({
                 "model": model, "k": k, "method": method, "auroc": auroc["value"], "auroc_ci": ci(auroc),
                 "task_mae": task_mae(estimates[method], y, tasks), "share": share, "with": result.value(method),

@@ -37,10 +37,13 @@ def test_task_shift_undoes_a_constant_logit_offset_per_task() -> None:
     assert np.abs(unshifted).max() < 1e-6
 
 
-def test_margin_is_the_best_simulated_gain_ties_to_the_larger_none_when_nothing_gains() -> None:
-    assert choose_margin({0.0: -0.01, 0.05: 0.004, 0.1: 0.002}) == 0.05
-    assert choose_margin({0.0: 0.003, 0.05: 0.003, 0.1: 0.001}) == 0.05  # a tie: the safer, larger margin
-    assert choose_margin({0.0: -0.02, 0.1: 0.0}) == float("inf")  # no margin gains: never routed
+def test_margin_is_the_best_lower_bound_ties_to_the_larger_none_when_nothing_clears_it() -> None:
+    gains = {0.0: (-0.01, 0.001), 0.05: (0.004, 0.001), 0.1: (0.002, 0.001)}
+    assert choose_margin(gains) == 0.05  # bounds -0.011, 0.003, 0.001
+    assert choose_margin({0.0: (0.006, 0.004), 0.05: (0.004, 0.001)}) == 0.05  # 0.002 < 0.003: the surer gain
+    assert choose_margin({0.0: (0.006, 0.004), 0.05: (0.004, 0.001)}, caution=0.0) == 0.0  # the mean alone
+    assert choose_margin({0.0: (0.003, 0.001), 0.05: (0.003, 0.001)}) == 0.05  # a tie: the safer, larger margin
+    assert choose_margin({0.0: (0.002, 0.003), 0.1: (0.0, 0.0)}) == float("inf")  # nothing clears: never routed
     assert MARGINS[0] == 0.0 and list(MARGINS) == sorted(MARGINS)
 
 
@@ -139,16 +142,16 @@ def _lomo(data, model: str):
         warnings.simplefilter("ignore")
         base = MFRouter(**MF).fit(X, without.performance, candidates=list(without.candidates))
     router = ColdStartRouter(base).fit(X, without.performance, tasks=without.tasks, keys=without.query_ids)
-    return without, test, transform(featurizer, test), base, router
+    return without, test, X, transform(featurizer, test), base, router
 
 
 @pytest.mark.parametrize("model", ["mistral-7b-instruct-v0.3", "llama-3.3-nemotron-super-49b-v1"])
 def test_leave_one_model_out_never_significantly_worse_and_k0_never_routed(embedded, model: str) -> None:
-    without, test, X_test, base, router = _lomo(embedded, model)
+    without, test, X, X_test, base, router = _lomo(embedded, model)
     name = f"{model}/direct"
     router.add_candidate(name, {})  # k = 0: nothing known
-    assert router.new_[name].margin > 0
-    assert np.mean(router.predict_labels(X_test) == name) <= 0.01
+    assert router.new_[name].margin == router.new_[name].task_margin == float("inf")  # nothing known: never routed
+    assert name not in router.predict_labels(X_test).tolist()
     router.remove_candidate(name)
     truth = dict(
         zip(map(str, embedded.query_ids), embedded.performance[:, embedded.candidates.index(name)], strict=True)
@@ -156,10 +159,15 @@ def test_leave_one_model_out_never_significantly_worse_and_k0_never_routed(embed
     anchors = [str(q) for q in build_tiny(without, total=100, method="stratified", seed=0).query_ids]
     router.add_candidate(name, {q: float(truth[q]) for q in anchors})
     choices = router.predict_labels(X_test).tolist()
-    result = evaluate({"with": choices, "without": base}, test, train=without, X=X_test, n_boot=200, seed=0,
-                      baselines=False)  # fmt: skip
-    delta = difference(result.replicates, ("with", "perf"), ("without", "perf"), result.confidence)
-    assert delta["ci"][1] >= 0  # with − without is not significantly below 0
+    prior = TaskPriorRouter().fit(X, without.performance, tasks=without.tasks, candidates=list(without.candidates))
+    before = prior.predict_labels(X_test).tolist()
+    prior.add_candidate(name, router.task_accuracy(name), margin=min(router.new_[name].task_margin, 1.0))
+    systems = {"with": choices, "without": base, "prior with": prior.predict_labels(X_test).tolist(),
+               "prior without": before}  # fmt: skip
+    result = evaluate(systems, test, train=without, X=X_test, n_boot=200, seed=0, baselines=False)
+    for new, old in (("with", "without"), ("prior with", "prior without")):
+        delta = difference(result.replicates, (new, "perf"), (old, "perf"), result.confidence)
+        assert delta["ci"][1] >= 0, (new, delta)  # with − without is not significantly below 0
     accuracy = router.task_accuracy(name)
     y = test.performance[:, test.candidates.index(name)]
     tasks = np.asarray(test.tasks)

@@ -19,13 +19,19 @@ on the base's scale: the chosen candidate's estimate plus that difference.
 
 **Margin, chosen on train only** (``margin="auto"``): the training queries are split (per task, seeded) into a
 fit part and a validation part; a clone of ``base`` and, for each known candidate ``m``, an item model without
-``m`` are fitted on the fit part. At :meth:`~ColdStartRouter.add_candidate`, every known ``m`` plays the new
-candidate in turn: its ability from its own answers on the same anchors (those in the fit part), the choice of the
-clone among the others, and its true gain ``y_m - y_chosen`` on the validation queries where the rule routes to it.
-The margin is the value of :data:`MARGINS` of the highest mean simulated gain over the ``m`` (ties: the larger
-margin); where no margin gains, none is taken (``inf``: never routed). With no anchor answers (``k = 0``) the new
-candidate is the average known one, which seldom beats the chosen one by the margin, so it is essentially never
-routed.
+``m`` are fitted on the fit part (the clone is fitted once, with every known candidate; its choice among the
+others stands for the choice of a router fitted without ``m``). At :meth:`~ColdStartRouter.add_candidate`, every
+known ``m`` plays the new candidate in turn: its ability from its own answers on the same anchors (those in the fit
+part), the choice of the clone among the others, and its true gain ``y_m - y_chosen`` on the validation queries
+where the rule routes to it.
+The margin is the value of :data:`MARGINS` whose simulated mean gain over the ``m`` is highest after taking off
+``caution`` standard errors (ties: the larger margin); where no margin gains by that much, none is taken (``inf``:
+never routed). With no anchor answers (``k = 0``) nothing is known of the candidate (its prediction would be the
+average known one's, and routing to it a bet on the base's mistakes): it is never routed. The same simulation
+chooses ``task_margin`` for a task prior's rule (a task goes to the new candidate where its per-task estimate,
+:meth:`~ColdStartRouter.task_accuracy`, beats the best known task mean of the fit part by the margin), its gain
+measured against the clone's per-query choice (a task prior's residual routes per query too, so the best task
+mean alone would overstate the gain).
 
 Scope: the ``performance_first`` trade-off (no cost estimate for the new candidate); an in-memory wrapper (not
 saved: refit it from the base's training data and add the candidates again). The per-task accuracy estimate
@@ -77,11 +83,12 @@ def task_shifts(model: ItemModel, mapped: np.ndarray, theta: np.ndarray, delta: 
     return (low + high) / 2
 
 
-def choose_margin(gains: Mapping[float, float]) -> float:
-    """The margin of the highest simulated mean gain (ties: the larger margin); ``inf`` (never route) when no
-    margin gains (every mean gain <= 0)."""
-    best = max(gains.values())
-    return max(g for g, v in gains.items() if v == best) if best > 0 else float("inf")
+def choose_margin(gains: Mapping[float, tuple[float, float]], caution: float = 1.0) -> float:
+    """The margin of the highest lower bound ``mean - caution * se`` of the simulated gain (``gains``: margin ->
+    (mean gain, its standard error)); ties: the larger margin; ``inf`` (never route) when no bound is above 0."""
+    bound = {g: mean - caution * se for g, (mean, se) in gains.items()}
+    best = max(bound.values())
+    return max(g for g, v in bound.items() if v == best) if best > 0 else float("inf")
 
 
 @dataclass
@@ -121,6 +128,19 @@ class _Items:
         theta, delta, shift = ability
         return self.probabilities(features, tasks, theta[None], delta[None], shift[None])[0]
 
+    def task_accuracy(self, ability: Any, answers: Mapping[str, float]) -> np.ndarray:
+        """``[T]`` (in ``model.tasks`` order) a subject's mean probability over the training items of each task, its
+        own answer where it answered (tinyBenchmarks' p-IRT); None: the known subjects' mean."""
+        model = self.model
+        if ability is None:
+            p = model.probabilities().mean(axis=0)
+        else:
+            theta, delta, _ = ability
+            p = expit(model.a @ theta + model.b + delta[model.task_index()])
+            p[model.item_positions(list(answers))] = list(answers.values())
+        task = model.task_index()
+        return np.bincount(task, weights=p, minlength=len(model.tasks)) / np.bincount(task, minlength=len(model.tasks))
+
     def probabilities(self, features: np.ndarray, tasks: np.ndarray, theta: np.ndarray, delta: np.ndarray,
                       shift: np.ndarray) -> np.ndarray:  # fmt: skip
         """``[S, n]`` P(correct) of subjects (``theta`` ``[S, dims]``, ``delta``, ``shift`` ``[S, T]``) on queries
@@ -134,14 +154,18 @@ class _Items:
 @dataclass
 class NewCandidate:
     """A candidate added by :meth:`ColdStartRouter.add_candidate`: its ability, the answers it was fitted on, its
-    routing ``margin`` and, under ``margin="auto"``, the simulated mean gain per margin (``margin_gains``:
-    margin -> mean over the known candidates of their gain on the validation queries)."""
+    routing ``margin`` and, under ``margin="auto"``, the simulated gain per margin (``margin_gains``: margin ->
+    (mean over the known candidates of their gain on the validation queries, its standard error)); ``task_margin``
+    and ``task_margin_gains``: the same for the task-level rule of a task prior (route a task to it where its
+    per-task estimate beats the best known task mean by the margin)."""
 
     name: str
     answers: dict[str, float]
     ability: tuple[np.ndarray, np.ndarray, np.ndarray] | None  # (theta, delta, shift); None: nothing known
     margin: float
-    margin_gains: dict[float, float] = field(default_factory=dict)
+    margin_gains: dict[float, tuple[float, float]] = field(default_factory=dict)
+    task_margin: float = float("inf")
+    task_margin_gains: dict[float, tuple[float, float]] = field(default_factory=dict)
 
 
 class ColdStartRouter:
@@ -150,7 +174,8 @@ class ColdStartRouter:
 
     ``base``: a fitted router (``candidates_``, ``predict_performance(X, tasks=)``; for ``margin="auto"`` it
     must also be cloneable and fit like the routers). ``margin``: ``"auto"`` (chosen on train, see the module
-    docstring) or a number. ``validation_size``: the share of training queries of the margin's simulation.
+    docstring) or a number. ``validation_size``: the share of training queries of the margin's simulation;
+    ``caution``: how many standard errors the simulated gain must clear (:func:`choose_margin`).
     ``test_tasks``: ``"predicted"`` (default: the query's task, which selects the item model's per-task offsets, is
     classified from the features, never read) or ``"given"``. ``irt_options``: :class:`IRTConfig` fields.
     """
@@ -161,6 +186,7 @@ class ColdStartRouter:
         *,
         margin: float | str = "auto",
         validation_size: float = 0.25,
+        caution: float = 1.0,
         test_tasks: str = "predicted",
         irt_options: Mapping[str, Any] | None = None,
         random_state: int = 0,
@@ -174,6 +200,7 @@ class ColdStartRouter:
         self.base = base
         self.margin = margin
         self.validation_size = validation_size
+        self.caution = caution
         self.test_tasks = test_tasks
         self.irt_options = dict(IRT_OPTIONS if irt_options is None else irt_options)
         self.random_state = random_state
@@ -231,9 +258,14 @@ class ColdStartRouter:
             model = items.model
             p_others = items.probabilities(features[val_rows], val_tasks, model.theta, model.delta, items.shift)
             per_known.append({"items": items, "others": others, "p_others": p_others})
+        names = per_known[0]["items"].model.tasks  # every item model of the fit part orders the tasks alike
+        fit_tasks = tasks[fit_rows]
+        task_means = np.stack([perf[fit_rows][fit_tasks == t].mean(axis=0) for t in names])
+        val_task_at = np.array([names.index(t) if t in names else len(names) for t in val_tasks])
         return {"keys": keys, "fit_keys": set(fit_keys), "key_row": {k: i for i, k in enumerate(keys)}, "perf": perf,
                 "val_rows": val_rows, "val_features": features[val_rows], "val_tasks": val_tasks,
-                "estimate": estimate, "per_known": per_known}  # fmt: skip
+                "estimate": estimate, "per_known": per_known, "task_means": task_means,
+                "val_task_at": val_task_at}  # fmt: skip
 
     def _tasks(self, features: np.ndarray, tasks: Any) -> np.ndarray:
         if self.test_tasks == "given" and tasks is not None:
@@ -258,13 +290,15 @@ class ColdStartRouter:
             raise KeyError(f"{len(unknown)} answers of {name!r} are for queries the router was not fitted on, "
                            f"e.g. {unknown[:3]}")  # fmt: skip
         ability = self.items_.ability(given)
-        gains: dict[float, float] = {}
-        if self.margin == "auto":
+        gains: dict[str, dict[float, tuple[float, float]]] = {"query": {}, "task": {}}
+        if self.margin == "auto" and given:
             gains = self._simulated_gains(list(given))
-            margin = choose_margin(gains)
+            margin, task_margin = (choose_margin(gains[rule], self.caution) for rule in ("query", "task"))
+        elif self.margin == "auto":  # nothing known: a bet on the base's mistakes, not on the candidate
+            margin = task_margin = float("inf")
         else:
-            margin = float(self.margin)
-        self.new_[name] = NewCandidate(name, given, ability, margin, gains)
+            margin = task_margin = float(self.margin)
+        self.new_[name] = NewCandidate(name, given, ability, margin, gains["query"], task_margin, gains["task"])
         return self.new_[name]
 
     def remove_candidate(self, name: str) -> None:
@@ -273,24 +307,34 @@ class ColdStartRouter:
             raise KeyError(f"{name!r} is not a new candidate of this router; new: {list(self.new_)}")
         del self.new_[name]
 
-    def _simulated_gains(self, anchors: list[str]) -> dict[float, float]:
-        """Margin -> mean over the known candidates, each playing the new one with its own answers on the anchors
-        of the fit part, of its mean gain over the validation queries (see the module docstring)."""
+    def _simulated_gains(self, anchors: list[str]) -> dict[str, dict[float, tuple[float, float]]]:
+        """Per rule (``"query"``: the router's, ``"task"``: a task prior's), margin -> (mean over the known
+        candidates, each playing the new one with its own answers on the anchors of the fit part, of its mean gain
+        over the validation queries; its standard error over the queries)."""
         sim = self.simulation_
         rows = [sim["key_row"][k] for k in anchors if k in sim["fit_keys"]]
         perf, val_perf = sim["perf"], sim["perf"][sim["val_rows"]]
         n_val = len(sim["val_rows"])
-        table = np.zeros((len(self.known_), len(MARGINS)))
+        query = np.zeros((len(self.known_), len(MARGINS), n_val))
+        task = np.zeros_like(query)
         for m, entry in enumerate(sim["per_known"]):
-            items, others = entry["items"], entry["others"]
-            ability = items.ability({sim["keys"][r]: float(perf[r, m]) for r in rows})
+            items, others = entry["items"], np.asarray(entry["others"])
+            answers = {sim["keys"][r]: float(perf[r, m]) for r in rows}
+            ability = items.ability(answers)
             p_m = items.subject(sim["val_features"], sim["val_tasks"], ability)
             pick = np.argmax(sim["estimate"][:, others], axis=1)  # the clone's choice among the others
-            p_chosen = entry["p_others"][pick, np.arange(n_val)]
-            gain = val_perf[:, m] - val_perf[np.arange(n_val), np.asarray(others)[pick]]
-            diff = p_m - p_chosen
-            table[m] = [np.sum(gain * (diff > g)) / n_val for g in MARGINS]
-        return {g: float(v) for g, v in zip(MARGINS, table.mean(axis=0), strict=True)}
+            gain = val_perf[:, m] - val_perf[np.arange(n_val), others[pick]]
+            diff = p_m - entry["p_others"][pick, np.arange(n_val)]
+            query[m] = [gain * (diff > g) for g in MARGINS]
+            best = sim["task_means"][:, others].max(axis=1)  # the best known task mean on the fit part
+            lead = np.append(items.task_accuracy(ability, answers) - best, -np.inf)[sim["val_task_at"]]
+            task[m] = [gain * (lead > g) for g in MARGINS]  # an unknown task: not routed
+        out = {}
+        for rule, table in (("query", query), ("task", task)):
+            per_query = table.mean(axis=0)  # [margins, n_val]: each validation query's gain, mean over the m
+            se = per_query.std(axis=1, ddof=1) / np.sqrt(n_val)
+            out[rule] = {g: (float(v), float(e)) for g, v, e in zip(MARGINS, per_query.mean(axis=1), se, strict=True)}
+        return out
 
     # ------------------------------------------------------------------ prediction
     @property
@@ -341,13 +385,9 @@ class ColdStartRouter:
 
     def task_accuracy(self, name: str) -> dict[str, float]:
         """A new candidate's estimated accuracy per task: the mean over the training queries of each task of its
-        item-model probability, its own answer where it answered (tinyBenchmarks' p-IRT)."""
+        item-model probability, its own answer where it answered (tinyBenchmarks' p-IRT); nothing answered: the
+        known candidates' mean. With :attr:`NewCandidate.task_margin` it feeds
+        :meth:`~fusionbench.fusion.routers.prior.TaskPriorRouter.add_candidate`."""
         new = self.new_[name]
-        model = self.items_.model
-        if new.ability is None:  # nothing known: the average known candidate
-            p = model.probabilities().mean(axis=0)
-        else:
-            theta, delta, _ = new.ability
-            p = expit(model.a @ theta + model.b + delta[model.task_index()])
-            p[model.item_positions(list(new.answers))] = list(new.answers.values())
-        return {t: float(p[model.task_index() == i].mean()) for i, t in enumerate(model.tasks)}
+        values = self.items_.task_accuracy(new.ability, new.answers)
+        return {t: float(v) for t, v in zip(self.items_.model.tasks, values, strict=True)}
