@@ -103,6 +103,10 @@ def test_bad_input_is_refused_with_the_reason() -> None:
         ColdStartRouter(base).fit(X, Y[:, :2], tasks=tasks)
     with pytest.raises(ValueError, match="margin"):
         ColdStartRouter(base, margin=-1)
+    with pytest.raises(ValueError, match="caution"):
+        ColdStartRouter(base, caution=-1.0)
+    with pytest.raises(ValueError, match="keys repeat"):
+        ColdStartRouter(base, margin=0.0).fit(X, Y, tasks=tasks, keys=["q"] * len(X))
 
 
 # ---------------------------------------------------------------------------------------------- task prior

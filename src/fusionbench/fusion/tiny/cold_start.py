@@ -197,6 +197,8 @@ class ColdStartRouter:
             raise ValueError(f"test_tasks must be 'predicted' or 'given', not {test_tasks!r}")
         if not 0 < validation_size < 1:
             raise ValueError(f"validation_size must lie in (0, 1), not {validation_size!r}")
+        if not caution >= 0:
+            raise ValueError(f"caution must be a number >= 0, not {caution!r}")
         self.base = base
         self.margin = margin
         self.validation_size = validation_size
@@ -244,8 +246,8 @@ class ColdStartRouter:
             rows = rng.permutation(np.flatnonzero(tasks == task))
             val[rows[: round(self.validation_size * len(rows))]] = True
         fit_rows, val_rows = np.flatnonzero(~val), np.flatnonzero(val)
-        if len(val_rows) == 0 or len(fit_rows) == 0:
-            raise ValueError("too few training queries to choose the margin; pass margin=<number>")
+        if len(val_rows) < 2 or len(fit_rows) == 0 or len(self.known_) < 2:
+            raise ValueError("too few training queries or known candidates (2) to choose the margin; pass margin=")
         base = clone(self.base).fit(X[fit_rows], perf[fit_rows], tasks=tasks[fit_rows], candidates=self.known_)
         estimate = np.asarray(base.predict_performance(X[val_rows], tasks=tasks[val_rows]), dtype=np.float64)
         val_tasks = self._tasks(features[val_rows], tasks[val_rows])
