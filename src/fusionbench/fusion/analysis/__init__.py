@@ -5,7 +5,8 @@ small frozen record of them): :func:`leaderboard` (accuracy and rank CIs), :func
 Kendall's tau of judge vs truth), :func:`error_consistency` and :func:`capa` (model similarity),
 :func:`oracle_at_k` (the router-pool curve), :func:`skill_pca` and :func:`leave_one_task_out` (skill structure),
 :func:`item_statistics`, :func:`fusion_bounds` (best single, per task, oracle, majority vote, judge best-of-n).
-:func:`analyze` runs them all into one report dict; :func:`write_analysis` writes report.md, report.json, PNGs.
+:func:`analyze` runs them all into one report dict; :func:`write_analysis` writes report.md, report.json, PNGs;
+:func:`read_analysis` reads report.json back, its manifest checked.
 """
 
 from fusionbench.fusion.analysis.answers import Answers, extract_answers
@@ -17,7 +18,7 @@ from fusionbench.fusion.analysis.leaderboard import Leaderboard, leaderboard
 from fusionbench.fusion.analysis.run import AnalysisConfig, analyze
 from fusionbench.fusion.analysis.similarity import Similarity, capa, capa_kappa, error_consistency, oracle_at_k
 from fusionbench.fusion.analysis.skills import item_statistics, leave_one_task_out, skill_pca
-from fusionbench.fusion.analysis.write import write_analysis
+from fusionbench.fusion.analysis.write import read_analysis, write_analysis
 
 __all__ = [
     "AnalysisConfig",
@@ -40,6 +41,7 @@ __all__ = [
     "leave_one_task_out",
     "majority_vote",
     "oracle_at_k",
+    "read_analysis",
     "skill_pca",
     "write_analysis",
 ]

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from fusionbench.artifacts import ArtifactFormat
 from fusionbench.fusion.analysis.answers import extract_answers
 from fusionbench.fusion.analysis.bounds import fusion_bounds
 from fusionbench.fusion.analysis.irt_items import MIN_CANDIDATES, irt_item_parameters
@@ -23,7 +24,11 @@ from fusionbench.fusion.data import RoutingData
 from fusionbench.fusion.evaluation.core import describe
 from fusionbench.fusion.report.write import jsonable
 
-FORMAT = "fusionbench-analysis-report/1"
+#: the analysis report folder's manifest is its ``report.json`` (:mod:`fusionbench.artifacts`)
+ANALYSIS_ARTIFACT = ArtifactFormat(
+    "fusionbench-analysis-report", 1, manifest="report.json", what="an analysis report (fusionbench analyze)"
+)
+FORMAT = ANALYSIS_ARTIFACT.tag
 STEPS = ("leaderboard", "judge", "similarity", "oracle@k", "skills", "answers", "bounds")
 Progress = Callable[[str, int, int], None]
 
