@@ -109,3 +109,131 @@ def test_router_folder_damaged_or_foreign_config_names_the_file(
     folder = router_folder[0]
     (folder / "config.json").write_text(text, encoding="utf-8")
     _refused(lambda: BaseRouter.from_pretrained(folder), folder / "config.json", match, DamagedRouterError)
+
+
+# ------------------------------------------------------------------ the analysis report (report.json)
+@pytest.fixture(scope="module")
+def analysis_report() -> dict:
+    from fusionbench.fusion.analysis import AnalysisConfig, analyze
+    from fusionbench.fusion.embedded import load
+
+    return analyze(load(), AnalysisConfig(n_boot=10))
+
+
+def test_analysis_report_round_trip(analysis_report: dict, tmp_path: Path) -> None:
+    from fusionbench.fusion.analysis import read_analysis, write_analysis
+
+    files = write_analysis(analysis_report, tmp_path / "report")
+    read = read_analysis(tmp_path / "report")
+    assert read["format"] == "fusionbench-analysis-report/1" and read["created"] and read["fusionbench_version"]
+    assert read["leaderboard"] == json.loads(json.dumps(analysis_report["leaderboard"]))
+    assert read_analysis(files["json"]) == read  # the file itself, or its folder
+
+
+def test_analysis_report_written_before_the_manifest_still_reads(analysis_report: dict, tmp_path: Path) -> None:
+    from fusionbench.fusion.analysis import read_analysis, write_analysis
+
+    path = write_analysis(analysis_report, tmp_path / "report")["json"]
+    _edit(path, ("fusionbench_version", "created"))  # what analyze wrote before: its format, no provenance
+    read = read_analysis(path)
+    assert manifest_version(read) == 1 and "created" not in read and read["bounds"]
+
+
+def test_analysis_report_of_a_newer_version_is_refused(analysis_report: dict, tmp_path: Path) -> None:
+    from fusionbench.fusion.analysis import read_analysis, write_analysis
+
+    path = write_analysis(analysis_report, tmp_path / "report")["json"]
+    _edit(path, format="fusionbench-analysis-report/2")
+    _refused(lambda: read_analysis(tmp_path / "report"), path, "version 2 was written by a newer.*upgrade fusionbench")
+    newer = {**analysis_report, "format": "fusionbench-analysis-report/2"}
+    with pytest.raises(ArtifactFormatError, match="upgrade fusionbench"):  # nor is one written as if newer
+        write_analysis(newer, tmp_path / "other")
+    assert not (tmp_path / "other").exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ('{"format": "fusionbench-analysis-report/1", "leaderboard": [', r"line 1: damaged JSON"),
+        ('{"format": "fusionbench-route-report/1"}', r"not an analysis report .*format 'fusionbench-route-report/1'"),
+    ],
+)
+def test_analysis_report_damaged_or_foreign_names_the_file(tmp_path: Path, text: str, match: str) -> None:
+    from fusionbench.fusion.analysis import read_analysis
+
+    path = tmp_path / "report.json"
+    path.write_text(text, encoding="utf-8")
+    _refused(lambda: read_analysis(tmp_path), path, match)
+
+
+def test_analysis_report_is_never_written_through_a_link(analysis_report: dict, tmp_path: Path) -> None:
+    from fusionbench.files import UnsafePathError
+    from fusionbench.fusion.analysis import write_analysis
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep", encoding="utf-8")
+    (tmp_path / "report").mkdir()
+    (tmp_path / "report" / "report.json").symlink_to(victim)
+    with pytest.raises(UnsafePathError, match="symbolic link"):
+        write_analysis(analysis_report, tmp_path / "report")
+    assert victim.read_text(encoding="utf-8") == "keep" and not (tmp_path / "report" / "report.md").exists()
+
+
+# ------------------------------------------------------------------ the fine-tuned adapter (finetune.json)
+@pytest.fixture(scope="module")
+def adapter(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A one-step LoRA fine-tune of the tiny offline Llama on two Alpaca records (CPU, float32)."""
+    for package in ("trl", "peft"):
+        pytest.importorskip(package)
+    from tiny_model import build_tiny_llama
+
+    from fusionbench.generation.finetune import FinetuneConfig, finetune
+
+    root = tmp_path_factory.mktemp("finetune")
+    records = [{"instruction": "Say hi", "input": "", "output": "hi"}, {"instruction": "2+2", "output": "4"}]
+    (root / "alpaca.json").write_text(json.dumps(records), encoding="utf-8")
+    model = build_tiny_llama(root / "llama")
+    config = FinetuneConfig(str(model), max_steps=1, dtype="float32", max_length=64, gradient_accumulation=1)
+    return finetune(root / "alpaca.json", root / "adapter", config).adapter
+
+
+def _manifest_copy(adapter: Path, tmp_path: Path) -> Path:
+    """The adapter's finetune.json alone in a folder of its own (the tests edit it)."""
+    (tmp_path / "adapter").mkdir()
+    copy = tmp_path / "adapter" / "finetune.json"
+    copy.write_bytes((adapter / "finetune.json").read_bytes())
+    return copy
+
+
+def test_finetune_manifest_round_trip(adapter: Path) -> None:
+    from fusionbench.generation.finetune import read_finetune
+
+    manifest = read_finetune(adapter)
+    assert manifest["format"] == "fusionbench-finetune/1" and manifest["created"] and manifest["fusionbench_version"]
+    assert manifest["steps"] == 1 and manifest["examples"] == 2 and manifest["config"]["max_length"] == 64
+    assert (adapter / "adapter_config.json").is_file()  # written before the manifest
+
+
+def test_finetune_manifest_written_before_the_format_still_reads(adapter: Path, tmp_path: Path) -> None:
+    from fusionbench.generation.finetune import read_finetune
+
+    path = _manifest_copy(adapter, tmp_path)
+    _as_before_the_manifest(path)  # finetune.json had no format nor created, only its fields
+    read = read_finetune(path.parent)
+    assert manifest_version(read) == 1 and read["base_model"] == read_finetune(adapter)["base_model"]
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ('{"format": "fusionbench-finetune/2", "steps": 1}', r"version 2 was written by a newer.*upgrade fusionbench"),
+        ('{"base_model": "m", "steps": 1', r"line 1: damaged JSON"),
+        ('{"format": "fusionbench-sft/1"}', r"not a fine-tuned adapter folder .*format 'fusionbench-sft/1'"),
+        ('{"loss": 1.0}', r"not a fine-tuned adapter folder .*format None"),
+    ],
+)
+def test_finetune_manifest_newer_damaged_or_foreign_names_the_file(tmp_path: Path, text: str, match: str) -> None:
+    from fusionbench.generation.finetune import read_finetune
+
+    (tmp_path / "finetune.json").write_text(text, encoding="utf-8")
+    _refused(lambda: read_finetune(tmp_path), tmp_path / "finetune.json", match)

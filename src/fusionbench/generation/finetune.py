@@ -6,8 +6,10 @@ prompt-completion pairs, so that the loss is on the answer only. The prompt is t
 builds (instruction, line break, input), passed through the tokenizer's chat template when it has one
 (``chat_template=False``: the plain text). Defaults follow LLaMA-Factory's ``llama3_lora_sft.yaml`` (rank 8 on
 every linear layer, learning rate 1e-4, 3 epochs, batch 1 x 8 accumulation, cosine schedule with 10% warm-up,
-2,048-token cut-off). The adapter is saved with the tokenizer and a ``finetune.json`` manifest; evaluate it
-with ``fusionbench eval --model hf --model_args pretrained=BASE,peft=ADAPTER ...``.
+2,048-token cut-off). The adapter is saved with the tokenizer and a ``finetune.json`` manifest (the artifact
+manifest of :mod:`fusionbench.artifacts`, ``fusionbench-finetune/1``; :func:`read_finetune` checks it, and one
+written before it had a ``format`` reads as version 1); evaluate it with
+``fusionbench eval --model hf --model_args pretrained=BASE,peft=ADAPTER ...``.
 """
 
 from __future__ import annotations
@@ -22,9 +24,14 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from fusionbench.files import atomic_write_text, ensure_folder, refuse_symlink
+from fusionbench.artifacts import ArtifactFormat, new_manifest, read_manifest, write_manifest
+from fusionbench.files import ensure_folder, refuse_symlink
 
 MANIFEST = "finetune.json"
+#: the adapter folder's manifest (``finetune.json``)
+FINETUNE_ARTIFACT = ArtifactFormat(
+    "fusionbench-finetune", 1, manifest=MANIFEST, what="a fine-tuned adapter folder (fusionbench finetune)"
+)
 _DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
@@ -198,17 +205,31 @@ def finetune(data: str | Path, out: str | Path, config: FinetuneConfig, *, overw
     shutil.rmtree(out / "checkpoints", ignore_errors=True)  # save_strategy="no": nothing but empty folders
     tokenizer.save_pretrained(str(out))
     losses = [float(e["loss"]) for e in trainer.state.log_history if "loss" in e and math.isfinite(e["loss"])]
-    manifest = {
-        "base_model": config.base_model,
-        "data": str(source),
-        "data_sha256": _sha256(source),
-        "examples": len(records),
-        "steps": int(outcome.global_step),
-        "train_loss": float(outcome.training_loss),
-        "logged_losses": losses,
-        "config": dataclasses.asdict(config),
-        "versions": _versions(),
-        "evaluate_with": f"--model hf --model_args pretrained={config.base_model},peft={out}",
-    }
-    atomic_write_text(out / MANIFEST, json.dumps(manifest, indent=2) + "\n")
+    manifest = new_manifest(
+        FINETUNE_ARTIFACT,
+        base_model=config.base_model,
+        data=str(source),
+        data_sha256=_sha256(source),
+        examples=len(records),
+        steps=int(outcome.global_step),
+        train_loss=float(outcome.training_loss),
+        logged_losses=losses,
+        config=dataclasses.asdict(config),
+        versions=_versions(),
+        evaluate_with=f"--model hf --model_args pretrained={config.base_model},peft={out}",
+    )
+    write_manifest(out, FINETUNE_ARTIFACT, manifest)  # last: the adapter and tokenizer are there
     return FinetuneResult(out, len(records), int(outcome.global_step), losses, manifest)
+
+
+def _legacy_finetune(found: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A ``finetune.json`` written before it had a ``format`` (its ``base_model`` and ``steps``): version 1."""
+    if found is not None and "base_model" in found and "steps" in found:
+        return {"format": f"{FINETUNE_ARTIFACT.name}/1", **found}
+    return None
+
+
+def read_finetune(adapter: str | Path) -> dict[str, Any]:
+    """The checked ``finetune.json`` of an adapter folder: a missing, damaged or foreign one, or one of a newer
+    version, is an :class:`~fusionbench.artifacts.ArtifactFormatError` naming the file."""
+    return read_manifest(adapter, FINETUNE_ARTIFACT, legacy=_legacy_finetune)
