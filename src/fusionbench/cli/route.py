@@ -238,7 +238,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     train = verbs.add_parser("train", help="fit a router on the training part of a split and save it")
     _data_arguments(train)
     train.add_argument("--router", default="auto", help="a registered router (default auto: chosen by CV on train; "
-                       "knn, linear, mlp, mf, cluster, task_prior, carrot, pair, per_task, best_single, or an "
+                       "knn, linear, mlp, mf, cluster, cascade, task_prior, carrot, pair, per_task, best_single, or an "
                        "installed package's fusionbench.routers entry point)")  # fmt: skip
     train.add_argument("--set", action="append", metavar="K=V", help="router parameter, e.g. n_neighbors=10")
     train.add_argument("--features", help="embedding, tfidf, tfidf:N, st[:PATH] (default: embedding if stored)")

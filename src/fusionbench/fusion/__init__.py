@@ -32,6 +32,7 @@ _EXPORTS: dict[str, str] = {
     "Tradeoff": "fusionbench.fusion.routers",
     "AutoRouter": "fusionbench.fusion.routers.auto",
     "ClusterRouter": "fusionbench.fusion.routers.cluster",
+    "CascadeRouter": "fusionbench.fusion.routers.cascade",
     "TaskPriorRouter": "fusionbench.fusion.routers.prior",
     "register_router": "fusionbench.fusion.routers",
     "check_router": "fusionbench.fusion.routers",
