@@ -56,6 +56,7 @@ def test_sft_data_finetune_eval_ingest(tiny_model: Path, tmp_path: Path) -> None
     from fusionbench import catalog
     from fusionbench.build import build_export
     from fusionbench.cli import main
+    from fusionbench.generation.finetune import read_finetune
 
     export = build_export(None, tmp_path / "fusionbench").out
     sft, adapter, run = tmp_path / "sft", tmp_path / "adapter", tmp_path / "run"
@@ -80,8 +81,9 @@ def test_sft_data_finetune_eval_ingest(tiny_model: Path, tmp_path: Path) -> None
     ]
     tune_args += ["--max-steps", "3", "--batch-size", "2", "--gradient-accumulation", "1", "--max-length", "256"]
     assert main([*tune_args, "--learning-rate", "1e-3", "--logging-steps", "1"]) == 0
-    manifest = json.loads((adapter / "finetune.json").read_text(encoding="utf-8"))
-    assert manifest["steps"] == 3 and manifest["examples"] == report["examples"]
+    manifest = read_finetune(adapter)  # the artifact manifest, checked
+    assert manifest["format"] == "fusionbench-finetune/1" and manifest["steps"] == 3
+    assert manifest["examples"] == report["examples"]
     assert len(manifest["logged_losses"]) == 3 and all(loss > 0 for loss in manifest["logged_losses"])
     config = json.loads((adapter / "adapter_config.json").read_text(encoding="utf-8"))
     assert config["base_model_name_or_path"] == str(tiny_model) and config["r"] == 8
