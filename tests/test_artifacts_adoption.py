@@ -237,3 +237,57 @@ def test_finetune_manifest_newer_damaged_or_foreign_names_the_file(tmp_path: Pat
 
     (tmp_path / "finetune.json").write_text(text, encoding="utf-8")
     _refused(lambda: read_finetune(tmp_path), tmp_path / "finetune.json", match)
+
+
+# ------------------------------------------------------------------ a converted export's conversion.json
+@pytest.fixture(scope="module")
+def converted(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The embedded routing data written as an export folder (its provenance in conversion.json)."""
+    from fusionbench.fusion.embedded import load
+
+    return load().write_export(tmp_path_factory.mktemp("converted") / "export")
+
+
+@pytest.fixture
+def export_copy(converted: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    return Path(shutil.copytree(converted, tmp_path / "export"))
+
+
+def test_conversion_round_trip(converted: Path) -> None:
+    from fusionbench.fusion.converters.canonical import read_conversion
+    from fusionbench.fusion.data import RoutingData
+    from fusionbench.fusion.embedded import load
+
+    manifest = read_conversion(converted)
+    assert manifest["format"] == "fusionbench-conversion/1" and manifest["created"] and manifest["fusionbench_version"]
+    assert manifest["source"] == load().source and manifest["provenance"]["kind"] == "llmrouter"
+    back = RoutingData.from_export(converted)
+    assert back.provenance["kind"] == "llmrouter" and back.provenance["note"] == manifest["provenance"]["note"]
+
+
+def test_conversion_written_before_the_manifest_still_reads(export_copy: Path) -> None:
+    from fusionbench.fusion.converters.canonical import read_conversion
+    from fusionbench.fusion.data import RoutingData
+
+    _as_before_the_manifest(export_copy / "conversion.json")  # it had fusionbench_version, no format nor created
+    assert manifest_version(read_conversion(export_copy)) == 1
+    assert RoutingData.from_export(export_copy).provenance["kind"] == "llmrouter"
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ('{"format": "fusionbench-conversion/2", "provenance": {}}', r"version 2 was written by a newer.*upgrade"),
+        ('{"provenance": {"kind": "llmrouter"', r"line 1: damaged JSON"),
+        ('{"format": "fusionbench-split/1"}', r"not a converted export's provenance .*'fusionbench-split/1'"),
+        ("[]", r"a JSON list, not an object"),
+    ],
+)
+def test_conversion_newer_damaged_or_foreign_names_the_file(export_copy: Path, text: str, match: str) -> None:
+    from fusionbench.fusion.data import RoutingData
+
+    path = export_copy / "conversion.json"
+    path.write_text(text, encoding="utf-8")
+    _refused(lambda: RoutingData.from_export(export_copy), path, match)

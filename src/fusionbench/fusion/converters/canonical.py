@@ -9,7 +9,6 @@ handled by ``incomplete`` (error, or a counted drop of the queries or the candid
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -19,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from fusionbench.artifacts import ArtifactFormat, read_manifest
 from fusionbench.errors import BadInputError
 from fusionbench.export import reader
 from fusionbench.export.folder import MODELS, config_shards, require_export, response_shards
@@ -28,6 +28,10 @@ from fusionbench.schema import MODES
 
 #: the sidecar file a converted export keeps its provenance in (see converters.export)
 CONVERSION_FILE = "conversion.json"
+#: its artifact manifest (:mod:`fusionbench.artifacts`); one written before it had a ``format`` reads as version 1
+CONVERSION_ARTIFACT = ArtifactFormat(
+    "fusionbench-conversion", 1, manifest=CONVERSION_FILE, what="a converted export's provenance (conversion.json)"
+)
 _VALUE_COLUMNS = {"cost": "cost_usd", "judge": "judge_score", "input_tokens": "input_tokens"}
 _VALUE_COLUMNS |= {"output_tokens": "output_tokens"}
 _KEY_COLUMNS = ["query_id", "task", "domain", "split", "model", "mode", "sample"]
@@ -316,8 +320,7 @@ def from_export(
     )
     _with_queries(fields, read.queries)
     sources = pc.unique(table["source"]).to_pylist() if "source" in table.column_names else []
-    sidecar = export / CONVERSION_FILE
-    conversion = json.loads(sidecar.read_text(encoding="utf-8")) if sidecar.is_file() else {}
+    conversion = read_conversion(export) if (export / CONVERSION_FILE).is_file() else {}
     synthetic = reader.is_synthetic(export)
     featurizer = conversion.get("featurizer")
     if "embeddings" in fields and featurizer is None:
@@ -334,3 +337,16 @@ def from_export(
         synthetic=synthetic,
         featurizer=featurizer,
     )
+
+
+def _legacy_conversion(found: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A ``conversion.json`` written before it had a ``format`` (its ``provenance``): version 1."""
+    if found is not None and "provenance" in found:
+        return {"format": f"{CONVERSION_ARTIFACT.name}/1", **found}
+    return None
+
+
+def read_conversion(export: str | Path) -> dict[str, Any]:
+    """The checked ``conversion.json`` of a converted export: a damaged or foreign one, or one of a newer version,
+    is an :class:`~fusionbench.artifacts.ArtifactFormatError` naming the file."""
+    return read_manifest(export, CONVERSION_ARTIFACT, legacy=_legacy_conversion)

@@ -3,8 +3,9 @@ the routers read converted data like any other export.
 
 Every (query, candidate) cell with a value becomes one response row (``sample`` 0); a NaN becomes null (an
 unknown cost is null, never 0). The export is written through :func:`fusionbench.export.folder.rewrite`
-(locked, staged, swapped in whole) with its card, and ``conversion.json`` keeps the provenance (skip counts,
-featuriser) that :func:`fusionbench.fusion.converters.canonical.from_export` restores.
+(locked, staged, swapped in whole) with its card, and ``conversion.json`` (an artifact manifest,
+``fusionbench-conversion/1``) keeps the provenance (skip counts, featuriser) that
+:func:`fusionbench.fusion.converters.canonical.from_export` restores.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from fusionbench._version import __version__
+from fusionbench.artifacts import new_manifest, write_manifest
 from fusionbench.export import card
 from fusionbench.export.folder import MODELS, QUERIES, README, rewrite, shard_glob, write_shards
-from fusionbench.fusion.converters.canonical import CONVERSION_FILE
+from fusionbench.fusion.converters.canonical import CONVERSION_ARTIFACT
 from fusionbench.fusion.data import RoutingData
 from fusionbench.schema import MODEL_SCHEMA, QUERY_SCHEMA, RESPONSE_SCHEMA, SPLITS, column_docs
 
@@ -180,14 +182,14 @@ def write_export(data: RoutingData, path: Path, *, overwrite: bool = False) -> P
         for split in query_splits:
             shards += write_shards(queries.filter(pc.equal(queries["split"], split)), staging, QUERIES, split)
         shards += write_shards(models, staging, MODELS, "train")
-        conversion = {
-            "source": data.source,
-            "synthetic": data.synthetic,
-            "featurizer": dict(data.featurizer) if data.featurizer is not None else None,
-            "provenance": _jsonable(dict(data.provenance)),
-            "fusionbench_version": __version__,
-        }
-        (staging / CONVERSION_FILE).write_text(json.dumps(conversion, indent=2, sort_keys=True), encoding="utf-8")
+        conversion = new_manifest(
+            CONVERSION_ARTIFACT,
+            source=data.source,
+            synthetic=data.synthetic,
+            featurizer=dict(data.featurizer) if data.featurizer is not None else None,
+            provenance=_jsonable(dict(data.provenance)),
+        )
+        write_manifest(staging, CONVERSION_ARTIFACT, conversion)
         text = render_card(data, responses, splits_by_task, query_splits, staging, shards)
         (staging / README).write_text(text, encoding="utf-8")
     return path
