@@ -151,21 +151,6 @@ def test_analysis_report_of_a_newer_version_is_refused(analysis_report: dict, tm
     assert not (tmp_path / "other").exists()
 
 
-@pytest.mark.parametrize(
-    ("text", "match"),
-    [
-        ('{"format": "fusionbench-analysis-report/1", "leaderboard": [', r"line 1: damaged JSON"),
-        ('{"format": "fusionbench-route-report/1"}', r"not an analysis report .*format 'fusionbench-route-report/1'"),
-    ],
-)
-def test_analysis_report_damaged_or_foreign_names_the_file(tmp_path: Path, text: str, match: str) -> None:
-    from fusionbench.fusion.analysis import read_analysis
-
-    path = tmp_path / "report.json"
-    path.write_text(text, encoding="utf-8")
-    _refused(lambda: read_analysis(tmp_path), path, match)
-
-
 def test_analysis_report_is_never_written_through_a_link(analysis_report: dict, tmp_path: Path) -> None:
     from fusionbench.files import UnsafePathError
     from fusionbench.fusion.analysis import write_analysis
@@ -223,22 +208,6 @@ def test_finetune_manifest_written_before_the_format_still_reads(adapter: Path, 
     assert manifest_version(read) == 1 and read["base_model"] == read_finetune(adapter)["base_model"]
 
 
-@pytest.mark.parametrize(
-    ("text", "match"),
-    [
-        ('{"format": "fusionbench-finetune/2", "steps": 1}', r"version 2 was written by a newer.*upgrade fusionbench"),
-        ('{"base_model": "m", "steps": 1', r"line 1: damaged JSON"),
-        ('{"format": "fusionbench-sft/1"}', r"not a fine-tuned adapter folder .*format 'fusionbench-sft/1'"),
-        ('{"loss": 1.0}', r"not a fine-tuned adapter folder .*format None"),
-    ],
-)
-def test_finetune_manifest_newer_damaged_or_foreign_names_the_file(tmp_path: Path, text: str, match: str) -> None:
-    from fusionbench.generation.finetune import read_finetune
-
-    (tmp_path / "finetune.json").write_text(text, encoding="utf-8")
-    _refused(lambda: read_finetune(tmp_path), tmp_path / "finetune.json", match)
-
-
 # ------------------------------------------------------------------ a converted export's conversion.json
 @pytest.fixture(scope="module")
 def converted(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -276,18 +245,39 @@ def test_conversion_written_before_the_manifest_still_reads(export_copy: Path) -
     assert RoutingData.from_export(export_copy).provenance["kind"] == "llmrouter"
 
 
-@pytest.mark.parametrize(
-    ("text", "match"),
-    [
-        ('{"format": "fusionbench-conversion/2", "provenance": {}}', r"version 2 was written by a newer.*upgrade"),
-        ('{"provenance": {"kind": "llmrouter"', r"line 1: damaged JSON"),
-        ('{"format": "fusionbench-split/1"}', r"not a converted export's provenance .*'fusionbench-split/1'"),
-        ("[]", r"a JSON list, not an object"),
-    ],
-)
-def test_conversion_newer_damaged_or_foreign_names_the_file(export_copy: Path, text: str, match: str) -> None:
+def test_conversion_damaged_is_refused_by_from_export_naming_the_file(export_copy: Path) -> None:
     from fusionbench.fusion.data import RoutingData
 
     path = export_copy / "conversion.json"
-    path.write_text(text, encoding="utf-8")
-    _refused(lambda: RoutingData.from_export(export_copy), path, match)
+    path.write_text('{"provenance": {"kind": "llmrouter"', encoding="utf-8")
+    _refused(lambda: RoutingData.from_export(export_copy), path, r"line 1: damaged JSON")
+
+
+# ------------------------------------------------------------------ newer, damaged or foreign manifests
+_READERS = {
+    "report.json": ("fusionbench.fusion.analysis", "read_analysis", "fusionbench-analysis-report"),
+    "finetune.json": ("fusionbench.generation.finetune", "read_finetune", "fusionbench-finetune"),
+    "conversion.json": ("fusionbench.fusion.converters.canonical", "read_conversion", "fusionbench-conversion"),
+}
+
+
+@pytest.mark.parametrize("file", sorted(_READERS))
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ('{"format": "NAME/2", "steps": 1, "provenance": {}}', r"NAME version 2 was written by a newer.*upgrade"),
+        ('{"format": "NAME/1", "steps": 1', r"line 1: damaged JSON"),
+        ('{"format": "fusionbench-split/1"}', r"not (an?) .*\(format 'fusionbench-split/1'\)"),
+        ('{"loss": 1.0}', r"\(format None\)"),
+        ("[1, 2]", r"a JSON list, not an object"),
+    ],
+)
+def test_newer_damaged_or_foreign_manifest_is_refused_naming_the_file(
+    tmp_path: Path, file: str, text: str, match: str
+) -> None:
+    import importlib
+
+    module, reader, name = _READERS[file]
+    (tmp_path / file).write_text(text.replace("NAME", name), encoding="utf-8")
+    read = getattr(importlib.import_module(module), reader)
+    _refused(lambda: read(tmp_path), tmp_path / file, match.replace("NAME", name))
