@@ -32,7 +32,24 @@ def test_an_all_wrong_model_is_low_and_an_all_right_one_high_on_every_task(sampl
     assert min(right.per_task.values()) == 1.0 and right.interval == (1.0, 1.0)
     for extreme, score in ((wrong, 0), (right, 1)):
         assert extreme.interpolation is False
-        assert f"every answered anchor scored {score}: no finite ability fits (extrapolation)" in extreme.flags
+        assert f"every answered anchor scored {score} and the ability lies beyond every source model's" in " ".join(
+            extreme.flags
+        )
+
+
+def test_an_all_wrong_model_inside_the_sources_range_keeps_the_item_model_estimate() -> None:
+    """With few anchors the prior keeps an all-wrong model's ability inside the source models' range: the item
+    model's estimate stands there (leave one model out on the embedded data it beats 0 for weak real models)."""
+    tiny = build_tiny(_simulated(), total=3, method="irt")
+    estimate = tiny.estimate(dict.fromkeys(tiny.query_ids, 0.0), n_boot=0)
+    assert estimate.ability > tiny.item_model.theta[:, 0].min()
+    positions = tiny._anchor_positions()
+    p = predict_items(tiny.item_model, fit_ability(tiny.item_model, positions, np.zeros(3), prior=tiny._prior()))
+    tasks = np.asarray(tiny.population_tasks).astype(str)
+    for task in tiny.task_names:  # irt: every item predicted, anchors included
+        assert estimate.per_task[task] == pytest.approx(p[tasks == task].mean(), abs=1e-12)
+    assert 0.0 < estimate.overall < tiny.estimate(dict.fromkeys(tiny.query_ids, 1.0), n_boot=0).overall
+    assert not any("answers' own level" in flag for flag in estimate.flags)
 
 
 def test_one_right_answer_leaves_the_item_model_in_charge(sample: RoutingData) -> None:

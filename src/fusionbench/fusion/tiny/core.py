@@ -12,10 +12,12 @@ the anchors (:mod:`.select`) from one split (never the one being estimated), and
   squared errors measured at build time by leaving source models out in turn and drawing anchors as the tiny set
   does (train data only; tinyBenchmarks' gp-IRT).
 
-Answers that no finite ability fits (every answered anchor wrong, or every one right) are estimated at their own
-level, 0 (1) on every task, the limit of the item model's estimate as the ability falls (rises) without bound, and
-flagged an extrapolation: a MAP ability there is set by the prior alone (an all-wrong model was once put at 89 % on a
-task without anchors, whose item every source model answered).
+Answers that no finite ability fits (every answered anchor wrong, or every one right) whose ability, shrunk by the
+prior, still lies below (above) every source model's are estimated at their own level, 0 (1) on every task, the
+limit of the item model's estimate as the ability falls (rises) without bound, and flagged an extrapolation: how far
+outside the population the model lies, only the answers can say (an all-wrong model was once put at 89 % on a task
+without anchors, whose one item every source model answered right). Inside the sources' range the item model's
+estimate stands: leave one model out at 10 anchors, weak models that miss every anchor are estimated better by it.
 
 The interval is a percentile bootstrap over the anchors (resampled within tasks, the ability refitted each time).
 ``interpolation`` says whether the new model's ability lies inside the source models' range and its answers fit the
@@ -198,8 +200,8 @@ class TinySet:
             return {t: float(overall_mean if np.isnan(v) else v) for t, v in zip(names, means, strict=True)}, None
         anchor_pos = self._anchor_positions()[idx]
         ability = fit_ability(self.item_model, anchor_pos, y, prior=self._prior())
-        if np.all(y <= 0.0) or np.all(y >= 1.0):  # no finite ability fits: the prior alone would set the level,
-            return dict.fromkeys(names, float(y[0])), ability  # so the estimate is the answers' own (the limit)
+        if self._beyond_sources(y, ability):  # outside the population the item model knows: the answers' level
+            return dict.fromkeys(names, float(y[0])), ability
         p = predict_items(self.item_model, ability)
         irt = np.bincount(codes, weights=p, minlength=n_tasks) / sizes
         filled = p.copy()
@@ -212,6 +214,13 @@ class TinySet:
         lam = np.array([self.task_lambda.get(t, self.task_lambda.get("*", 0.5)) for t in names])
         mixed = np.where(np.isnan(means), pirt, lam * np.nan_to_num(means) + (1 - lam) * pirt)
         return dict(zip(names, mixed.tolist(), strict=True)), ability
+
+    def _beyond_sources(self, y: np.ndarray, ability: Any) -> bool:
+        """True when no finite ability fits the answers (all 0, or all 1) and even the prior-shrunk ability lies
+        below (above) every source model's: how far outside, only the answers can say."""
+        source = self.item_model.theta[:, 0]
+        theta = float(ability.theta[0])
+        return bool((np.all(y <= 0.0) and theta < source.min()) or (np.all(y >= 1.0) and theta > source.max()))
 
     def _codes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(task code per population item, items per task, task code per anchor), computed once."""
@@ -276,8 +285,9 @@ class TinySet:
             )
         if lz < -2.5:
             flags.append(f"answers fit the item model poorly (person fit l_z = {lz:.2f} < -2.5)")
-        if np.all(y <= 0.0) or np.all(y >= 1.0):
-            flags.append(f"every answered anchor scored {y[0]:g}: no finite ability fits (extrapolation)")
+        if self._beyond_sources(y, ability):
+            flags.append(f"every answered anchor scored {y[0]:g} and the ability lies beyond every source model's: "
+                         "estimated at the answers' own level (extrapolation)")  # fmt: skip
         return flags, theta, lz
 
 
