@@ -197,6 +197,10 @@ def test_ingest_marks_rows_as_anchors_of_the_tiny_set(tiny_run: Path, sample_exp
     assert all(r["source"].startswith("tiny:tiny-sample:lm-eval:") for r in rows)
     scores = {s["doc"]["query_id"]: s["acc"] for s in _samples(tiny_run)}
     assert {r["query_id"]: r["performance"] for r in rows} == pytest.approx(scores)
+    info = " ".join(_fusionbench(["info", str(export), "--by", "model"], tmp_path).stdout.split())
+    modes = {f"tiny-llama/{r['mode']}" for r in rows}
+    assert f"tiny anchors: {ANCHORS} of the " in info and "anchors of the tiny set tiny-sample (" in info
+    assert all(mode in info for mode in modes) and "not a full evaluation" in info
 
 
 # ------------------------------------------------------------------ per-domain tiny tasks
