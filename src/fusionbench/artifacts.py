@@ -15,6 +15,7 @@ is read too), beside ``fusionbench_version`` and ``created``. A folder keeps it 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -158,3 +159,12 @@ def read_manifest(
     if legacy is not None and isinstance(manifest, dict) and "format" not in manifest:
         manifest = legacy(manifest) or manifest
     return check_manifest(manifest, fmt, path, error=error)
+
+
+def read_file_or_folder(path: str | Path, fmt: ArtifactFormat, **options: Any) -> dict[str, Any]:
+    """:func:`read_manifest` of the artifact folder at ``path``, or of ``path`` itself when it is the manifest
+    file (a report folder's ``report.json``, or a copy of it elsewhere); ``options`` as :func:`read_manifest`."""
+    path = Path(path)
+    if path.is_dir():
+        return read_manifest(path, fmt, **options)
+    return read_manifest(path, dataclasses.replace(fmt, manifest=""), **options)

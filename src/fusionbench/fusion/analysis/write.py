@@ -7,12 +7,11 @@ checks it (a report written before it had ``created`` reads as version 1, as its
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 from typing import Any
 
-from fusionbench.artifacts import check_manifest, new_manifest, read_manifest
+from fusionbench.artifacts import check_manifest, new_manifest, read_file_or_folder
 from fusionbench.files import atomic_write_text, ensure_folder, refuse_symlink
 from fusionbench.fusion.analysis.markdown import render
 from fusionbench.fusion.analysis.plots import write_plots
@@ -41,7 +40,4 @@ def write_analysis(report: dict[str, Any], folder: str | Path) -> dict[str, Path
 def read_analysis(path: str | Path) -> dict[str, Any]:
     """An analysis ``report.json`` (or the folder holding one), its manifest checked: another format, a newer
     version or damaged JSON is an :class:`~fusionbench.artifacts.ArtifactFormatError` naming the file."""
-    path = Path(path)
-    if path.is_dir():
-        return read_manifest(path, ANALYSIS_ARTIFACT)
-    return read_manifest(path, dataclasses.replace(ANALYSIS_ARTIFACT, manifest=""))
+    return read_file_or_folder(path, ANALYSIS_ARTIFACT)

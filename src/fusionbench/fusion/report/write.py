@@ -3,7 +3,6 @@ synthetic flag), ``report.md`` (:mod:`.tables`) and the PNG plots (:mod:`.plots`
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import tempfile
@@ -12,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from fusionbench.artifacts import ArtifactFormat, check_manifest, new_manifest, read_manifest
+from fusionbench.artifacts import ArtifactFormat, check_manifest, new_manifest, read_file_or_folder
 from fusionbench.files import TEMP_PREFIX, atomic_write_text, ensure_folder, move_into, refuse_symlink
 from fusionbench.fusion.report.plots import write_plots
 from fusionbench.fusion.report.tables import render
@@ -87,7 +86,4 @@ def evaluation_report(results: dict[str, Any], test: Any, *, label: str, seed: i
 
 def read_report(path: str | Path) -> dict[str, Any]:
     """A ``report.json`` (or the folder holding one), its format checked (an ArtifactFormatError naming the file)."""
-    path = Path(path)
-    if path.is_dir():
-        return read_manifest(path, REPORT_ARTIFACT)
-    return read_manifest(path, dataclasses.replace(REPORT_ARTIFACT, manifest=""))
+    return read_file_or_folder(path, REPORT_ARTIFACT)
