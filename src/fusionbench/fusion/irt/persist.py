@@ -83,20 +83,6 @@ def _load_json(folder: Path, name: str) -> Any:
         raise DamagedFileError(folder, name, f"not valid JSON ({error})") from None
 
 
-def read_json(folder: Path, name: str, fmt: str, version: int) -> dict[str, Any]:
-    """The JSON object of ``folder/name``, checked to be format ``fmt`` at most ``version``."""
-    meta = _load_json(folder, name)
-    if not isinstance(meta, dict) or meta.get("format") != fmt:
-        raise DamagedFileError(folder, name, f"not a {fmt} file (format {_get(meta, 'format')!r})")
-    if not isinstance(meta.get("version"), int) or not 1 <= meta["version"] <= version:
-        raise DamagedFileError(folder, name, f"unsupported version {meta.get('version')!r} (this reads <= {version})")
-    return meta
-
-
-def _get(meta: Any, key: str) -> Any:
-    return meta.get(key) if isinstance(meta, dict) else None
-
-
 def read_arrays(folder: Path, name: str) -> dict[str, np.ndarray]:
     """The arrays of ``folder/name`` (an npz read without pickle)."""
     path = folder / name
@@ -109,14 +95,20 @@ def read_arrays(folder: Path, name: str) -> dict[str, np.ndarray]:
         raise DamagedFileError(folder, name, f"not a readable npz archive ({error})") from None
 
 
-def read_item_manifest(folder: str | Path) -> dict[str, Any]:
-    """The checked manifest (``irt.json``) of an item model folder; one written before the manifest
-    (``"format": "fusionbench-irt"``, ``"version": N``) is read as version N."""
+def read_folder_manifest(folder: str | Path, fmt: ArtifactFormat) -> dict[str, Any]:
+    """The checked manifest of a ``fmt`` folder (an item model's ``irt.json``, a tiny set's ``tiny.json``), a
+    wrong one a :class:`DamagedFileError` naming folder and file; one written before the manifest
+    (``"format": fmt.name`` with a separate ``"version": N``) is read as version N."""
     folder = Path(folder)
-    meta = _load_json(folder, JSON_FILE)
-    if isinstance(meta, dict) and meta.get("format") == FORMAT and "format_version" not in meta:
+    meta = _load_json(folder, fmt.manifest)
+    if isinstance(meta, dict) and meta.get("format") == fmt.name and "format_version" not in meta:
         meta = {**meta, "format_version": meta.get("version")}
-    return check_manifest(meta, IRT_ARTIFACT, folder / JSON_FILE, error=_ManifestError)
+    return check_manifest(meta, fmt, folder / fmt.manifest, error=_ManifestError)
+
+
+def read_item_manifest(folder: str | Path) -> dict[str, Any]:
+    """The checked manifest (``irt.json``) of an item model folder (:func:`read_folder_manifest`)."""
+    return read_folder_manifest(folder, IRT_ARTIFACT)
 
 
 def load_item_model(folder: str | Path) -> ItemModel:

@@ -1,12 +1,15 @@
 """A tiny set as a versioned folder, without pickle::
 
     TINY/
-      tiny.json    format "fusionbench-tiny", version; method, anchors (id, task, weight), population (ids, tasks),
-                   per-task gpirt weights, how it was built
+      tiny.json    the artifact manifest (:mod:`fusionbench.artifacts`, format "fusionbench-tiny/1", written last):
+                   method, anchors (id, task, weight), population (ids, tasks), per-task gpirt weights, how it
+                   was built
       irt/         the item model (irt.json + irt.npz, :mod:`fusionbench.fusion.irt.persist`), when the method has one
       README.md    the card: what it is, the anchors per task, how to use it
 
-Every file is written atomically; loading refuses a damaged or inconsistent file, naming the folder and the file.
+Every file is written atomically; loading refuses a damaged or inconsistent file, naming the folder and the file
+(a newer ``tiny.json`` asks to upgrade fusionbench). A ``tiny.json`` written before the manifest
+(``"format": "fusionbench-tiny"`` with a separate ``"version": 1``) is read as version 1.
 """
 
 from __future__ import annotations
@@ -18,14 +21,17 @@ from typing import Any
 
 import numpy as np
 
+from fusionbench.artifacts import ArtifactFormat, new_manifest, write_manifest
 from fusionbench.files import atomic_write_text, ensure_folder
-from fusionbench.fusion.irt.persist import DamagedFileError, load_item_model, read_json, save_item_model
+from fusionbench.fusion.irt.persist import DamagedFileError, load_item_model, read_folder_manifest, save_item_model
 from fusionbench.fusion.tiny.core import TinySet
 from fusionbench.fusion.tiny.select import METHODS
 
 FORMAT = "fusionbench-tiny"
 VERSION = 1
 JSON_FILE, IRT_FOLDER, CARD = "tiny.json", "irt", "README.md"
+#: the tiny set folder's manifest (``tiny.json``)
+TINY_ARTIFACT = ArtifactFormat(FORMAT, VERSION, manifest=JSON_FILE, what="a tiny set folder (tiny.json)")
 
 
 def save_tiny(tiny: TinySet, folder: str | Path) -> Path:
@@ -34,22 +40,21 @@ def save_tiny(tiny: TinySet, folder: str | Path) -> Path:
     if tiny.item_model is not None:
         save_item_model(tiny.item_model, folder / IRT_FOLDER)
     info = {k: v for k, v in tiny.info.items() if not k.startswith("_")}
-    meta = {
-        "format": FORMAT,
-        "version": VERSION,
-        "method": tiny.method,
-        "estimator": tiny.estimator,
-        "anchors": [
+    meta = new_manifest(
+        TINY_ARTIFACT,
+        method=tiny.method,
+        estimator=tiny.estimator,
+        anchors=[
             {"query_id": q, "task": t, "weight": float(w)}
             for q, t, w in zip(tiny.query_ids, tiny.tasks, tiny.weights, strict=True)
         ],
-        "population": {"query_ids": list(tiny.population_ids), "tasks": [str(t) for t in tiny.population_tasks]},
-        "task_lambda": tiny.task_lambda,
-        "item_model": IRT_FOLDER if tiny.item_model is not None else None,
-        "info": json.loads(json.dumps(info, default=str)),
-    }
-    atomic_write_text(folder / JSON_FILE, json.dumps(meta, indent=1) + "\n")
+        population={"query_ids": list(tiny.population_ids), "tasks": [str(t) for t in tiny.population_tasks]},
+        task_lambda=tiny.task_lambda,
+        item_model=IRT_FOLDER if tiny.item_model is not None else None,
+        info=json.loads(json.dumps(info, default=str)),
+    )
     atomic_write_text(folder / CARD, card(tiny))
+    write_manifest(folder, TINY_ARTIFACT, meta)  # last: the folder is whole
     return folder
 
 
@@ -58,7 +63,7 @@ def load_tiny(folder: str | Path) -> TinySet:
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: no such tiny set folder")
-    meta = read_json(folder, JSON_FILE, FORMAT, VERSION)
+    meta = read_tiny_manifest(folder)
     try:
         method = str(meta["method"])
         anchors = meta["anchors"]
@@ -85,6 +90,12 @@ def load_tiny(folder: str | Path) -> TinySet:
         raise DamagedFileError(folder, JSON_FILE, f"method {method!r} needs an item model and none is saved")
     info = dict(meta.get("info") or {})
     return TinySet(ids, tasks, weights, method, pop_ids, pop_tasks, model, lambdas, info)
+
+
+def read_tiny_manifest(folder: str | Path) -> dict[str, Any]:
+    """The checked ``tiny.json`` of a tiny set folder (:func:`~fusionbench.fusion.irt.persist.read_folder_manifest`):
+    a missing, damaged, foreign or newer one is a :class:`DamagedFileError` naming the folder and the file."""
+    return read_folder_manifest(folder, TINY_ARTIFACT)
 
 
 def card(tiny: TinySet) -> str:
@@ -115,5 +126,5 @@ fusionbench estimate RUN --tiny THIS_FOLDER          # a `generate` run folder o
 or in Python: `load_tiny(folder).estimate({{query_id: score}})` (`fusionbench.fusion.tiny.persist.load_tiny`). The
 estimate is the mean over tasks of the estimated per-task accuracy, with a 95 % bootstrap interval over the anchors
 and an interpolation flag (is the new model inside the source models' range, do its answers fit the item model).
-Files: `tiny.json` (format `{FORMAT}`, version {VERSION}){", `irt/` (the item model)" if tiny.item_model else ""}.
+Files: `tiny.json` (format `{TINY_ARTIFACT.tag}`){", `irt/` (the item model)" if tiny.item_model else ""}.
 """
