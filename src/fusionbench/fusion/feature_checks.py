@@ -5,6 +5,8 @@
   is the text after a marker's last occurrence, or the text less the prefix all training texts share.
 * :func:`warn_if_constant`: a :class:`ConstantFeaturesWarning` when every row's features are (nearly) the same,
   naming the number of rows and the remedy.
+* :func:`featurizer_manifest`: a saved featuriser folder's ``config.json`` checked as its artifact manifest
+  (:mod:`fusionbench.artifacts`, ``fusionbench-featurizer/1``).
 """
 
 from __future__ import annotations
@@ -12,9 +14,12 @@ from __future__ import annotations
 import os
 import re
 import warnings
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from fusionbench.artifacts import ArtifactFormat, ArtifactFormatError, check_manifest
 
 #: Largest per-feature standard deviation below which a feature matrix counts as constant across its rows.
 CONSTANT_STD = 1e-5
@@ -108,3 +113,20 @@ def text_spec(text_after: str | None, prefix: str) -> dict[str, str]:
 
     out = {} if text_after is None else {"text_after": text_after}
     return out | ({"common_prefix_sha256": hashlib.sha256(prefix.encode()).hexdigest()} if prefix else {})
+
+
+#: a saved featuriser folder's manifest: its ``config.json`` (kind, params, spec and the fitted state)
+FEATURIZER_ARTIFACT = ArtifactFormat(
+    "fusionbench-featurizer", 1, manifest="config.json", what="a saved featuriser folder (config.json)"
+)
+
+
+def featurizer_manifest(
+    config: Any, where: str | Path, *, error: type[ArtifactFormatError] = ArtifactFormatError
+) -> dict[str, Any]:
+    """``config``, a featuriser folder's ``config.json``, checked (:func:`~fusionbench.artifacts.check_manifest`:
+    another format or a newer version is ``error`` naming ``where``); one written before the manifest (a
+    ``kind``, no ``format``) is version 1."""
+    if isinstance(config, dict) and "format" not in config and "kind" in config:
+        config = {"format": f"{FEATURIZER_ARTIFACT.name}/1", **config}
+    return check_manifest(config, FEATURIZER_ARTIFACT, where, error=error)

@@ -20,7 +20,6 @@ with a ``spec()``: the description a saved router keeps, and checks against at l
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 from pathlib import Path
@@ -359,9 +358,11 @@ _FEATURIZERS = {
 
 
 def save_featurizer(featurizer: Any, folder: str | Path) -> Path:
-    """Write a fusionbench featuriser's parameters and fitted state (no pickle) to ``folder``, atomically."""
+    """Write a fusionbench featuriser's parameters and fitted state (no pickle) to ``folder``, atomically; its
+    ``config.json`` (the manifest, ``fusionbench-featurizer/1``) last."""
     import io
 
+    from fusionbench.artifacts import new_manifest, write_manifest
     from fusionbench.files import atomic_write_bytes
 
     folder = Path(folder)
@@ -369,7 +370,7 @@ def save_featurizer(featurizer: Any, folder: str | Path) -> Path:
     spec = featurizer.spec()
     params = {k: list(v) if isinstance(v, tuple) else v for k, v in featurizer.get_params().items()}
     params = {k: str(v) if isinstance(v, os.PathLike) else v for k, v in params.items()}
-    config: dict[str, Any] = {"kind": spec["kind"], "params": params, "spec": spec}
+    config = new_manifest(checks.FEATURIZER_ARTIFACT, kind=spec["kind"], params=params, spec=spec)
     if isinstance(featurizer, TfidfFeaturizer):
         state = featurizer.get_state()
         config["vocabulary"] = state["vocabulary"]
@@ -380,13 +381,14 @@ def save_featurizer(featurizer: Any, folder: str | Path) -> Path:
         config["dim"] = spec["dim"]
     elif isinstance(featurizer, SentenceTransformerFeaturizer):
         config["common_prefix"] = getattr(featurizer, "common_prefix_", "")
-    atomic_write_bytes(folder / "config.json", (json.dumps(config) + "\n").encode())
+    write_manifest(folder, checks.FEATURIZER_ARTIFACT, config)
     return folder
 
 
 def load_featurizer(folder: str | Path, *, trust: bool = False) -> Any:
-    """The featuriser saved by :func:`save_featurizer` (fitted), checked before it is built: a known kind with
-    known plain parameters; a sentence-transformers model or cache folder named by the file needs ``trust``
+    """The featuriser saved by :func:`save_featurizer` (fitted), checked before it is built: its manifest (a
+    ``config.json`` without ``format`` is version 1), a known kind with known plain parameters; a
+    sentence-transformers model or cache folder named by the file needs ``trust``
     (:func:`fusionbench.fusion.routers.persistence_checks.scan_featurizer`)."""
     from fusionbench.fusion.routers.persistence_checks import (
         DamagedRouterError,

@@ -312,10 +312,10 @@ def check_router_config(config: dict[str, Any], folder: Path) -> None:
 def scan_featurizer(folder: Path, *, trust: bool = False) -> tuple[dict[str, Any], list[Finding]]:
     """(config, findings) of a saved featuriser folder: a known kind, known plain parameters and, without
     trust, no sentence-transformers model or cache folder named by the file."""
-    from fusionbench.fusion import features
+    from fusionbench.fusion import feature_checks, features
 
-    config = read_json(folder)
     file, out = folder / "config.json", []
+    config = feature_checks.featurizer_manifest(read_json(folder), file, error=DamagedRouterError)
     kind, params = config.get("kind"), config.get("params")
     cls = features._FEATURIZERS.get(kind) if isinstance(kind, str) else None
     if cls is None:
