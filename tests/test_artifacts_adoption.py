@@ -1,7 +1,7 @@
 """The artifacts that adopted the manifest convention (:mod:`fusionbench.artifacts`) late: the router folder's
-``config.json``, the analysis report, ``finetune.json`` and ``conversion.json``. For each: a round trip, a file
-written before the manifest still reads (as version 1), a newer version is refused asking to upgrade, and a
-damaged file is refused naming the file."""
+``config.json``, the analysis report, ``finetune.json``, ``conversion.json``, a tiny set's ``tiny.json`` and a
+featuriser folder's ``config.json``. For each: a round trip, a file written before the manifest still reads (as
+version 1), a newer version is refused asking to upgrade, and a damaged file is refused naming the file."""
 
 from __future__ import annotations
 
@@ -281,3 +281,151 @@ def test_newer_damaged_or_foreign_manifest_is_refused_naming_the_file(
     (tmp_path / file).write_text(text.replace("NAME", name), encoding="utf-8")
     read = getattr(importlib.import_module(module), reader)
     _refused(lambda: read(tmp_path), tmp_path / file, match.replace("NAME", name))
+
+
+# ------------------------------------------------------------------ a tiny set folder (tiny.json)
+@pytest.fixture(scope="module")
+def tiny_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny set (IRT anchors, its item model in irt/) of 2PL answers of 6 models on two tasks, saved."""
+    from scipy.special import expit
+
+    from fusionbench.fusion.data import RoutingData
+    from fusionbench.fusion.tiny import build_tiny
+
+    rng = np.random.default_rng(1)
+    tasks = ["gsm8k"] * 30 + ["boolq"] * 30
+    a, b = rng.uniform(0.7, 1.5, 60), rng.normal(0, 1.0, 60)
+    Y = np.column_stack([rng.random(60) < expit(a * theta + b) for theta in np.linspace(-1.5, 1.5, 6)])
+    data = RoutingData.from_arrays(Y.astype(float), tasks=tasks, candidates=[f"m{i}" for i in range(6)])
+    return build_tiny(data, per_task=4, method="anchors", seed=0).save(tmp_path_factory.mktemp("tiny") / "tiny")
+
+
+@pytest.fixture
+def tiny_copy(tiny_set: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    return Path(shutil.copytree(tiny_set, tmp_path / "tiny"))
+
+
+def _tiny_refused(folder: Path, match: str) -> None:
+    from fusionbench.fusion.irt import DamagedFileError
+    from fusionbench.fusion.tiny import load_tiny
+
+    with pytest.raises(DamagedFileError, match=match) as caught:
+        load_tiny(folder)
+    assert (caught.value.folder, caught.value.file) == (folder, "tiny.json")
+    assert f"{folder}: tiny.json: " in str(caught.value)
+
+
+def test_tiny_set_round_trip(tiny_set: Path) -> None:
+    from fusionbench.fusion.tiny import load_tiny
+    from fusionbench.fusion.tiny.persist import read_tiny_manifest
+
+    manifest = read_tiny_manifest(tiny_set)
+    assert manifest["format"] == "fusionbench-tiny/1" and manifest["created"] and manifest["fusionbench_version"]
+    assert "version" not in manifest and manifest["item_model"] == "irt"
+    tiny = load_tiny(tiny_set)
+    assert tiny.query_ids == tuple(a["query_id"] for a in manifest["anchors"]) and len(tiny.query_ids) == 8
+    assert tiny.item_model is not None and "`tiny.json` (format `fusionbench-tiny/1`)" in (
+        tiny_set / "README.md"
+    ).read_text(encoding="utf-8")
+
+
+def test_tiny_set_written_before_the_manifest_still_loads(tiny_set: Path, tiny_copy: Path) -> None:
+    from fusionbench.fusion.tiny import load_tiny
+    from fusionbench.fusion.tiny.persist import read_tiny_manifest
+
+    dropped = ("format", "created", "fusionbench_version")  # save_tiny wrote its format with a separate version
+    _edit(tiny_copy / "tiny.json", dropped, format="fusionbench-tiny", version=1)
+    assert manifest_version(read_tiny_manifest(tiny_copy)) == 1
+    old, new = load_tiny(tiny_copy), load_tiny(tiny_set)
+    scores = {q: float(i % 2) for i, q in enumerate(new.query_ids)}
+    assert old.query_ids == new.query_ids and np.array_equal(old.weights, new.weights)
+    assert old.estimate(scores, n_boot=0).overall == new.estimate(scores, n_boot=0).overall
+
+
+@pytest.mark.parametrize("newer", [{"format": "fusionbench-tiny/2"}, {"format": "fusionbench-tiny", "version": 2}])
+def test_tiny_set_of_a_newer_version_is_refused(tiny_copy: Path, newer: dict) -> None:
+    _edit(tiny_copy / "tiny.json", **newer)
+    _tiny_refused(tiny_copy, "fusionbench-tiny version 2 was written by a newer fusionbench.*upgrade fusionbench")
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ('{"format": "fusionbench-tiny/1", "method":', r"not valid JSON"),
+        ('{"format": "fusionbench-irt/1"}', r"not a tiny set folder \(format 'fusionbench-irt/1'\)"),
+        ('{"method": "anchors"}', r"not a tiny set folder \(format None\)"),
+        ("[1, 2]", r"a JSON list, not an object"),
+    ],
+)
+def test_tiny_set_damaged_or_foreign_manifest_names_the_file(tiny_copy: Path, text: str, match: str) -> None:
+    (tiny_copy / "tiny.json").write_text(text, encoding="utf-8")
+    _tiny_refused(tiny_copy, match)
+
+
+# ------------------------------------------------------------------ a featuriser folder (config.json)
+TEXTS = ["solve 2 + 2", "solve 3 * 7", "who wrote hamlet", "who painted the mona lisa", "solve 9 - 4", "who is it"]
+
+
+@pytest.fixture
+def text_router(tmp_path: Path) -> tuple[Path, np.ndarray]:
+    """A KNN router saved with its fitted TF-IDF featuriser (featurizer/config.json) and its choices on TEXTS."""
+    from fusionbench.fusion import KNNRouter
+    from fusionbench.fusion.features import TfidfFeaturizer
+
+    featurizer = TfidfFeaturizer(min_df=1).fit(TEXTS)
+    Y = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0]])
+    router = KNNRouter(n_neighbors=3).fit(featurizer.transform(TEXTS), Y, candidates=["maths", "facts"])
+    folder = router.save_pretrained(tmp_path / "router", featurizer=featurizer)
+    return folder, router.predict(featurizer.transform(TEXTS))
+
+
+def test_featurizer_round_trip(text_router: tuple[Path, np.ndarray]) -> None:
+    from fusionbench.fusion.feature_checks import FEATURIZER_ARTIFACT
+    from fusionbench.fusion.features import load_featurizer
+    from fusionbench.fusion.routers.persistence import load_pipeline
+
+    folder, predicted = text_router
+    manifest = read_manifest(folder / "featurizer", FEATURIZER_ARTIFACT)
+    assert manifest["format"] == "fusionbench-featurizer/1" and manifest["created"] and manifest["fusionbench_version"]
+    assert manifest["kind"] == "tfidf" and manifest["vocabulary"] == load_featurizer(folder / "featurizer").vocabulary()
+    np.testing.assert_array_equal(load_pipeline(folder).predict(TEXTS), predicted)
+
+
+def test_featurizer_written_before_the_manifest_still_loads(text_router: tuple[Path, np.ndarray]) -> None:
+    from fusionbench.fusion.routers.persistence import get_untrusted_types, load_pipeline
+
+    folder, predicted = text_router
+    _edit(folder / "featurizer" / "config.json", ("format", "created", "fusionbench_version"))  # kind, params, ...
+    assert get_untrusted_types(folder) == []
+    np.testing.assert_array_equal(load_pipeline(folder).predict(TEXTS), predicted)
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ('{"format": "fusionbench-featurizer/2", "kind": "tfidf"}', r"version 2 was written by a newer.*upgrade"),
+        ('{"format": "fusionbench-featurizer/1", "kind":', r"not valid JSON"),
+        ('{"format": "fusionbench-router/1"}', r"not a saved featuriser folder \(format 'fusionbench-router/1'\)"),
+        ('{"params": {}}', r"not a saved featuriser folder \(format None\)"),
+    ],
+)
+def test_featurizer_newer_damaged_or_foreign_config_names_the_file(
+    text_router: tuple[Path, np.ndarray], text: str, match: str
+) -> None:
+    from fusionbench.fusion.features import load_featurizer
+    from fusionbench.fusion.routers import BaseRouter
+    from fusionbench.fusion.routers.persistence import DamagedRouterError, get_untrusted_types, load_pipeline
+
+    folder = text_router[0]
+    config = folder / "featurizer" / "config.json"
+    config.write_text(text, encoding="utf-8")
+    for call in (
+        lambda: load_featurizer(folder / "featurizer"),
+        lambda: load_featurizer(folder / "featurizer", trust=True),
+        lambda: load_pipeline(folder),
+        lambda: BaseRouter.from_pretrained(folder),  # the whole folder is checked, its featuriser too
+        lambda: get_untrusted_types(folder),
+    ):
+        _refused(call, config, match, DamagedRouterError)
