@@ -117,7 +117,7 @@ def text_spec(text_after: str | None, prefix: str) -> dict[str, str]:
 
 #: a saved featuriser folder's manifest: its ``config.json`` (kind, params, spec and the fitted state)
 FEATURIZER_ARTIFACT = ArtifactFormat(
-    "fusionbench-featurizer", 1, manifest="config.json", what="a saved featuriser folder (config.json)"
+    "fusionbench-featurizer", 1, manifest="config.json", what="a saved featuriser folder"
 )
 
 

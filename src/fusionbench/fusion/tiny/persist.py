@@ -31,7 +31,7 @@ FORMAT = "fusionbench-tiny"
 VERSION = 1
 JSON_FILE, IRT_FOLDER, CARD = "tiny.json", "irt", "README.md"
 #: the tiny set folder's manifest (``tiny.json``)
-TINY_ARTIFACT = ArtifactFormat(FORMAT, VERSION, manifest=JSON_FILE, what="a tiny set folder (tiny.json)")
+TINY_ARTIFACT = ArtifactFormat(FORMAT, VERSION, manifest=JSON_FILE, what="a tiny set folder")
 
 
 def save_tiny(tiny: TinySet, folder: str | Path) -> Path:
