@@ -326,9 +326,8 @@ def test_tiny_set_round_trip(tiny_set: Path) -> None:
     assert "version" not in manifest and manifest["item_model"] == "irt"
     tiny = load_tiny(tiny_set)
     assert tiny.query_ids == tuple(a["query_id"] for a in manifest["anchors"]) and len(tiny.query_ids) == 8
-    assert tiny.item_model is not None and "`tiny.json` (format `fusionbench-tiny/1`)" in (
-        tiny_set / "README.md"
-    ).read_text(encoding="utf-8")
+    card = (tiny_set / "README.md").read_text(encoding="utf-8")
+    assert tiny.item_model is not None and "`tiny.json` (format `fusionbench-tiny/1`)" in card
 
 
 def test_tiny_set_written_before_the_manifest_still_loads(tiny_set: Path, tiny_copy: Path) -> None:
