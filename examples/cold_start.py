@@ -10,8 +10,9 @@ same router without the new model (paired bootstrap on the test queries):
 * ``calibrated``: :class:`ColdStartRouter` on ``MFRouter``: the new model only where its item-model probability
   beats the MF choice's by the margin chosen on train;
 * ``task prior``: ``TaskPriorRouter.add_candidate`` with the new model's per-task estimate
-  (:meth:`ColdStartRouter.task_accuracy`) less the task margin chosen on train by the same simulation (1 where
-  none gains: never), its residual the known candidates' mean;
+  (:meth:`ColdStartRouter.task_accuracy`) less the task margin chosen on train by the same cross-fitted
+  simulation, played with clones of this task prior (1 where none gains: never), its residual the known
+  candidates' mean;
 * ``MF mask (refit)``: ``MFRouter(missing="mask")`` refitted with the new model's k anchor answers as its only
   observed cells (the reference that retrains).
 
@@ -81,8 +82,8 @@ def study(data: Any, model: str, ks: list[int], *, n_boot: int, seed: int) -> li
         warnings.simplefilter("ignore")
         plain = MFRouter(**PARAMS).fit(X, without.performance, candidates=known)
         prior = TaskPriorRouter().fit(X, without.performance, tasks=without.tasks, candidates=known)
-    cold = ColdStartRouter(plain, random_state=seed).fit(X, without.performance, tasks=without.tasks,
-                                                         keys=without.query_ids)  # fmt: skip
+    cold = ColdStartRouter(plain, task_prior=prior, random_state=seed)
+    cold.fit(X, without.performance, tasks=without.tasks, keys=without.query_ids)
     ids = [str(q) for q in data.query_ids]
     truth = {c: dict(zip(ids, data.performance[:, data.candidates.index(c)], strict=True)) for c in new}
     y = test.performance[:, test.candidates.index(target)]

@@ -4,6 +4,7 @@ leave-one-model-out check on the embedded data."""
 
 from __future__ import annotations
 
+import copy
 import warnings
 
 import numpy as np
@@ -17,7 +18,7 @@ from fusionbench.fusion.irt.model import fit_matrix
 from fusionbench.fusion.routers import MFRouter
 from fusionbench.fusion.routers.prior import TaskPriorRouter
 from fusionbench.fusion.tiny import build_tiny
-from fusionbench.fusion.tiny.cold_start import MARGINS, ColdStartRouter, choose_margin, task_shifts
+from fusionbench.fusion.tiny.cold_start import MARGINS, ColdStartRouter, choose_margin, pooled_gains, task_shifts
 
 MF = {"n_factors": 8, "max_iter": 50, "alpha": 1e-3}
 
@@ -45,6 +46,27 @@ def test_margin_is_the_best_lower_bound_ties_to_the_larger_none_when_nothing_cle
     assert choose_margin({0.0: (0.003, 0.001), 0.05: (0.003, 0.001)}) == 0.05  # a tie: the safer, larger margin
     assert choose_margin({0.0: (0.002, 0.003), 0.1: (0.0, 0.0)}) == float("inf")  # nothing clears: never routed
     assert MARGINS[0] == 0.0 and list(MARGINS) == sorted(MARGINS)
+    guarded = {0.0: (0.01, 0.001, 1), 0.1: (0.005, 0.001, 0)}  # the best mean has a known candidate losing
+    assert choose_margin(guarded) == 0.1 and choose_margin(guarded, guard=False) == 0.0
+    assert choose_margin({0.0: (0.01, 0.001, 2), 0.1: (0.005, 0.001, 1)}) == float("inf")  # every margin guarded
+
+
+def test_cross_fitted_gains_average_the_folds_and_count_the_significant_losers() -> None:
+    """Two folds of 2 validation queries, 2 known candidates, margins 0 and 0.1 ([known, margins, queries])."""
+    fold_a = [[[0.3, 0.1], [0.1, 0.1]], [[-0.2, -0.2], [0.0, 0.0]]]
+    fold_b = [[[0.1, 0.1], [0.05, 0.05]], [[-0.2, -0.2], [0.05, 0.05]]]
+    gains = pooled_gains([np.array(fold_a), np.array(fold_b)], margins=(0.0, 0.1))
+    # margin 0: per query (mean over the known) 0.05, -0.05 | -0.05, -0.05: the fold curves 0.0 and -0.05 averaged;
+    # sd 0.05 over the 4 queries, se 0.025; the second candidate loses 0.2 on every query: 1 significant loser
+    assert gains[0.0] == pytest.approx((-0.025, 0.025, 1))
+    assert gains[0.1] == pytest.approx((0.05, 0.0, 0))
+    assert choose_margin(gains) == 0.1
+    # a margin that gains in one fold and loses as much in the other is not taken: nothing clears the bound
+    split = pooled_gains([np.full((2, 1, 3), 0.1), np.full((2, 1, 3), -0.1)], margins=(0.0,))
+    assert split[0.0][0] == pytest.approx(0.0) and choose_margin(split) == float("inf")
+    assert choose_margin(pooled_gains([np.full((2, 1, 3), 0.1)], margins=(0.0,))) == 0.0  # that fold alone: taken
+    with pytest.raises(ValueError, match="margins"):
+        pooled_gains([np.zeros((2, 3, 4))], margins=(0.0, 0.1))
 
 
 def _synthetic(seed: int = 0):
@@ -105,8 +127,53 @@ def test_bad_input_is_refused_with_the_reason() -> None:
         ColdStartRouter(base, margin=-1)
     with pytest.raises(ValueError, match="caution"):
         ColdStartRouter(base, caution=-1.0)
+    with pytest.raises(ValueError, match="folds"):
+        ColdStartRouter(base, folds=1)
     with pytest.raises(ValueError, match="keys repeat"):
         ColdStartRouter(base, margin=0.0).fit(X, Y, tasks=tasks, keys=["q"] * len(X))
+
+
+def test_the_simulation_validates_every_query_once_and_plays_the_task_prior_s_own_rule() -> None:
+    """Cross-fitting: the folds' validation parts partition the training queries (balanced per task); the task
+    rule's simulated routing is exactly where the task prior's clone without m, given m's column with the margin
+    taken off, routes to it."""
+    X, Y, tasks, _ = _synthetic()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        base = MFRouter(**MF).fit(X, Y, candidates=["weak", "mid", "strong"])
+        prior = TaskPriorRouter(test_tasks="given")
+        router = ColdStartRouter(base, folds=3, task_prior=prior).fit(X, Y, tasks=tasks)
+    parts = router.simulation_["folds"]
+    rows = np.concatenate([p["val_rows"] for p in parts])
+    assert sorted(rows.tolist()) == list(range(len(X)))
+    for task in ("a", "b"):
+        sizes = [int(np.sum(tasks[p["val_rows"]] == task)) for p in parts]
+        assert max(sizes) - min(sizes) <= 1
+    keys = [str(i) for i in range(0, 240, 4)]
+    new = router.add_candidate("new", {k: Y[int(k), 2] for k in keys})
+    assert all(p["per_known"][m]["prior"].test_tasks == "given" for p in parts for m in range(3))
+    assert parts[0]["per_known"][1]["prior"].candidates_.tolist() == ["weak", "strong"]  # fitted without m
+    names = ["weak", "mid", "strong"]
+    expected = {g: [] for g in MARGINS}  # each validation query's gain, mean over the known m, through the prior
+    for part in parts:
+        val = part["val_rows"]
+        gains = {g: np.zeros(len(val)) for g in MARGINS}
+        for m, entry in enumerate(part["per_known"]):
+            answers = {k: Y[int(k), m] for k in keys if k in part["fit_keys"]}
+            items = entry["items"]
+            ability = items.ability(answers)
+            accuracy = dict(zip(items.model.tasks, items.task_accuracy(ability, answers), strict=True))
+            before = entry["prior"].predict_labels(part["X_val"], tasks=part["val_given"])
+            baseline = Y[val, [names.index(c) for c in before]]
+            for g in MARGINS:
+                deployed = copy.deepcopy(entry["prior"]).add_candidate("m", accuracy, margin=g)
+                routed = deployed.predict_labels(part["X_val"], tasks=part["val_given"]) == "m"
+                gains[g] += np.where(routed, Y[val, m] - baseline, 0.0) / 3
+        for g in MARGINS:
+            expected[g].append(gains[g])
+    for g in MARGINS:
+        assert new.task_margin_gains[g][0] == pytest.approx(np.concatenate(expected[g]).mean(), abs=1e-12)
+    assert any(new.task_margin_gains[g][0] != 0 for g in MARGINS)  # the rule routes somewhere: not a vacuous check
 
 
 # ---------------------------------------------------------------------------------------------- task prior

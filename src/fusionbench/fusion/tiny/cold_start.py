@@ -17,21 +17,26 @@ the item parameters is corrected per subject and task, so that on the training q
 item model's own per-task mean). :meth:`~ColdStartRouter.predict_performance` reports the new candidate's estimate
 on the base's scale: the chosen candidate's estimate plus that difference.
 
-**Margin, chosen on train only** (``margin="auto"``): the training queries are split (per task, seeded) into a
-fit part and a validation part; a clone of ``base`` and, for each known candidate ``m``, an item model without
-``m`` are fitted on the fit part (the clone is fitted once, with every known candidate; its choice among the
-others stands for the choice of a router fitted without ``m``). At :meth:`~ColdStartRouter.add_candidate`, every
-known ``m`` plays the new candidate in turn: its ability from its own answers on the same anchors (those in the fit
-part), the choice of the clone among the others, and its true gain ``y_m - y_chosen`` on the validation queries
-where the rule routes to it.
+**Margin, chosen on train only** (``margin="auto"``), **cross-fitted**: the training queries are split (per task,
+seeded) into ``folds`` parts. Each part in turn is the validation part: on the others, a clone of ``base`` and,
+for each known candidate ``m``, an item model and a clone of the task prior (``task_prior``) without ``m`` are
+fitted (the base's clone is fitted once, with every known candidate; its choice among the others stands for the
+choice of a router fitted without ``m``). At :meth:`~ColdStartRouter.add_candidate`, every known ``m`` plays the
+new candidate in every fold: its ability from its own answers on the same anchors (those in the fit part), and its
+true gain ``y_m - y_chosen`` on the validation queries where the rule routes to it. Every training query is
+validated once; :func:`pooled_gains` pools the folds (their gain curves averaged, weighted by size; the standard
+error over all the training queries), which steadies the margin that one split left noisy.
 The margin is the value of :data:`MARGINS` whose simulated mean gain over the ``m`` is highest after taking off
-``caution`` standard errors (ties: the larger margin); where no margin gains by that much, none is taken (``inf``:
-never routed). With no anchor answers (``k = 0``) nothing is known of the candidate (its prediction would be the
-average known one's, and routing to it a bet on the base's mistakes): it is never routed. The same simulation
-chooses ``task_margin`` for a task prior's rule (a task goes to the new candidate where its per-task estimate,
-:meth:`~ColdStartRouter.task_accuracy`, beats the best known task mean of the fit part by the margin), its gain
-measured against the clone's per-query choice (a task prior's residual routes per query too, so the best task
-mean alone would overstate the gain).
+``caution`` standard errors (ties: the larger margin), among the margins at which no known ``m`` loses
+significantly (the **guard**: its own gain's 95 % CI below 0; the mean over the ``m`` can be carried by one strong
+model while most others lose); where no margin gains by that much, none is taken (``inf``: never routed). With
+no anchor answers (``k = 0``) nothing is known of the candidate (its prediction would be the average known one's,
+and routing to it a bet on the base's mistakes): it is never routed. The same simulation
+chooses ``task_margin`` for the task prior's rule, simulated with the task prior itself: the clone without ``m``
+takes ``m`` as a column through :meth:`TaskPriorRouter.add_candidate
+<fusionbench.fusion.routers.prior.TaskPriorRouter.add_candidate>` (its per-task estimate,
+:meth:`~ColdStartRouter.task_accuracy`, from the item model without ``m``), and the gain is counted where that
+column's estimate beats the clone's best by the margin, against the clone's own choice.
 
 Scope: the ``performance_first`` trade-off (no cost estimate for the new candidate); an in-memory wrapper (not
 saved: refit it from the base's training data and add the candidates again). The per-task accuracy estimate
@@ -41,21 +46,35 @@ saved: refit it from the base's training data and add the candidates again). The
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.special import expit
 from sklearn.base import clone
 
-from fusionbench.fusion.irt.model import ItemModel, fit_ability, fit_feature_map, fit_matrix, items_from_features
-from fusionbench.fusion.routers.prior import classify_tasks, fit_task_classifier
+from fusionbench.fusion.routers.prior import TaskPriorRouter, classify_tasks, fit_task_classifier
+from fusionbench.fusion.tiny.cold_items import ItemSide, task_shifts
+
+__all__ = [
+    "GUARD_Z",
+    "IRT_OPTIONS",
+    "MARGINS",
+    "ColdStartRouter",
+    "NewCandidate",
+    "choose_margin",
+    "pooled_gains",
+    "task_shifts",
+]
 
 #: The item model the cold start fits (2PL, one dimension, per-task offsets: a candidate's skill profile).
 IRT_OPTIONS: dict[str, Any] = {"kind": "2pl", "dims": 1, "task_effects": True}
 #: The margins ``margin="auto"`` chooses from (in probability of a correct answer).
 MARGINS: tuple[float, ...] = (0.0, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3)
+#: The normal quantile of the guard (:func:`pooled_gains`): a known candidate whose simulated gain's 95 % CI lies
+#: below 0 loses significantly.
+GUARD_Z = 1.96
 #: The widest feature matrix the item model's feature map takes (a ridge on dense standardised features).
 MAX_FEATURES = 4096
 
@@ -64,108 +83,49 @@ def _dense(X: Any) -> np.ndarray:
     return np.asarray(X.toarray() if hasattr(X, "toarray") else X, dtype=np.float64)
 
 
-def task_shifts(model: ItemModel, mapped: np.ndarray, theta: np.ndarray, delta: np.ndarray) -> np.ndarray:
-    """``[S, T]`` logit shift per subject and task that makes the mean probability over the training items of each
-    task under the feature-mapped item parameters (``mapped`` = ``(a, b)`` of the training items from their
-    features) equal the item model's own, for subjects of ``theta`` ``[S, dims]`` and ``delta`` ``[S, T]``."""
-    a_map, b_map = mapped
-    task = model.task_index()
-    onehot = np.zeros((len(task), len(model.tasks)))
-    onehot[np.arange(len(task)), task] = 1.0
-    counts = np.maximum(onehot.sum(axis=0), 1.0)
-    goal = expit(theta @ model.a.T + model.b + delta[:, task]) @ onehot / counts
-    z = theta @ a_map.T + b_map + delta[:, task]
-    low, high = np.full(goal.shape, -10.0), np.full(goal.shape, 10.0)
-    for _ in range(50):  # bisection, every (subject, task) at once: the mean of expit(z + s) rises with s
-        mid = (low + high) / 2
-        below = expit(z + mid[:, task]) @ onehot / counts < goal
-        low, high = np.where(below, mid, low), np.where(below, high, mid)
-    return (low + high) / 2
-
-
-def choose_margin(gains: Mapping[float, tuple[float, float]], caution: float = 1.0) -> float:
+def choose_margin(gains: Mapping[float, tuple[float, ...]], caution: float = 1.0, *, guard: bool = True) -> float:
     """The margin of the highest lower bound ``mean - caution * se`` of the simulated gain (``gains``: margin ->
-    (mean gain, its standard error)); ties: the larger margin; ``inf`` (never route) when no bound is above 0."""
-    bound = {g: mean - caution * se for g, (mean, se) in gains.items()}
-    best = max(bound.values())
+    (mean gain, its standard error[, how many known candidates lose significantly at it])); ties: the larger margin;
+    ``inf`` (never route) when no bound is above 0. ``guard``: a margin at which a known candidate loses
+    significantly (a third entry above 0, :func:`pooled_gains`) is never taken."""
+    bound = {g: entry[0] - caution * entry[1] for g, entry in gains.items() if not (guard and entry[2:] and entry[2])}
+    best = max(bound.values(), default=0.0)
     return max(g for g, v in bound.items() if v == best) if best > 0 else float("inf")
 
 
-@dataclass
-class _Items:
-    """An item model with its feature map, the mapped parameters of its training items and the known subjects'
-    per-task shifts."""
-
-    model: ItemModel
-    mapped: tuple[np.ndarray, np.ndarray]
-    shift: np.ndarray  # [S, T]
-    task_at: dict[str, int] = field(default_factory=dict)
-
-    @classmethod
-    def fit(cls, Y: np.ndarray, subjects: Sequence[str], keys: Sequence[str], tasks: np.ndarray,
-            features: np.ndarray, options: Mapping[str, Any]) -> _Items:  # fmt: skip
-        model = fit_matrix(Y.T, subjects=subjects, items=keys, item_tasks=tasks, **options)
-        model = fit_feature_map(model, features)
-        mapped = items_from_features(model, features)
-        shift = task_shifts(model, mapped, model.theta, model.delta)
-        return cls(model, mapped, shift, {t: i for i, t in enumerate(model.tasks)})
-
-    def ability(self, answers: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        """(theta, delta, shift) of a subject from its answers {item id: score}; None without answers."""
-        model = self.model
-        if not answers:
-            return None
-        fitted = fit_ability(model, model.item_positions(list(answers)), np.array(list(answers.values())))
-        shift = task_shifts(model, self.mapped, fitted.theta[None, :], fitted.delta[None, :])[0]
-        return fitted.theta, fitted.delta, shift
-
-    def subject(self, features: np.ndarray, tasks: np.ndarray, ability: Any) -> np.ndarray:
-        """``[n]`` P(correct) of one subject of ``ability`` (:meth:`ability`); None (nothing known): the mean of the
-        known subjects' probabilities, the average known candidate (not the prediction of the mean ability, which
-        the link's curvature lifts above the average on easy items)."""
-        if ability is None:
-            return self.probabilities(features, tasks, self.model.theta, self.model.delta, self.shift).mean(axis=0)
-        theta, delta, shift = ability
-        return self.probabilities(features, tasks, theta[None], delta[None], shift[None])[0]
-
-    def task_accuracy(self, ability: Any, answers: Mapping[str, float]) -> np.ndarray:
-        """``[T]`` (in ``model.tasks`` order) a subject's mean probability over the training items of each task, its
-        own answer where it answered (tinyBenchmarks' p-IRT); None: the known subjects' mean."""
-        model = self.model
-        if ability is None:
-            p = model.probabilities().mean(axis=0)
-        else:
-            theta, delta, _ = ability
-            p = expit(model.a @ theta + model.b + delta[model.task_index()])
-            p[model.item_positions(list(answers))] = list(answers.values())
-        task = model.task_index()
-        return np.bincount(task, weights=p, minlength=len(model.tasks)) / np.bincount(task, minlength=len(model.tasks))
-
-    def probabilities(self, features: np.ndarray, tasks: np.ndarray, theta: np.ndarray, delta: np.ndarray,
-                      shift: np.ndarray) -> np.ndarray:  # fmt: skip
-        """``[S, n]`` P(correct) of subjects (``theta`` ``[S, dims]``, ``delta``, ``shift`` ``[S, T]``) on queries
-        of ``features``; a task the item model does not know takes no offset."""
-        a, b = items_from_features(self.model, features)
-        at = np.array([self.task_at.get(str(t), -1) for t in tasks], dtype=np.int64)
-        offset = np.hstack([delta + shift, np.zeros((len(theta), 1))])[:, at]
-        return expit(theta @ a.T + b + offset)
+def pooled_gains(tables: Sequence[Any], margins: Sequence[float] = MARGINS) -> dict[float, tuple[float, float, int]]:
+    """The cross-fitted gain curve for :func:`choose_margin` from the folds' ``tables`` (each ``[n_known,
+    n_margins, n_val]``: each known candidate's gain on each validation query of that fold, 0 where the rule does
+    not route to it): margin -> (mean over all the folds' validation queries of the mean over the known candidates,
+    i.e. the folds' curves averaged with their sizes as weights; its standard error over those queries; how many
+    known candidates lose significantly, their own mean gain's 95 % CI over those queries below 0)."""
+    table = np.concatenate([np.asarray(t, dtype=np.float64) for t in tables], axis=2)  # [known, margins, n]
+    if table.shape[1] != len(margins) or table.shape[2] < 2:
+        raise ValueError(f"gain tables of shape {table.shape} for {len(margins)} margins (and >= 2 queries)")
+    root = np.sqrt(table.shape[2])
+    per_query = table.mean(axis=0)  # [margins, n]: each query's gain, mean over the known candidates
+    se = per_query.std(axis=1, ddof=1) / root
+    worse = (table.mean(axis=2) + GUARD_Z * table.std(axis=2, ddof=1) / root < 0).sum(axis=0)
+    return {float(g): (float(v), float(e), int(w))
+            for g, v, e, w in zip(margins, per_query.mean(axis=1), se, worse, strict=True)}  # fmt: skip
 
 
 @dataclass
 class NewCandidate:
     """A candidate added by :meth:`ColdStartRouter.add_candidate`: its ability, the answers it was fitted on, its
     routing ``margin`` and, under ``margin="auto"``, the simulated gain per margin (``margin_gains``: margin ->
-    (mean over the known candidates of their gain on the validation queries, its standard error)); ``task_margin``
-    and ``task_margin_gains``: the same for the task-level rule of a task prior (route a task to it where its
-    per-task estimate beats the best known task mean by the margin)."""
+    (mean over the known candidates of their gain on the validation queries of every fold, its standard error:
+    :func:`pooled_gains`)); ``task_margin`` and ``task_margin_gains``: the same for the task prior's rule (its
+    column, :meth:`TaskPriorRouter.add_candidate <fusionbench.fusion.routers.prior.TaskPriorRouter.add_candidate>`
+    with the per-task estimate less the margin, wins a query where it beats the known columns)."""
 
     name: str
     answers: dict[str, float]
     ability: tuple[np.ndarray, np.ndarray, np.ndarray] | None  # (theta, delta, shift); None: nothing known
     margin: float
-    margin_gains: dict[float, tuple[float, float]] = field(default_factory=dict)
+    margin_gains: dict[float, tuple[float, ...]] = field(default_factory=dict)
     task_margin: float = float("inf")
-    task_margin_gains: dict[float, tuple[float, float]] = field(default_factory=dict)
+    task_margin_gains: dict[float, tuple[float, ...]] = field(default_factory=dict)
 
 
 class ColdStartRouter:
@@ -174,8 +134,11 @@ class ColdStartRouter:
 
     ``base``: a fitted router (``candidates_``, ``predict_performance(X, tasks=)``; for ``margin="auto"`` it
     must also be cloneable and fit like the routers). ``margin``: ``"auto"`` (chosen on train, see the module
-    docstring) or a number. ``validation_size``: the share of training queries of the margin's simulation;
-    ``caution``: how many standard errors the simulated gain must clear (:func:`choose_margin`).
+    docstring) or a number. ``folds``: the cross-fitting folds of the margin's simulation (each fits on the
+    others: ``folds`` times the base's fit and ``folds`` x (k + 1) item models); ``task_prior``: the task prior whose
+    rule ``task_margin`` is chosen for (a :class:`TaskPriorRouter`, fitted or not: its clones are fitted; default
+    ``TaskPriorRouter()``); ``caution``: how many standard errors the simulated gain must clear;
+    ``guard``: never take a margin at which a known candidate loses significantly (:func:`choose_margin`).
     ``test_tasks``: ``"predicted"`` (default: the query's task, which selects the item model's per-task offsets, is
     classified from the features, never read) or ``"given"``. ``irt_options``: :class:`IRTConfig` fields.
     """
@@ -185,26 +148,30 @@ class ColdStartRouter:
         base: Any,
         *,
         margin: float | str = "auto",
-        validation_size: float = 0.25,
+        folds: int = 4,
+        task_prior: Any = None,
         caution: float = 1.0,
         test_tasks: str = "predicted",
         irt_options: Mapping[str, Any] | None = None,
+        guard: bool = True,
         random_state: int = 0,
     ) -> None:
         if margin != "auto" and not (isinstance(margin, (int, float)) and margin >= 0):
             raise ValueError(f"margin must be 'auto' or a number >= 0, not {margin!r}")
         if test_tasks not in ("predicted", "given"):
             raise ValueError(f"test_tasks must be 'predicted' or 'given', not {test_tasks!r}")
-        if not 0 < validation_size < 1:
-            raise ValueError(f"validation_size must lie in (0, 1), not {validation_size!r}")
+        if isinstance(folds, bool) or not isinstance(folds, (int, np.integer)) or folds < 2:
+            raise ValueError(f"folds must be an integer >= 2, not {folds!r}")
         if not caution >= 0:
             raise ValueError(f"caution must be a number >= 0, not {caution!r}")
         self.base = base
         self.margin = margin
-        self.validation_size = validation_size
+        self.folds = int(folds)
+        self.task_prior = task_prior
         self.caution = caution
         self.test_tasks = test_tasks
         self.irt_options = dict(IRT_OPTIONS if irt_options is None else irt_options)
+        self.guard = guard
         self.random_state = random_state
         self.new_: dict[str, NewCandidate] = {}
 
@@ -231,7 +198,7 @@ class ColdStartRouter:
         if len(set(key_array)) != n:
             raise ValueError("keys repeat: each training query needs its own id")
         self.classifier_ = fit_task_classifier(features, task_array)
-        self.items_ = _Items.fit(perf, self.known_, key_array, task_array, features, self.irt_options)
+        self.items_ = ItemSide.fit(perf, self.known_, key_array, task_array, features, self.irt_options)
         self.new_ = {}
         self.simulation_ = None
         if self.margin == "auto":
@@ -241,33 +208,44 @@ class ColdStartRouter:
     def _simulation(self, X: Any, features: np.ndarray, perf: np.ndarray, tasks: np.ndarray,
                     keys: list[str]) -> dict[str, Any]:  # fmt: skip
         rng = np.random.default_rng(self.random_state)
-        val = np.zeros(len(tasks), dtype=bool)
-        for task in np.unique(tasks):
+        fold, start = np.zeros(len(tasks), dtype=np.int64), 0
+        for task in np.unique(tasks):  # per task, dealt round the folds in a seeded order
             rows = rng.permutation(np.flatnonzero(tasks == task))
-            val[rows[: round(self.validation_size * len(rows))]] = True
-        fit_rows, val_rows = np.flatnonzero(~val), np.flatnonzero(val)
-        if len(val_rows) < 2 or len(fit_rows) == 0 or len(self.known_) < 2:
-            raise ValueError("too few training queries or known candidates (2) to choose the margin; pass margin=")
-        base = clone(self.base).fit(X[fit_rows], perf[fit_rows], tasks=tasks[fit_rows], candidates=self.known_)
-        estimate = np.asarray(base.predict_performance(X[val_rows], tasks=tasks[val_rows]), dtype=np.float64)
+            fold[rows] = (start + np.arange(len(rows))) % self.folds
+            start += len(rows)
+        if len(tasks) < 2 * self.folds or len(self.known_) < 2:
+            raise ValueError(f"too few training queries ({2 * self.folds}) or known candidates (2) to choose the "
+                             "margin; pass margin=")  # fmt: skip
+        parts = [self._fold(X, features, perf, tasks, keys, np.flatnonzero(fold != f), np.flatnonzero(fold == f))
+                 for f in range(self.folds)]  # fmt: skip
+        return {"keys": keys, "key_row": {k: i for i, k in enumerate(keys)}, "perf": perf, "folds": parts}
+
+    def _fold(self, X: Any, features: np.ndarray, perf: np.ndarray, tasks: np.ndarray, keys: list[str],
+              fit_rows: np.ndarray, val_rows: np.ndarray) -> dict[str, Any]:  # fmt: skip
+        """One fold: the base's clone fitted on ``fit_rows``; per known ``m``, the item model and the task prior
+        without ``m``, and their choices among the others on ``val_rows``."""
+        known, X_fit, X_val, Y_fit = self.known_, X[fit_rows], X[val_rows], perf[fit_rows]
+        base = clone(self.base).fit(X_fit, Y_fit, tasks=tasks[fit_rows], candidates=known)
+        estimate = np.asarray(base.predict_performance(X_val, tasks=tasks[val_rows]), dtype=np.float64)
         val_tasks = self._tasks(features[val_rows], tasks[val_rows])
         fit_keys = [keys[i] for i in fit_rows]
+        template = TaskPriorRouter() if self.task_prior is None else self.task_prior
         per_known = []
-        for m in range(len(self.known_)):
-            others = [j for j in range(len(self.known_)) if j != m]
-            items = _Items.fit(perf[fit_rows][:, others], [self.known_[j] for j in others], fit_keys, tasks[fit_rows],
-                               features[fit_rows], self.irt_options)  # fmt: skip
+        for m in range(len(known)):
+            others = np.array([j for j in range(len(known)) if j != m])
+            names = [known[j] for j in others]
+            items = ItemSide.fit(Y_fit[:, others], names, fit_keys, tasks[fit_rows], features[fit_rows],
+                                 self.irt_options)  # fmt: skip
             model = items.model
             p_others = items.probabilities(features[val_rows], val_tasks, model.theta, model.delta, items.shift)
-            per_known.append({"items": items, "others": others, "p_others": p_others})
-        names = per_known[0]["items"].model.tasks  # every item model of the fit part orders the tasks alike
-        fit_tasks = tasks[fit_rows]
-        task_means = np.stack([perf[fit_rows][fit_tasks == t].mean(axis=0) for t in names])
-        val_task_at = np.array([names.index(t) if t in names else len(names) for t in val_tasks])
-        return {"keys": keys, "fit_keys": set(fit_keys), "key_row": {k: i for i, k in enumerate(keys)}, "perf": perf,
-                "val_rows": val_rows, "val_features": features[val_rows], "val_tasks": val_tasks,
-                "estimate": estimate, "per_known": per_known, "task_means": task_means,
-                "val_task_at": val_task_at}  # fmt: skip
+            prior = clone(template).fit(X_fit, Y_fit[:, others], tasks=tasks[fit_rows], candidates=names)
+            prior_estimate = np.asarray(prior.predict_performance(X_val, tasks=tasks[val_rows]), dtype=np.float64)
+            per_known.append({"items": items, "others": others, "p_others": p_others,
+                              "pick": estimate[:, others].argmax(axis=1), "prior": prior,
+                              "prior_pick": others[prior_estimate.argmax(axis=1)],
+                              "prior_best": prior_estimate.max(axis=1)})  # fmt: skip
+        return {"fit_keys": set(fit_keys), "val_rows": val_rows, "X_val": X_val, "val_given": tasks[val_rows],
+                "val_features": features[val_rows], "val_tasks": val_tasks, "per_known": per_known}  # fmt: skip
 
     def _tasks(self, features: np.ndarray, tasks: Any) -> np.ndarray:
         if self.test_tasks == "given" and tasks is not None:
@@ -292,10 +270,12 @@ class ColdStartRouter:
             raise KeyError(f"{len(unknown)} answers of {name!r} are for queries the router was not fitted on, "
                            f"e.g. {unknown[:3]}")  # fmt: skip
         ability = self.items_.ability(given)
-        gains: dict[str, dict[float, tuple[float, float]]] = {"query": {}, "task": {}}
+        gains: dict[str, dict[float, tuple[float, ...]]] = {"query": {}, "task": {}}
         if self.margin == "auto" and given:
             gains = self._simulated_gains(list(given))
-            margin, task_margin = (choose_margin(gains[rule], self.caution) for rule in ("query", "task"))
+            margin, task_margin = (
+                choose_margin(gains[rule], self.caution, guard=self.guard) for rule in ("query", "task")
+            )
         elif self.margin == "auto":  # nothing known: a bet on the base's mistakes, not on the candidate
             margin = task_margin = float("inf")
         else:
@@ -309,34 +289,34 @@ class ColdStartRouter:
             raise KeyError(f"{name!r} is not a new candidate of this router; new: {list(self.new_)}")
         del self.new_[name]
 
-    def _simulated_gains(self, anchors: list[str]) -> dict[str, dict[float, tuple[float, float]]]:
-        """Per rule (``"query"``: the router's, ``"task"``: a task prior's), margin -> (mean over the known
-        candidates, each playing the new one with its own answers on the anchors of the fit part, of its mean gain
-        over the validation queries; its standard error over the queries)."""
+    def _simulated_gains(self, anchors: list[str]) -> dict[str, dict[float, tuple[float, ...]]]:
+        """Per rule (``"query"``: the router's, ``"task"``: the task prior's), margin -> the pooled gain
+        (:func:`pooled_gains`) of the known candidates, each playing the new one in every fold with its own answers
+        on the anchors of the fit part."""
         sim = self.simulation_
-        rows = [sim["key_row"][k] for k in anchors if k in sim["fit_keys"]]
-        perf, val_perf = sim["perf"], sim["perf"][sim["val_rows"]]
-        n_val = len(sim["val_rows"])
-        query = np.zeros((len(self.known_), len(MARGINS), n_val))
-        task = np.zeros_like(query)
-        for m, entry in enumerate(sim["per_known"]):
-            items, others = entry["items"], np.asarray(entry["others"])
-            answers = {sim["keys"][r]: float(perf[r, m]) for r in rows}
-            ability = items.ability(answers)
-            p_m = items.subject(sim["val_features"], sim["val_tasks"], ability)
-            pick = np.argmax(sim["estimate"][:, others], axis=1)  # the clone's choice among the others
-            gain = val_perf[:, m] - val_perf[np.arange(n_val), others[pick]]
-            diff = p_m - entry["p_others"][pick, np.arange(n_val)]
-            query[m] = [gain * (diff > g) for g in MARGINS]
-            best = sim["task_means"][:, others].max(axis=1)  # the best known task mean on the fit part
-            lead = np.append(items.task_accuracy(ability, answers) - best, -np.inf)[sim["val_task_at"]]
-            task[m] = [gain * (lead > g) for g in MARGINS]  # an unknown task: not routed
-        out = {}
-        for rule, table in (("query", query), ("task", task)):
-            per_query = table.mean(axis=0)  # [margins, n_val]: each validation query's gain, mean over the m
-            se = per_query.std(axis=1, ddof=1) / np.sqrt(n_val)
-            out[rule] = {g: (float(v), float(e)) for g, v, e in zip(MARGINS, per_query.mean(axis=1), se, strict=True)}
-        return out
+        perf, tables = sim["perf"], {"query": [], "task": []}
+        for part in sim["folds"]:
+            rows = [sim["key_row"][k] for k in anchors if k in part["fit_keys"]]
+            val_perf = perf[part["val_rows"]]
+            at = np.arange(len(val_perf))
+            query = np.zeros((len(self.known_), len(MARGINS), len(at)))
+            task = np.zeros_like(query)
+            for m, entry in enumerate(part["per_known"]):
+                items, others, pick = entry["items"], entry["others"], entry["pick"]
+                answers = {sim["keys"][r]: float(perf[r, m]) for r in rows}
+                ability = items.ability(answers)
+                p_m = items.subject(part["val_features"], part["val_tasks"], ability)
+                diff = p_m - entry["p_others"][pick, at]
+                gain = val_perf[:, m] - val_perf[at, others[pick]]  # against the base clone's choice
+                query[m] = [gain * (diff > g) for g in MARGINS]
+                accuracy = dict(zip(items.model.tasks, items.task_accuracy(ability, answers), strict=True))
+                prior = copy.deepcopy(entry["prior"]).add_candidate("\x00new", accuracy)  # a name no one has
+                lead = prior.predict_performance(part["X_val"], tasks=part["val_given"])[:, -1] - entry["prior_best"]
+                gain = val_perf[:, m] - val_perf[at, entry["prior_pick"]]  # against the task prior's choice
+                task[m] = [gain * (lead > g) for g in MARGINS]  # the margin comes off every task mean alike
+            tables["query"].append(query)
+            tables["task"].append(task)
+        return {rule: pooled_gains(table) for rule, table in tables.items()}
 
     # ------------------------------------------------------------------ prediction
     @property
