@@ -169,3 +169,19 @@ def test_with_a_domain_held_out_the_guard_keeps_autorouter_from_falling_below_th
     _, _, high = _gain_ci(_picked(P, router.predict(X_test)) - P[:, best])
     _, _, high_without = _gain_ci(_picked(P, router.best_.predict(X_test)) - P[:, best])
     assert high >= 0 > high_without, (high, high_without, router.best_label_)
+
+
+def test_a_task_the_user_gives_as_known_is_never_guarded():
+    train = _look_alike_tasks(600, 0, (0, 1, 2, 3))
+    grid = [("single", BestSingleRouter()), ("per_task", TaskPriorRouter(base=BestSingleRouter()))]
+    router = AutoRouter(candidates=grid, cv=4, test_tasks="given").fit(train["X"], train["Y"], tasks=train["tasks"])
+    assert router.training_tasks_ == ["t0", "t1", "t2", "t3"]
+    new = _look_alike_tasks(300, 2, (4,))
+    assert router.novelty(new["X"]).n_novel > 250  # no task given: the batch test alone
+    assert router.novelty(new["X"], tasks=new["tasks"]).n_novel > 250  # "t4": a task train never had
+    said_known = np.full(300, "t0", dtype=object)  # the user says these are task t0's: not guarded
+    assert router.novelty(new["X"], tasks=said_known).n_novel == 0
+    picks = router.predict(new["X"], tasks=said_known)
+    assert (picks == 0).all()  # task t0's specialist, as the user's task asks
+    unknown = router.predict(new["X"], tasks=new["tasks"])  # "t4": a task train never had
+    assert (unknown[router.novelty(new["X"], tasks=new["tasks"]).novel] == 5).all()

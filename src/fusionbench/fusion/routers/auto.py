@@ -216,6 +216,7 @@ class AutoRouter(BaseRouter):
         if self.novelty_guard:
             self.reference_ = data.X
             self.fallback_ = self._fit_one(self._prepared(BestSingleRouter()), data, np.arange(n))
+            self.training_tasks_ = [] if groups is None else sorted({str(t) for t in groups})
 
     def _scores(
         self, grid: list[tuple[str, BaseRouter]], data: FitData, folds: list[tuple[np.ndarray, np.ndarray]]
@@ -240,21 +241,28 @@ class AutoRouter(BaseRouter):
         best = getattr(self, "best_", None)
         return self.router_tags.applies_tradeoff if best is None else best._applies_tradeoff
 
-    def novelty(self, X: Any) -> NoveltyResult:
+    def novelty(self, X: Any, tasks: Any = None) -> NoveltyResult:
         """Which rows of the batch ``X`` the novelty guard routes to the best single candidate (none without
-        the guard, or for a router saved before it existed)."""
+        the guard, or for a router saved before it existed). Under ``test_tasks="given"``, a row whose given
+        task is a training task is never guarded: the user says its task is known."""
         features = self._check_features(X)
         reference = getattr(self, "reference_", None)
         if not self.novelty_guard or reference is None:
             nothing = np.zeros(features.shape[0], dtype=bool)
             return NoveltyResult(nothing, nothing.copy(), False)
-        return batch_novelty(
+        result = batch_novelty(
             reference,
             features,
             k=int(self.novelty_k),
             alpha=float(self.novelty_alpha),
             member_alpha=float(self.novelty_member_alpha),
         )
+        given = self._tasks(tasks)
+        if given is None or not result.significant:
+            return result
+        labels = np.asarray([str(t) for t in self._check_tasks(given, features.shape[0])], dtype=object)
+        known = np.isin(labels, np.asarray(getattr(self, "training_tasks_", []), dtype=object))
+        return NoveltyResult(result.novel & ~known, result.flagged & ~known, result.significant)
 
     def _guarded(self, X: Any, method: str, **kwargs: Any) -> np.ndarray:
         """``best_.<method>`` per row, the fallback's on the rows :meth:`novelty` flags."""
@@ -262,10 +270,13 @@ class AutoRouter(BaseRouter):
         if given is not None and Tradeoff.parse(given).objective == self.tradeoff_.objective == "judge":
             kwargs["tradeoff"] = None  # the sub-routers learned the judge score as their performance (_prepared)
         out = np.asarray(getattr(self.best_, method)(X, **kwargs))
-        novel = self.novelty(X).novel
+        novel = self.novelty(X, kwargs.get("tasks")).novel
         if novel.any():
             out = out.copy()
-            out[novel] = np.asarray(getattr(self.fallback_, method)(X[np.flatnonzero(novel)], **kwargs))
+            rows = np.flatnonzero(novel)
+            if kwargs.get("tasks") is not None:
+                kwargs["tasks"] = np.asarray(list(kwargs["tasks"]), dtype=object)[rows]
+            out[novel] = np.asarray(getattr(self.fallback_, method)(X[rows], **kwargs))
         return out
 
     def _estimate(self, X: Any, tasks: np.ndarray | None) -> np.ndarray:
