@@ -70,6 +70,14 @@ def default_candidates(with_tasks: bool = True) -> list[tuple[str, BaseRouter]]:
     return grid
 
 
+def _for_subrouters(tradeoff: Tradeoff) -> Tradeoff:
+    """The trade-off the searched routers fit and route under: the same, except that they see the judge score
+    as their performance (``llm_judge``: the judge objective, unweighted by cost)."""
+    if tradeoff.objective != "judge":
+        return tradeoff
+    return Tradeoff("judge", 1.0, 0.0, "performance", "none", tradeoff.ties)
+
+
 def _jsonable_params(router: BaseRouter) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in router.get_params(deep=False).items():
@@ -143,9 +151,7 @@ class AutoRouter(BaseRouter):
     def _prepared(self, router: BaseRouter) -> BaseRouter:
         made = clone(router)
         params = made.get_params(deep=False)
-        fitting = Tradeoff.parse(self.tradeoff)
-        if fitting.objective == "judge":  # sub-routers see the judge score as their performance
-            fitting = Tradeoff("judge", 1.0, 0.0, "performance", "none", fitting.ties)
+        fitting = _for_subrouters(Tradeoff.parse(self.tradeoff))
         updates = {"tradeoff": fitting, "test_tasks": self.test_tasks, "random_state": self.random_state}
         made.set_params(**{k: v for k, v in updates.items() if k in params})
         return made
@@ -268,7 +274,7 @@ class AutoRouter(BaseRouter):
         """``best_.<method>`` per row, the fallback's on the rows :meth:`novelty` flags."""
         given = kwargs.get("tradeoff")
         if given is not None and Tradeoff.parse(given).objective == self.tradeoff_.objective == "judge":
-            kwargs["tradeoff"] = None  # the sub-routers learned the judge score as their performance (_prepared)
+            kwargs["tradeoff"] = _for_subrouters(Tradeoff.parse(given))  # as the sub-routers were fitted
         out = np.asarray(getattr(self.best_, method)(X, **kwargs))
         novel = self.novelty(X, kwargs.get("tasks")).novel
         if novel.any():
