@@ -23,6 +23,7 @@ import numpy as np
 
 from fusionbench.fusion.routers.base import BaseRouter, FitData, RouterTags
 from fusionbench.fusion.routers.registry import register_router
+from fusionbench.fusion.routers.tradeoffs import argmax_cheapest
 
 #: The τ grid ``threshold="auto"`` searches.
 THRESHOLDS = tuple(float(t) for t in np.round(np.arange(0.5, 1.001, 0.01), 2))
@@ -42,8 +43,8 @@ def validation_split(n: int, validation_size: float, random_state: int | None) -
 
 
 def best_single(P: np.ndarray, C: np.ndarray) -> int:
-    """The candidate with the highest mean performance, ties to the lowest mean cost."""
-    return int(np.lexsort((C.mean(axis=0), -P.mean(axis=0)))[0])
+    """The candidate with the highest mean performance, ties to the lowest mean cost (the routers' tie rule)."""
+    return int(argmax_cheapest(P.mean(axis=0)[None], C.mean(axis=0)[None])[0])
 
 
 def cascade_order(unit_cost: np.ndarray, fallback: int) -> np.ndarray:
