@@ -12,7 +12,15 @@ from typing import Any
 import numpy as np
 from scipy.special import expit
 
-from fusionbench.fusion.irt.model import ItemModel, fit_ability, fit_feature_map, fit_matrix, items_from_features
+from fusionbench.fusion.irt.model import (
+    Ability,
+    ItemModel,
+    fit_ability,
+    fit_feature_map,
+    fit_matrix,
+    items_from_features,
+    predict_items,
+)
 
 
 def task_shifts(model: ItemModel, mapped: np.ndarray, theta: np.ndarray, delta: np.ndarray) -> np.ndarray:
@@ -53,14 +61,15 @@ class ItemSide:
         shift = task_shifts(model, mapped, model.theta, model.delta)
         return cls(model, mapped, shift, {t: i for i, t in enumerate(model.tasks)})
 
-    def ability(self, answers: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        """(theta, delta, shift) of a subject from its answers {item id: score}; None without answers."""
+    def ability(self, answers: Mapping[str, float]) -> tuple[Ability, np.ndarray] | None:
+        """(its fitted ability, its per-task shift) of a subject from its answers {item id: score}; None without
+        answers."""
         model = self.model
         if not answers:
             return None
         fitted = fit_ability(model, model.item_positions(list(answers)), np.array(list(answers.values())))
         shift = task_shifts(model, self.mapped, fitted.theta[None, :], fitted.delta[None, :])[0]
-        return fitted.theta, fitted.delta, shift
+        return fitted, shift
 
     def subject(self, features: np.ndarray, tasks: np.ndarray, ability: Any) -> np.ndarray:
         """``[n]`` P(correct) of one subject of ``ability`` (:meth:`ability`); None (nothing known): the mean of the
@@ -68,8 +77,8 @@ class ItemSide:
         the link's curvature lifts above the average on easy items)."""
         if ability is None:
             return self.probabilities(features, tasks, self.model.theta, self.model.delta, self.shift).mean(axis=0)
-        theta, delta, shift = ability
-        return self.probabilities(features, tasks, theta[None], delta[None], shift[None])[0]
+        fitted, shift = ability
+        return self.probabilities(features, tasks, fitted.theta[None], fitted.delta[None], shift[None])[0]
 
     def task_accuracy(self, ability: Any, answers: Mapping[str, float]) -> np.ndarray:
         """``[T]`` (in ``model.tasks`` order) a subject's mean probability over the training items of each task, its
@@ -78,8 +87,7 @@ class ItemSide:
         if ability is None:
             p = model.probabilities().mean(axis=0)
         else:
-            theta, delta, _ = ability
-            p = expit(model.a @ theta + model.b + delta[model.task_index()])
+            p = predict_items(model, ability[0])
             p[model.item_positions(list(answers))] = list(answers.values())
         task = model.task_index()
         return np.bincount(task, weights=p, minlength=len(model.tasks)) / np.bincount(task, minlength=len(model.tasks))

@@ -54,6 +54,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import clone
 
+from fusionbench.fusion.irt.model import Ability
 from fusionbench.fusion.routers.prior import TaskPriorRouter, classify_tasks, fit_task_classifier
 from fusionbench.fusion.tiny.cold_items import ItemSide, task_shifts
 
@@ -121,7 +122,7 @@ class NewCandidate:
 
     name: str
     answers: dict[str, float]
-    ability: tuple[np.ndarray, np.ndarray, np.ndarray] | None  # (theta, delta, shift); None: nothing known
+    ability: tuple[Ability, np.ndarray] | None  # (fitted ability, per-task shift); None: nothing known
     margin: float
     margin_gains: dict[float, tuple[float, ...]] = field(default_factory=dict)
     task_margin: float = float("inf")
