@@ -7,8 +7,7 @@ stays cheap and scikit-learn loads only when a router is used.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from fusionbench._lazy import lazy_exports
 
 #: public name -> module that defines it
 _EXPORTS: dict[str, str] = {
@@ -46,15 +45,5 @@ _EXPORTS: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    module = import_module(_EXPORTS[name])
-    return module if name == module.__name__.rsplit(".", 1)[-1] else getattr(module, name)
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
-
-
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 __all__ = sorted(_EXPORTS)

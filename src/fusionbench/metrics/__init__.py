@@ -10,8 +10,7 @@ Aggregate metrics: ``accuracy_summary``, ``cost_summary``/``reprice``, ``judge_p
 ``evaluate.load``.
 """
 
-from typing import Any
-
+from fusionbench._lazy import lazy_exports
 from fusionbench.metrics.accuracy import accuracy_summary
 from fusionbench.metrics.boxed import boxed_answers, last_boxed
 from fusionbench.metrics.code import (
@@ -62,23 +61,15 @@ from fusionbench.metrics.sandbox_isolation import (
 from fusionbench.metrics.scoring import ACCEPTED_FIELDS, QA_TASKS, score, score_batch, score_details
 from fusionbench.metrics.sweep import threshold_sweep
 
-#: Lazily imported evaluate.Metric classes: attribute name -> module script.
+#: The evaluate modules' ``evaluate.Metric`` classes, imported on first use (they need ``evaluate``):
+#: attribute name -> module script.
 _MODULE_CLASSES = {
-    "Accuracy": "fusionbench_accuracy",
-    "Cost": "fusionbench_cost",
-    "Judge": "fusionbench_judge",
-    "Routing": "fusionbench_routing",
+    "Accuracy": ".modules.fusionbench_accuracy.fusionbench_accuracy",
+    "Cost": ".modules.fusionbench_cost.fusionbench_cost",
+    "Judge": ".modules.fusionbench_judge.fusionbench_judge",
+    "Routing": ".modules.fusionbench_routing.fusionbench_routing",
 }
-
-
-def __getattr__(name: str) -> Any:
-    """``Accuracy``, ``Cost``, ``Judge``, ``Routing``: the evaluate modules' classes, imported on first use."""
-    if name in _MODULE_CLASSES:
-        from importlib import import_module
-
-        module = _MODULE_CLASSES[name]
-        return getattr(import_module(f"fusionbench.metrics.modules.{module}.{module}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _MODULE_CLASSES)
 
 
 __all__ = [

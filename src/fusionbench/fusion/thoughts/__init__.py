@@ -13,8 +13,7 @@ Data in, data out: nothing here drives an LLM.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from fusionbench._lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "build_templates": "fusionbench.fusion.thoughts.build",
@@ -43,14 +42,5 @@ _EXPORTS: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(import_module(_EXPORTS[name]), name)
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
-
-
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 __all__ = sorted(_EXPORTS)

@@ -7,20 +7,13 @@ The names load lazily, so that the command line lists the methods without import
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
-
+from fusionbench._lazy import lazy_exports
 from fusionbench.fusion.tiny.select import METHODS
 
 DEFAULT_METHOD = "anchors-gpirt"  # the lowest MAE of benchmarks/bench_tiny.py on the embedded data (docs/tiny.md)
-_LAZY = {"TinyEstimate": "core", "TinySet": "core", "build_tiny": "core", "load_tiny": "persist",
-         "save_tiny": "persist", "lomo_study": "study", "ColdStartRouter": "cold_start"}  # fmt: skip
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(import_module(f"{__name__}.{_LAZY[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+_LAZY = {"TinyEstimate": ".core", "TinySet": ".core", "build_tiny": ".core", "load_tiny": ".persist",
+         "save_tiny": ".persist", "lomo_study": ".study", "ColdStartRouter": ".cold_start"}  # fmt: skip
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = [
