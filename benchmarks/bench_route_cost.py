@@ -141,9 +141,45 @@ def cost_cascade(n_boot: int) -> dict[str, Any]:
                       "accuracy_gap": ci(picked(Pt, chosen) - Pt[:, best], n_boot, 0),
                       "cost_share": ci(picked(Ct, chosen) / Ct[:, best].mean(), n_boot, 0)})  # fmt: skip
     out["by_validation_seed"] = seeds
+    out["hindsight_query_bound_train"] = hindsight_query_bound(X_train, P, C, best, train.candidates)
     print(f"cascade: tau {router.threshold_} acc {fmt(out['accuracy'])} gap {fmt(out['accuracy_gap'])} "
           f"cost share {fmt(out['cost_share'])}; val AUROC {out['val_auroc']}", flush=True)  # fmt: skip
     return out
+
+
+def cheapest_within_budget(order: np.ndarray, cheap: np.ndarray, fallback: np.ndarray, cheap_cost: np.ndarray,
+                           fallback_cost: np.ndarray, budget: float = 0.01) -> float:  # fmt: skip
+    """The lowest cost share (of always calling the fallback) over the prefixes of ``order`` sent to the cheap
+    candidate, the rest to the fallback, whose accuracy stays within ``budget`` of the fallback's."""
+    n = len(order)
+    cheap_right = np.concatenate([[0.0], np.cumsum(cheap[order])])  # right answers of the first k offloaded
+    fallback_right = fallback.sum() - np.concatenate([[0.0], np.cumsum(fallback[order])])
+    spent = np.concatenate([[0.0], np.cumsum(cheap_cost[order])]) + fallback_cost.sum()
+    spent -= np.concatenate([[0.0], np.cumsum(fallback_cost[order])])
+    within = (cheap_right + fallback_right) / n >= fallback.mean() - budget - 1e-12
+    return float(spent[within].min() / fallback_cost.sum())
+
+
+def hindsight_query_bound(X: Any, P: np.ndarray, C: np.ndarray, fallback: int, names: Any) -> dict[str, float]:
+    """Per candidate cheaper than ``fallback``: out-of-fold (5-fold) logistic ``P(correct | x)`` for it and for the
+    fallback on all of train, queries offloaded to it in order of the smallest predicted loss, and the cheapest
+    share within 1 point chosen on those same queries (hindsight, so optimistic for any router that sees only
+    the query and sends it to one model)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    folds = StratifiedKFold(5, shuffle=True, random_state=0)
+
+    def out_of_fold(j: int) -> np.ndarray:
+        model = LogisticRegression(C=1.0, max_iter=2000)
+        return cross_val_predict(model, X, P[:, j] > 0.5, cv=folds, method="predict_proba")[:, 1]
+
+    p_fallback = out_of_fold(fallback)
+    shares = {}
+    for j in cascade_order(C.mean(axis=0), fallback):
+        order = np.argsort(p_fallback - out_of_fold(int(j)), kind="stable")
+        shares[str(names[j])] = cheapest_within_budget(order, P[:, j], P[:, fallback], C[:, j], C[:, fallback])
+    return shares
 
 
 def parsed_answer(response: Any) -> str | None:

@@ -201,6 +201,9 @@ def test_winogrande_cascade_router_on_the_question_keeps_gpt4_accuracy_but_the_7
     assert out["val_point"]["accuracy"] >= out["val_target"]  # τ reached the target on validation
     assert out["accuracy_gap"]["hi"] >= 0 and out["accuracy_gap"]["value"] >= -0.02 and out["cost_share"]["value"] < 1
     assert all(seed["cost_share"]["value"] > 0.7 for seed in out["by_validation_seed"])  # no seed meets the target
+    # even choosing the offload share in hindsight on the queries it is measured on (out-of-fold predictions of
+    # each cheap model's and GPT-4's correctness), no single cheap model gets within 1 point below 80 % of the cost
+    assert min(out["hindsight_query_bound_train"].values()) > 0.8, out["hindsight_query_bound_train"]
 
 
 def test_agreement_cascade_pays_every_call_and_accepts_only_a_common_parsed_letter():
@@ -229,6 +232,14 @@ def test_winogrande_agreement_cascade_chosen_on_validation_does_not_meet_the_cos
     assert "gpt-4-1106-preview/direct" not in chosen["test"]["members"]
     test = chosen["test"]
     assert test["cost_share"]["value"] > 0.85 and test["accuracy_gap"]["value"] < 0, test
+
+
+def test_the_hindsight_bound_takes_the_cheapest_prefix_within_the_accuracy_budget():
+    bench = _bench_module()
+    order, cheap, fallback = np.array([2, 0, 1, 3]), np.array([1.0, 0, 1, 0]), np.ones(4)
+    share = bench.cheapest_within_budget(order, cheap, fallback, np.ones(4), np.full(4, 10.0), budget=0.25)
+    assert share == pytest.approx((3 * 1 + 10) / 40)  # 3 offloaded (one wrong: 0.75 = 1 - budget), 1 on the fallback
+    assert bench.cheapest_within_budget(order, cheap, fallback, np.ones(4), np.full(4, 10.0), budget=0.0) == 0.55
 
 
 def test_stacked_cascade_reads_the_right_letter_accepts_above_tau_and_pays_every_call():
