@@ -185,3 +185,27 @@ def test_a_task_the_user_gives_as_known_is_never_guarded():
     assert (picks == 0).all()  # task t0's specialist, as the user's task asks
     unknown = router.predict(new["X"], tasks=new["tasks"])  # "t4": a task train never had
     assert (unknown[router.novelty(new["X"], tasks=new["tasks"]).novel] == 5).all()
+
+
+def test_predict_and_novelty_on_one_batch_search_the_neighbours_once(monkeypatch):
+    """The guard's neighbour search is remembered for the last batch: ``predict``, ``predict_utility`` and a
+    report's ``novelty`` on the same batch run it once; another batch, other settings or a refit run it again,
+    and the remembered answer is the one a fresh search gives."""
+    from fusionbench.fusion.routers import auto
+
+    train = _look_alike_tasks(600, 0, (0, 1, 2, 3))
+    grid = [("single", BestSingleRouter()), ("per_task", TaskPriorRouter(base=BestSingleRouter()))]
+    router = AutoRouter(candidates=grid, cv=4).fit(train["X"], train["Y"], tasks=train["tasks"])
+    calls = []
+    monkeypatch.setattr(auto, "batch_novelty", lambda *a, **k: calls.append(1) or batch_novelty(*a, **k))
+    new = _look_alike_tasks(300, 2, (4,))
+    picks = router.predict(new["X"])
+    router.predict_utility(new["X"])
+    remembered = router.novelty(new["X"])
+    assert len(calls) == 1 and remembered.n_novel > 250
+    fresh = batch_novelty(router.reference_, new["X"])
+    assert (remembered.novel == fresh.novel).all() and (picks[fresh.novel] == 5).all()
+    router.novelty(new["X"][:-1])  # another batch
+    router.set_params(novelty_k=10).novelty(new["X"][:-1])  # other settings
+    router.fit(train["X"], train["Y"], tasks=train["tasks"]).novelty(new["X"][:-1])  # a refit: a new reference
+    assert len(calls) == 4

@@ -30,7 +30,7 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.model_selection import GroupKFold, KFold
 
-from fusionbench.fusion.routers.base import BaseRouter, FitData, RouterTags
+from fusionbench.fusion.routers.base import BaseRouter, FitData, RouterTags, fingerprint
 from fusionbench.fusion.routers.baselines import BestSingleRouter
 from fusionbench.fusion.routers.cluster import ClusterRouter
 from fusionbench.fusion.routers.knn import KNNRouter
@@ -219,6 +219,7 @@ class AutoRouter(BaseRouter):
         self.best_label_ = grid[best][0]
         self.task_source_ = "none" if data.tasks is None else self.test_tasks.replace("predicted", "classifier")
         self.best_ = self._fit_one(self._prepared(grid[best][1]), data, np.arange(n))
+        self._novelty_memo = None  # a refit forgets the last batch's neighbour search
         if self.novelty_guard:
             self.reference_ = data.X
             self.fallback_ = self._fit_one(self._prepared(BestSingleRouter()), data, np.arange(n))
@@ -256,19 +257,27 @@ class AutoRouter(BaseRouter):
         if not self.novelty_guard or reference is None:
             nothing = np.zeros(features.shape[0], dtype=bool)
             return NoveltyResult(nothing, nothing.copy(), False)
-        result = batch_novelty(
-            reference,
-            features,
-            k=int(self.novelty_k),
-            alpha=float(self.novelty_alpha),
-            member_alpha=float(self.novelty_member_alpha),
-        )
+        result = self._batch_novelty(reference, features)
         given = self._tasks(tasks)
         if given is None or not result.significant:
             return result
         labels = np.asarray([str(t) for t in self._check_tasks(given, features.shape[0])], dtype=object)
         known = np.isin(labels, np.asarray(getattr(self, "training_tasks_", []), dtype=object))
         return NoveltyResult(result.novel & ~known, result.flagged & ~known, result.significant)
+
+    def _batch_novelty(self, reference: Any, features: Any) -> NoveltyResult:
+        """:func:`batch_novelty` of ``features`` against ``reference``, remembered for the last batch (by its
+        fingerprint, the settings and the reference object), so ``predict`` and a report's ``novelty`` on the
+        same batch search the neighbours once."""
+        settings = (int(self.novelty_k), float(self.novelty_alpha), float(self.novelty_member_alpha))
+        key = (fingerprint(features), settings)
+        memo = getattr(self, "_novelty_memo", None)
+        if memo is not None and memo[0] is reference and memo[1] == key:
+            return memo[2]
+        k, alpha, member_alpha = settings
+        result = batch_novelty(reference, features, k=k, alpha=alpha, member_alpha=member_alpha)
+        self._novelty_memo = (reference, key, result)
+        return result
 
     def _guarded(self, X: Any, method: str, **kwargs: Any) -> np.ndarray:
         """``best_.<method>`` per row, the fallback's on the rows :meth:`novelty` flags."""
