@@ -24,8 +24,11 @@ fitted (the base's clone is fitted once, with every known candidate; its choice 
 choice of a router fitted without ``m``). At :meth:`~ColdStartRouter.add_candidate`, every known ``m`` plays the
 new candidate in every fold: its ability from its own answers on the same anchors (those in the fit part), and its
 true gain ``y_m - y_chosen`` on the validation queries where the rule routes to it. Every training query is
-validated once; :func:`pooled_gains` pools the folds (their gain curves averaged, weighted by size; the standard
-error over all the training queries), which steadies the margin that one split left noisy.
+validated once; :func:`pooled_gains` pools the folds (their gain curves averaged, weighted by size), which steadies
+the margin that one split left noisy. Both standard errors below (of the mean gain, and of each ``m``'s own gain in
+the guard) are **clustered by task** (cluster-robust, CR1, over the training tasks of the validation queries,
+:mod:`.cold_gains`): gains within a task move together (the task rule routes whole tasks), so an error over queries
+would understate the uncertainty; with a single training task they are per query (``se_kind_`` says which).
 The margin is the value of :data:`MARGINS` whose simulated mean gain over the ``m`` is highest after taking off
 ``caution`` standard errors (ties: the larger margin), among the margins at which no known ``m`` loses
 significantly (the **guard**: its own gain's 95 % CI below 0; the mean over the ``m`` can be carried by one strong
@@ -56,6 +59,7 @@ from sklearn.base import clone
 
 from fusionbench.fusion.irt.model import Ability
 from fusionbench.fusion.routers.prior import TaskPriorRouter, classify_tasks, fit_task_classifier
+from fusionbench.fusion.tiny.cold_gains import GUARD_Z, MARGINS, choose_margin, pooled_gains
 from fusionbench.fusion.tiny.cold_items import ItemSide, task_shifts
 
 __all__ = [
@@ -71,44 +75,12 @@ __all__ = [
 
 #: The item model the cold start fits (2PL, one dimension, per-task offsets: a candidate's skill profile).
 IRT_OPTIONS: dict[str, Any] = {"kind": "2pl", "dims": 1, "task_effects": True}
-#: The margins ``margin="auto"`` chooses from (in probability of a correct answer).
-MARGINS: tuple[float, ...] = (0.0, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3)
-#: The normal quantile of the guard (:func:`pooled_gains`): a known candidate whose simulated gain's 95 % CI lies
-#: below 0 loses significantly.
-GUARD_Z = 1.96
 #: The widest feature matrix the item model's feature map takes (a ridge on dense standardised features).
 MAX_FEATURES = 4096
 
 
 def _dense(X: Any) -> np.ndarray:
     return np.asarray(X.toarray() if hasattr(X, "toarray") else X, dtype=np.float64)
-
-
-def choose_margin(gains: Mapping[float, tuple[float, ...]], caution: float = 1.0, *, guard: bool = True) -> float:
-    """The margin of the highest lower bound ``mean - caution * se`` of the simulated gain (``gains``: margin ->
-    (mean gain, its standard error[, how many known candidates lose significantly at it])); ties: the larger margin;
-    ``inf`` (never route) when no bound is above 0. ``guard``: a margin at which a known candidate loses
-    significantly (a third entry above 0, :func:`pooled_gains`) is never taken."""
-    bound = {g: entry[0] - caution * entry[1] for g, entry in gains.items() if not (guard and entry[2:] and entry[2])}
-    best = max(bound.values(), default=0.0)
-    return max(g for g, v in bound.items() if v == best) if best > 0 else float("inf")
-
-
-def pooled_gains(tables: Sequence[Any], margins: Sequence[float] = MARGINS) -> dict[float, tuple[float, float, int]]:
-    """The cross-fitted gain curve for :func:`choose_margin` from the folds' ``tables`` (each ``[n_known,
-    n_margins, n_val]``: each known candidate's gain on each validation query of that fold, 0 where the rule does
-    not route to it): margin -> (mean over all the folds' validation queries of the mean over the known candidates,
-    i.e. the folds' curves averaged with their sizes as weights; its standard error over those queries; how many
-    known candidates lose significantly, their own mean gain's 95 % CI over those queries below 0)."""
-    table = np.concatenate([np.asarray(t, dtype=np.float64) for t in tables], axis=2)  # [known, margins, n]
-    if table.shape[1] != len(margins) or table.shape[2] < 2:
-        raise ValueError(f"gain tables of shape {table.shape} for {len(margins)} margins (and >= 2 queries)")
-    root = np.sqrt(table.shape[2])
-    per_query = table.mean(axis=0)  # [margins, n]: each query's gain, mean over the known candidates
-    se = per_query.std(axis=1, ddof=1) / root
-    worse = (table.mean(axis=2) + GUARD_Z * table.std(axis=2, ddof=1) / root < 0).sum(axis=0)
-    return {float(g): (float(v), float(e), int(w))
-            for g, v, e, w in zip(margins, per_query.mean(axis=1), se, worse, strict=True)}  # fmt: skip
 
 
 @dataclass
@@ -142,6 +114,8 @@ class ColdStartRouter:
     ``guard``: never take a margin at which a known candidate loses significantly (:func:`choose_margin`).
     ``test_tasks``: ``"predicted"`` (default: the query's task, which selects the item model's per-task offsets, is
     classified from the features, never read) or ``"given"``. ``irt_options``: :class:`IRTConfig` fields.
+    Fitted: ``se_kind_``, the simulation's standard error (``"task-clustered"``, or ``"per-query"`` with a single
+    training task; None without the simulation).
     """
 
     def __init__(
@@ -202,6 +176,8 @@ class ColdStartRouter:
         self.items_ = ItemSide.fit(perf, self.known_, key_array, task_array, features, self.irt_options)
         self.new_ = {}
         self.simulation_ = None
+        clustered = len(set(task_array)) > 1  # gains cluster by task; one task: nothing to cluster by
+        self.se_kind_ = None if self.margin != "auto" else "task-clustered" if clustered else "per-query"
         if self.margin == "auto":
             self.simulation_ = self._simulation(X, features, perf, task_array, key_array)
         return self
@@ -219,7 +195,10 @@ class ColdStartRouter:
                              "margin; pass margin=")  # fmt: skip
         parts = [self._fold(X, features, perf, tasks, keys, np.flatnonzero(fold != f), np.flatnonzero(fold == f))
                  for f in range(self.folds)]  # fmt: skip
-        return {"keys": keys, "key_row": {k: i for i, k in enumerate(keys)}, "perf": perf, "folds": parts}
+        clustered = self.se_kind_ == "task-clustered"
+        clusters = tasks[np.concatenate([p["val_rows"] for p in parts])] if clustered else None  # the tables' order
+        return {"keys": keys, "key_row": {k: i for i, k in enumerate(keys)}, "perf": perf, "folds": parts,
+                "clusters": clusters}  # fmt: skip
 
     def _fold(self, X: Any, features: np.ndarray, perf: np.ndarray, tasks: np.ndarray, keys: list[str],
               fit_rows: np.ndarray, val_rows: np.ndarray) -> dict[str, Any]:  # fmt: skip
@@ -317,7 +296,7 @@ class ColdStartRouter:
                 task[m] = [gain * (lead > g) for g in MARGINS]  # the margin comes off every task mean alike
             tables["query"].append(query)
             tables["task"].append(task)
-        return {rule: pooled_gains(table) for rule, table in tables.items()}
+        return {rule: pooled_gains(table, MARGINS, sim["clusters"]) for rule, table in tables.items()}
 
     # ------------------------------------------------------------------ prediction
     @property
