@@ -18,6 +18,7 @@ from fusionbench.fusion.irt.model import fit_matrix
 from fusionbench.fusion.routers import MFRouter
 from fusionbench.fusion.routers.prior import TaskPriorRouter
 from fusionbench.fusion.tiny import build_tiny
+from fusionbench.fusion.tiny.cold_gains import mean_se
 from fusionbench.fusion.tiny.cold_start import MARGINS, ColdStartRouter, choose_margin, pooled_gains, task_shifts
 
 MF = {"n_factors": 8, "max_iter": 50, "alpha": 1e-3}
@@ -136,7 +137,7 @@ def test_bad_input_is_refused_with_the_reason() -> None:
 def test_the_simulation_validates_every_query_once_and_plays_the_task_prior_s_own_rule() -> None:
     """Cross-fitting: the folds' validation parts partition the training queries (balanced per task); the task
     rule's simulated routing is exactly where the task prior's clone without m, given m's column with the margin
-    taken off, routes to it."""
+    taken off, routes to it; its standard error is clustered by task."""
     X, Y, tasks, _ = _synthetic()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -173,6 +174,11 @@ def test_the_simulation_validates_every_query_once_and_plays_the_task_prior_s_ow
             expected[g].append(gains[g])
     for g in MARGINS:
         assert new.task_margin_gains[g][0] == pytest.approx(np.concatenate(expected[g]).mean(), abs=1e-12)
+        # its standard error is clustered by the validation queries' training tasks (cold_gains.mean_se)
+        assert new.task_margin_gains[g][1] == pytest.approx(
+            mean_se(np.concatenate(expected[g]), tasks[rows]), abs=1e-12
+        )
+    assert router.se_kind_ == "task-clustered"
     assert any(new.task_margin_gains[g][0] != 0 for g in MARGINS)  # the rule routes somewhere: not a vacuous check
 
 
