@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from fusionbench.fusion import AutoRouter
-from fusionbench.fusion.evaluation.bootstrap import interval, resample
+from fusionbench.fusion.evaluation.bootstrap import estimate, resample
 from fusionbench.fusion.evaluation.inputs import fit_features, load_data, transform
 from fusionbench.fusion.leakage import assert_no_leakage
 
@@ -24,12 +24,10 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "routing"
 
 def ci(values: np.ndarray, n_boot: int, seed: int, strata: np.ndarray | None = None) -> dict[str, float]:
     """Mean of ``values`` (the task mean with ``strata``) and its 95 % percentile bootstrap CI."""
-    replicates = resample({("x", "value"): np.asarray(values, dtype=float)}, n_boot=n_boot, seed=seed, groups=strata)
-    point, draws = replicates.point, replicates.draws
-    if strata is not None:
-        point, draws = replicates.macro_point, replicates.macro_draws
-    low, high = interval(draws[:, 0], 0.95)
-    return {"value": float(point[0]), "lo": low, "hi": high}
+    column = ("x", "value")
+    replicates = resample({column: np.asarray(values, dtype=float)}, n_boot=n_boot, seed=seed, groups=strata)
+    cell = estimate(replicates, column, 0.95, macro=strata is not None)
+    return {"value": cell["value"], "lo": cell["ci"][0], "hi": cell["ci"][1]}
 
 
 def fmt(cell: dict[str, float]) -> str:

@@ -13,7 +13,7 @@ from sklearn.model_selection import GridSearchCV, KFold
 
 from fusionbench.build import build_export
 from fusionbench.fusion import RoutingData, evaluate, splits
-from fusionbench.fusion.evaluation.bootstrap import interval, resample
+from fusionbench.fusion.evaluation.bootstrap import estimate, resample
 from fusionbench.fusion.evaluation.inputs import fit_features, load_data, transform
 from fusionbench.fusion.leakage import assert_no_leakage
 from fusionbench.fusion.routers import KNNRouter, LinearRouter, MFRouter, MLPRouter, routing_scorer
@@ -112,9 +112,8 @@ def test_a_grid_search_over_the_routed_reward_picks_the_penalty_alpha_cv_picks(l
 # ---------------------------------------------------------------- issue 18: AutoRouter on real data
 def _gain_ci(gain: np.ndarray, n_boot: int = 2000, seed: int = 0) -> tuple[float, float, float]:
     """Mean paired gain and its 95 % percentile CI from the package's bootstrap over queries."""
-    replicates = resample({("router", "gain"): gain}, n_boot=n_boot, seed=seed)
-    low, high = interval(replicates.draws[:, 0], 0.95)
-    return float(replicates.point[0]), low, high
+    cell = estimate(resample({("router", "gain"): gain}, n_boot=n_boot, seed=seed), ("router", "gain"), 0.95)
+    return cell["value"], cell["ci"][0], cell["ci"][1]
 
 
 def _picked(P: np.ndarray, picks: np.ndarray) -> np.ndarray:
