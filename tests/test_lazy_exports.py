@@ -120,3 +120,26 @@ def test_lazy_exports_resolves_relative_targets_on_first_use(tmp_path, monkeypat
         _ = package.loads
     monkeypatch.delitem(sys.modules, "lazy_probe_pkg")
     monkeypatch.delitem(sys.modules, "lazy_probe_pkg.heavy")
+
+
+def test_a_module_name_asked_as_an_attribute_is_never_imported() -> None:
+    """Only the names a package lists are imported: asking for a module's name (``antigravity`` would open a web
+    browser, ``this`` prints on import), a relative path or a dotted one raises AttributeError and imports nothing."""
+    asked = ["antigravity", "this", ".core", "..fusion", "os.path", "fusionbench.fusion.splits"]
+    code = (
+        "import importlib, json, sys\n"
+        f"asked = {asked!r}\n"
+        "refused = {}\n"
+        f"for package in {list(PACKAGES)!r}:\n"
+        "    module = importlib.import_module(package)\n"
+        "    for name in asked:\n"
+        "        try:\n"
+        "            getattr(module, name)\n"
+        "        except AttributeError:\n"
+        "            refused[package + ':' + name] = True\n"
+        "loaded = [m for m in ('antigravity', 'this') if m in sys.modules]\n"
+        "print(json.dumps({'refused': len(refused), 'loaded': loaded}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report == {"refused": len(PACKAGES) * len(asked), "loaded": []}, (report, done.stderr)
